@@ -1,0 +1,3 @@
+"""tui-label: keyboard-driven image-classification labeling in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tui_label.cli import main
+
+main()

@@ -1,0 +1,243 @@
+"""The ``tui-label`` command. ``python -m tui_label`` is the same entry point.
+
+Headless commands never import textual; the labeler never imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tui_label import __version__
+from tui_label.errors import UsageError
+
+RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
+ORDER_HELP = "Which images to show first: unlabeled, all, skipped, or class:NAME."
+
+
+def _open_store(db: Path, annotator: str | None = None):
+    from tui_label.store import Store
+
+    return Store(db, annotator=annotator)
+
+
+def _dataset_root(path: str) -> Path:
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise UsageError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise UsageError(f"not a folder: {root}")
+    return root.resolve()
+
+
+def _resolve_order(store, value: str) -> tuple[str, int | None]:
+    name, _, cls = value.partition(":")
+    if name in ("unlabeled", "all", "skipped") and not cls:
+        return name, None
+    if name == "class" and cls:
+        for row in store.classes():
+            if row.name == cls:
+                return "class", row.id
+        raise UsageError(f"--order class:{cls}: no class named {cls!r}")
+    raise UsageError(f"--order {value!r}: choose unlabeled, all, skipped or class:NAME")
+
+
+def _prepare(root: Path, db: Path, classes: str | None, annotator: str | None):
+    """Open the store, settle the classes, and make sure the folder has images.
+
+    Returns the store and whether the app should rescan in the background (it need not when
+    this call just did the first scan).
+    """
+    from tui_label.config import (
+        find_config,
+        load_config_classes,
+        parse_class_option,
+        resolve_classes,
+    )
+    from tui_label.scan import IMAGE_EXTENSIONS, scan
+
+    # Validate the classes before touching the database: a typo must not create a file.
+    entries = None
+    if classes is not None:
+        entries = parse_class_option(classes)
+    else:
+        config = find_config(root, db)
+        if config is not None:
+            entries = load_config_classes(config)
+    specs = resolve_classes(entries) if entries is not None else None
+    store = _open_store(db, annotator)
+    if specs is not None:
+        store.set_classes(specs)
+    elif not any(c.hotkey for c in store.classes()):
+        store.close()
+        raise UsageError("no classes: pass --classes cat,dog,bird or add a tui-label.toml to "
+                         f"{root}")
+    rescan = True
+    if store.image_count() == 0:
+        store.sync_images(scan(root))
+        rescan = False
+        if store.image_count() == 0:
+            store.close()
+            exts = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
+            raise UsageError(f"no images found in {root} (looked for {exts}, recursively)")
+    return store, rescan
+
+
+def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator) -> None:
+    store, rescan = _prepare(root, db, classes, annotator)
+    order_key = _resolve_order(store, order)
+    # textual-image probes the terminal on import: it must happen before Textual starts.
+    from tui_label.widgets.image_view import load_renderer
+
+    widget_class = load_renderer(renderer)
+    from tui_label.app import LabelApp
+
+    app = LabelApp(store, root, widget_class, order=order_key, rescan=rescan)
+    try:
+        app.run()
+    finally:
+        counts = store.counts()
+        store.close()
+    click.echo(f"Labels saved in {db} ({counts.labeled} labeled, {counts.skipped} skipped, "
+               f"{counts.remaining} to go).")
+
+
+def _db_option(f):
+    return click.option(
+        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="The SQLite database (default: DIR/tui-label.db, or a per-dataset file in "
+             "~/.local/share/tui-label when DIR is read-only).")(f)
+
+
+def _labeler_options(f):
+    f = click.option("--renderer", type=click.Choice(RENDERERS), default="auto",
+                     show_default=True, help="How to draw images; auto detects kitty "
+                     "graphics and sixel, else half blocks.")(f)
+    f = click.option("--order", default="unlabeled", show_default=True, help=ORDER_HELP)(f)
+    f = click.option("--annotator", default=None,
+                     help="Name recorded with each label (default: your login name).")(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tui-label")
+def cli() -> None:
+    """Label images in the terminal, one key per class."""
+
+
+@cli.command()
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=str))
+@click.option("--classes", default=None,
+              help="Comma-separated class names, optionally NAME:KEY (default: tui-label.toml).")
+@_db_option
+@_labeler_options
+def label(folder, classes, db, renderer, order, annotator) -> None:
+    """Label the images under DIR (recursively)."""
+    from tui_label.paths import default_db
+
+    root = _dataset_root(folder)
+    _run_labeler(root, db or default_db(root), classes, renderer, order, annotator)
+
+
+@cli.command()
+@_db_option
+@_labeler_options
+def demo(db, renderer, order, annotator) -> None:
+    """Label the bundled sample of 500 handwritten digits (hotkeys 0-9)."""
+    from tui_label.paths import data_dir, sample_data_dir
+
+    try:
+        root = sample_data_dir()
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator)
+
+
+def _existing_db(folder: str | None, db: Path | None) -> Path:
+    from tui_label.paths import default_db
+
+    if db is None:
+        if folder is None:
+            raise UsageError("give the dataset folder DIR or --db PATH")
+        db = default_db(_dataset_root(folder))
+    if not db.exists():
+        raise UsageError(f"no database at {db}: label something first")
+    return db
+
+
+@cli.command()
+@click.argument("folder", metavar="[DIR]", required=False)
+@_db_option
+def stats(folder, db) -> None:
+    """Counts per class and how far labeling has come."""
+    store = _open_store(_existing_db(folder, db))
+    counts = store.counts()
+    status = dict(store.conn.execute("SELECT status, COUNT(*) FROM images GROUP BY status"))
+    click.echo(f"{counts.total} images: {counts.labeled} labeled, {counts.skipped} skipped, "
+               f"{counts.remaining} to go")
+    if status.get("unreadable") or status.get("missing"):
+        click.echo(f"{status.get('unreadable', 0)} unreadable, {status.get('missing', 0)} "
+                   "missing on disk")
+    for row in store.classes():
+        click.echo(f"  {row.hotkey or '-':>2}  {row.name:<24} {counts.per_class.get(row.id, 0)}")
+    store.close()
+
+
+@cli.command()
+@click.argument("folder", metavar="[DIR]", required=False)
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+@click.option("--include-skipped", is_flag=True, help="Also list skipped images (label empty).")
+def export(folder, db, fmt, output, include_skipped) -> None:
+    """Write each image's current label: path, label, annotator, labeled_at."""
+    store = _open_store(_existing_db(folder, db))
+    rows = [
+        {"path": r["path"], "label": r["class"] or "", "annotator": r["annotator"],
+         "labeled_at": r["created_at"]}
+        for r in store.current_labels()
+        if r["action"] == "label" or include_skipped
+    ]
+    store.close()
+    try:
+        out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    try:
+        if fmt == "csv":
+            writer = csv.DictWriter(out, fieldnames=["path", "label", "annotator", "labeled_at"])
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"wrote {len(rows)} labels to {output}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; usage errors are one line on stderr and exit code 2, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="tui-label", standalone_mode=False)
+    except (UsageError, click.UsageError) as exc:
+        message = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+        click.echo(f"tui-label: error: {message}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"tui-label: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("tui-label: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,130 @@
+"""Classes and their hotkeys: from ``--classes``, a ``tui-label.toml``, or the database.
+
+A ``tui-label.toml`` looks like either of::
+
+    classes = ["cat", "dog", "bird"]                  # hotkeys 1, 2, 3
+    classes = [{ name = "cat", key = "c" }, "dog"]    # explicit where given, assigned otherwise
+
+Hotkeys are single letters or digits; unassigned classes get 1-9, 0, then the letters the
+labeler does not use itself. Every problem is a ``UsageError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_label.errors import UsageError
+from tui_label.keys import DEFAULT_HOTKEYS, reserved_keys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "tui-label.toml"
+_KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One class as the user defined it: a name and its hotkey."""
+
+    name: str
+    key: str
+
+
+def find_config(root: Path | None, db_path: Path | None) -> Path | None:
+    """The ``tui-label.toml`` in the dataset root, else the one beside the database."""
+    for folder in (root, db_path.parent if db_path else None):
+        if folder is not None and (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    return None
+
+
+def parse_class_option(value: str) -> list[tuple[str, str | None]]:
+    """``"cat,dog:d,bird"`` -> ``[("cat", None), ("dog", "d"), ("bird", None)]``."""
+    entries = []
+    for part in value.split(","):
+        name, _, key = part.strip().partition(":")
+        entries.append((name.strip(), key.strip() or None))
+    return entries
+
+
+def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
+    """Read the class entries of a ``tui-label.toml``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"classes"})
+    if unknown:
+        raise UsageError(f"{path}: unknown setting {unknown[0]!r} (known: classes)")
+    raw = data.get("classes")
+    if not isinstance(raw, list):
+        raise UsageError(f"{path}: 'classes' must be a list of names or {{name, key}} tables")
+    entries: list[tuple[str, str | None]] = []
+    for item in raw:
+        if isinstance(item, str):
+            entries.append((item, None))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            key = item.get("key")
+            if key is not None and not isinstance(key, str):
+                raise UsageError(f"{path}: the key of class {item['name']!r} must be a string")
+            extra = sorted(set(item) - {"name", "key"})
+            if extra:
+                raise UsageError(f"{path}: class {item['name']!r} has unknown field {extra[0]!r}")
+            entries.append((item["name"], key))
+        else:
+            raise UsageError(f"{path}: each class must be a name or a {{name, key}} table")
+    return entries
+
+
+def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
+    """Validate names and hotkeys and assign the missing hotkeys.
+
+    Raises:
+        UsageError: no classes, an empty or duplicate name, a duplicate hotkey, a hotkey that
+            is not a single letter or digit, one that clashes with a labeler key, or more
+            classes than free keys.
+    """
+    if not entries:
+        raise UsageError("no classes given: use --classes cat,dog or a tui-label.toml")
+    reserved = reserved_keys()
+    names: set[str] = set()
+    taken: dict[str, str] = {}
+    for name, key in entries:
+        if not name or not name.strip():
+            raise UsageError("a class name is empty")
+        if name.strip() != name:
+            raise UsageError(f"class name {name!r} has leading or trailing spaces")
+        if name in names:
+            raise UsageError(f"duplicate class name {name!r}")
+        names.add(name)
+        if key is None:
+            continue
+        if not _KEY_RE.match(key):
+            raise UsageError(f"hotkey {key!r} of class {name!r} must be one letter or digit")
+        if key in reserved:
+            raise UsageError(
+                f"hotkey {key!r} of class {name!r} clashes with the {reserved[key]!r} key"
+            )
+        if key in taken:
+            raise UsageError(f"duplicate hotkey {key!r} for classes {taken[key]!r} and {name!r}")
+        taken[key] = name
+    free = iter(k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken)
+    specs = []
+    for name, key in entries:
+        if key is None:
+            key = next(free, None)
+            if key is None:
+                raise UsageError(
+                    f"too many classes for the free hotkeys: set 'key' for {name!r} and later "
+                    "classes in tui-label.toml (uppercase letters are free)"
+                )
+        specs.append(ClassSpec(name, key))
+    return specs

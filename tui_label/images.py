@@ -1,0 +1,164 @@
+"""Decode images for display: guards, orientation, colour modes, resizing, prefetching.
+
+No textual and no torch here. Every failure becomes a ``Decoded`` with ``error`` set, so a bad
+file turns into a placeholder with its reason and the session goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Shown behind transparent pixels: a neutral mid-grey reads well on dark and light terminals.
+BACKGROUND = (128, 128, 128)
+_ORIENTATION_TAG = 0x0112
+# Truncated files are errors, never half-grey images (Pillow's default, stated here on purpose).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An image ready to show (``image`` fits the box) or the reason it cannot be shown."""
+
+    image: Image.Image | None
+    width: int = 0  # original size, after EXIF orientation
+    height: int = 0
+    error: str | None = None
+    cells: tuple[int, int] = (0, 0)  # size on screen, in cells
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where an image is shown: an area in terminal cells and how pixels map onto cells.
+
+    ``cell`` is the terminal's cell size in screen pixels (for the aspect ratio); ``density``
+    is how many image pixels the renderer puts in one cell (1x2 for half blocks, the cell size
+    for sixel and kitty graphics).
+    """
+
+    cols: int
+    rows: int
+    cell: tuple[int, int] = (10, 20)
+    density: tuple[int, int] = (1, 2)
+
+    def layout(self, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Cells and pixel size for a ``width x height`` image, as large as fits, aspect kept."""
+        screen_w, screen_h = self.cols * self.cell[0], self.rows * self.cell[1]
+        scale = min(screen_w / width, screen_h / height)
+        cols = min(self.cols, max(1, round(width * scale / self.cell[0])))
+        rows = min(self.rows, max(1, round(height * scale / self.cell[1])))
+        return (cols, rows), (cols * self.density[0], rows * self.density[1])
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB, flattening transparency onto ``BACKGROUND``."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit and float greyscale: stretch the actual range to 0..255 rather than clip.
+        lo, hi = image.getextrema()
+        scale = 255.0 / (hi - lo) if hi > lo else 1.0
+        image = image.point(lambda v: (v - lo) * scale).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    if image.mode == "CMYK":
+        # Adobe CMYK JPEGs are stored inverted; Pillow's conversion handles the plain case.
+        return image.convert("RGB")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
+    """Open ``path`` and return it as RGB, resized to fill ``geometry`` with aspect kept.
+
+    Large JPEGs are decoded in draft mode (libjpeg's DCT scaling) at the smallest scale that
+    still covers the box. Decompression bombs, at Pillow's warning level as well, and truncated
+    or non-image files come back as errors.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.seek(0)  # first frame of animations
+                width, height = image.size
+                if image.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+                    width, height = height, width  # rotated by 90 or 270 degrees
+                cells, target = geometry.layout(width, height)
+                if image.format == "JPEG":
+                    # Draft sizes are in file orientation: ask for one covering both axes.
+                    side = max(target)
+                    image.draft("RGB", (side, side))
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                image = to_rgb(image)
+    except Image.DecompressionBombError as exc:
+        return Decoded(None, error=f"decompression bomb refused ({_first_line(exc)})")
+    except Image.DecompressionBombWarning as exc:
+        return Decoded(None, error=f"too many pixels, possible decompression bomb ({exc})")
+    except UnidentifiedImageError:
+        return Decoded(None, error="not an image Pillow can read")
+    except FileNotFoundError:
+        return Decoded(None, error="file is missing")
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Truncated files raise OSError("image file is truncated ...") from load().
+        return Decoded(None, error=_first_line(exc) or type(exc).__name__)
+    if target != image.size:
+        shrink = target[0] < image.width
+        # Shrinking: antialiased. Enlarging small images (icons, digits): crisp pixels.
+        resample = Image.Resampling.LANCZOS if shrink else Image.Resampling.NEAREST
+        image = image.resize(target, resample, reducing_gap=3.0 if shrink else None)
+    return Decoded(image, width, height, cells=cells)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+
+
+Loader = Callable[[Path, Geometry], Decoded]
+
+
+class Prefetcher:
+    """Decode images on worker threads and keep the recent ones, keyed by id and box size.
+
+    ``request`` returns a ``Future``; asking again for the same key returns the same one, so
+    the screen can ask for the next few images on every move without decoding twice.
+    """
+
+    def __init__(self, loader: Loader = decode_for_display, workers: int = 2, keep: int = 16):
+        self._loader = loader
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+        self._keep = keep
+        self._cache: OrderedDict[tuple[int, Geometry], Future[Decoded]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def request(self, image_id: int, path: Path, geometry: Geometry) -> Future[Decoded]:
+        key = (image_id, geometry)
+        with self._lock:
+            future = self._cache.get(key)
+            if future is not None:
+                self._cache.move_to_end(key)
+                return future
+            future = self._pool.submit(self._loader, path, geometry)
+            self._cache[key] = future
+            while len(self._cache) > self._keep:
+                _, old = self._cache.popitem(last=False)
+                old.cancel()
+            return future
+
+    def forget(self, image_id: int) -> None:
+        """Drop cached decodes of one image (its file changed)."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == image_id]:
+                del self._cache[key]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

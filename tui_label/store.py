@@ -1,0 +1,394 @@
+"""The SQLite store: the only module that speaks SQL.
+
+Images are keyed by their path relative to the dataset root. Labeling is an append-only log of
+events (``label`` / ``skip`` / ``clear``); the current label of an image is its latest event, and
+undo appends an event that restores the state before the undone one.
+
+Concurrency: WAL journal, a busy timeout, and every write a short ``BEGIN IMMEDIATE``
+transaction, so two labelers (processes) can share one database. One ``Store`` per thread or
+process; never share one across threads.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from tui_label.config import ClassSpec
+from tui_label.errors import UsageError
+from tui_label.scan import ScannedFile
+
+BUSY_TIMEOUT_MS = 30_000
+ORDERS = ("unlabeled", "all", "skipped", "class")
+
+migrations = Migrations("tui-label")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,          -- relative to the dataset root, '/' separated
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'unknown'
+                CHECK (status IN ('unknown', 'ok', 'unreadable', 'missing')),
+            reason TEXT,                        -- why it is unreadable
+            width INTEGER,
+            height INTEGER
+        );
+        CREATE TABLE classes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            hotkey TEXT UNIQUE,                 -- NULL: kept for its labels, no longer offered
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE label_events (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            action TEXT NOT NULL CHECK (action IN ('label', 'skip', 'clear')),
+            class_id INTEGER REFERENCES classes(id),
+            annotator TEXT NOT NULL,
+            created_at TEXT NOT NULL,           -- ISO 8601, UTC
+            ms_on_screen INTEGER,
+            undo_of INTEGER REFERENCES label_events(id),
+            CHECK ((action = 'label') = (class_id IS NOT NULL))
+        );
+        CREATE INDEX label_events_image ON label_events (image_id, id);
+        CREATE VIEW current_labels AS
+            SELECT e.image_id, i.path, e.action, c.name AS class, e.annotator, e.created_at
+            FROM label_events e
+            JOIN (SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) last
+                ON e.id = last.id
+            JOIN images i ON i.id = e.image_id
+            LEFT JOIN classes c ON c.id = e.class_id
+            WHERE e.action != 'clear';
+        """
+    )
+
+
+SCHEMA_VERSION = len(migrations._migrations)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What an incremental rescan changed."""
+
+    added: int
+    changed: int
+    missing: int
+    returned: int
+    total: int
+
+
+@dataclass
+class Counts:
+    """Image counts for the status line and legend (missing images excluded)."""
+
+    total: int = 0
+    labeled: int = 0
+    skipped: int = 0
+    per_class: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.labeled - self.skipped
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    id: int
+    name: str
+    hotkey: str | None
+    position: int
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    image_id: int
+    event_id: int
+    before: tuple[str, int | None] | None  # the image's state just before the undo
+    after: tuple[str, int | None]  # the state it restored
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: int
+    path: str
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_annotator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+class Store:
+    """One connection to a tui-label database.
+
+    Args:
+        path: The database file; its folder is created if needed.
+        annotator: Name recorded with each event (default: the login name).
+
+    Raises:
+        UsageError: the file is not a tui-label database, cannot be opened, or was written by
+            a newer tui-label.
+    """
+
+    def __init__(self, path: Path | str, *, annotator: str | None = None):
+        self.path = Path(path)
+        self.annotator = annotator or default_annotator()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL survives a killed process (the SSH drop case); it only risks the
+            # last commits on a power cut, and keeps each label commit well under a millisecond.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise UsageError(f"cannot open database {self.path}: {exc}") from None
+        self.conn = conn
+        self.db = Database(conn)
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        try:
+            applied = {m.name for m in migrations.applied(self.db)}
+            known = {m.name for m in migrations._migrations}
+            if applied - known:
+                raise UsageError(
+                    f"{self.path} was written by a newer tui-label (unknown schema step "
+                    f"{sorted(applied - known)[0]!r}); upgrade tui-label to open it"
+                )
+            if applied == known:
+                return
+            tables = set(self.db.table_names()) - {migrations.migrations_table}
+            if not applied and tables:
+                raise UsageError(f"{self.path} is an SQLite database but not a tui-label one")
+            with self._write():
+                # A second process may have migrated while we waited for the lock.
+                migrations.apply(self.db)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path} is not a usable tui-label database: {exc}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A short write transaction that takes the write lock up front (no upgrade deadlock)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- images ---------------------------------------------------------------------------
+
+    def sync_images(self, files: Iterable[ScannedFile]) -> SyncResult:
+        """Bring the images table in line with a scan: add new files, reset changed ones,
+        mark vanished ones missing (their labels stay) and bring back returning ones."""
+        scanned = list(files)  # walk the disk before taking the write lock
+        with self._write():
+            existing = {
+                row[0]: row[1:]
+                for row in self.conn.execute("SELECT path, id, size, mtime, status FROM images")
+            }
+            new, changed, returned = [], [], []
+            for f in scanned:
+                old = existing.pop(f.path, None)
+                if old is None:
+                    new.append((f.path, f.size, f.mtime))
+                elif old[1] != f.size or old[2] != f.mtime:
+                    changed.append((f.size, f.mtime, old[0]))
+                elif old[3] == "missing":
+                    returned.append((old[0],))
+            gone = [(row[0],) for row in existing.values() if row[3] != "missing"]
+            self.conn.executemany(
+                "INSERT INTO images (path, size, mtime) VALUES (?, ?, ?)", new
+            )
+            self.conn.executemany(
+                "UPDATE images SET size = ?, mtime = ?, status = 'unknown', reason = NULL, "
+                "width = NULL, height = NULL WHERE id = ?",
+                changed,
+            )
+            self.conn.executemany("UPDATE images SET status = 'unknown' WHERE id = ?", returned)
+            self.conn.executemany("UPDATE images SET status = 'missing' WHERE id = ?", gone)
+        return SyncResult(len(new), len(changed), len(gone), len(returned), len(scanned))
+
+    def image_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM images WHERE status != 'missing'").fetchone()[0]
+
+    def image(self, image_id: int) -> dict:
+        row = self.db.execute("SELECT * FROM images WHERE id = ?", [image_id])
+        cols = [d[0] for d in row.description]
+        values = row.fetchone()
+        if values is None:
+            raise KeyError(image_id)
+        return dict(zip(cols, values))
+
+    def record_decodes(self, results: Sequence[tuple[int, int | None, int | None, str | None]]) -> None:
+        """Store what decoding found: ``(image_id, width, height, error)`` per image."""
+        if not results:
+            return
+        with self._write():
+            self.conn.executemany(
+                "UPDATE images SET status = CASE WHEN ?4 IS NULL THEN 'ok' ELSE 'unreadable' END, "
+                "width = ?2, height = ?3, reason = ?4 WHERE id = ?1 AND status != 'missing'",
+                results,
+            )
+
+    def queue(self, order: str = "unlabeled", class_id: int | None = None) -> list[QueueItem]:
+        """The images to show, in order (missing files are left out).
+
+        ``unlabeled``: images without a label first, then skipped, then labeled ones;
+        ``all``: every image by path; ``skipped``: only skipped ones; ``class``: only those
+        whose current label is ``class_id``.
+        """
+        base = (
+            "SELECT i.id, i.path FROM images i LEFT JOIN "
+            "(SELECT e.image_id, e.action, e.class_id FROM label_events e JOIN "
+            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l "
+            "ON e.id = l.id) c ON c.image_id = i.id WHERE i.status != 'missing' "
+        )
+        if order == "unlabeled":
+            sql = base + (
+                "ORDER BY CASE COALESCE(c.action, 'clear') WHEN 'clear' THEN 0 "
+                "WHEN 'skip' THEN 1 ELSE 2 END, i.path"
+            )
+            args: list = []
+        elif order == "all":
+            sql, args = base + "ORDER BY i.path", []
+        elif order == "skipped":
+            sql, args = base + "AND c.action = 'skip' ORDER BY i.path", []
+        elif order == "class":
+            sql, args = base + "AND c.action = 'label' AND c.class_id = ? ORDER BY i.path", [class_id]
+        else:
+            raise UsageError(f"unknown order {order!r} (choose from {', '.join(ORDERS)})")
+        return [QueueItem(*row) for row in self.conn.execute(sql, args)]
+
+    # -- classes --------------------------------------------------------------------------
+
+    def classes(self) -> list[ClassRow]:
+        """All classes in their stable order; those with a hotkey first."""
+        rows = self.conn.execute(
+            "SELECT id, name, hotkey, position FROM classes ORDER BY hotkey IS NULL, position"
+        )
+        return [ClassRow(*row) for row in rows]
+
+    def set_classes(self, specs: Sequence[ClassSpec]) -> list[ClassRow]:
+        """Make ``specs`` the offered classes, in order. Classes not named keep their labels
+        but lose their hotkey."""
+        with self._write():
+            self.conn.execute("UPDATE classes SET hotkey = NULL")
+            for position, spec in enumerate(specs):
+                self.conn.execute(
+                    "INSERT INTO classes (name, hotkey, position) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET hotkey = excluded.hotkey, "
+                    "position = excluded.position",
+                    (spec.name, spec.key, position),
+                )
+            self.conn.execute(
+                "UPDATE classes SET position = position + ? WHERE hotkey IS NULL AND position < ?",
+                (len(specs), len(specs)),
+            )
+        return self.classes()
+
+    # -- label events ---------------------------------------------------------------------
+
+    def add_event(
+        self,
+        image_id: int,
+        action: str,
+        class_id: int | None = None,
+        *,
+        ms_on_screen: int | None = None,
+        undo_of: int | None = None,
+    ) -> int:
+        """Append one event and commit it before returning; returns its id."""
+        with self._write():
+            cur = self.conn.execute(
+                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
+                "ms_on_screen, undo_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of),
+            )
+            return cur.lastrowid
+
+    def label(self, image_id: int, class_id: int, ms_on_screen: int | None = None) -> int:
+        return self.add_event(image_id, "label", class_id, ms_on_screen=ms_on_screen)
+
+    def skip(self, image_id: int, ms_on_screen: int | None = None) -> int:
+        return self.add_event(image_id, "skip", ms_on_screen=ms_on_screen)
+
+    def undo(self, event_id: int) -> UndoResult:
+        """Append an event restoring the image's state from before ``event_id``."""
+        with self._write():
+            row = self.conn.execute(
+                "SELECT image_id FROM label_events WHERE id = ?", (event_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(event_id)
+            image_id = row[0]
+            latest = self.current(image_id)
+            restored = self.conn.execute(
+                "SELECT action, class_id FROM label_events WHERE image_id = ? AND id < ? "
+                "ORDER BY id DESC LIMIT 1",
+                (image_id, event_id),
+            ).fetchone() or ("clear", None)
+            cur = self.conn.execute(
+                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
+                "undo_of) VALUES (?, ?, ?, ?, ?, ?)",
+                (image_id, restored[0], restored[1], self.annotator, now_iso(), event_id),
+            )
+            return UndoResult(image_id, cur.lastrowid, latest, (restored[0], restored[1]))
+
+    def current(self, image_id: int) -> tuple[str, int | None] | None:
+        """``(action, class_id)`` of the image's latest event, or None if never touched."""
+        row = self.conn.execute(
+            "SELECT action, class_id FROM label_events WHERE image_id = ? ORDER BY id DESC LIMIT 1",
+            (image_id,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def counts(self) -> Counts:
+        counts = Counts(total=self.image_count())
+        rows = self.conn.execute(
+            "SELECT e.action, e.class_id, COUNT(*) FROM label_events e JOIN "
+            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l ON e.id = l.id "
+            "JOIN images i ON i.id = e.image_id WHERE i.status != 'missing' "
+            "GROUP BY e.action, e.class_id"
+        )
+        for action, class_id, n in rows:
+            if action == "label":
+                counts.labeled += n
+                counts.per_class[class_id] = n
+            elif action == "skip":
+                counts.skipped += n
+        return counts
+
+    def current_labels(self) -> list[dict]:
+        """Every image's current label or skip, as ``{path, action, class, annotator, ...}``."""
+        return list(self.db.query("SELECT * FROM current_labels ORDER BY path"))

@@ -1,0 +1,57 @@
+"""The status line: where you are, how much is done, how fast, and the image's label."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import ProgressBar, Static
+
+from tui_label.store import Counts
+
+
+@dataclass
+class StatusInfo:
+    position: int  # 1-based; 0 when the queue is empty
+    queue_length: int
+    counts: Counts
+    per_minute: float
+    path: str
+    label: str  # "cat", "skipped", "unlabeled", "unreadable: ..."
+    order: str
+
+
+class StatusBar(Widget):
+    """Two lines: counts, speed and a progress bar; then the image's path and label."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 2; background: $panel; }
+    StatusBar Horizontal { height: 1; }
+    StatusBar #counts { width: 1fr; padding: 0 1; }
+    StatusBar ProgressBar { width: 40; padding: 0 1; }
+    StatusBar #image-line { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static(id="counts")
+            yield ProgressBar(show_eta=False, id="progress")
+        yield Static(id="image-line")
+
+    def show(self, info: StatusInfo) -> None:
+        c = info.counts
+        self.query_one("#counts", Static).update(
+            f"[b]{info.position}[/]/{info.queue_length}  "
+            f"labeled [b]{c.labeled}[/] · skipped {c.skipped} · remaining {c.remaining}  "
+            f"· {info.per_minute:.0f}/min  · order: {info.order}"
+        )
+        self.query_one("#progress", ProgressBar).update(
+            total=max(c.total, 1), progress=c.labeled + c.skipped
+        )
+        # Paths are user data: plain Text, never markup.
+        self.query_one("#image-line", Static).update(
+            Text.assemble(info.path, "  ", (info.label, "bold"))
+        )
