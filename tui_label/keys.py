@@ -16,17 +16,24 @@ class KeySpec:
     action: str
     description: str
     display: str
+    help: str  # the longer text of the help screen
     show: bool = True  # shown in the footer
+
+    @property
+    def help_keys(self) -> str:
+        names = {"question_mark": "?", "left": "←", "right": "→"}
+        return ", ".join(names.get(k, k) for k in self.keys.split(","))
 
 
 BINDINGS: tuple[KeySpec, ...] = (
-    KeySpec("space", "skip", "Skip", "space", show=True),
-    KeySpec("left,h", "previous", "Previous", "←/h"),
-    KeySpec("right,l", "next", "Next", "→/l"),
-    KeySpec("u,ctrl+z", "undo", "Undo", "u"),
-    KeySpec("o", "choose_order", "Order", "o"),
-    KeySpec("question_mark", "help", "Help", "?"),
-    KeySpec("q", "quit", "Quit", "q"),
+    KeySpec("space", "skip", "Skip", "space", "Skip: record a skip and go to the next image"),
+    KeySpec("left,h", "previous", "Previous", "←/h", "Previous image"),
+    KeySpec("right,l", "next", "Next", "→/l", "Next image (no label)"),
+    KeySpec("u,ctrl+z", "undo", "Undo", "u", "Undo the last label or skip, back to that image"),
+    KeySpec("o", "choose_order", "Order", "o",
+            "Order: unlabeled first, all, skipped only, or one class"),
+    KeySpec("question_mark", "help", "Help", "?", "Help: this list"),
+    KeySpec("q", "quit", "Quit", "q", "Quit (labels are already saved)"),
 )
 
 # Keys that later features take (accept suggestion, training panel) are reserved now, so a

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.markup import escape
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -27,20 +27,16 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, classes: list[ClassRow]) -> None:
         super().__init__()
-        self._classes = classes
+        self._label_classes = classes
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        for row in self._classes:
-            if row.hotkey:
-                table.add_row(row.hotkey, f"label as {row.name!r} and go to the next image")
-        for spec in BINDINGS:
-            table.add_row(spec.display if spec.keys != "u,ctrl+z" else "u, ctrl+z", spec.description)
+        rows = [(row.hotkey, f"label as {escape(row.name)} and go to the next image")
+                for row in self._label_classes if row.hotkey]
+        rows += [(spec.help_keys, spec.help) for spec in BINDINGS]
+        lines = [f"[b]{escape(key):>12}[/]  {text}" for key, text in rows]
         with VerticalScroll():
-            yield Static("[b]Keys[/]  (labels are saved as you press them)\n")
-            yield Static(table)
+            yield Static("[b]Keys[/]  (every label is saved the moment you press its key)\n")
+            yield Static("\n".join(lines), id="help-keys")
             yield Static("\n[dim]esc or ? closes this help[/]")
 
     def on_key(self, event) -> None:  # any other key closes too

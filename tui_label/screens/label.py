@@ -235,7 +235,11 @@ class LabelScreen(Screen):
                 self.counts.skipped += sign
             else:
                 self.counts.labeled += sign
-                self.counts.per_class[state[1]] = self.counts.per_class.get(state[1], 0) + sign
+                n = self.counts.per_class.get(state[1], 0) + sign
+                if n:
+                    self.counts.per_class[state[1]] = n
+                else:
+                    self.counts.per_class.pop(state[1], None)
 
     # -- actions --------------------------------------------------------------------------
 

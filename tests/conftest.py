@@ -1,0 +1,42 @@
+"""Shared fixtures: small datasets and stores made inside each test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tui_label.config import ClassSpec
+from tui_label.scan import scan
+from tui_label.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO / "sample_data"
+
+
+def make_images(root: Path, count: int, size: tuple[int, int] = (32, 24)) -> list[str]:
+    """Write ``count`` distinct small PNGs under ``root``; return their relative paths."""
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        rel = f"img{i:03d}.png"
+        Image.new("RGB", size, (i * 7 % 256, i * 13 % 256, i * 29 % 256)).save(root / rel)
+        paths.append(rel)
+    return paths
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    make_images(root, 12)
+    return root
+
+
+@pytest.fixture
+def store(tmp_path: Path, dataset: Path) -> Store:
+    s = Store(tmp_path / "labels.db", annotator="tester")
+    s.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")])
+    s.sync_images(scan(dataset))
+    yield s
+    s.close()

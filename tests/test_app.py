@@ -1,0 +1,253 @@
+"""Pilot tests: press keys in the real app (headless) and check the database."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tui_label.app import LabelApp
+from tui_label.images import Decoded, Prefetcher, decode_for_display
+from tui_label.screens.help import HelpScreen
+from tui_label.screens.label import LabelScreen
+from tui_label.store import Store
+from tui_label.widgets.image_view import ImageView, load_renderer
+
+SIZE = (100, 32)
+
+
+def labels_by_path(store: Store) -> dict[str, str | None]:
+    return {r["path"]: r["class"] for r in store.current_labels()}
+
+
+def make_app(store: Store, root: Path, **kw) -> LabelApp:
+    return LabelApp(store, root, load_renderer("halfcell"), rescan=False, **kw)
+
+
+async def wait_shown(pilot, screen: LabelScreen, index: int) -> None:
+    """Wait until the queue item at ``index`` is on screen."""
+    for _ in range(500):
+        item = screen.queue[index] if index < len(screen.queue) else None
+        if item is not None and screen.shown_id == item.id and screen.pos == index:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"image {index} never shown")
+
+
+async def test_class_keys_label_and_advance(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        for i, key in enumerate("1231"):
+            await wait_shown(pilot, screen, i)
+            await pilot.press(key)
+        await wait_shown(pilot, screen, 4)
+    assert labels_by_path(store) == {
+        "img000.png": "cat", "img001.png": "dog", "img002.png": "bird", "img003.png": "cat",
+    }
+    ms = [r[0] for r in store.conn.execute("SELECT ms_on_screen FROM label_events")]
+    assert all(m is not None and m >= 0 for m in ms)
+
+
+async def test_skip_back_forward_and_undo(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("space")  # skip 0
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("2")  # label 1 as dog
+        await wait_shown(pilot, screen, 2)
+        await pilot.press("left")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("h")
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("l", "right")
+        await wait_shown(pilot, screen, 2)
+        await pilot.press("u")  # undo the dog label: back on image 1
+        await wait_shown(pilot, screen, 1)
+        assert labels_by_path(store) == {"img000.png": None}
+        assert store.current(screen.queue[1].id) == ("clear", None)
+        await pilot.press("ctrl+z")  # undo the skip: back on image 0
+        await wait_shown(pilot, screen, 0)
+        assert labels_by_path(store) == {}
+        assert screen.counts.skipped == 0 and screen.counts.labeled == 0
+    events = store.conn.execute("SELECT action, undo_of IS NOT NULL FROM label_events ORDER BY id")
+    assert [tuple(e) for e in events] == [
+        ("skip", 0), ("label", 0), ("clear", 1), ("clear", 1),
+    ]
+
+
+async def test_relabeling_keeps_counts_right(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("left")
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("2")
+        await wait_shown(pilot, screen, 1)
+        assert screen.counts.labeled == 1
+        assert screen.counts == store.counts()
+
+
+class GatedLoader:
+    """A decoder that waits for the test to release each image: renders on demand."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, threading.Event] = {}
+        self.lock = threading.Lock()
+
+    def gate(self, name: str) -> threading.Event:
+        with self.lock:
+            return self.gates.setdefault(name, threading.Event())
+
+    def __call__(self, path: Path, geometry) -> Decoded:
+        self.gate(path.name).wait(10)
+        return decode_for_display(path, geometry)
+
+
+async def test_keys_faster_than_rendering_label_only_what_was_on_screen(
+    store: Store, dataset: Path
+):
+    loader = GatedLoader()
+    app = make_app(store, dataset, prefetcher=Prefetcher(loader=loader))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await pilot.pause(0.05)
+        await pilot.press("1")  # image 0 not rendered yet: nothing to label
+        assert store.current_labels() == []
+        loader.gate("img000.png").set()
+        await wait_shown(pilot, screen, 0)
+        # Three quick keys while image 1 is still decoding: only image 0 gets a label.
+        await pilot.press("2", "3", "1")
+        assert labels_by_path(store) == {"img000.png": "dog"}
+        assert screen.pos == 1 and screen.shown_id is None
+        loader.gate("img001.png").set()
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("3")
+        assert labels_by_path(store) == {"img000.png": "dog", "img001.png": "bird"}
+        for name in list(loader.gates) + [f"img{i:03d}.png" for i in range(12)]:
+            loader.gate(name).set()
+    # Every labeled image was painted before its label was written.
+    painted = [p.image_id for p in screen.painted]
+    labeled = [r[0] for r in store.conn.execute("SELECT image_id FROM label_events ORDER BY id")]
+    assert all(painted.index(i) >= 0 for i in labeled)
+
+
+async def test_burst_of_keys_with_prefetch_labels_consecutive_images(
+    store: Store, dataset: Path
+):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.pause(0.3)  # let the prefetch of the next images finish
+        await pilot.press("1", "2", "3", "1")
+        await pilot.pause(0.1)
+    labeled = labels_by_path(store)
+    # Each key labeled the image on screen at that moment: no image got two keys, and the
+    # labels are in queue order.
+    assert list(labeled.values()) == ["cat", "dog", "bird", "cat"][: len(labeled)]
+    assert list(labeled) == [f"img{i:03d}.png" for i in range(len(labeled))]
+    assert len(labeled) >= 2
+
+
+async def test_unreadable_image_shows_reason_and_session_goes_on(tmp_path: Path, dataset: Path):
+    (dataset / "aaa_broken.png").write_bytes(b"this is not a png")
+    from tui_label.config import ClassSpec
+    from tui_label.scan import scan
+
+    store = Store(tmp_path / "x.db")
+    store.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2")])
+    store.sync_images(scan(dataset))
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        message = str(app.screen.query_one("#message").render())
+        assert "cannot show aaa_broken.png" in message
+        assert "not an image" in message
+        await pilot.press("space")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 2)
+    row = store.conn.execute("SELECT status, reason FROM images WHERE path = 'aaa_broken.png'")
+    assert row.fetchone() == ("unreadable", "not an image Pillow can read")
+    assert labels_by_path(store) == {"aaa_broken.png": None, "img000.png": "cat"}
+
+
+async def test_help_lists_every_binding(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        for word in ("cat", "dog", "bird", "Skip", "Undo", "Previous", "Next", "Quit", "Help"):
+            assert word in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, LabelScreen)
+
+
+async def test_order_picker_switches_to_skipped(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("space")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # "Skipped only"
+        await pilot.pause()
+        assert screen.order == ("skipped", None)
+        assert [i.path for i in screen.queue] == ["img000.png"]
+
+
+async def test_status_line_shows_position_counts_and_label(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=(120, 32)) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("2")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("left")
+        await wait_shown(pilot, screen, 0)
+        status = app.screen.query_one("#counts").render()
+        line = app.screen.query_one("#image-line").render()
+        legend = app.screen.query_one("#legend").render()
+    assert "1/12" in str(status) and "labeled 1" in str(status) and "remaining 11" in str(status)
+    assert "/min" in str(status)
+    assert "img000.png" in str(line) and "dog" in str(line)
+    assert "[2] dog (1)" in str(legend)
+
+
+async def test_image_fills_the_area_with_aspect_kept(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.pause()
+        view = app.screen.query_one(ImageView)
+        picture = app.screen.query_one("#picture")
+        area = view.content_size
+        # 32x24 image, cells are 1:2, so the picture is limited by the height.
+        assert picture.size.height == area.height
+        assert abs(picture.size.width / picture.size.height - (32 / 24) * 2) < 0.1
+
+
+@pytest.mark.parametrize("renderer", ["halfcell", "unicode", "sixel", "kitty", "auto"])
+async def test_every_renderer_shows_an_image(store: Store, dataset: Path, renderer: str):
+    app = LabelApp(store, dataset, load_renderer(renderer), rescan=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        assert app.screen.query_one("#picture").display
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+    assert labels_by_path(store) == {"img000.png": "cat"}

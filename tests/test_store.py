@@ -1,0 +1,191 @@
+"""The store: schema, migrations, image sync, the label event log and derived state."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tui_label.config import ClassSpec
+from tui_label.errors import UsageError
+from tui_label.scan import ScannedFile, scan
+from tui_label.store import SCHEMA_VERSION, Store
+
+
+def class_id(store: Store, name: str) -> int:
+    return next(c.id for c in store.classes() if c.name == name)
+
+
+def first_id(store: Store) -> int:
+    return store.queue("all")[0].id
+
+
+def test_new_database_is_wal_with_schema_version(store: Store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_reopening_applies_no_migration_twice(tmp_path: Path):
+    Store(tmp_path / "a.db").close()
+    store = Store(tmp_path / "a.db")
+    rows = store.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0]
+    assert rows == SCHEMA_VERSION
+
+
+def test_database_from_newer_version_is_refused(tmp_path: Path):
+    store = Store(tmp_path / "a.db")
+    store.db["_sqlite_migrations"].insert(
+        {"migration_set": "tui-label", "name": "m999_future", "applied_at": "2030"}
+    )
+    store.close()
+    with pytest.raises(UsageError, match="newer tui-label"):
+        Store(tmp_path / "a.db")
+
+
+def test_non_database_file_is_refused(tmp_path: Path):
+    path = tmp_path / "notes.db"
+    path.write_text("hello, not sqlite " * 100)
+    with pytest.raises(UsageError, match="not a database"):
+        Store(path)
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "other.db")
+    conn.execute("CREATE TABLE stuff (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(UsageError, match="not a tui-label one"):
+        Store(tmp_path / "other.db")
+
+
+def test_sync_adds_marks_missing_and_brings_back(tmp_path: Path):
+    store = Store(tmp_path / "a.db")
+    a, b = ScannedFile("a.png", 10, 1.0), ScannedFile("b.png", 20, 2.0)
+    first = store.sync_images([a, b])
+    assert (first.added, first.missing) == (2, 0)
+    b_id = next(i.id for i in store.queue("all") if i.path == "b.png")
+    store.label(b_id, store.set_classes([ClassSpec("x", "1")])[0].id)
+    gone = store.sync_images([a])
+    assert gone.missing == 1
+    assert [i.path for i in store.queue("all")] == ["a.png"]
+    assert store.image(b_id)["status"] == "missing"
+    assert store.current(b_id)[0] == "label"  # labels kept
+    back = store.sync_images([a, b])
+    assert back.returned == 1
+    assert [i.path for i in store.queue("all")] == ["a.png", "b.png"]
+
+
+def test_sync_resets_status_of_changed_files(tmp_path: Path):
+    store = Store(tmp_path / "a.db")
+    store.sync_images([ScannedFile("a.png", 10, 1.0)])
+    image_id = first_id(store)
+    store.record_decodes([(image_id, None, None, "not an image")])
+    assert store.image(image_id)["status"] == "unreadable"
+    result = store.sync_images([ScannedFile("a.png", 11, 5.0)])
+    assert result.changed == 1
+    assert store.image(image_id)["status"] == "unknown"
+
+
+def test_label_is_committed_and_visible_to_another_connection(store: Store):
+    image_id = first_id(store)
+    store.label(image_id, class_id(store, "dog"), ms_on_screen=250)
+    other = Store(store.path)
+    assert other.current(image_id) == ("label", class_id(store, "dog"))
+    row = other.conn.execute("SELECT annotator, ms_on_screen FROM label_events").fetchone()
+    assert row == ("tester", 250)
+    other.close()
+
+
+def test_event_log_is_append_only_and_latest_wins(store: Store):
+    image_id = first_id(store)
+    store.label(image_id, class_id(store, "cat"))
+    store.label(image_id, class_id(store, "dog"))
+    assert store.current(image_id) == ("label", class_id(store, "dog"))
+    assert store.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0] == 2
+
+
+def test_undo_appends_and_restores_previous_state(store: Store):
+    image_id = first_id(store)
+    store.label(image_id, class_id(store, "cat"))
+    relabel = store.label(image_id, class_id(store, "dog"))
+    undone = store.undo(relabel)
+    assert undone.image_id == image_id
+    assert undone.before == ("label", class_id(store, "dog"))
+    assert store.current(image_id) == ("label", class_id(store, "cat"))
+    assert store.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0] == 3
+    undo_of = store.conn.execute("SELECT undo_of FROM label_events ORDER BY id DESC").fetchone()
+    assert undo_of == (relabel,)
+
+
+def test_undo_of_first_label_clears(store: Store):
+    image_id = first_id(store)
+    event = store.skip(image_id)
+    store.undo(event)
+    assert store.current(image_id) == ("clear", None)
+    assert store.counts().skipped == 0
+    assert store.counts().remaining == store.counts().total
+
+
+def test_counts_per_class_and_skips(store: Store):
+    ids = [i.id for i in store.queue("all")]
+    store.label(ids[0], class_id(store, "cat"))
+    store.label(ids[1], class_id(store, "cat"))
+    store.label(ids[2], class_id(store, "dog"))
+    store.skip(ids[3])
+    counts = store.counts()
+    assert (counts.total, counts.labeled, counts.skipped, counts.remaining) == (12, 3, 1, 8)
+    assert counts.per_class == {class_id(store, "cat"): 2, class_id(store, "dog"): 1}
+
+
+def test_queue_orders(store: Store):
+    items = store.queue("all")
+    store.label(items[0].id, class_id(store, "cat"))
+    store.skip(items[1].id)
+    unlabeled = store.queue("unlabeled")
+    assert [i.id for i in unlabeled[:10]] == [i.id for i in items[2:]]
+    assert [i.id for i in unlabeled[-2:]] == [items[1].id, items[0].id]  # skipped, then labeled
+    assert [i.id for i in store.queue("skipped")] == [items[1].id]
+    assert [i.id for i in store.queue("class", class_id(store, "cat"))] == [items[0].id]
+    with pytest.raises(UsageError):
+        store.queue("sideways")
+
+
+def test_set_classes_keeps_labels_of_dropped_class(store: Store):
+    image_id = first_id(store)
+    bird = class_id(store, "bird")
+    store.label(image_id, bird)
+    rows = store.set_classes([ClassSpec("dog", "1"), ClassSpec("cat", "2"), ClassSpec("fox", "4")])
+    offered = [(r.name, r.hotkey) for r in rows if r.hotkey]
+    assert offered == [("dog", "1"), ("cat", "2"), ("fox", "4")]
+    assert [r.name for r in rows if r.hotkey is None] == ["bird"]
+    assert store.current(image_id) == ("label", bird)
+
+
+def test_export_view_lists_current_labels(store: Store):
+    ids = [i.id for i in store.queue("all")]
+    store.label(ids[0], class_id(store, "cat"))
+    store.skip(ids[1])
+    ev = store.label(ids[2], class_id(store, "dog"))
+    store.undo(ev)
+    rows = store.current_labels()
+    assert [(r["path"], r["action"], r["class"]) for r in rows] == [
+        ("img000.png", "label", "cat"),
+        ("img001.png", "skip", None),
+    ]
+
+
+def test_unreadable_status_is_recorded(store: Store, dataset: Path):
+    image_id = first_id(store)
+    store.record_decodes([(image_id, None, None, "image file is truncated")])
+    row = store.image(image_id)
+    assert (row["status"], row["reason"]) == ("unreadable", "image file is truncated")
+
+
+def test_scan_then_sync_roundtrip(tmp_path: Path, dataset: Path):
+    store = Store(tmp_path / "b.db")
+    result = store.sync_images(scan(dataset))
+    assert result.added == 12 and store.image_count() == 12
+    again = store.sync_images(scan(dataset))
+    assert (again.added, again.changed, again.missing) == (0, 0, 0)
