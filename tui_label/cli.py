@@ -89,7 +89,11 @@ def _prepare(root: Path, db: Path, classes: str | None, annotator: str | None):
 
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator) -> None:
     store, rescan = _prepare(root, db, classes, annotator)
-    order_key = _resolve_order(store, order)
+    try:
+        order_key = _resolve_order(store, order)
+    except UsageError:
+        store.close()
+        raise
     # textual-image probes the terminal on import: it must happen before Textual starts.
     from tui_label.widgets.image_view import load_renderer
 

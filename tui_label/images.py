@@ -21,6 +21,9 @@ BACKGROUND = (128, 128, 128)
 _ORIENTATION_TAG = 0x0112
 # Truncated files are errors, never half-grey images (Pillow's default, stated here on purpose).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# The warning level is refused explicitly (see _refuse_bomb_warning_level); a printed warning
+# would only scribble over the terminal UI.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB, flattening transparency onto ``BACKGROUND``."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         # 16-bit and float greyscale: stretch the actual range to 0..255 rather than clip.
+        if image.mode.startswith("I;16"):
+            image = image.convert("I")  # point() with a function takes I and F only
         lo, hi = image.getextrema()
         scale = 255.0 / (hi - lo) if hi > lo else 1.0
         image = image.point(lambda v: (v - lo) * scale).convert("L")
@@ -84,22 +89,23 @@ def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
     still covers the box. Decompression bombs, at Pillow's warning level as well, and truncated
     or non-image files come back as errors.
     """
+    if geometry.cols < 1 or geometry.rows < 1:
+        return Decoded(None, error="no room to show the image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.seek(0)  # first frame of animations
-                width, height = image.size
-                if image.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
-                    width, height = height, width  # rotated by 90 or 270 degrees
-                cells, target = geometry.layout(width, height)
-                if image.format == "JPEG":
-                    # Draft sizes are in file orientation: ask for one covering both axes.
-                    side = max(target)
-                    image.draft("RGB", (side, side))
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                image = to_rgb(image)
+        with Image.open(path) as image:
+            _refuse_bomb_warning_level(image)
+            image.seek(0)  # first frame of animations
+            width, height = image.size
+            if image.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
+                width, height = height, width  # rotated by 90 or 270 degrees
+            cells, target = geometry.layout(width, height)
+            if image.format == "JPEG":
+                # Draft sizes are in file orientation: ask for one covering both axes.
+                side = max(target)
+                image.draft("RGB", (side, side))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = to_rgb(image)
     except Image.DecompressionBombError as exc:
         return Decoded(None, error=f"decompression bomb refused ({_first_line(exc)})")
     except Image.DecompressionBombWarning as exc:
@@ -117,6 +123,19 @@ def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
         resample = Image.Resampling.LANCZOS if shrink else Image.Resampling.NEAREST
         image = image.resize(target, resample, reducing_gap=3.0 if shrink else None)
     return Decoded(image, width, height, cells=cells)
+
+
+def _refuse_bomb_warning_level(image: Image.Image) -> None:
+    """Pillow only warns between MAX_IMAGE_PIXELS and twice that; we refuse those too.
+
+    Checked by hand because ``warnings.catch_warnings`` is not thread-safe and decoding runs on
+    several threads.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        raise Image.DecompressionBombWarning(
+            f"{image.width * image.height} pixels, limit {limit}"
+        )
 
 
 def _first_line(exc: BaseException) -> str:

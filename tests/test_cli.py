@@ -1,0 +1,214 @@
+"""The command line: every bad input is one line on stderr with exit code 2, and no label lost."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_DATA, make_images
+from tui_label import cli, paths
+from tui_label.config import ClassSpec
+from tui_label.scan import scan
+from tui_label.store import Store
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run the real entry point in a subprocess (as a user would) without a terminal."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui_label", *args], capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_usage_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tui-label: error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["label", "{missing}", "--classes", "a,b"], "folder not found"),
+        (["label", "{file}", "--classes", "a,b"], "not a folder"),
+        (["label", "{empty}", "--classes", "a,b"], "no images found"),
+        (["label", "{data}"], "no classes"),
+        (["label", "{data}", "--classes", "cat,cat"], "duplicate class name"),
+        (["label", "{data}", "--classes", "cat:c,dog:c"], "duplicate hotkey"),
+        (["label", "{data}", "--classes", "cat:q"], "clashes with the 'quit' key"),
+        (["label", "{data}", "--classes", "a,b", "--renderer", "ascii"], "ascii"),
+        (["label", "{data}", "--classes", "a,b", "--order", "sideways"], "--order"),
+        (["label", "{data}", "--classes", "a,b", "--order", "class:zebra"], "zebra"),
+        (["label", "{data}", "--classes", "a,b", "--db", "{data}"], "is a directory"),
+        (["label", "{data}", "--classes", "a,b", "--db", "{notdb}"], "not a database"),
+        (["label"], "Missing argument"),
+        (["frobnicate"], "No such command"),
+        (["stats", "--db", "{nodb}"], "no database"),
+        (["export", "--db", "{nodb}"], "no database"),
+        (["stats"], "give the dataset folder"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, args: list[str], fragment: str):
+    data = tmp_path / "data"
+    make_images(data, 2)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "notdb.db").write_text("not sqlite at all " * 50)
+    subst = {
+        "{missing}": str(tmp_path / "nope"), "{file}": str(tmp_path / "file.txt"),
+        "{empty}": str(tmp_path / "empty"), "{data}": str(data),
+        "{notdb}": str(tmp_path / "notdb.db"), "{nodb}": str(tmp_path / "none.db"),
+    }
+    code, _, err = run_cli(*[subst.get(a, a) for a in args])
+    assert_usage_error(code, err, fragment)
+
+
+def test_bad_config_file_is_one_line(tmp_path: Path):
+    data = tmp_path / "data"
+    make_images(data, 2)
+    (data / "tui-label.toml").write_text("classes = [\n")
+    code, _, err = run_cli("label", str(data))
+    assert_usage_error(code, err, "not valid TOML")
+
+
+def test_errors_never_touch_existing_labels(tmp_path: Path):
+    data = tmp_path / "data"
+    make_images(data, 3)
+    db = tmp_path / "l.db"
+    store = Store(db)
+    store.set_classes([ClassSpec("cat", "1")])
+    store.sync_images(scan(data))
+    store.label(store.queue("all")[0].id, store.classes()[0].id)
+    store.close()
+    before = db.read_bytes()
+    for args in (["--classes", "cat,cat"], ["--classes", "x:q"], ["--order", "class:nope"]):
+        code, _, err = run_cli("label", str(data), "--db", str(db), *args)
+        assert code == 2, err
+    store = Store(db)
+    assert [(r["path"], r["class"]) for r in store.current_labels()] == [("img000.png", "cat")]
+    store.close()
+    assert len(db.read_bytes()) == len(before)
+
+
+def test_help_and_version():
+    code, out, _ = run_cli("--help")
+    assert code == 0 and "label" in out and "demo" in out and "export" in out
+    code, out, _ = run_cli("label", "--help")
+    assert code == 0 and "--renderer" in out and "--classes" in out and "--db" in out
+    code, out, _ = run_cli("--version")
+    assert code == 0 and "tui-label" in out
+
+
+def labeled_db(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    make_images(data, 4)
+    db = tmp_path / "l.db"
+    store = Store(db, annotator="ann")
+    store.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2")])
+    store.sync_images(scan(data))
+    ids = [i.id for i in store.queue("all")]
+    store.label(ids[0], store.classes()[0].id)
+    store.label(ids[1], store.classes()[1].id)
+    store.skip(ids[2])
+    store.close()
+    return db
+
+
+def test_export_csv_and_jsonl(tmp_path: Path):
+    db = labeled_db(tmp_path)
+    code, out, _ = run_cli("export", "--db", str(db))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["path"], r["label"], r["annotator"]) for r in rows] == [
+        ("img000.png", "cat", "ann"), ("img001.png", "dog", "ann")]
+    assert rows[0]["labeled_at"].endswith("Z")
+    target = tmp_path / "out.jsonl"
+    code, _, err = run_cli("export", "--db", str(db), "--format", "jsonl", "-o", str(target),
+                           "--include-skipped")
+    assert code == 0 and "wrote 3 labels" in err
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["label"] for r in rows] == ["cat", "dog", ""]
+
+
+def test_export_to_unwritable_path_is_usage_error(tmp_path: Path):
+    db = labeled_db(tmp_path)
+    code, _, err = run_cli("export", "--db", str(db), "-o", str(tmp_path / "no" / "dir.csv"))
+    assert_usage_error(code, err, "cannot write")
+
+
+def test_stats(tmp_path: Path):
+    db = labeled_db(tmp_path)
+    code, out, _ = run_cli("stats", "--db", str(db))
+    assert code == 0
+    assert "4 images: 2 labeled, 1 skipped, 1 to go" in out
+    assert "cat" in out and "dog" in out
+
+
+def test_default_db_beside_data_or_in_data_dir(tmp_path: Path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    assert paths.default_db(data) == data / "tui-label.db"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(paths, "is_writable", lambda folder: False)
+    fallback = paths.default_db(data)
+    assert fallback.parent == tmp_path / "xdg" / "tui-label"
+    assert fallback.name.startswith("data-") and fallback.suffix == ".db"
+    # Stable per dataset, different for another one.
+    assert paths.default_db(data) == fallback
+    other = tmp_path / "other" / "data"
+    other.mkdir(parents=True)
+    assert paths.default_db(other) != fallback
+
+
+def test_read_only_dataset_uses_data_dir_and_says_where(tmp_path: Path, monkeypatch):
+    """DIR read-only: the default database lands in the data dir and the exit line names it."""
+    data = tmp_path / "data"
+    make_images(data, 2)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(paths, "is_writable", lambda folder: False)
+    ran = {}
+
+    def fake_run(self):  # the app itself is covered by the Pilot tests
+        ran["db"] = self.store.path
+
+    monkeypatch.setattr("tui_label.app.LabelApp.run", fake_run)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["label", str(data), "--classes", "a,b", "--renderer", "halfcell"])
+    assert exit_info.value.code == 0
+    assert ran["db"].parent == tmp_path / "xdg" / "tui-label"
+    assert not (data / "tui-label.db").exists()
+    assert ran["db"].exists()
+
+
+def test_exit_line_names_the_database(tmp_path: Path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    make_images(data, 2)
+    monkeypatch.setattr("tui_label.app.LabelApp.run", lambda self: None)
+    with pytest.raises(SystemExit):
+        cli.main(["label", str(data), "--classes", "a,b"])
+    out = capsys.readouterr().out
+    assert f"Labels saved in {data / 'tui-label.db'}" in out
+    assert "0 labeled" in out
+
+
+def test_sample_data_is_complete():
+    images = sorted(p.name for p in (SAMPLE_DATA / "digits").glob("*.png"))
+    assert len(images) == 500
+    rows = list(csv.DictReader((SAMPLE_DATA / "ground_truth.csv").open()))
+    assert len(rows) == 500 and {r["label"] for r in rows} == {str(d) for d in range(10)}
+    assert (SAMPLE_DATA / "LICENSE").is_file()
+    from tui_label.config import load_config_classes, resolve_classes
+
+    specs = resolve_classes(load_config_classes(SAMPLE_DATA / "tui-label.toml"))
+    assert all(s.name == s.key for s in specs) and len(specs) == 10
+    assert paths.sample_data_dir().resolve() == SAMPLE_DATA.resolve()

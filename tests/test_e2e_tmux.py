@@ -1,0 +1,181 @@
+"""End to end: the real ``tui-label`` command in a real terminal (tmux), driven by keys."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_images
+from tui_label.store import Store
+
+pytestmark = pytest.mark.e2e
+
+
+def tui_label_command() -> str:
+    """The console script installed beside this Python (what a user runs)."""
+    script = Path(sys.executable).parent / "tui-label"
+    assert script.exists(), f"tui-label is not installed in {script.parent}"
+    return str(script)
+
+
+class Tmux:
+    def __init__(self, command: str, width: int = 120, height: int = 36) -> None:
+        assert shutil.which("tmux"), "tmux is required for the end-to-end tests"
+        self.socket = f"tui-label-test-{uuid.uuid4().hex[:8]}"
+        self._tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
+                   f"{command}; echo EXITED $?; sleep 30")
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                              text=True, check=True).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "t", *keys)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; screen was:\n{self.screen()}")
+
+    def wait_gone(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text not in self.screen():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never went away")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux_factory():
+    sessions: list[Tmux] = []
+
+    def make(command: str) -> Tmux:
+        session = Tmux(command)
+        sessions.append(session)
+        return session
+
+    yield make
+    for s in sessions:
+        s.kill()
+
+
+def labeler(data: Path, db: Path, *extra: str) -> str:
+    env = f"XDG_DATA_HOME={shlex.quote(str(db.parent / 'xdg'))}"
+    args = " ".join(shlex.quote(a) for a in extra)
+    return (f"{env} {shlex.quote(tui_label_command())} label {shlex.quote(str(data))} "
+            f"--db {shlex.quote(str(db))} {args}")
+
+
+def test_label_a_few_images_in_tmux(tmp_path: Path, tmux_factory):
+    data = tmp_path / "data"
+    make_images(data, 6, size=(64, 48))
+    db = tmp_path / "labels.db"
+    term = tmux_factory(labeler(data, db, "--classes", "cat,dog", "--renderer", "halfcell"))
+    term.wait_for("1/6")
+    term.keys("1")
+    term.wait_for("2/6")
+    term.keys("2")
+    term.wait_for("3/6")
+    term.keys("Space")
+    term.wait_for("4/6")
+    term.keys("1")
+    term.wait_for("5/6")
+    term.keys("u")  # undo the last label: back to image 4
+    screen = term.wait_for("4/6")
+    assert "labeled 2" in screen and "skipped 1" in screen
+    term.keys("?")
+    term.wait_for("Undo the last label")
+    term.keys("?")  # any key closes the help
+    term.wait_gone("Undo the last label")
+    term.keys("q")
+    screen = term.wait_for("EXITED 0")
+    assert f"Labels saved in {db}" in screen.replace("\n", "")
+    store = Store(db)
+    labels = {r["path"]: (r["action"], r["class"]) for r in store.current_labels()}
+    store.close()
+    assert labels == {
+        "img000.png": ("label", "cat"),
+        "img001.png": ("label", "dog"),
+        "img002.png": ("skip", None),
+    }
+
+
+def test_dropped_connection_keeps_every_label(tmp_path: Path, tmux_factory):
+    """Killing the terminal (what an SSH drop does) loses no label that was shown as saved."""
+    data = tmp_path / "data"
+    make_images(data, 8)
+    db = tmp_path / "labels.db"
+    term = tmux_factory(labeler(data, db, "--classes", "cat,dog"))
+    term.wait_for("1/8")
+    for i, key in enumerate("12121"):
+        term.keys(key)
+        term.wait_for(f"{i + 2}/8")
+    term.kill()  # SIGHUP to the app, like a dropped SSH link
+    time.sleep(0.5)
+    store = Store(db)
+    assert store.counts().labeled == 5
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.close()
+
+
+def test_reopen_continues_with_unlabeled_images(tmp_path: Path, tmux_factory):
+    data = tmp_path / "data"
+    make_images(data, 5)
+    db = tmp_path / "labels.db"
+    (data / "tui-label.toml").write_text('classes = ["cat", "dog"]\n')
+    term = tmux_factory(labeler(data, db))
+    term.wait_for("1/5")
+    term.keys("1")
+    term.wait_for("2/5")
+    term.keys("q")
+    term.wait_for("EXITED 0")
+    term.kill()
+    make_images(data / "more", 1)  # a new file appears between sessions
+    term = tmux_factory(labeler(data, db))
+    screen = term.wait_for("img001.png")  # unlabeled first: the labeled image comes last
+    assert "1/5" in screen or "1/6" in screen
+    term.wait_for("/6")  # the background rescan found the new file
+    term.keys("q")
+    term.wait_for("EXITED 0")
+
+
+def test_usage_error_in_a_terminal_is_one_line(tmp_path: Path, tmux_factory):
+    term = tmux_factory(f"{shlex.quote(tui_label_command())} label {tmp_path / 'nope'} "
+                        "--classes a,b")
+    screen = term.wait_for("EXITED 2")
+    assert "tui-label: error: folder not found" in screen
+    assert "Traceback" not in screen
+
+
+@pytest.mark.skipif(os.environ.get("TUI_LABEL_SKIP_DEMO") == "1", reason="never set in CI")
+def test_demo_opens_on_sample_data(tmp_path: Path, tmux_factory):
+    env = f"XDG_DATA_HOME={shlex.quote(str(tmp_path / 'xdg'))}"
+    term = tmux_factory(f"{env} {shlex.quote(tui_label_command())} demo --renderer halfcell")
+    screen = term.wait_for("1/500")
+    assert "[7] 7" in screen
+    term.keys("7")
+    term.wait_for("2/500")
+    term.keys("q")
+    term.wait_for("EXITED 0")
+    store = Store(tmp_path / "xdg" / "tui-label" / "demo.db")
+    assert store.counts().labeled == 1
+    store.close()

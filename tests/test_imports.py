@@ -1,0 +1,29 @@
+"""Import contracts: headless modules never import textual, the labeler never imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEADLESS = ["tui_label.scan", "tui_label.images", "tui_label.store", "tui_label.config",
+            "tui_label.keys", "tui_label.paths", "tui_label.cli"]
+LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label"]
+
+
+def imported_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {name.split(".")[0] for name in out.stdout.split()}
+
+
+@pytest.mark.parametrize("module", HEADLESS)
+def test_headless_module_does_not_import_textual(module: str):
+    assert "textual" not in imported_after(module)
+
+
+@pytest.mark.parametrize("module", LABELER)
+def test_labeler_does_not_import_torch(module: str):
+    loaded = imported_after(module)
+    assert "torch" not in loaded and "torchvision" not in loaded
