@@ -70,6 +70,8 @@ def _prepare(root: Path, db: Path, classes: str | None, annotator: str | None):
             entries = load_config_classes(config)
     specs = resolve_classes(entries) if entries is not None else None
     store = _open_store(db, annotator)
+    if store.get_setting("root") != str(root):
+        store.set_setting("root", str(root))  # the trainer reads images from here
     if specs is not None:
         store.set_classes(specs)
     elif not any(c.hotkey for c in store.classes()):
@@ -226,6 +228,62 @@ def export(folder, db, fmt, output, include_skipped) -> None:
             out.close()
     if output:
         click.echo(f"wrote {len(rows)} labels to {output}", err=True)
+
+
+@cli.command()
+@click.argument("folder", metavar="[DIR]", required=False)
+@_db_option
+@click.option("--model", default="small-cnn", show_default=True,
+              help="small-cnn, or any torchvision classification model (resnet18, "
+                   "efficientnet_b0, convnext_tiny, vit_b_16, ...).")
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--lr", type=float, default=None,
+              help="Peak learning rate [default: 3e-3 for small-cnn, else 1e-3].")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--image-size", type=int, default=None,
+              help="Side of the square training images [default: 64 for small-cnn, else 224].")
+@click.option("--pretrained/--no-pretrained", default=None,
+              help="Start from torchvision's pretrained weights [default: when available].")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start from these weights (a state dict or a tui-label checkpoint).")
+@click.option("--freeze-backbone", is_flag=True, help="Train only the new classification head.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
+              show_default=True)
+@click.option("--balance", type=click.Choice(["none", "loss", "sampler"]), default="none",
+              show_default=True, help="Counter class imbalance with a weighted loss or sampler.")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True,
+              help="Share of labeled images held out for validation (stable per image).")
+@click.option("--hflip/--no-hflip", default=False, show_default=True,
+              help="Random horizontal flips (off: they harm digits, text, arrows).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--events", type=click.Choice(["auto", "json", "human"]), default="auto",
+              show_default=True, help="JSON lines on stdout, or readable lines on a terminal.")
+@click.option("--nice", type=int, default=0, hidden=True)
+def train(folder, db, **settings) -> None:
+    """Fine-tune a classifier on the labels so far (headless; the panel runs the same)."""
+    from tui_label.paths import default_db
+    from tui_label.train.options import TrainOptions
+
+    root = _dataset_root(folder) if folder else None
+    if db is None:
+        if root is None:
+            raise UsageError("give the dataset folder DIR or --db PATH")
+        db = default_db(root)
+    if not db.exists():
+        raise UsageError(f"no database at {db}: label some images first")
+    opts = TrainOptions(db=db, root=root, **settings)
+    opts.validate()
+    from tui_label.train.engine import train as run_training  # imports torch
+    from tui_label.train.events import Emitter
+
+    emitter = Emitter(opts.events)
+    from tui_label.train.engine import Stopper
+
+    stopper = Stopper()
+    stopper.install()
+    code = run_training(opts, emitter, stopper)
+    if code:
+        sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,10 @@ process; never share one across threads.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -77,7 +81,57 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_training(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE splits (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id),
+            split TEXT NOT NULL CHECK (split IN ('train', 'val'))
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'finished', 'failed', 'cancelled')),
+            reason TEXT,                        -- why it failed or was cancelled
+            model TEXT NOT NULL,
+            device TEXT,
+            config TEXT NOT NULL,               -- JSON
+            class_names TEXT NOT NULL,          -- JSON list, in the model's output order
+            num_train INTEGER,
+            num_val INTEGER,
+            best_accuracy REAL,
+            best_checkpoint TEXT,
+            last_checkpoint TEXT,
+            pid INTEGER,
+            host TEXT,
+            progress TEXT                       -- JSON of the latest step event
+        );
+        CREATE TABLE run_epochs (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            epoch INTEGER NOT NULL,
+            train_loss REAL,
+            val_loss REAL,
+            accuracy REAL,
+            macro_f1 REAL,
+            report TEXT,                        -- JSON: per-class metrics, confusion matrix
+            seconds REAL,
+            images_per_sec REAL,
+            PRIMARY KEY (run_id, epoch)
+        );
+        """
+    )
+
+
 SCHEMA_VERSION = len(migrations._migrations)
+RUN_COLUMNS = (
+    "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
+    "num_train", "num_val", "best_accuracy", "best_checkpoint", "last_checkpoint", "pid", "host",
+    "progress",
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +179,40 @@ class UndoResult:
 class QueueItem:
     id: int
     path: str
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    image_id: int
+    path: str
+    class_id: int
+
+
+def unit_hash(text: str) -> float:
+    """A stable pseudo-random number in [0, 1) for a string."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0): check it is not one.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _decode_run(row: dict) -> dict:
+    for key in ("config", "class_names", "progress"):
+        if row.get(key):
+            row[key] = json.loads(row[key])
+    return row
 
 
 def now_iso() -> str:
@@ -388,6 +476,127 @@ class Store:
             elif action == "skip":
                 counts.skipped += n
         return counts
+
+    # -- settings -------------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._write():
+            self.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- training data --------------------------------------------------------------------
+
+    def training_items(self) -> list[TrainingItem]:
+        """Labeled images that can be read (not missing, not known unreadable), by path."""
+        rows = self.conn.execute(
+            "SELECT i.id, i.path, e.class_id FROM label_events e JOIN "
+            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l ON e.id = l.id "
+            "JOIN images i ON i.id = e.image_id "
+            "WHERE e.action = 'label' AND i.status IN ('unknown', 'ok') ORDER BY i.path"
+        )
+        return [TrainingItem(*row) for row in rows]
+
+    def assign_splits(self, items: Sequence[TrainingItem], val_fraction: float) -> dict[int, str]:
+        """The train/validation split of ``items``, stable per image.
+
+        An image keeps the split it got the first time. A new image goes to validation when the
+        hash of its path falls under ``val_fraction``, so each class is split in proportion.
+        Every class with two or more images gets at least one of each.
+        """
+        with self._write():
+            stored = dict(self.conn.execute("SELECT image_id, split FROM splits"))
+            split: dict[int, str] = {}
+            by_class: dict[int, list[TrainingItem]] = {}
+            for item in items:
+                split[item.image_id] = stored.get(item.image_id) or (
+                    "val" if unit_hash(item.path) < val_fraction else "train")
+                by_class.setdefault(item.class_id, []).append(item)
+            for members in by_class.values():
+                if len(members) < 2:
+                    continue
+                ranked = sorted(members, key=lambda it: unit_hash(it.path))
+                kinds = {split[it.image_id] for it in members}
+                if kinds == {"train"}:
+                    split[ranked[0].image_id] = "val"
+                elif kinds == {"val"}:
+                    split[ranked[-1].image_id] = "train"
+            self.conn.executemany(
+                "INSERT INTO splits (image_id, split) VALUES (?, ?) "
+                "ON CONFLICT (image_id) DO UPDATE SET split = excluded.split",
+                [(k, v) for k, v in split.items() if stored.get(k) != v],
+            )
+        return split
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(self, model: str, config: dict, class_names: list[str]) -> int:
+        with self._write():
+            cur = self.conn.execute(
+                "INSERT INTO runs (created_at, status, model, config, class_names, pid, host) "
+                "VALUES (?, 'running', ?, ?, ?, ?, ?)",
+                (now_iso(), model, json.dumps(config), json.dumps(class_names), os.getpid(),
+                 socket.gethostname()),
+            )
+            return cur.lastrowid
+
+    def update_run(self, run_id: int, **fields) -> None:
+        unknown = set(fields) - set(RUN_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown run fields {sorted(unknown)}")
+        if fields.get("status") in ("finished", "failed", "cancelled"):
+            fields.setdefault("finished_at", now_iso())
+        for key in ("progress", "config", "class_names"):
+            if key in fields and not isinstance(fields[key], str) and fields[key] is not None:
+                fields[key] = json.dumps(fields[key])
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._write():
+            self.conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?",
+                              (*fields.values(), run_id))
+
+    def add_epoch(self, run_id: int, epoch: int, *, train_loss: float, val_loss: float,
+                  report: dict, seconds: float, images_per_sec: float) -> None:
+        with self._write():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO run_epochs (run_id, epoch, train_loss, val_loss, accuracy, "
+                "macro_f1, report, seconds, images_per_sec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, epoch, train_loss, val_loss, report["accuracy"], report["macro_f1"],
+                 json.dumps(report), seconds, images_per_sec),
+            )
+
+    def run(self, run_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        return _decode_run(rows[0]) if rows else None
+
+    def latest_run(self) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))
+        return _decode_run(rows[0]) if rows else None
+
+    def epochs(self, run_id: int) -> list[dict]:
+        rows = self.db.query("SELECT * FROM run_epochs WHERE run_id = ? ORDER BY epoch", [run_id])
+        return [{**r, "report": json.loads(r["report"]) if r["report"] else None} for r in rows]
+
+    def reap_dead_runs(self) -> list[int]:
+        """Mark runs of this host whose trainer process is gone (killed, out of memory) as
+        failed. Returns their ids."""
+        host = socket.gethostname()
+        dead = [
+            run_id
+            for run_id, pid in self.conn.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", (host,))
+            if pid is None or not pid_alive(pid)
+        ]
+        for run_id in dead:
+            self.update_run(run_id, status="failed",
+                            reason="the trainer process ended without reporting "
+                                   "(killed, or out of memory)")
+        return dead
 
     def current_labels(self) -> list[dict]:
         """Every image's current label or skip, as ``{path, action, class, annotator, ...}``."""

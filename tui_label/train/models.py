@@ -1,0 +1,139 @@
+"""Models: torchvision's registry by name, with the head replaced, or a small CNN."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from tui_label.errors import UsageError
+from tui_label.train.options import SMALL_CNN
+
+
+class SmallCNN(nn.Module):
+    """Four conv blocks and a linear head: trains from scratch in seconds on a CPU."""
+
+    def __init__(self, num_classes: int, width: int = 16) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            )
+
+        self.features = nn.Sequential(block(3, width), block(width, width * 2),
+                                      block(width * 2, width * 4), block(width * 4, width * 8),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(width * 8, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+
+def classification_models() -> list[str]:
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _check_name(name: str) -> None:
+    known = classification_models()
+    if name != SMALL_CNN and name not in known:
+        close = difflib.get_close_matches(name, known + [SMALL_CNN], n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown model {name!r}{hint}; any torchvision classification model "
+                         "or small-cnn")
+
+
+def pretrained_state(name: str) -> dict:
+    """The default pretrained weights of a torchvision model, from torch's cache or the net.
+
+    Raises:
+        OSError: neither cached nor downloadable (the message says where the cache is).
+    """
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    try:
+        return weights.get_state_dict(progress=False)
+    except Exception as exc:  # URLError, HTTPError, socket errors: all "not available"
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        reason = getattr(exc, "reason", None) or exc
+        raise OSError(f"pretrained weights for {name} are not in the cache ({cache}) and could "
+                      f"not be downloaded ({reason})") from None
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """Swap the last linear layer for one with ``num_classes`` outputs; return the new layer."""
+    last = None
+    for qualified, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            last = qualified
+    if last is None:
+        raise UsageError("this model has no linear classification head to replace")
+    parent_name, _, attr = last.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, attr)
+    head = nn.Linear(old.in_features, num_classes)
+    setattr(parent, attr, head)
+    return head
+
+
+def load_weights_file(model: nn.Module, path: Path) -> int:
+    """Load a state dict or a tui-label checkpoint; tensors whose shape differs (a head for
+    other classes) are left as they are. Returns how many tensors were loaded."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"cannot read weights from {path}: {exc}") from None
+    state = data.get("model", data) if isinstance(data, dict) else None
+    if not isinstance(state, dict):
+        raise UsageError(f"{path} holds no state dict")
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise UsageError(f"no weights in {path} fit this model")
+    model.load_state_dict(usable, strict=False)
+    return len(usable)
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    *,
+    pretrained: bool | None,
+    weights_file: Path | None = None,
+    freeze_backbone: bool = False,
+    warn: Callable[[str], None] = lambda message: None,
+) -> nn.Module:
+    """Build ``name`` for ``num_classes`` classes.
+
+    ``pretrained``: True insists on the default pretrained weights (their absence is an
+    error), None tries them and continues from random weights with a warning, False skips them.
+    """
+    _check_name(name)
+    if name == SMALL_CNN:
+        if pretrained:
+            raise UsageError("small-cnn has no pretrained weights: use --no-pretrained")
+        model: nn.Module = SmallCNN(num_classes)
+    else:
+        model = torchvision.models.get_model(name, weights=None)
+        if pretrained is not False and weights_file is None:
+            try:
+                model.load_state_dict(pretrained_state(name))
+            except OSError as exc:
+                if pretrained:
+                    raise UsageError(f"{exc}; run once with network access, copy the file "
+                                     "there, or pass --no-pretrained") from None
+                warn(f"{exc}; training {name} from random weights")
+        head = replace_head(model, num_classes)
+    if weights_file is not None:
+        load_weights_file(model, weights_file)
+    if freeze_backbone:
+        head = model.fc if name == SMALL_CNN else head
+        for p in model.parameters():
+            p.requires_grad = False
+        for p in head.parameters():
+            p.requires_grad = True
+    return model
