@@ -32,13 +32,16 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("u,ctrl+z", "undo", "Undo", "u", "Undo the last label or skip, back to that image"),
     KeySpec("o", "choose_order", "Order", "o",
             "Order: unlabeled first, all, skipped only, or one class"),
+    KeySpec("t", "toggle_training", "Train", "t", "Show or hide the training panel"),
+    KeySpec("T", "start_stop_training", "Start/stop", "T",
+            "Start or stop fine-tuning on the labels so far", show=False),
     KeySpec("question_mark", "help", "Help", "?", "Help: this list"),
     KeySpec("q", "quit", "Quit", "q", "Quit (labels are already saved)"),
 )
 
 # Keys that later features take (accept suggestion, training panel) are reserved now, so a
 # project's hotkeys keep working when those arrive.
-RESERVED_FOR_LATER = {"a": "accept suggestion", "t": "training panel", "enter": "accept suggestion"}
+RESERVED_FOR_LATER = {"a": "accept suggestion", "enter": "accept suggestion"}
 
 
 def reserved_keys() -> dict[str, str]:

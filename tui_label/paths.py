@@ -41,3 +41,8 @@ def sample_data_dir() -> Path:
         if (candidate / "tui-label.toml").is_file():
             return candidate
     raise FileNotFoundError("the bundled sample_data folder is missing from this install")
+
+
+def runs_dir(db: Path) -> Path:
+    """Checkpoints and trainer logs: ``<db folder>/<db name>-runs/``."""
+    return db.parent / f"{db.stem}-runs"

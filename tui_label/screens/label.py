@@ -26,6 +26,8 @@ from tui_label.store import ClassRow, Counts, QueueItem, Store, SyncResult
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
 from tui_label.widgets.status import StatusBar, StatusInfo
+from tui_label.widgets.train_panel import TrainPanel
+from tui_label.screens.training import TrainingController
 
 PREFETCH_AHEAD = 4
 REFRESH_SECONDS = 5.0
@@ -42,6 +44,8 @@ class Painted:
 
 class LabelScreen(Screen):
     """Shows one image at a time; class hotkeys label it and move on."""
+
+    AUTO_FOCUS = None  # keys belong to labeling until the user tabs into the panel
 
     BINDINGS = [Binding(s.keys, s.action, s.description, show=s.show, key_display=s.display)
                 for s in BINDINGS]
@@ -98,6 +102,7 @@ class LabelScreen(Screen):
         self._pending_decodes: list[tuple[int, int | None, int | None, str | None]] = []
         self._recorded: set[int] = set()
         self._load_classes()
+        self.training = TrainingController(self)
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -111,17 +116,43 @@ class LabelScreen(Screen):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield ImageView(self.renderer, id="image")
+            yield TrainPanel(id="train-panel")
         yield Legend(id="legend")
         yield StatusBar(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(TrainPanel).display = False
+        self.training.attach()
         self.counts = self.store.counts()
         self.queue = self.store.queue(*self.order)
         self.set_interval(REFRESH_SECONDS, self._refresh_periodically)
         self.call_after_refresh(self.show_current)
         if self.rescan:
             self._rescan()
+
+    # -- training -------------------------------------------------------------------------
+
+    def action_toggle_training(self) -> None:
+        panel = self.query_one(TrainPanel)
+        panel.display = not panel.display
+        if panel.display:
+            panel.show_state(self.training.state, force=True)
+        self.call_after_refresh(self.show_current)  # the image area changed size
+
+    def action_start_stop_training(self) -> None:
+        panel = self.query_one(TrainPanel)
+        if not panel.display:
+            self.action_toggle_training()
+        panel.toggle_run()
+
+    @on(TrainPanel.StartRequested)
+    def _start_training(self, message: TrainPanel.StartRequested) -> None:
+        self.training.start(message.settings)
+
+    @on(TrainPanel.StopRequested)
+    def _stop_training(self) -> None:
+        self.training.stop()
 
     def on_unmount(self) -> None:
         self._flush_decodes()

@@ -20,6 +20,7 @@ from torch import nn
 
 from tui_label.errors import UsageError
 from tui_label.metrics import confusion_matrix, report
+from tui_label.paths import runs_dir
 from tui_label.store import Store
 from tui_label.train import data as tdata
 from tui_label.train.events import Emitter
@@ -57,10 +58,6 @@ def autocast_for(device: torch.device):
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     return torch.autocast("cuda", dtype=dtype), scaler
-
-
-def runs_dir(db: Path) -> Path:
-    return db.parent / f"{db.stem}-runs"
 
 
 def save_atomic(obj: dict, path: Path) -> None:

@@ -1,0 +1,142 @@
+"""Runs the trainer for the labeling screen: an asyncio subprocess whose JSON events feed the
+panel, or, for a run started before the app (re)opened, the store polled once a second.
+
+Torch is never imported here: the trainer is another process (``python -m tui_label.train``)
+in a session of its own, so neither a crash of it nor a closed terminal affects the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from typing import TYPE_CHECKING
+
+from tui_label.errors import UsageError
+from tui_label.paths import runs_dir
+from tui_label.store import pid_alive
+from tui_label.train.options import TrainOptions
+from tui_label.training import RunState, trainer_command
+
+if TYPE_CHECKING:
+    from tui_label.screens.label import LabelScreen
+
+POLL_SECONDS = 1.0
+
+
+def options_from_settings(db, root, settings: dict) -> TrainOptions:
+    """Turn the panel's text fields into validated options (UsageError on bad input)."""
+
+    def number(name: str, kind, label: str):
+        text = settings.get(name, "").strip()
+        if text in ("", "auto"):
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise UsageError(f"{label}: {text!r} is not a number") from None
+
+    opts = TrainOptions(
+        db=db, root=root, model=settings.get("model", "").strip() or "small-cnn",
+        epochs=number("epochs", int, "epochs") or 10, lr=number("lr", float, "lr"),
+        batch_size=number("batch_size", int, "batch") or 64,
+        image_size=number("image_size", int, "size"), device=settings.get("device", "auto"),
+        events="json", nice=10,  # the labeler keeps priority on a shared CPU
+    )
+    opts.validate()
+    return opts
+
+
+class TrainingController:
+    """Owns at most one run at a time for the screen and keeps ``state`` current."""
+
+    def __init__(self, screen: LabelScreen) -> None:
+        self.screen = screen
+        self.state = RunState()
+        self.process: asyncio.subprocess.Process | None = None
+        self._poll_timer = None
+
+    def _show(self) -> None:
+        from tui_label.widgets.train_panel import TrainPanel
+
+        panel = self.screen.query_one(TrainPanel)
+        if panel.display:
+            panel.show_state(self.state)
+
+    def attach(self) -> None:
+        """Show the last run from the store; follow it if it is still going."""
+        store = self.screen.store
+        store.reap_dead_runs()
+        latest = store.latest_run()
+        if latest is None:
+            return
+        self.state = RunState.from_store(store, latest["id"])
+        if self.state.status == "running":
+            self._poll_timer = self.screen.set_interval(POLL_SECONDS, self._poll)
+
+    def _poll(self) -> None:
+        store = self.screen.store
+        store.reap_dead_runs()
+        self.state = RunState.from_store(store, self.state.run_id)
+        if not self.state.active and self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self._show()
+
+    def start(self, settings: dict) -> None:
+        if self.state.active:
+            self.screen.notify("A run is already going: T stops it.", severity="warning")
+            return
+        try:
+            opts = options_from_settings(self.screen.store.path, self.screen.root, settings)
+        except UsageError as exc:
+            self.screen.notify(str(exc), severity="error", timeout=6)
+            return
+        self.state = RunState(status="starting", model=opts.model)
+        self._show()
+        self.screen.run_worker(self._run(opts), group="train", exclusive=True,
+                               exit_on_error=False)
+
+    async def _run(self, opts: TrainOptions) -> None:
+        log_dir = runs_dir(opts.db)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "trainer.log", "ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *trainer_command(opts), stdout=asyncio.subprocess.PIPE, stderr=log,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            )
+        self.state.pid = self.process.pid
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.state.apply(event)
+            self._show()
+        code = await self.process.wait()
+        self.process = None
+        if self.state.active:  # ended without a final event: usage error or a crash
+            self.state.status = "failed"
+            self.state.reason = _last_error(log_dir / "trainer.log") or f"trainer exited with {code}"
+        self._show()
+        if self.state.status in ("failed", "finished", "cancelled"):
+            self.screen.notify(f"Training {self.state.status}"
+                               + (f": {self.state.reason}" if self.state.reason else ""),
+                               severity="error" if self.state.status == "failed" else
+                               "information", timeout=6)
+
+    def stop(self) -> None:
+        pid = self.process.pid if self.process else self.state.pid
+        if pid and pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            self.screen.notify("Stopping after the current step…", timeout=3)
+
+
+def _last_error(log) -> str | None:
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1].removeprefix("tui-label: error: ") if lines else None
