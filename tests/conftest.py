@@ -40,3 +40,23 @@ def store(tmp_path: Path, dataset: Path) -> Store:
     s.sync_images(scan(dataset))
     yield s
     s.close()
+
+
+def sample_store(db: Path, per_class: int) -> Store:
+    """A store on the bundled digits with ``per_class`` images of each digit labeled from the
+    ground truth (the rest unlabeled)."""
+    import csv
+
+    store = Store(db, annotator="truth")
+    store.set_classes([ClassSpec(str(d), str(d)) for d in range(10)])
+    store.sync_images(scan(SAMPLE_DATA))
+    store.set_setting("root", str(SAMPLE_DATA.resolve()))
+    class_ids = {c.name: c.id for c in store.classes()}
+    image_ids = {i.path: i.id for i in store.queue("all")}
+    taken: dict[str, int] = {}
+    with open(SAMPLE_DATA / "ground_truth.csv") as f:
+        for row in csv.DictReader(f):
+            if taken.get(row["label"], 0) < per_class:
+                taken[row["label"]] = taken.get(row["label"], 0) + 1
+                store.label(image_ids[row["path"]], class_ids[row["label"]])
+    return store
