@@ -521,12 +521,14 @@ class Store:
             for members in by_class.values():
                 if len(members) < 2:
                     continue
-                ranked = sorted(members, key=lambda it: unit_hash(it.path))
+                # Move an image that has no stored split first, so old ones keep theirs.
+                ranked = sorted(members, key=lambda it: (it.image_id in stored,
+                                                         unit_hash(it.path)))
                 kinds = {split[it.image_id] for it in members}
                 if kinds == {"train"}:
                     split[ranked[0].image_id] = "val"
                 elif kinds == {"val"}:
-                    split[ranked[-1].image_id] = "train"
+                    split[ranked[0].image_id] = "train"
             self.conn.executemany(
                 "INSERT INTO splits (image_id, split) VALUES (?, ?) "
                 "ON CONFLICT (image_id) DO UPDATE SET split = excluded.split",

@@ -79,6 +79,7 @@ class Stopper:
 
     def _handle(self, signum, frame) -> None:
         self.requested = signal.Signals(signum).name
+        signal.signal(signum, signal.SIG_DFL)  # a second Ctrl+C ends it at once
 
 
 def check_labels(names: list[str], labels: list[int]) -> None:
@@ -93,8 +94,19 @@ def check_labels(names: list[str], labels: list[int]) -> None:
                          "labeled class needs at least 2 (one for validation)")
 
 
+def set_train_mode(model: nn.Module, frozen: bool) -> None:
+    """Train mode; with a frozen backbone its batch-norm statistics stay frozen too."""
+    model.train()
+    if frozen:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                    p.requires_grad for p in module.parameters()):
+                module.eval()
+
+
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-             device: torch.device, batch_size: int, autocast, channels_last: bool):
+             device: torch.device, batch_size: int, autocast, channels_last: bool,
+             frozen: bool = False):
     """Validation loss and predictions, under no-grad; puts the model back in train mode."""
     model.eval()
     total_loss, predictions = 0.0, []
@@ -107,7 +119,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
             y = labels[idx].to(device)
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             predictions.append(logits.argmax(1).cpu())
-    model.train()
+    set_train_mode(model, frozen)
     preds = torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.long)
     return total_loss / max(len(labels), 1), preds
 
@@ -140,6 +152,7 @@ def _train(opts: TrainOptions, store: Store, emitter: Emitter, stopper: Stopper)
     check_labels(names, [index_of[it.class_id] for it in items])
     device = pick_device(opts.device)
     warnings: list[str] = []
+    torch.manual_seed(opts.seed)  # the initial weights too: same seed, same run
     model = build_model(opts.model, len(names), pretrained=opts.pretrained,
                         weights_file=opts.weights, freeze_backbone=opts.freeze_backbone,
                         warn=warnings.append)
@@ -184,10 +197,15 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
         emitter.emit("warning", message=message)
     cpu_workers = max(1, (os.cpu_count() or 2) - 1)
 
+    def progress(done: int, total: int) -> None:
+        if stopper.requested:
+            raise Cancelled(f"stopped by {stopper.requested} while decoding images")
+        emitter.emit("preparing", done=done, total=total)
+
     def prepare(subset):
         images, kept = tdata.build_cache(
             [root / it.path for it in subset], opts.size, workers=cpu_workers,
-            progress=lambda d, t: emitter.emit("preparing", done=d, total=t))
+            progress=progress)
         labels = torch.tensor([index_of[subset[i].class_id] for i in kept], dtype=torch.long)
         return images, labels, len(subset) - len(kept)
 
@@ -233,6 +251,7 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
                      "epoch": epoch, "class_names": names, "config": opts.to_json(),
                      "metrics": metrics}, path)
 
+    set_train_mode(model, opts.freeze_backbone)
     for epoch in range(1, opts.epochs + 1):
         epoch_start = time.monotonic()
         order = (tdata.balanced_order(train_y, num_classes, generator)
@@ -282,7 +301,7 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
             raise NaNLoss(f"the loss became {train_loss} in epoch {epoch}: try a lower --lr "
                           f"than {opts.learning_rate}")
         val_loss, preds = evaluate(model, val_x, val_y, num_classes, device, opts.batch_size,
-                                   autocast, channels_last)
+                                   autocast, channels_last, opts.freeze_backbone)
         metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes), names)
         seconds = time.monotonic() - epoch_start
         rate = len(train_y) / seconds

@@ -1,8 +1,8 @@
 """Trainer events: one JSON object per line on stdout, or readable lines on a terminal.
 
-Kinds, in order: ``started``, ``preparing`` (decoding progress), ``step`` (throttled),
-``epoch`` (with metrics), ``checkpoint``, then one of ``finished``, ``failed``, ``cancelled``.
-Every event has ``event``, ``run_id`` (once known) and ``time``. No torch here.
+Kinds, in order: ``warning`` (if any), ``preparing`` (decoding progress), ``started``,
+``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``, then one of ``finished``,
+``failed``, ``cancelled``. Every event has ``event``, ``run_id`` and ``time``. No torch here.
 """
 
 from __future__ import annotations

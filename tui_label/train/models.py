@@ -64,14 +64,15 @@ def pretrained_state(name: str) -> dict:
                       f"not be downloaded ({reason})") from None
 
 
-def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+def replace_head(model: nn.Module, num_classes: int, name: str = "this model") -> nn.Module:
     """Swap the last linear layer for one with ``num_classes`` outputs; return the new layer."""
     last = None
     for qualified, module in model.named_modules():
         if isinstance(module, nn.Linear):
             last = qualified
     if last is None:
-        raise UsageError("this model has no linear classification head to replace")
+        raise UsageError(f"{name} has no linear classification head to replace; pick another "
+                         "model")
     parent_name, _, attr = last.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, attr)
@@ -127,7 +128,7 @@ def build_model(
                     raise UsageError(f"{exc}; run once with network access, copy the file "
                                      "there, or pass --no-pretrained") from None
                 warn(f"{exc}; training {name} from random weights")
-        head = replace_head(model, num_classes)
+        head = replace_head(model, num_classes, name)
     if weights_file is not None:
         load_weights_file(model, weights_file)
     if freeze_backbone:

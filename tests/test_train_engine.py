@@ -1,0 +1,555 @@
+"""The training engine on CPU: events, store rows, checkpoints, starting weights, cancel and
+failure paths. Tiny colour images (red / green / blue with noise) at 16x16 keep it fast."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+from tui_label.config import ClassSpec
+from tui_label.errors import UsageError
+from tui_label.scan import scan
+from tui_label.store import Store
+from tui_label.train import data as tdata
+from tui_label.train import engine, models
+from tui_label.train.events import Emitter
+from tui_label.train.options import TrainOptions
+
+COLORS = {"red": (210, 30, 30), "green": (30, 210, 30), "blue": (30, 30, 210)}
+NAMES = list(COLORS)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def make_dataset(root: Path, per_class: int = 16, size: int = 16, seed: int = 0) -> None:
+    """``root/<colour>/NNN.png``: a flat colour plus noise, trivially separable."""
+    rng = np.random.default_rng(seed)
+    for name, rgb in COLORS.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            noise = rng.integers(-30, 31, (size, size, 3))
+            pixels = np.clip(np.array(rgb) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i:03d}.png")
+
+
+def label_where(store: Store, keep=lambda path: True) -> int:
+    """Label each image (not yet labeled) whose path passes ``keep`` with its true class."""
+    ids = {c.name: c.id for c in store.classes()}
+    n = 0
+    for item in store.queue("all"):
+        if store.current(item.id) is None and keep(item.path):
+            store.label(item.id, ids[item.path.split("/")[0]])
+            n += 1
+    return n
+
+
+def make_db(folder: Path, *, per_class: int = 16, keep=lambda path: True,
+            record_root: bool = True) -> tuple[Path, Path, int]:
+    """A dataset and a database labeling it; returns (root, db, number labeled)."""
+    root = folder / "data"
+    make_dataset(root, per_class)
+    db = folder / "labels.db"
+    store = Store(db, annotator="tester")
+    store.set_classes([ClassSpec(name, str(k + 1)) for k, name in enumerate(NAMES)])
+    store.sync_images(scan(root))
+    if record_root:
+        store.set_setting("root", str(root))
+    n = label_where(store, keep)
+    store.close()
+    return root, db, n
+
+
+def train_cmd(root: Path, db: Path, epochs: int = 2, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tui_label.train", str(root), "--db", str(db),
+            "--epochs", str(epochs), "--image-size", "16", "--batch-size", "8",
+            "--events", "json", "--device", "cpu", *extra]
+
+
+def parse_events(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def opts_for(root: Path, db: Path, **kw) -> TrainOptions:
+    settings = {"epochs": 2, "image_size": 16, "batch_size": 8, "device": "cpu",
+                "events": "json", **kw}
+    return TrainOptions(db=db, root=root, **settings)
+
+
+def train_in_process(opts: TrainOptions) -> tuple[int, list[dict]]:
+    stream = io.StringIO()
+    code = engine.train(opts, Emitter("json", stream=stream))
+    return code, parse_events(stream.getvalue())
+
+
+def labels_snapshot(db: Path) -> list[dict]:
+    store = Store(db)
+    try:
+        return store.current_labels()
+    finally:
+        store.close()
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def run_row(db: Path, run_id: int) -> dict:
+    store = Store(db)
+    try:
+        return store.run(run_id)
+    finally:
+        store.close()
+
+
+class Trainer:
+    """The real command in a subprocess, read event by event."""
+
+    def __init__(self, cmd: list[str], stderr_path: Path) -> None:
+        self.stderr_file = open(stderr_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr_file,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.events: list[dict] = []
+
+    def wait_for(self, kinds: set[str], timeout: float = 90) -> dict:
+        timer = threading.Timer(timeout, self.proc.kill)  # never hang the suite
+        timer.start()
+        try:
+            while True:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise AssertionError(f"trainer ended before {kinds}: {self.events}")
+                event = json.loads(line)
+                self.events.append(event)
+                if event["event"] in kinds:
+                    return event
+        finally:
+            timer.cancel()
+
+    def finish(self, timeout: float = 60) -> int:
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.events += parse_events(out)
+        self.stderr_file.close()
+        return self.proc.returncode
+
+
+# -- one real two-epoch run through the command line, shared by several tests ---------------
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_run")
+    root, db, labeled = make_db(folder)
+    proc = subprocess.run(train_cmd(root, db, 2), capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    events = parse_events(proc.stdout)
+    return {"root": root, "db": db, "labeled": labeled, "events": events,
+            "run_id": events[0]["run_id"], "stderr": proc.stderr}
+
+
+def test_event_order_and_run_id(cli_run):
+    events = cli_run["events"]
+    kinds = [e["event"] for e in events]
+    run_id = cli_run["run_id"]
+    assert isinstance(run_id, int)
+    # The run exists before any event: every event (decoding progress included) carries its id.
+    assert all(e["run_id"] == run_id for e in events), events
+    assert all(isinstance(e["time"], float) for e in events)
+    # Decoding progress comes first (the train split, then the validation split), then
+    # "started" with the split sizes, which are only known once decoding is done.
+    first_other = next(k for k, kind in enumerate(kinds) if kind != "preparing")
+    assert first_other >= 2 and kinds[first_other] == "started"
+    assert kinds.count("started") == 1
+    assert kinds[-1] == "finished"
+    after = kinds[first_other + 1:]
+    assert "preparing" not in after and "warning" not in after
+    # step+ epoch checkpoint, twice, then finished
+    body = [k for k in after if k != "step"]
+    assert body == ["epoch", "checkpoint", "epoch", "checkpoint", "finished"]
+    epoch_events = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epoch_events] == [1, 2]
+    # Each epoch's steps come before its epoch event; the last step of an epoch is always sent.
+    current, last_step = 1, None
+    for e in events[first_other + 1:]:
+        if e["event"] == "step":
+            assert e["epoch"] == current and e["epochs"] == 2
+            last_step = e
+        elif e["event"] == "epoch":
+            assert last_step is not None and last_step["epoch"] == current
+            assert last_step["step"] == last_step["steps"]
+        elif e["event"] == "checkpoint":
+            current, last_step = current + 1, None
+    checkpoints = [e for e in events if e["event"] == "checkpoint"]
+    assert [c["epoch"] for c in checkpoints] == [1, 2]
+    assert checkpoints[0]["best"] is True  # the first epoch is always the best so far
+
+
+def test_started_event_and_epoch_metrics(cli_run):
+    events = cli_run["events"]
+    started = next(e for e in events if e["event"] == "started")
+    assert started["classes"] == NAMES
+    assert started["device"] == "cpu" and started["model"] == "small-cnn"
+    assert started["epochs"] == 2 and started["image_size"] == 16
+    assert started["num_train"] + started["num_val"] == cli_run["labeled"]
+    assert started["num_val"] > 0 and started["num_train"] > started["num_val"]
+    num_val = started["num_val"]
+    for e in (e for e in events if e["event"] == "epoch"):
+        assert {"accuracy", "macro_f1", "per_class", "confusion", "train_loss",
+                "val_loss"} <= set(e)
+        assert [c["name"] for c in e["per_class"]] == NAMES
+        for c in e["per_class"]:
+            assert set(c) == {"name", "precision", "recall", "f1", "support"}
+            assert 0 <= c["precision"] <= 1 and 0 <= c["recall"] <= 1 and 0 <= c["f1"] <= 1
+        confusion = e["confusion"]
+        assert len(confusion) == 3 and all(len(row) == 3 for row in confusion)
+        assert sum(map(sum, confusion)) == num_val
+        assert [sum(row) for row in confusion] == [c["support"] for c in e["per_class"]]
+        assert e["accuracy"] == pytest.approx(sum(confusion[k][k] for k in range(3)) / num_val)
+        assert 0 <= e["macro_f1"] <= 1
+    finished = events[-1]
+    assert finished["best_accuracy"] == max(e["accuracy"] for e in events if e["event"] == "epoch")
+
+
+def test_store_rows_after_a_run(cli_run):
+    db, run_id = cli_run["db"], cli_run["run_id"]
+    store = Store(db)
+    try:
+        run = store.run(run_id)
+        assert run["status"] == "finished" and run["reason"] is None
+        assert run["finished_at"] and run["device"] == "cpu" and run["model"] == "small-cnn"
+        assert run["class_names"] == NAMES
+        assert run["config"]["epochs"] == 2 and run["config"]["image_size"] == 16
+        assert run["num_train"] + run["num_val"] == cli_run["labeled"]
+        assert Path(run["best_checkpoint"]).is_file()
+        assert Path(run["last_checkpoint"]).is_file()
+        assert Path(run["best_checkpoint"]).parent == engine.runs_dir(db) / f"run-{run_id}"
+        epochs = store.epochs(run_id)
+        assert [e["epoch"] for e in epochs] == [1, 2]
+        for row in epochs:
+            assert row["accuracy"] == row["report"]["accuracy"]
+            assert row["macro_f1"] == row["report"]["macro_f1"]
+            assert [c["name"] for c in row["report"]["per_class"]] == NAMES
+            assert sum(map(sum, row["report"]["confusion"])) == run["num_val"]
+            assert row["train_loss"] > 0 and row["val_loss"] > 0 and row["seconds"] > 0
+        assert run["best_accuracy"] == max(e["accuracy"] for e in epochs)
+        # Every labeled image has exactly one split; the sizes are the run's.
+        splits = dict(store.conn.execute("SELECT image_id, split FROM splits"))
+        labeled = {it.image_id for it in store.training_items()}
+        assert set(splits) == labeled
+        assert sum(v == "val" for v in splits.values()) == run["num_val"]
+        assert sum(v == "train" for v in splits.values()) == run["num_train"]
+    finally:
+        store.close()
+
+
+def test_checkpoint_reloads_and_predicts_the_same(cli_run):
+    db, run_id = cli_run["db"], cli_run["run_id"]
+    run = run_row(db, run_id)
+    store = Store(db)
+    try:
+        items = store.training_items()
+        splits = dict(store.conn.execute("SELECT image_id, split FROM splits"))
+    finally:
+        store.close()
+    index_of = {name: k for k, name in enumerate(NAMES)}
+    images, kept = tdata.build_cache([cli_run["root"] / it.path for it in items], 16)
+    assert len(kept) == len(items) and images.dtype == torch.uint8
+    truth = torch.tensor([index_of[it.path.split("/")[0]] for it in items])
+
+    model_a, ckpt = engine.load_checkpoint(Path(run["best_checkpoint"]))
+    model_b, _ = engine.load_checkpoint(Path(run["best_checkpoint"]))
+    assert not model_a.training
+    assert ckpt["class_names"] == NAMES and ckpt["config"]["model"] == "small-cnn"
+    probs_a = engine.predict(model_a, images)
+    probs_b = engine.predict(model_b, images)
+    assert torch.equal(probs_a, probs_b)
+    assert probs_a.shape == (len(items), 3)
+    assert torch.allclose(probs_a.sum(1), torch.ones(len(items)), atol=1e-5)
+    # The checkpoint is the model that was evaluated: its validation accuracy comes back.
+    is_val = torch.tensor([splits[it.image_id] == "val" for it in items])
+    predicted = probs_a.argmax(1)
+    val_acc = (predicted[is_val] == truth[is_val]).float().mean().item()
+    assert abs(val_acc - ckpt["metrics"]["accuracy"]) <= 1 / is_val.sum().item() + 1e-9
+    assert ckpt["metrics"]["accuracy"] == run["best_accuracy"]
+
+
+def test_weights_file_continues_from_a_checkpoint(cli_run, tmp_path):
+    """Run B starts from run A's best weights: its first epoch is better than A's was."""
+    # A copy of A's database, so this run does not add rows the other tests read.
+    db_b = tmp_path / "b.db"
+    src, dst = sqlite3.connect(cli_run["db"]), sqlite3.connect(db_b)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    a_first = next(e for e in cli_run["events"] if e["event"] == "epoch" and e["epoch"] == 1)
+    best_a = Path(run_row(cli_run["db"], cli_run["run_id"])["best_checkpoint"])
+    code, events = train_in_process(opts_for(cli_run["root"], db_b, epochs=1, weights=best_a))
+    assert code == 0, events
+    b_first = next(e for e in events if e["event"] == "epoch")
+    assert b_first["val_loss"] < a_first["val_loss"]
+    assert events[-1]["event"] == "finished"
+
+
+# -- in-process runs ------------------------------------------------------------------------
+
+def test_train_loss_falls(tmp_path):
+    root, db, _ = make_db(tmp_path)
+    code, events = train_in_process(opts_for(root, db, epochs=5))
+    assert code == 0, events
+    losses = [e["train_loss"] for e in events if e["event"] == "epoch"]
+    assert len(losses) == 5
+    assert losses[-1] < losses[0]
+
+
+def test_splits_stay_put_when_labels_are_added(tmp_path):
+    root, db, first = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 10)
+    assert first == 30
+    code, _ = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0
+    store = Store(db)
+    before = dict(store.conn.execute("SELECT image_id, split FROM splits"))
+    assert len(before) == 30
+    assert label_where(store) == 18  # the remaining six of each class
+    store.close()
+    code, _ = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0
+    store = Store(db)
+    after = dict(store.conn.execute("SELECT image_id, split FROM splits"))
+    runs = [store.run(k) for k in (1, 2)]
+    store.close()
+    assert len(after) == 48
+    assert {k: after[k] for k in before} == before
+    assert runs[1]["num_train"] + runs[1]["num_val"] == 48
+    assert runs[1]["num_val"] >= runs[0]["num_val"]
+
+
+def test_same_seed_gives_the_same_weights(tmp_path):
+    """``--seed`` makes a run reproducible: the initial weights included."""
+    root, db, _ = make_db(tmp_path)
+    states = []
+    for _ in range(2):
+        code, events = train_in_process(opts_for(root, db, epochs=1, seed=3))
+        assert code == 0
+        ckpt = torch.load(events[-1]["last_checkpoint"], weights_only=True)
+        states.append(ckpt["model"])
+    for key, tensor in states[0].items():
+        assert torch.allclose(tensor.float(), states[1][key].float(), atol=1e-5), (
+            f"{key} differs between two runs with --seed 3 (initial weights not seeded?)")
+
+
+def test_freeze_backbone_only_head_trains(tmp_path, monkeypatch):
+    small = models.build_model("small-cnn", 3, pretrained=False, freeze_backbone=True)
+    assert {n for n, p in small.named_parameters() if p.requires_grad} == {"fc.weight", "fc.bias"}
+    tv = models.build_model("shufflenet_v2_x0_5", 3, pretrained=False, freeze_backbone=True)
+    assert {n for n, p in tv.named_parameters() if p.requires_grad} == {"fc.weight", "fc.bias"}
+    assert tv.fc.out_features == 3
+    unfrozen = models.build_model("small-cnn", 3, pretrained=False)
+    assert all(p.requires_grad for p in unfrozen.parameters())
+
+    # Through the engine: backbone parameters come out of training unchanged, the head not.
+    built = {}
+
+    def capture(*args, **kwargs):
+        model = models.build_model(*args, **kwargs)
+        built["initial"] = {k: v.detach().clone() for k, v in model.named_parameters()}
+        return model
+
+    monkeypatch.setattr(engine, "build_model", capture)
+    root, db, _ = make_db(tmp_path, per_class=8)
+    code, events = train_in_process(opts_for(root, db, epochs=1, freeze_backbone=True))
+    assert code == 0, events
+    trained = torch.load(events[-1]["last_checkpoint"], weights_only=True)["model"]
+    for name, initial in built["initial"].items():
+        if name.startswith("fc."):
+            assert not torch.equal(trained[name], initial), name
+        else:
+            assert torch.equal(trained[name], initial), name
+
+
+# -- pretrained weights from torch's cache ----------------------------------------------------
+
+PRETRAINED = "shufflenet_v2_x0_5"  # small, with a Linear head (fc)
+
+
+def no_download(*args, **kwargs):
+    raise urllib.error.URLError("network is unreachable (test)")
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    assert Path(torch.hub.get_dir()) == home / "hub"  # read at call time
+    return home
+
+
+def cache_file(home: Path, name: str) -> Path:
+    url = torchvision.models.get_model_weights(name).DEFAULT.url
+    return home / "hub" / "checkpoints" / Path(url).name
+
+
+def test_pretrained_weights_come_from_the_cache(torch_home):
+    state = torchvision.models.get_model(PRETRAINED, weights=None).state_dict()
+    state["conv1.0.weight"] = torch.full_like(state["conv1.0.weight"], 0.125)
+    target = cache_file(torch_home, PRETRAINED)
+    target.parent.mkdir(parents=True)
+    torch.save(state, target)
+    warnings: list[str] = []
+    model = models.build_model(PRETRAINED, 3, pretrained=True, warn=warnings.append)
+    assert torch.all(model.conv1[0].weight == 0.125)
+    assert isinstance(model.fc, nn.Linear) and model.fc.out_features == 3
+    assert not warnings
+    # pretrained=None ("when available") finds them too.
+    model = models.build_model(PRETRAINED, 3, pretrained=None, warn=warnings.append)
+    assert torch.all(model.conv1[0].weight == 0.125) and not warnings
+    # pretrained=False ignores them.
+    model = models.build_model(PRETRAINED, 3, pretrained=False)
+    assert not torch.all(model.conv1[0].weight == 0.125)
+
+
+def test_pretrained_missing_is_a_clear_error_or_a_warning(torch_home):
+    cache = cache_file(torch_home, PRETRAINED)
+    with pytest.raises(UsageError) as info:
+        models.build_model(PRETRAINED, 3, pretrained=True)
+    message = str(info.value)
+    assert str(cache) in message and "--no-pretrained" in message
+    assert "\n" not in message
+    warnings: list[str] = []
+    model = models.build_model(PRETRAINED, 3, pretrained=None, warn=warnings.append)
+    assert model.fc.out_features == 3
+    assert len(warnings) == 1 and "random weights" in warnings[0] and str(cache) in warnings[0]
+
+
+def test_model_without_linear_head_is_a_usage_error():
+    with pytest.raises(UsageError, match="no linear classification head"):
+        models.build_model("squeezenet1_0", 3, pretrained=False)
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(UsageError, match=r"unknown model 'resnet1800' \(did you mean .*resnet18"):
+        models.build_model("resnet1800", 3, pretrained=False)
+
+
+# -- cancel and failure ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_cancels_the_run(tmp_path, sig):
+    root, db, _ = make_db(tmp_path, per_class=10)
+    labels = labels_snapshot(db)
+    trainer = Trainer(train_cmd(root, db, 200), tmp_path / "stderr.txt")
+    trainer.wait_for({"step", "epoch"})
+    trainer.proc.send_signal(sig)
+    code = trainer.finish()
+    assert code == 130, (tmp_path / "stderr.txt").read_text()
+    last = trainer.events[-1]
+    assert last["event"] == "cancelled"
+    assert sig.name in last["reason"]
+    run = run_row(db, last["run_id"])
+    assert run["status"] == "cancelled" and sig.name in run["reason"]
+    assert run["finished_at"]
+    assert Path(run["last_checkpoint"]).is_file()
+    assert Path(run["last_checkpoint"]).name == "last.pt"
+    assert labels_snapshot(db) == labels
+    assert integrity(db) == "ok"
+
+
+def assert_failed_cleanly(db: Path, labels: list[dict], code: int, events: list[dict]) -> dict:
+    assert code == 1
+    assert events[-1]["event"] == "failed" and events[-1]["reason"]
+    run = run_row(db, events[-1]["run_id"])
+    assert run["status"] == "failed" and run["reason"] == events[-1]["reason"]
+    assert run["finished_at"]
+    assert labels_snapshot(db) == labels
+    assert integrity(db) == "ok"
+    return run
+
+
+class Boom(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+class NaNModel(nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return torch.full((x.shape[0], self.num_classes), float("nan")) * self.w
+
+
+def test_exception_in_training_is_a_failed_run(tmp_path, monkeypatch):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    labels = labels_snapshot(db)
+    monkeypatch.setattr(engine, "build_model", lambda *a, **k: Boom())
+    code, events = train_in_process(opts_for(root, db))
+    run = assert_failed_cleanly(db, labels, code, events)
+    assert "boom" in run["reason"]
+
+
+def test_nan_loss_is_a_failed_run(tmp_path, monkeypatch):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    labels = labels_snapshot(db)
+    monkeypatch.setattr(engine, "build_model", lambda name, n, **k: NaNModel(n))
+    code, events = train_in_process(opts_for(root, db))
+    run = assert_failed_cleanly(db, labels, code, events)
+    assert "nan" in run["reason"].lower() and "--lr" in run["reason"]
+    assert not [e for e in events if e["event"] == "epoch"]
+
+
+def test_killed_trainer_is_reaped_as_failed(tmp_path):
+    root, db, _ = make_db(tmp_path, per_class=10)
+    labels = labels_snapshot(db)
+    trainer = Trainer(train_cmd(root, db, 200), tmp_path / "stderr.txt")
+    event = trainer.wait_for({"step", "epoch"})
+    run_id = event["run_id"]
+    trainer.proc.send_signal(signal.SIGKILL)
+    assert trainer.finish() == -signal.SIGKILL
+    assert run_row(db, run_id)["status"] == "running"  # nobody told the store
+    store = Store(db)
+    try:
+        assert store.reap_dead_runs() == [run_id]
+        run = store.run(run_id)
+        assert store.reap_dead_runs() == []
+    finally:
+        store.close()
+    assert run["status"] == "failed" and "killed" in run["reason"] and run["finished_at"]
+    assert labels_snapshot(db) == labels
+    assert integrity(db) == "ok"
+
+
+def test_running_trainer_is_not_reaped(tmp_path):
+    """A live trainer (this very process, as far as the store can tell) is left alone."""
+    root, db, _ = make_db(tmp_path, per_class=3)
+    store = Store(db)
+    try:
+        run_id = store.create_run("small-cnn", {}, NAMES)
+        assert os.getpid() == store.run(run_id)["pid"]
+        assert store.reap_dead_runs() == []
+        assert store.run(run_id)["status"] == "running"
+    finally:
+        store.close()
