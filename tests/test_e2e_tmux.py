@@ -52,6 +52,14 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; screen was:\n{self.screen()}")
 
+    def wait_image(self, position: str) -> str:
+        """Wait until ``position`` shows and the image is drawn (keys before that are ignored:
+        the labeler never labels an image that is not on screen yet)."""
+        self.wait_for(position)
+        screen = self.wait_for("▀")
+        time.sleep(0.3)
+        return screen
+
     def wait_gone(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -90,7 +98,7 @@ def test_label_a_few_images_in_tmux(tmp_path: Path, tmux_factory):
     make_images(data, 6, size=(64, 48))
     db = tmp_path / "labels.db"
     term = tmux_factory(labeler(data, db, "--classes", "cat,dog", "--renderer", "halfcell"))
-    term.wait_for("1/6")
+    term.wait_image("1/6")
     term.keys("1")
     term.wait_for("2/6")
     term.keys("2")
@@ -125,7 +133,7 @@ def test_dropped_connection_keeps_every_label(tmp_path: Path, tmux_factory):
     make_images(data, 8)
     db = tmp_path / "labels.db"
     term = tmux_factory(labeler(data, db, "--classes", "cat,dog"))
-    term.wait_for("1/8")
+    term.wait_image("1/8")
     for i, key in enumerate("12121"):
         term.keys(key)
         term.wait_for(f"{i + 2}/8")
@@ -143,7 +151,7 @@ def test_reopen_continues_with_unlabeled_images(tmp_path: Path, tmux_factory):
     db = tmp_path / "labels.db"
     (data / "tui-label.toml").write_text('classes = ["cat", "dog"]\n')
     term = tmux_factory(labeler(data, db))
-    term.wait_for("1/5")
+    term.wait_image("1/5")
     term.keys("1")
     term.wait_for("2/5")
     term.keys("q")
@@ -170,7 +178,7 @@ def test_usage_error_in_a_terminal_is_one_line(tmp_path: Path, tmux_factory):
 def test_demo_opens_on_sample_data(tmp_path: Path, tmux_factory):
     env = f"XDG_DATA_HOME={shlex.quote(str(tmp_path / 'xdg'))}"
     term = tmux_factory(f"{env} {shlex.quote(tui_label_command())} demo --renderer halfcell")
-    screen = term.wait_for("1/500")
+    screen = term.wait_image("1/500")
     assert "[7] 7" in screen
     term.keys("7")
     term.wait_for("2/500")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App
-from textual.widget import Widget
 
 from tui_label.images import Prefetcher
 from tui_label.screens.label import LabelScreen
 from tui_label.store import Store
+from tui_label.widgets.picture import Renderer
 
 
 class LabelApp(App):
-    """tui-label's app. ``renderer`` is a textual-image widget class (see ``load_renderer``)."""
+    """tui-label's app. ``renderer`` comes from ``load_renderer`` (before the app starts)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tui-label"
@@ -22,7 +22,7 @@ class LabelApp(App):
         self,
         store: Store,
         root: Path,
-        renderer: type[Widget],
+        renderer: Renderer,
         *,
         order: tuple[str, int | None] = ("unlabeled", None),
         rescan: bool = True,

@@ -99,17 +99,22 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
     # textual-image probes the terminal on import: it must happen before Textual starts.
     from tui_label.widgets.image_view import load_renderer
 
-    widget_class = load_renderer(renderer)
+    chosen = load_renderer(renderer)
     from tui_label.app import LabelApp
 
-    app = LabelApp(store, root, widget_class, order=order_key, rescan=rescan)
+    app = LabelApp(store, root, chosen, order=order_key, rescan=rescan)
     try:
         app.run()
     finally:
         counts = store.counts()
+        store.reap_dead_runs()
+        run = store.latest_run()
         store.close()
     click.echo(f"Labels saved in {db} ({counts.labeled} labeled, {counts.skipped} skipped, "
                f"{counts.remaining} to go).")
+    if run is not None and run["status"] == "running":
+        click.echo(f"Training run {run['id']} goes on in the background (pid {run['pid']}); "
+                   "reopen the labeler and press t to watch it.")
 
 
 def _db_option(f):

@@ -11,8 +11,9 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -35,6 +36,7 @@ class Decoded:
     height: int = 0
     error: str | None = None
     cells: tuple[int, int] = (0, 0)  # size on screen, in cells
+    prepared: Any = None  # renderer-specific data made off the UI thread (strips, sixels)
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,10 @@ class Prefetcher:
     the screen can ask for the next few images on every move without decoding twice.
     """
 
-    def __init__(self, loader: Loader = decode_for_display, workers: int = 2, keep: int = 16):
+    def __init__(self, loader: Loader = decode_for_display, workers: int = 2, keep: int = 16,
+                 prepare: Callable[[Image.Image], Any] | None = None):
         self._loader = loader
+        self.prepare = prepare  # e.g. the renderer's strip or sixel encoding
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
         self._keep = keep
         self._cache: OrderedDict[tuple[int, Geometry], Future[Decoded]] = OrderedDict()
@@ -166,12 +170,18 @@ class Prefetcher:
             if future is not None:
                 self._cache.move_to_end(key)
                 return future
-            future = self._pool.submit(self._loader, path, geometry)
+            future = self._pool.submit(self._load, path, geometry)
             self._cache[key] = future
             while len(self._cache) > self._keep:
                 _, old = self._cache.popitem(last=False)
                 old.cancel()
             return future
+
+    def _load(self, path: Path, geometry: Geometry) -> Decoded:
+        decoded = self._loader(path, geometry)
+        if self.prepare is not None and decoded.image is not None:
+            decoded = replace(decoded, prepared=self.prepare(decoded.image))
+        return decoded
 
     def forget(self, image_id: int) -> None:
         """Drop cached decodes of one image (its file changed)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -14,7 +15,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer
 
 from tui_label.images import Decoded, Geometry, Prefetcher
@@ -22,15 +22,17 @@ from tui_label.keys import BINDINGS
 from tui_label.scan import scan
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.order import OrderScreen
+from tui_label.screens.training import TrainingController
 from tui_label.store import ClassRow, Counts, QueueItem, Store, SyncResult
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
+from tui_label.widgets.picture import Renderer
 from tui_label.widgets.status import StatusBar, StatusInfo
 from tui_label.widgets.train_panel import TrainPanel
-from tui_label.screens.training import TrainingController
 
 PREFETCH_AHEAD = 4
 REFRESH_SECONDS = 5.0
+IDLE_GC_SECONDS = 3.0
 
 
 @dataclass
@@ -75,7 +77,7 @@ class LabelScreen(Screen):
         self,
         store: Store,
         root: Path,
-        renderer: type[Widget],
+        renderer: Renderer,
         *,
         order: tuple[str, int | None] = ("unlabeled", None),
         rescan: bool = True,
@@ -88,17 +90,22 @@ class LabelScreen(Screen):
         self.order = order
         self.rescan = rescan
         self.prefetcher = prefetcher or Prefetcher()
+        if self.prefetcher.prepare is None:
+            self.prefetcher.prepare = renderer.prepare  # strips / sixels off the UI thread
         self.label_classes: list[ClassRow] = []
         self.queue: list[QueueItem] = []
         self.pos = 0
         self.counts = Counts()
-        self.shown_id: int | None = None  # the image on screen now; keys label this one
+        self.shown_id: int | None = None  # the image drawn on screen now; keys label this one
+        self._displayed_id: int | None = None  # handed to the view, maybe not drawn yet
         self.shown_at = 0.0
         self.undo_stack: list[int] = []  # event ids this session, newest last
         self.session_events = 0
         self.session_start = time.monotonic()
         self.painted: deque[Painted] = deque(maxlen=5000)
-        self._action_time = 0.0
+        self._action_time = 0.0  # perf_counter() of the last key's action
+        self._gc_taken = False
+        self._idle_collected = False
         self._pending_decodes: list[tuple[int, int | None, int | None, str | None]] = []
         self._recorded: set[int] = set()
         self._load_classes()
@@ -128,8 +135,6 @@ class LabelScreen(Screen):
         self.queue = self.store.queue(*self.order)
         self.set_interval(REFRESH_SECONDS, self._refresh_periodically)
         self.call_after_refresh(self.show_current)
-        if self.rescan:
-            self._rescan()
 
     # -- training -------------------------------------------------------------------------
 
@@ -155,6 +160,9 @@ class LabelScreen(Screen):
         self.training.stop()
 
     def on_unmount(self) -> None:
+        if self._gc_taken:
+            gc.unfreeze()
+            gc.enable()
         self._flush_decodes()
         self.prefetcher.close()
 
@@ -174,6 +182,7 @@ class LabelScreen(Screen):
         """Put the current queue item on screen (or ask for it) and prefetch around it."""
         view = self.query_one(ImageView)
         self.shown_id = None
+        self._displayed_id = None
         item = self.current
         geometry = self._geometry()
         if item is None:
@@ -194,21 +203,55 @@ class LabelScreen(Screen):
 
     def _display(self, item: QueueItem, decoded: Decoded) -> None:
         view = self.query_one(ImageView)
+        self._displayed_id = item.id
         if decoded.error:
             view.show_message(f"⚠ cannot show {item.path}\n{decoded.error}\n\n"
                               "label or skip it with the usual keys")
         else:
             view.show_image(decoded)
-        self.shown_id = item.id
-        self.shown_at = time.monotonic()
         if item.id not in self._recorded:
             self._recorded.add(item.id)
             self._pending_decodes.append((item.id, decoded.width or None,
                                           decoded.height or None, decoded.error))
         action_time = self._action_time
-        self.call_after_refresh(
-            lambda: self.painted.append(Painted(item.id, action_time, time.perf_counter()))
-        )
+        self.call_after_refresh(self._painted, item.id, action_time)
+
+    def _painted(self, image_id: int, action_time: float) -> None:
+        """The refresh that draws ``image_id`` is done: from now on keys label it."""
+        item = self.current
+        if item is None or item.id != image_id:
+            return  # the user moved on before it was drawn
+        first = not self.painted
+        self.shown_id = image_id
+        self.shown_at = time.monotonic()
+        self.painted.append(Painted(image_id, action_time, time.perf_counter()))
+        if first:
+            self._take_over_gc()
+            if self.rescan:
+                self._rescan()
+
+    def _take_over_gc(self) -> None:
+        """Keep garbage collection out of the key-to-image path.
+
+        Python's automatic full collections took 60-200 ms at random keypresses. Instead:
+        the objects made at start-up are frozen out of collection, young objects are
+        collected every second (a few ms), and a full collection runs only when no key has
+        come for a while. Most objects here are acyclic and freed by reference counting.
+        """
+        gc.freeze()
+        gc.disable()
+        self._gc_taken = True
+        self.set_interval(1.0, self._collect_garbage)
+
+    def _collect_garbage(self) -> None:
+        idle = time.perf_counter() - self._action_time > IDLE_GC_SECONDS
+        if idle and not self._idle_collected:
+            gc.collect()
+            gc.freeze()
+            self._idle_collected = True
+        elif not idle:
+            gc.collect(1)
+            self._idle_collected = False
 
     @on(Decoded)
     def _on_decoded(self, message: LabelScreen.Decoded) -> None:
@@ -216,7 +259,7 @@ class LabelScreen(Screen):
         if item is None or item.id != message.image_id or geometry is None:
             return  # the user moved on meanwhile
         future = self._request(item, geometry)
-        if future.done() and self.shown_id != item.id:
+        if future.done() and self._displayed_id != item.id:
             self._display(item, future.result())
             self._update_status()
 

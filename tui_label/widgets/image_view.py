@@ -8,44 +8,40 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_label.images import Decoded, Geometry
+from tui_label.widgets.picture import (
+    HalfcellPicture,
+    LibraryPicture,
+    Renderer,
+    SixelPicture,
+    halfcell_strips,
+    sixel_data,
+)
 
 
-
-def load_renderer(name: str) -> type[Widget]:
-    """Return textual-image's widget class for ``name``.
+def load_renderer(name: str) -> Renderer:
+    """The renderer for ``name`` (auto, kitty, sixel, halfcell, unicode).
 
     Importing ``textual_image.widget`` probes the terminal (sixel and kitty support, cell size
     in pixels) by writing to it and reading the reply, which is impossible once Textual owns
     the terminal: call this before ``App.run()``.
     """
     from textual_image import widget as ti
-
-    classes: dict[str, type[Widget]] = {
-        "auto": ti.Image,
-        "kitty": ti.TGPImage,
-        "sixel": ti.SixelImage,
-        "halfcell": ti.HalfcellImage,
-        "unicode": ti.UnicodeImage,
-    }
-    return classes[name]
-
-
-def renderer_density(widget_class: type[Widget]) -> tuple[int, int]:
-    """Image pixels per terminal cell for a textual-image widget class."""
-    from textual_image import widget as ti
     from textual_image._terminal import get_cell_size
-    from textual_image.renderable.halfcell import Image as Halfcell
-    from textual_image.renderable.unicode import Image as Unicode
+    from textual_image.renderable import Image as Detected
 
-    renderable = getattr(widget_class, "_Renderable", None)
-    if widget_class is ti.SixelImage or renderable is ti.TGPRenderable:
-        size = get_cell_size()
-        return size.width, size.height
-    if renderable is Halfcell:
-        return 1, 2
-    if renderable is Unicode:
-        return 1, 1
-    return 1, 2
+    if name == "auto":
+        name = {ti.SixelRenderable: "sixel", ti.TGPRenderable: "kitty",
+                ti.HalfcellRenderable: "halfcell"}.get(Detected, "unicode")
+    cell = get_cell_size()
+    if name == "halfcell":
+        return Renderer("halfcell", HalfcellPicture, halfcell_strips, (1, 2))
+    if name == "sixel":
+        return Renderer("sixel", SixelPicture, sixel_data, (cell.width, cell.height))
+    if name == "kitty":
+        return Renderer("kitty", LibraryPicture(ti.TGPImage), None, (cell.width, cell.height))
+    if name == "unicode":
+        return Renderer("unicode", LibraryPicture(ti.UnicodeImage), None, (1, 1))
+    raise ValueError(f"unknown renderer {name!r}")
 
 
 def terminal_cell_size() -> tuple[int, int]:
@@ -53,20 +49,6 @@ def terminal_cell_size() -> tuple[int, int]:
 
     size = get_cell_size()
     return size.width, size.height
-
-
-def renderer_name(widget_class: type[Widget]) -> str:
-    """What a person calls the protocol a widget class draws with."""
-    from textual_image import widget as ti
-
-    if widget_class is ti.SixelImage:
-        return "sixel"
-    renderable = getattr(widget_class, "_Renderable", None)
-    return {
-        ti.TGPRenderable: "kitty",
-        ti.HalfcellRenderable: "halfcell",
-        ti.UnicodeRenderable: "unicode",
-    }.get(renderable, "unknown")
 
 
 class ImageView(Widget):
@@ -79,16 +61,16 @@ class ImageView(Widget):
     ImageView #message { width: auto; text-align: center; color: $text-muted; }
     """
 
-    def __init__(self, renderer: type[Widget], *, id: str | None = None) -> None:
+    def __init__(self, renderer: Renderer, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._renderer = renderer
         self._cell = terminal_cell_size()
-        self._density = renderer_density(renderer)
+        self._density = renderer.density
 
     def compose(self) -> ComposeResult:
         with Middle(), Center():
             yield Static("", id="message")
-            yield self._renderer(id="picture")
+            yield self._renderer.widget(id="picture")
 
     def geometry(self) -> Geometry | None:
         """The area available for an image, or None before the first layout."""
@@ -100,7 +82,10 @@ class ImageView(Widget):
     def show_image(self, decoded: Decoded) -> None:
         picture = self.query_one("#picture")
         picture.styles.width, picture.styles.height = decoded.cells
-        picture.image = decoded.image  # type: ignore[attr-defined]
+        prepared = decoded.prepared
+        if prepared is None and self._renderer.prepare is not None:
+            prepared = self._renderer.prepare(decoded.image)  # not prefetched: do it now
+        picture.show(decoded.image, prepared)  # type: ignore[attr-defined]
         picture.display = True
         self.query_one("#message").display = False
 

@@ -1,0 +1,151 @@
+"""Image widgets whose expensive work happens off the UI thread.
+
+textual-image builds half-block segments and encodes sixel data while rendering, on the UI
+thread: tens to hundreds of milliseconds per image. Here that work runs in the decode worker
+(``prepare``), so showing the next image only swaps ready-made strips or sixel data. Kitty
+graphics and the unicode fallback use textual-image's widgets as they are.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+from rich.color import Color
+from rich.control import Control
+from rich.segment import ControlType, Segment
+from rich.style import Style
+from textual.dom import NoScreen
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+_NULL_STYLE = Style()
+_HALF = "▀"  # upper half block: foreground = top pixel, background = bottom pixel
+_styles: dict[int, Style] = {}
+_styles_lock = threading.Lock()
+_MAX_STYLES = 200_000
+
+
+def _style(key: int) -> Style:
+    """A shared Style per (top, bottom) colour pair: rich caches its ANSI codes per instance."""
+    style = _styles.get(key)
+    if style is None:
+        top, bottom = key >> 24, key & 0xFFFFFF
+        style = Style(color=Color.from_rgb(top >> 16, (top >> 8) & 255, top & 255),
+                      bgcolor=Color.from_rgb(bottom >> 16, (bottom >> 8) & 255, bottom & 255))
+        with _styles_lock:
+            if len(_styles) > _MAX_STYLES:
+                _styles.clear()
+            _styles[key] = style
+    return style
+
+
+QUANTIZE = 0xF8  # keep 5 bits a channel: invisible at half-block size, far fewer styles
+
+
+def halfcell_strips(image: PILImage.Image) -> list[Strip]:
+    """One strip per two pixel rows; runs of equal colour pairs become one segment."""
+    pixels = np.asarray(image.convert("RGB"), dtype=np.int64) & QUANTIZE
+    if pixels.shape[0] % 2:
+        pixels = np.concatenate([pixels, pixels[-1:]], axis=0)
+    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    keys = (packed[0::2] << 24) | packed[1::2]
+    width = keys.shape[1]
+    strips = []
+    for row in keys:
+        cuts = np.flatnonzero(row[1:] != row[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), width]
+        values = row[starts].tolist()
+        strips.append(Strip([Segment(_HALF * (e - s), _style(v))
+                             for s, e, v in zip(starts, ends, values, strict=True)], width))
+    return strips
+
+
+def sixel_data(image: PILImage.Image, background: tuple[int, int, int] = (0, 0, 0)) -> str:
+    from textual_image._sixel import image_to_sixels
+
+    return image_to_sixels(image, background=(*background, 1.0))
+
+
+class HalfcellPicture(Widget):
+    """Shows strips made by ``halfcell_strips``."""
+
+    DEFAULT_CSS = "HalfcellPicture { width: auto; height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: PILImage.Image | None = None
+        self._strips: list[Strip] = []
+
+    def show(self, image: PILImage.Image, prepared: list[Strip]) -> None:
+        self.image, self._strips = image, prepared
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+
+class SixelPicture(Widget):
+    """Injects sixel data made by ``sixel_data`` (as textual-image's sixel widget does, minus
+    the encoding)."""
+
+    DEFAULT_CSS = "SixelPicture { width: auto; height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: PILImage.Image | None = None
+        self._data = ""
+
+    def show(self, image: PILImage.Image, prepared: str) -> None:
+        self.image, self._data = image, prepared
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Like textual-image: nothing while another screen is on top (tinting garbles sixels).
+        try:
+            if not self._data or not self.screen.is_active or crop.height < 1:
+                return [Strip.blank(crop.width)] * crop.height
+            visible = self.screen.find_widget(self).visible_region
+        except NoScreen:
+            return [Strip.blank(crop.width)] * crop.height
+        data = self._data
+        if crop != Region(0, 0, *self.size) and self.image is not None:
+            # A partial repaint (rare): encode just that part, on the spot.
+            cw = self.image.width // max(self.size.width, 1)
+            ch = self.image.height // max(self.size.height, 1)
+            part = self.image.crop((crop.x * cw, crop.y * ch, crop.right * cw, crop.bottom * ch))
+            data = sixel_data(part)
+        segments = [
+            Segment(Control.move_to(visible.x, visible.y).segment.text, style=_NULL_STYLE),
+            Segment(data, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
+            Segment(Control.move_to(visible.right, visible.bottom).segment.text,
+                    style=_NULL_STYLE),
+        ]
+        return [Strip([])] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
+
+
+class LibraryPicture:
+    """Adapter: a textual-image widget class used as it is (kitty graphics, unicode)."""
+
+    def __init__(self, widget_class: type[Widget]) -> None:
+        self.widget_class = widget_class
+
+    def __call__(self, *, id: str | None = None) -> Widget:
+        widget = self.widget_class(id=id)
+        widget.show = lambda image, prepared: setattr(widget, "image", image)  # type: ignore
+        return widget
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """How images are drawn: the widget factory, the off-thread preparation, the density."""
+
+    name: str
+    widget: Any  # callable(id=...) -> Widget with .show(image, prepared)
+    prepare: Any  # callable(PIL image) -> prepared data, run on a decode thread
+    density: tuple[int, int]
