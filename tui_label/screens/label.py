@@ -190,16 +190,27 @@ class LabelScreen(Screen):
         elif geometry is not None:
             future = self._request(item, geometry)
             if future.done():
-                self._display(item, future.result())
+                self._display(item, future.result())  # prefetch once it is drawn
             else:
                 view.show_message(f"loading {item.path} …")
                 image_id = item.id
                 future.add_done_callback(lambda _f: self.post_message(self.Decoded(image_id)))
-            for offset in (*range(1, PREFETCH_AHEAD + 1), -1):
-                j = self.pos + offset
-                if 0 <= j < len(self.queue):
-                    self._request(self.queue[j], geometry)
+                self._prefetch_around(geometry)
         self._update_status()
+
+    def _prefetch_around(self, geometry: Geometry | None = None) -> None:
+        """Decode the next few images and the previous one in the background.
+
+        Called after the current image is drawn, not before: preparing strips or sixels holds
+        Python's GIL for milliseconds, which would otherwise delay drawing this one.
+        """
+        geometry = geometry or self._geometry()
+        if geometry is None:
+            return
+        for offset in (*range(1, PREFETCH_AHEAD + 1), -1):
+            j = self.pos + offset
+            if 0 <= j < len(self.queue):
+                self._request(self.queue[j], geometry)
 
     def _display(self, item: QueueItem, decoded: Decoded) -> None:
         view = self.query_one(ImageView)
@@ -225,6 +236,7 @@ class LabelScreen(Screen):
         self.shown_id = image_id
         self.shown_at = time.monotonic()
         self.painted.append(Painted(image_id, action_time, time.perf_counter()))
+        self._prefetch_around()
         if first:
             self._take_over_gc()
             if self.rescan:
