@@ -5,10 +5,12 @@
 Both train the same small CNN (tui_label.train.models.SmallCNN), on the same train split of
 the same generated JPEG photos, for the same epochs and batch size, at 64x64 pixels, and both
 evaluate the same validation split after each epoch. The reference is the loop every tutorial
-writes: torchvision ImageFolder + DataLoader (decoding and resizing every file every epoch,
-one worker process), torchvision transforms for augmentation. Both get one compute thread
-(the engine leaves one of the two cores to the labeler). Images per second = training images
-seen (epochs x train split) / wall time from the first file opened to the last epoch's end.
+writes: torchvision ImageFolder + DataLoader (decoding and resizing every file every epoch),
+torchvision transforms for augmentation. Both get one compute thread (the engine leaves one of
+the two cores to the labeler). The reference runs twice: with the same CPU budget as the
+engine (``num_workers=0``: one core) and with one DataLoader worker process decoding on the
+second core (two cores). Images per second = training images seen (epochs x train split) /
+wall time from the first file opened to the last epoch's end.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, in
     return seconds, run["num_train"], acc
 
 
-def run_reference(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, int, float]:
+def run_reference(root: Path, db: Path, epochs: int, batch: int,
+                  workers: int) -> tuple[float, int, float]:
     """The tutorial loop, on the same train/validation split the engine stored."""
     import torch
     import torch.nn.functional as F
@@ -111,8 +114,8 @@ def run_reference(root: Path, db: Path, epochs: int, batch: int) -> tuple[float,
     train_idx = [i for i, r in enumerate(rel) if split.get(r) == "train"]
     val_idx = [i for i, r in enumerate(rel) if split.get(r) == "val"]
     train_dl = DataLoader(Subset(train_ds, train_idx), batch_size=batch, shuffle=True,
-                          num_workers=1)
-    val_dl = DataLoader(Subset(val_ds, val_idx), batch_size=batch, num_workers=1)
+                          num_workers=workers)
+    val_dl = DataLoader(Subset(val_ds, val_idx), batch_size=batch, num_workers=workers)
     model = SmallCNN(len(train_ds.classes))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
     start = time.perf_counter()
@@ -147,16 +150,22 @@ def main() -> None:
         make_photos(root, args.images, args.side)
         db = Path(tmp) / "bench.db"
         eng_s, n_train, eng_acc = run_engine(root, db, args.epochs, args.batch_size)
-        ref_s, ref_n, ref_acc = run_reference(root, db, args.epochs, args.batch_size)
+        ref_s, ref_n, ref_acc = run_reference(root, db, args.epochs, args.batch_size, 0)
+        ref2_s, _, ref2_acc = run_reference(root, db, args.epochs, args.batch_size, 1)
     eng_rate = n_train * args.epochs / eng_s
     ref_rate = ref_n * args.epochs / ref_s
+    ref2_rate = ref_n * args.epochs / ref2_s
     print(f"\n{args.images} JPEGs {args.side}x{args.side * 3 // 4}, small-cnn at 64x64, "
           f"{args.epochs} epochs, batch {args.batch_size}, {n_train} train images, CPU")
     print_table(["loop", "seconds", "images/s", "best val accuracy"], [
         ["tui-label engine", f"{eng_s:.1f}", f"{eng_rate:.0f}", f"{eng_acc:.3f}"],
-        ["ImageFolder + DataLoader", f"{ref_s:.1f}", f"{ref_rate:.0f}", f"{ref_acc:.3f}"],
+        ["ImageFolder + DataLoader, 1 core", f"{ref_s:.1f}", f"{ref_rate:.0f}",
+         f"{ref_acc:.3f}"],
+        ["ImageFolder + DataLoader + 1 worker, 2 cores", f"{ref2_s:.1f}", f"{ref2_rate:.0f}",
+         f"{ref2_acc:.3f}"],
     ])
-    print(f"speed-up: {eng_rate / ref_rate:.1f}x (target: at least 3x)")
+    print(f"speed-up, same CPU budget: {eng_rate / ref_rate:.1f}x (target: at least 3x); "
+          f"against the reference with a second core: {eng_rate / ref2_rate:.1f}x")
 
 
 if __name__ == "__main__":

@@ -20,13 +20,14 @@ class SmallCNN(nn.Module):
     def __init__(self, num_classes: int, width: int = 16) -> None:
         super().__init__()
 
-        def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(
-                nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
-                nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            )
+        def block(cin: int, cout: int, pool: bool = True) -> nn.Sequential:
+            layers = [nn.Conv2d(cin, cout, 3, stride=1 if pool else 2, padding=1, bias=False),
+                      nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
 
-        self.features = nn.Sequential(block(3, width), block(width, width * 2),
+        # The first block strides instead of pooling: at full resolution, pooling costs more
+        # than the convolution itself.
+        self.features = nn.Sequential(block(3, width, pool=False), block(width, width * 2),
                                       block(width * 2, width * 4), block(width * 4, width * 8),
                                       nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(width * 8, num_classes)
