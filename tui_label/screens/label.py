@@ -22,7 +22,7 @@ from tui_label.keys import BINDINGS
 from tui_label.scan import scan
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.order import OrderScreen
-from tui_label.screens.training import TrainingController
+from tui_label.screens.training import TrainerEvent, TrainingController
 from tui_label.store import ClassRow, Counts, QueueItem, Store, SyncResult
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
@@ -158,6 +158,10 @@ class LabelScreen(Screen):
     @on(TrainPanel.StopRequested)
     def _stop_training(self) -> None:
         self.training.stop()
+
+    @on(TrainerEvent)
+    def _trainer_event(self, message: TrainerEvent) -> None:
+        self.training.on_event(message.event)
 
     def on_unmount(self) -> None:
         if self._gc_taken:

@@ -7,11 +7,15 @@ in a session of its own, so neither a crash of it nor a closed terminal affects 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
+import subprocess
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from textual.message import Message
 
 from tui_label.errors import UsageError
 from tui_label.paths import runs_dir
@@ -23,6 +27,14 @@ if TYPE_CHECKING:
     from tui_label.screens.label import LabelScreen
 
 POLL_SECONDS = 1.0
+
+
+class TrainerEvent(Message):
+    """One JSON event from the trainer's stdout (or its exit)."""
+
+    def __init__(self, event: dict) -> None:
+        super().__init__()
+        self.event = event
 
 
 def options_from_settings(db, root, settings: dict) -> TrainOptions:
@@ -54,7 +66,7 @@ class TrainingController:
     def __init__(self, screen: LabelScreen) -> None:
         self.screen = screen
         self.state = RunState()
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen | None = None
         self._poll_timer = None
 
     def _show(self) -> None:
@@ -95,31 +107,45 @@ class TrainingController:
             return
         self.state = RunState(status="starting", model=opts.model)
         self._show()
-        self.screen.run_worker(self._run(opts), group="train", exclusive=True,
-                               exit_on_error=False)
-
-    async def _run(self, opts: TrainOptions) -> None:
-        log_dir = runs_dir(opts.db)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_dir / "trainer.log", "ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *trainer_command(opts), stdout=asyncio.subprocess.PIPE, stderr=log,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+        log_path = runs_dir(opts.db) / "trainer.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            # Its own session: a closed terminal or Ctrl+C in the labeler does not reach it.
+            # A plain Popen, not asyncio's: asyncio kills a child still running when its
+            # transport is collected, and a run must outlive the labeler.
+            self.process = subprocess.Popen(
+                trainer_command(opts), stdout=subprocess.PIPE, stderr=log,
+                stdin=subprocess.DEVNULL, start_new_session=True,
             )
         self.state.pid = self.process.pid
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
+        # A daemon thread reads the events, so quitting the app never waits for the run.
+        threading.Thread(target=self._read_events, args=(self.process, log_path),
+                         name="trainer-events", daemon=True).start()
+
+    def _read_events(self, process: subprocess.Popen, log_path: Path) -> None:
+        """On the reader thread: forward each event to the screen (thread-safe messages)."""
+        assert process.stdout is not None
+        for line in process.stdout:
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
+            self.screen.post_message(TrainerEvent(event))
+        code = process.wait()
+        self.screen.post_message(TrainerEvent({"event": "exited", "code": code,
+                                               "log": str(log_path)}))
+
+    def on_event(self, event: dict) -> None:
+        """On the UI thread: fold an event into the state and show it."""
+        if event.get("event") != "exited":
             self.state.apply(event)
             self._show()
-        code = await self.process.wait()
+            return
         self.process = None
         if self.state.active:  # ended without a final event: usage error or a crash
             self.state.status = "failed"
-            self.state.reason = _last_error(log_dir / "trainer.log") or f"trainer exited with {code}"
+            self.state.reason = (_last_error(Path(event["log"]))
+                                 or f"trainer exited with {event['code']}")
         self._show()
         if self.state.status in ("failed", "finished", "cancelled"):
             self.screen.notify(f"Training {self.state.status}"
