@@ -124,7 +124,7 @@ def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
             if key is None:
                 raise UsageError(
                     f"too many classes for the free hotkeys: set 'key' for {name!r} and later "
-                    "classes in tui-label.toml (uppercase letters are free)"
+                    "classes in tui-label.toml (uppercase letters other than T are free)"
                 )
         specs.append(ClassSpec(name, key))
     return specs
