@@ -74,7 +74,8 @@ def main() -> None:
             # Class k of the model is the class at position k of the run's class_names.
             names = ckpt["class_names"]
             pred = predict(model, held_x).argmax(1)
-            acc = sum(int(names[p]) == int(t) for p, t in zip(pred, held_y)) / len(held_y)
+            hits = sum(int(names[p]) == int(t) for p, t in zip(pred, held_y, strict=True))
+            acc = hits / len(held_y)
             table.append([k, labeled, f"{run['best_accuracy']:.3f}", f"{acc:.3f}"])
     print(f"\nsmall-cnn, 64x64, {args.epochs} epochs, held-out set: {len(held_y)} images "
           f"({args.held_out} per digit)")

@@ -328,7 +328,8 @@ class Store:
         return SyncResult(len(new), len(changed), len(gone), len(returned), len(scanned))
 
     def image_count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM images WHERE status != 'missing'").fetchone()[0]
+        sql = "SELECT COUNT(*) FROM images WHERE status != 'missing'"
+        return self.conn.execute(sql).fetchone()[0]
 
     def image(self, image_id: int) -> dict:
         row = self.db.execute("SELECT * FROM images WHERE id = ?", [image_id])
@@ -336,9 +337,11 @@ class Store:
         values = row.fetchone()
         if values is None:
             raise KeyError(image_id)
-        return dict(zip(cols, values))
+        return dict(zip(cols, values, strict=True))
 
-    def record_decodes(self, results: Sequence[tuple[int, int | None, int | None, str | None]]) -> None:
+    def record_decodes(
+        self, results: Sequence[tuple[int, int | None, int | None, str | None]]
+    ) -> None:
         """Store what decoding found: ``(image_id, width, height, error)`` per image."""
         if not results:
             return
@@ -373,7 +376,8 @@ class Store:
         elif order == "skipped":
             sql, args = base + "AND c.action = 'skip' ORDER BY i.path", []
         elif order == "class":
-            sql, args = base + "AND c.action = 'label' AND c.class_id = ? ORDER BY i.path", [class_id]
+            sql = base + "AND c.action = 'label' AND c.class_id = ? ORDER BY i.path"
+            args = [class_id]
         else:
             raise UsageError(f"unknown order {order!r} (choose from {', '.join(ORDERS)})")
         return list(map(QueueItem._make, self.conn.execute(sql, args)))

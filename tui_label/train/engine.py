@@ -254,8 +254,10 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
     set_train_mode(model, opts.freeze_backbone)
     for epoch in range(1, opts.epochs + 1):
         epoch_start = time.monotonic()
-        order = (tdata.balanced_order(train_y, num_classes, generator)
-                 if opts.balance == "sampler" else torch.randperm(len(train_y), generator=generator))
+        if opts.balance == "sampler":
+            order = tdata.balanced_order(train_y, num_classes, generator)
+        else:
+            order = torch.randperm(len(train_y), generator=generator)
         loss_sum = torch.zeros((), device=device)
         for step, idx in enumerate(tdata.batches(order, opts.batch_size), start=1):
             if stopper.requested:

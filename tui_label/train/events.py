@@ -69,7 +69,8 @@ def human(e: dict) -> str | None:
     if kind == "checkpoint":
         return f"  saved {e['path']}" + (" (best so far)" if e.get("best") else "")
     if kind == "finished":
-        return f"finished: best accuracy {e['best_accuracy']:.3f}, checkpoint {e['best_checkpoint']}"
+        return (f"finished: best accuracy {e['best_accuracy']:.3f}, "
+                f"checkpoint {e['best_checkpoint']}")
     if kind in ("failed", "cancelled"):
         return f"{kind}: {e['reason']}"
     return None
