@@ -135,6 +135,8 @@ class TrainPanel(VerticalScroll):
     # -- state ----------------------------------------------------------------------------
 
     def show_state(self, state: RunState, *, force: bool = False) -> None:
+        if state is not self._state:  # another run: redraw everything, drop the old curve
+            force = True
         self._state = state
         button = self.query_one("#start", Button)
         button.label = "Stop training (T)" if state.active else "Start training (T)"
