@@ -129,3 +129,16 @@ async def test_bad_panel_settings_are_reported_not_started(tmp_path: Path):
         assert app.label_screen.training.state.status == "idle"
         assert any("not a number" in str(n.message) for n in app._notifications)
     assert store.latest_run() is None
+
+
+async def test_zero_epochs_in_the_panel_is_an_error_not_a_default(tmp_path: Path):
+    store = sample_store(tmp_path / "l.db", per_class=3)
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        app.screen.query_one(TrainPanel).query_one("#set-epochs", Input).value = "0"
+        await pilot.press("T")
+        await pilot.pause()
+        assert app.label_screen.training.state.status == "idle"
+        assert any("--epochs must be at least 1" in str(n.message) for n in app._notifications)

@@ -189,3 +189,30 @@ def test_scan_then_sync_roundtrip(tmp_path: Path, dataset: Path):
     assert result.added == 12 and store.image_count() == 12
     again = store.sync_images(scan(dataset))
     assert (again.added, again.changed, again.missing) == (0, 0, 0)
+
+
+def test_foreign_database_is_left_untouched(tmp_path: Path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE stuff (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(UsageError):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    assert not (tmp_path / "other.db-wal").exists()
+
+
+def test_undo_never_overwrites_another_annotators_later_label(store: Store):
+    from tui_label.store import UndoConflict
+
+    image_id = first_id(store)
+    mine = store.label(image_id, class_id(store, "cat"))
+    other = Store(store.path, annotator="someone-else")
+    other.label(image_id, class_id(store, "dog"))
+    other.close()
+    with pytest.raises(UndoConflict):
+        store.undo(mine)
+    assert store.current(image_id) == ("label", class_id(store, "dog"))

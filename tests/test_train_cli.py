@@ -28,7 +28,7 @@ CASES = [
     ("ok", ["--db", "{db}", "--model", "resnet1800"],
      "unknown model 'resnet1800' (did you mean resnet18"),
     ("ok", ["--db", "{db}", "--epochs", "0"], "--epochs must be at least 1"),
-    ("ok", ["--db", "{db}", "--lr", "-1"], "--lr must be positive"),
+    ("ok", ["--db", "{db}", "--lr", "-1"], "--lr must be a positive number"),
     ("ok", ["--db", "{db}", "--batch-size", "0"], "--batch-size must be at least 1"),
     ("ok", ["--db", "{db}", "--image-size", "4"], "--image-size must be between"),
     ("ok", ["--db", "{db}", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1"),

@@ -553,3 +553,16 @@ def test_running_trainer_is_not_reaped(tmp_path):
         assert store.run(run_id)["status"] == "running"
     finally:
         store.close()
+
+
+def test_models_with_auxiliary_outputs_give_their_logits():
+    from collections import namedtuple
+
+    import torch
+
+    from tui_label.train.engine import logits_of
+
+    Outputs = namedtuple("Outputs", ["logits", "aux_logits"])
+    logits = torch.zeros(2, 3)
+    assert logits_of(Outputs(logits, None)) is logits
+    assert logits_of(logits) is logits

@@ -278,15 +278,14 @@ def train(folder, db, **settings) -> None:
         raise UsageError(f"no database at {db}: label some images first")
     opts = TrainOptions(db=db, root=root, **settings)
     opts.validate()
-    from tui_label.train.engine import train as run_training  # imports torch
     from tui_label.train.events import Emitter
-
-    emitter = Emitter(opts.events)
-    from tui_label.train.engine import Stopper
+    from tui_label.train.stopper import Stopper
 
     stopper = Stopper()
-    stopper.install()
-    code = run_training(opts, emitter, stopper)
+    stopper.install()  # before torch's slow import: an early stop is a clean cancel
+    from tui_label.train.engine import train as run_training  # imports torch
+
+    code = run_training(opts, Emitter(opts.events), stopper)
     if code:
         sys.exit(code)
 

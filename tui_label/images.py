@@ -119,6 +119,8 @@ def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Truncated files raise OSError("image file is truncated ...") from load().
         return Decoded(None, error=_first_line(exc) or type(exc).__name__)
+    except Exception as exc:  # any other decoder failure is still just an unreadable file
+        return Decoded(None, error=f"{type(exc).__name__}: {_first_line(exc)}")
     if target != image.size:
         shrink = target[0] < image.width
         # Shrinking: antialiased. Enlarging small images (icons, digits): crisp pixels.
@@ -180,7 +182,10 @@ class Prefetcher:
     def _load(self, path: Path, geometry: Geometry) -> Decoded:
         decoded = self._loader(path, geometry)
         if self.prepare is not None and decoded.image is not None:
-            decoded = replace(decoded, prepared=self.prepare(decoded.image))
+            try:
+                decoded = replace(decoded, prepared=self.prepare(decoded.image))
+            except Exception as exc:  # a renderer failure shows as a placeholder, no crash
+                decoded = replace(decoded, image=None, error=f"cannot draw it: {exc}")
         return decoded
 
     def forget(self, image_id: int) -> None:

@@ -168,6 +168,10 @@ class ClassRow:
     position: int
 
 
+class UndoConflict(Exception):
+    """Undo would overwrite a later change by another annotator."""
+
+
 @dataclass(frozen=True)
 class UndoResult:
     image_id: int
@@ -245,8 +249,6 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
             # With WAL, NORMAL survives a killed process (the SSH drop case); it only risks the
             # last commits on a power cut, and keeps each label commit well under a millisecond.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -255,7 +257,14 @@ class Store:
             raise UsageError(f"cannot open database {self.path}: {exc}") from None
         self.conn = conn
         self.db = Database(conn)
-        self._migrate()
+        try:
+            self._migrate()
+            # WAL only once the file is known to be ours: a foreign database stays untouched.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+        except BaseException:
+            conn.close()
+            raise
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -444,6 +453,11 @@ class Store:
             if row is None:
                 raise KeyError(event_id)
             image_id = row[0]
+            if self.conn.execute(
+                "SELECT 1 FROM label_events WHERE image_id = ? AND id > ? AND annotator != ?",
+                (image_id, event_id, self.annotator),
+            ).fetchone():
+                raise UndoConflict("someone else has labeled this image since: not undone")
             latest = self.current(image_id)
             restored = self.conn.execute(
                 "SELECT action, class_id FROM label_events WHERE image_id = ? AND id < ? "

@@ -23,7 +23,7 @@ from tui_label.scan import scan
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.order import OrderScreen
 from tui_label.screens.training import TrainerEvent, TrainingController
-from tui_label.store import ClassRow, Counts, QueueItem, Store, SyncResult
+from tui_label.store import ClassRow, Counts, QueueItem, Store, SyncResult, UndoConflict
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
 from tui_label.widgets.picture import Renderer
@@ -69,9 +69,10 @@ class LabelScreen(Screen):
     class CountsRefreshed(Message):
         """Fresh counts from the database (other labelers' work included)."""
 
-        def __init__(self, counts: Counts) -> None:
+        def __init__(self, counts: Counts, generation: int) -> None:
             super().__init__()
             self.counts = counts
+            self.generation = generation  # the screen's change counter when counting began
 
     def __init__(
         self,
@@ -105,6 +106,7 @@ class LabelScreen(Screen):
         self.painted: deque[Painted] = deque(maxlen=5000)
         self._action_time = 0.0  # perf_counter() of the last key's action
         self._gc_taken = False
+        self._count_gen = 0  # bumped by every label, skip and undo of this screen
         self._idle_collected = False
         self._pending_decodes: list[tuple[int, int | None, int | None, str | None]] = []
         self._recorded: set[int] = set()
@@ -262,6 +264,7 @@ class LabelScreen(Screen):
     def _collect_garbage(self) -> None:
         idle = time.perf_counter() - self._action_time > IDLE_GC_SECONDS
         if idle and not self._idle_collected:
+            gc.unfreeze()  # objects dropped since the last freeze are collectable again
             gc.collect()
             gc.freeze()
             self._idle_collected = True
@@ -343,6 +346,7 @@ class LabelScreen(Screen):
         before = self.store.current(item.id)
         ms = int((time.monotonic() - self.shown_at) * 1000)
         event_id = self.store.add_event(item.id, action, class_id, ms_on_screen=ms)
+        self._count_gen += 1
         self.undo_stack.append(event_id)
         self.session_events += 1
         self._apply_change(before, (action, class_id))
@@ -360,7 +364,13 @@ class LabelScreen(Screen):
         if not self.undo_stack:
             self.notify("Nothing to undo in this session.", timeout=2)
             return
-        undone = self.store.undo(self.undo_stack.pop())
+        try:
+            undone = self.store.undo(self.undo_stack[-1])
+        except UndoConflict as exc:
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+        self.undo_stack.pop()
+        self._count_gen += 1
         image_id = undone.image_id
         self._apply_change(undone.before, undone.after)
         self.session_events = max(self.session_events - 1, 0)
@@ -412,18 +422,20 @@ class LabelScreen(Screen):
 
     def _refresh_periodically(self) -> None:
         self._flush_decodes()
-        self._count_in_thread()
+        self._count_in_thread(self._count_gen)
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
-    def _count_in_thread(self) -> None:
+    def _count_in_thread(self, generation: int) -> None:
         store = Store(self.store.path)  # one connection per thread
         try:
-            self.post_message(self.CountsRefreshed(store.counts()))
+            self.post_message(self.CountsRefreshed(store.counts(), generation))
         finally:
             store.close()
 
     @on(CountsRefreshed)
     def _on_counts(self, message: LabelScreen.CountsRefreshed) -> None:
+        if message.generation != self._count_gen:
+            return  # this screen changed a label while counting ran: its own counts are newer
         self.counts = message.counts
         self._update_status()
 

@@ -51,13 +51,17 @@ def options_from_settings(db, root, settings: dict) -> TrainOptions:
 
     opts = TrainOptions(
         db=db, root=root, model=settings.get("model", "").strip() or "small-cnn",
-        epochs=number("epochs", int, "epochs") or 10, lr=number("lr", float, "lr"),
-        batch_size=number("batch_size", int, "batch") or 64,
+        epochs=_default(number("epochs", int, "epochs"), 10), lr=number("lr", float, "lr"),
+        batch_size=_default(number("batch_size", int, "batch"), 64),
         image_size=number("image_size", int, "size"), device=settings.get("device", "auto"),
         events="json", nice=10,  # the labeler keeps priority on a shared CPU
     )
     opts.validate()
     return opts
+
+
+def _default(value, default):
+    return default if value is None else value
 
 
 class TrainingController:
@@ -108,21 +112,27 @@ class TrainingController:
         self.state = RunState(status="starting", model=opts.model)
         self._show()
         log_path = runs_dir(opts.db) / "trainer.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            # Its own session: a closed terminal or Ctrl+C in the labeler does not reach it.
-            # A plain Popen, not asyncio's: asyncio kills a child still running when its
-            # transport is collected, and a run must outlive the labeler.
-            self.process = subprocess.Popen(
-                trainer_command(opts), stdout=subprocess.PIPE, stderr=log,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log:
+                # Its own session: a closed terminal or Ctrl+C in the labeler does not reach
+                # it. A plain Popen, not asyncio's: asyncio kills a child still running when
+                # its transport is collected, and a run must outlive the labeler.
+                self.process = subprocess.Popen(
+                    trainer_command(opts), stdout=subprocess.PIPE, stderr=log,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )
+        except OSError as exc:
+            self.state.status, self.state.reason = "failed", f"cannot start the trainer: {exc}"
+            self._show()
+            return
         self.state.pid = self.process.pid
         # A daemon thread reads the events, so quitting the app never waits for the run.
-        threading.Thread(target=self._read_events, args=(self.process, log_path),
+        threading.Thread(target=self._read_events, args=(self.process, log_path, offset),
                          name="trainer-events", daemon=True).start()
 
-    def _read_events(self, process: subprocess.Popen, log_path: Path) -> None:
+    def _read_events(self, process: subprocess.Popen, log_path: Path, offset: int) -> None:
         """On the reader thread: forward each event to the screen (thread-safe messages)."""
         assert process.stdout is not None
         for line in process.stdout:
@@ -130,10 +140,11 @@ class TrainingController:
                 event = json.loads(line)
             except ValueError:
                 continue
-            self.screen.post_message(TrainerEvent(event))
+            if isinstance(event, dict) and "event" in event:
+                self.screen.post_message(TrainerEvent(event))
         code = process.wait()
         self.screen.post_message(TrainerEvent({"event": "exited", "code": code,
-                                               "log": str(log_path)}))
+                                               "log": str(log_path), "offset": offset}))
 
     def on_event(self, event: dict) -> None:
         """On the UI thread: fold an event into the state and show it."""
@@ -144,8 +155,8 @@ class TrainingController:
         self.process = None
         if self.state.active:  # ended without a final event: usage error or a crash
             self.state.status = "failed"
-            self.state.reason = (_last_error(Path(event["log"]))
-                                 or f"trainer exited with {event['code']}")
+            self.state.reason = (_last_error(Path(event["log"]), event["offset"])
+                                 or f"trainer exited with code {event['code']}")
         self._show()
         if self.state.status in ("failed", "finished", "cancelled"):
             self.screen.notify(f"Training {self.state.status}"
@@ -156,13 +167,22 @@ class TrainingController:
     def stop(self) -> None:
         pid = self.process.pid if self.process else self.state.pid
         if pid and pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError as exc:  # another user's run on a shared database
+                self.screen.notify(f"Cannot stop run (pid {pid}): {exc.strerror}",
+                                   severity="error", timeout=5)
+                return
             self.screen.notify("Stopping after the current step…", timeout=3)
 
 
-def _last_error(log) -> str | None:
+def _last_error(log: Path, offset: int = 0) -> str | None:
+    """The last line this run wrote to the trainer log (it is shared by all runs)."""
     try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        with open(log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
     except OSError:
         return None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
     return lines[-1].removeprefix("tui-label: error: ") if lines else None

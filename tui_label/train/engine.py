@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -26,6 +25,7 @@ from tui_label.train import data as tdata
 from tui_label.train.events import Emitter
 from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
+from tui_label.train.stopper import Stopper
 
 
 class NaNLoss(RuntimeError):
@@ -67,19 +67,9 @@ def save_atomic(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-class Stopper:
-    """SIGINT / SIGTERM ask the loop to stop after the current step."""
-
-    def __init__(self) -> None:
-        self.requested: str | None = None
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.requested = signal.Signals(signum).name
-        signal.signal(signum, signal.SIG_DFL)  # a second Ctrl+C ends it at once
+def logits_of(output) -> torch.Tensor:
+    """Inception and GoogLeNet return (logits, aux) tuples in train mode: the logits."""
+    return getattr(output, "logits", output)
 
 
 def check_labels(names: list[str], labels: list[int]) -> None:
@@ -271,7 +261,7 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
-                loss = F.cross_entropy(model(x).float(), y, weight=weight)
+                loss = F.cross_entropy(logits_of(model(x)).float(), y, weight=weight)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()

@@ -47,7 +47,7 @@ class TrainOptions:
     def validate(self) -> None:
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
-            (self.lr is None or self.lr > 0, "--lr must be positive"),
+            (self.lr is None or 0 < self.lr < float("inf"), "--lr must be a positive number"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
