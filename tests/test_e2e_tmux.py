@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -174,7 +173,6 @@ def test_usage_error_in_a_terminal_is_one_line(tmp_path: Path, tmux_factory):
     assert "Traceback" not in screen
 
 
-@pytest.mark.skipif(os.environ.get("TUI_LABEL_SKIP_DEMO") == "1", reason="never set in CI")
 def test_demo_opens_on_sample_data(tmp_path: Path, tmux_factory):
     env = f"XDG_DATA_HOME={shlex.quote(str(tmp_path / 'xdg'))}"
     term = tmux_factory(f"{env} {shlex.quote(tui_label_command())} demo --renderer halfcell")
