@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tui_label.errors import UsageError
@@ -89,5 +89,3 @@ class TrainOptions:
         args.append("--hflip" if self.hflip else "--no-hflip")
         return args
 
-
-FIELD_NAMES = [f.name for f in fields(TrainOptions)]
