@@ -10,7 +10,7 @@ import pytest
 from tui_label.config import ClassSpec
 from tui_label.errors import UsageError
 from tui_label.scan import ScannedFile, scan
-from tui_label.store import SCHEMA_VERSION, Store
+from tui_label.store import SCHEMA_VERSION, ImageState, Store
 
 
 def class_id(store: Store, name: str) -> int:
@@ -36,12 +36,35 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path):
 
 def test_database_from_newer_version_is_refused(tmp_path: Path):
     store = Store(tmp_path / "a.db")
-    store.db["_sqlite_migrations"].insert(
-        {"migration_set": "tui-label", "name": "m999_future", "applied_at": "2030"}
-    )
+    store.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     store.close()
     with pytest.raises(UsageError, match="newer tui-label"):
         Store(tmp_path / "a.db")
+
+
+def test_schema_version_is_read_and_old_files_are_upgraded(tmp_path: Path):
+    """A file of schema 2 (before the latest_events view) is migrated on open, labels kept."""
+    from tui_label.store import MIGRATIONS, migrations
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    conn.isolation_level = None
+    from sqlite_utils import Database
+
+    old = Database(conn)
+    migrations.apply(old, stop_before=MIGRATIONS[2].__name__)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO images (path, size, mtime) VALUES ('a.png', 1, 1)")
+    conn.execute("INSERT INTO classes (name, hotkey, position) VALUES ('cat', '1', 0)")
+    conn.execute("INSERT INTO label_events (image_id, action, class_id, annotator, created_at) "
+                 "VALUES (1, 'label', 1, 'x', '2026')")
+    conn.close()
+    with pytest.raises(UsageError, match="older tui-label"):
+        Store(db, readonly=True)  # read-only never migrates
+    store = Store(db)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert [(r["path"], r["class"]) for r in store.current_labels()] == [("a.png", "cat")]
+    assert store.counts().labeled == 1
 
 
 def test_non_database_file_is_refused(tmp_path: Path):
@@ -71,7 +94,7 @@ def test_sync_adds_marks_missing_and_brings_back(tmp_path: Path):
     assert gone.missing == 1
     assert [i.path for i in store.queue("all")] == ["a.png"]
     assert store.image(b_id)["status"] == "missing"
-    assert store.current(b_id)[0] == "label"  # labels kept
+    assert store.current(b_id).action == "label"  # labels kept
     back = store.sync_images([a, b])
     assert back.returned == 1
     assert [i.path for i in store.queue("all")] == ["a.png", "b.png"]
@@ -92,7 +115,7 @@ def test_label_is_committed_and_visible_to_another_connection(store: Store):
     image_id = first_id(store)
     store.label(image_id, class_id(store, "dog"), ms_on_screen=250)
     other = Store(store.path)
-    assert other.current(image_id) == ("label", class_id(store, "dog"))
+    assert other.current(image_id) == ImageState.of("label", class_id(store, "dog"))
     row = other.conn.execute("SELECT annotator, ms_on_screen FROM label_events").fetchone()
     assert row == ("tester", 250)
     other.close()
@@ -102,7 +125,7 @@ def test_event_log_is_append_only_and_latest_wins(store: Store):
     image_id = first_id(store)
     store.label(image_id, class_id(store, "cat"))
     store.label(image_id, class_id(store, "dog"))
-    assert store.current(image_id) == ("label", class_id(store, "dog"))
+    assert store.current(image_id) == ImageState.of("label", class_id(store, "dog"))
     assert store.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0] == 2
 
 
@@ -112,8 +135,8 @@ def test_undo_appends_and_restores_previous_state(store: Store):
     relabel = store.label(image_id, class_id(store, "dog"))
     undone = store.undo(relabel)
     assert undone.image_id == image_id
-    assert undone.before == ("label", class_id(store, "dog"))
-    assert store.current(image_id) == ("label", class_id(store, "cat"))
+    assert undone.before == ImageState.of("label", class_id(store, "dog"))
+    assert store.current(image_id) == ImageState.of("label", class_id(store, "cat"))
     assert store.conn.execute("SELECT COUNT(*) FROM label_events").fetchone()[0] == 3
     undo_of = store.conn.execute("SELECT undo_of FROM label_events ORDER BY id DESC").fetchone()
     assert undo_of == (relabel,)
@@ -123,7 +146,7 @@ def test_undo_of_first_label_clears(store: Store):
     image_id = first_id(store)
     event = store.skip(image_id)
     store.undo(event)
-    assert store.current(image_id) == ("clear", None)
+    assert store.current(image_id) == ImageState()
     assert store.counts().skipped == 0
     assert store.counts().remaining == store.counts().total
 
@@ -160,7 +183,7 @@ def test_set_classes_keeps_labels_of_dropped_class(store: Store):
     offered = [(r.name, r.hotkey) for r in rows if r.hotkey]
     assert offered == [("dog", "1"), ("cat", "2"), ("fox", "4")]
     assert [r.name for r in rows if r.hotkey is None] == ["bird"]
-    assert store.current(image_id) == ("label", bird)
+    assert store.current(image_id) == ImageState.of("label", bird)
 
 
 def test_export_view_lists_current_labels(store: Store):
@@ -215,4 +238,101 @@ def test_undo_never_overwrites_another_annotators_later_label(store: Store):
     other.close()
     with pytest.raises(UndoConflict):
         store.undo(mine)
-    assert store.current(image_id) == ("label", class_id(store, "dog"))
+    assert store.current(image_id) == ImageState.of("label", class_id(store, "dog"))
+
+
+# -- failed writes are reported, never half-applied ------------------------------------------
+
+
+def hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's long write transaction."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_write_past_the_busy_timeout_is_a_locked_error_and_writes_nothing(store: Store):
+    from tui_label.store import StoreWriteError
+
+    image_id = first_id(store)
+    other = hold_write_lock(store.path)
+    try:
+        with store.busy_timeout(50), pytest.raises(StoreWriteError) as info:
+            store.label(image_id, class_id(store, "cat"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert info.value.kind == "locked"
+    assert str(info.value) == "the database is locked by another process"
+    assert not store.conn.in_transaction
+    assert store.current(image_id) == ImageState()
+    store.label(image_id, class_id(store, "cat"))  # the lock is free again: it works
+    assert store.current(image_id).class_id == class_id(store, "cat")
+
+
+def test_busy_timeout_is_restored_after_the_block(store: Store):
+    before = store.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    with store.busy_timeout(10):
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == before
+
+
+def test_full_disk_is_a_full_error_and_earlier_labels_survive(store: Store):
+    from tui_label.store import StoreWriteError
+
+    ids = [i.id for i in store.queue("all")]
+    cat = class_id(store, "cat")
+    store.label(ids[0], cat)
+    # SQLite's page limit gives the same SQLITE_FULL as a full file system.
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreWriteError) as info:
+        store.set_setting("big", "x" * 100_000)  # needs pages the "disk" no longer has
+    assert info.value.kind == "full"
+    assert str(info.value) == "disk is full"
+    assert not store.conn.in_transaction
+    store.conn.execute("PRAGMA max_page_count = 1073741823")
+    assert store.current(ids[0]) == ImageState.of("label", cat)
+
+
+def test_read_only_store_refuses_writes_and_creates_nothing(tmp_path: Path, store: Store):
+    from tui_label.store import StoreWriteError
+
+    with pytest.raises(UsageError, match="no database"):
+        Store(tmp_path / "nope" / "x.db", readonly=True)
+    with pytest.raises(UsageError, match="no database"):
+        Store(tmp_path / "nope" / "x.db", create=False)
+    assert not (tmp_path / "nope").exists()
+    ro = Store(store.path, readonly=True)
+    assert [c.name for c in ro.classes()] == ["cat", "dog", "bird"]
+    with pytest.raises(StoreWriteError) as info:
+        ro.set_setting("a", "b")
+    assert info.value.kind == "readonly"
+    ro.close()
+
+
+def test_sqlite_errors_map_to_one_line_messages():
+    from tui_label.store import write_error
+
+    cases = {
+        "database or disk is full": ("full", "disk is full"),
+        "database is locked": ("locked", "the database is locked by another process"),
+        "attempt to write a readonly database": ("readonly", "the database is read-only"),
+    }
+    for text, (kind, message) in cases.items():
+        err = write_error(sqlite3.OperationalError(text))
+        assert (err.kind, str(err)) == (kind, message)
+    err = write_error(sqlite3.OperationalError("disk I/O error"))
+    assert err.kind == "io" and "disk I/O error" in str(err)
+
+
+def test_record_decodes_binds_named_parameters(store: Store):
+    """Numbered placeholders bound to a sequence warn on 3.12 and fail on 3.14."""
+    import warnings
+
+    image_id = first_id(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store.record_decodes([(image_id, 32, 24, None)])
+    row = store.image(image_id)
+    assert (row["status"], row["width"], row["height"]) == ("ok", 32, 24)

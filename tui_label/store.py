@@ -22,22 +22,95 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from urllib.parse import quote
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from tui_label.config import ClassSpec
 from tui_label.errors import UsageError
+from tui_label.orders import OrderChoice, QueueItem, QueueRow
 from tui_label.scan import ScannedFile
 
-BUSY_TIMEOUT_MS = 30_000
-ORDERS = ("unlabeled", "all", "skipped", "class")
+# How long a write waits for another process's write lock. TUI_LABEL_BUSY_TIMEOUT_MS lowers it
+# (tests, and anyone who would rather fail fast than wait).
+BUSY_TIMEOUT_MS = int(os.environ.get("TUI_LABEL_BUSY_TIMEOUT_MS") or 30_000)
+
+__all__ = ["QueueItem", "QueueRow", "Store", "StoreWriteError", "ImageState"]
+
+
+class StoreWriteError(UsageError):
+    """A write that did not happen: the disk is full, another process holds the lock past the
+    busy timeout, the file is read-only, or an I/O error. ``str()`` is one line for a person;
+    ``kind`` is ``full``, ``locked``, ``readonly`` or ``io``. Nothing was written."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_ERROR_KINDS = (  # (sqlite primary result code, words in the message, kind, what to say)
+    (13, "disk is full", "full", "disk is full"),
+    (5, "database is locked", "locked", "the database is locked by another process"),
+    (6, "table is locked", "locked", "the database is locked by another process"),
+    (8, "readonly", "readonly", "the database is read-only"),
+)
+
+
+def write_error(exc: sqlite3.Error) -> StoreWriteError:
+    """The person-readable form of a failed write."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    for primary, words, kind, message in _ERROR_KINDS:
+        if code == primary or words in text:
+            return StoreWriteError(kind, message)
+    return StoreWriteError("io", f"cannot write to the database: {text}")
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """An image's current state: the latest event's action and its classes.
+
+    A set of class ids, so a multi-label mode needs no new type; in single-label mode it holds
+    one id for ``label`` and none otherwise. ``clear`` is an image with no label (never
+    touched, or its label undone).
+    """
+
+    action: str = "clear"  # label | skip | clear
+    classes: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, action: str | None, class_id: int | None = None) -> ImageState:
+        return cls(action or "clear", frozenset() if class_id is None else frozenset({class_id}))
+
+    @property
+    def class_id(self) -> int | None:
+        """The class in single-label mode (None unless labeled)."""
+        return next(iter(self.classes)) if len(self.classes) == 1 else None
+
+    @property
+    def labeled(self) -> bool:
+        return self.action == "label"
+
+    @property
+    def skipped(self) -> bool:
+        return self.action == "skip"
+
+
+UNLABELED = ImageState()
 
 migrations = Migrations("tui-label")
+MIGRATIONS = []  # ours, in order; the schema version is how many of them have run
 
 
-@migrations()
+def migration(fn):
+    """Register a schema step (with sqlite-utils, and in our own ordered list)."""
+    MIGRATIONS.append(fn)
+    return migrations()(fn)
+
+
+@migration
 def m001_initial(db: Database) -> None:
     db.executescript(
         """
@@ -82,7 +155,7 @@ def m001_initial(db: Database) -> None:
     )
 
 
-@migrations()
+@migration
 def m002_training(db: Database) -> None:
     db.executescript(
         """
@@ -127,7 +200,27 @@ def m002_training(db: Database) -> None:
     )
 
 
-SCHEMA_VERSION = len(migrations._migrations)
+@migration
+def m003_latest_events(db: Database) -> None:
+    # One definition of "an image's latest event", used by every query that needs it.
+    db.executescript(
+        """
+        CREATE VIEW latest_events AS
+            SELECT e.* FROM label_events e
+            JOIN (SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) last
+                ON e.id = last.id;
+        DROP VIEW current_labels;
+        CREATE VIEW current_labels AS
+            SELECT e.image_id, i.path, e.action, c.name AS class, e.annotator, e.created_at
+            FROM latest_events e
+            JOIN images i ON i.id = e.image_id
+            LEFT JOIN classes c ON c.id = e.class_id
+            WHERE e.action != 'clear';
+        """
+    )
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
     "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
     "num_train", "num_val", "best_accuracy", "best_checkpoint", "last_checkpoint", "pid", "host",
@@ -176,13 +269,8 @@ class UndoConflict(Exception):
 class UndoResult:
     image_id: int
     event_id: int
-    before: tuple[str, int | None] | None  # the image's state just before the undo
-    after: tuple[str, int | None]  # the state it restored
-
-
-class QueueItem(NamedTuple):  # a tuple: a queue of a million builds fast
-    id: int
-    path: str
+    before: ImageState  # the image's state just before the undo
+    after: ImageState  # the state it restored
 
 
 @dataclass(frozen=True)
@@ -242,13 +330,30 @@ class Store:
             a newer tui-label.
     """
 
-    def __init__(self, path: Path | str, *, annotator: str | None = None):
+    def __init__(self, path: Path | str, *, annotator: str | None = None,
+                 busy_timeout_ms: int | None = None, readonly: bool = False,
+                 create: bool = True):
         self.path = Path(path)
         self.annotator = annotator or default_annotator()
+        self.readonly = readonly
+        self._busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
+        exists = self.path.exists()
+        if not exists and (readonly or not create):
+            raise UsageError(f"no database at {self.path}")
+        if exists and not readonly and not os.access(self.path, os.W_OK):
+            # Checked before SQLite opens it: opening would leave -wal and -shm files behind.
+            raise StoreWriteError("readonly", f"the database {self.path} is read-only "
+                                  "(no write permission)")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if readonly:
+                uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       timeout=self._busy_ms / 1000)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, isolation_level=None,
+                                       timeout=self._busy_ms / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
             # With WAL, NORMAL survives a killed process (the SSH drop case); it only risks the
             # last commits on a power cut, and keeps each label commit well under a millisecond.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -260,45 +365,89 @@ class Store:
         try:
             self._migrate()
             # WAL only once the file is known to be ours: a foreign database stays untouched.
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            if not readonly and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise write_error(exc) from None
         except BaseException:
             conn.close()
             raise
 
     # -- schema ---------------------------------------------------------------------------
 
+    def schema_version(self) -> int:
+        """``PRAGMA user_version``: how many of ``MIGRATIONS`` this file has had."""
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
     def _migrate(self) -> None:
+        """Check the schema version and apply the steps this file lacks.
+
+        ``user_version`` is the source of truth; sqlite-utils' table of applied migrations is
+        only consulted for a file that has none (a new file, or a foreign database).
+        """
         try:
-            applied = {m.name for m in migrations.applied(self.db)}
-            known = {m.name for m in migrations._migrations}
-            if applied - known:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
                 raise UsageError(
-                    f"{self.path} was written by a newer tui-label (unknown schema step "
-                    f"{sorted(applied - known)[0]!r}); upgrade tui-label to open it"
-                )
-            if applied == known:
+                    f"{self.path} was written by a newer tui-label (schema {version}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade tui-label to open it")
+            if version == SCHEMA_VERSION:
                 return
-            tables = set(self.db.table_names()) - {migrations.migrations_table}
-            if not applied and tables:
-                raise UsageError(f"{self.path} is an SQLite database but not a tui-label one")
+            if version == 0 and not migrations.applied(self.db):
+                tables = set(self.db.table_names())
+                if tables:
+                    raise UsageError(f"{self.path} is an SQLite database but not a tui-label one")
+            if self.readonly:
+                raise UsageError(f"{self.path} was written by an older tui-label: open it once "
+                                 "with `tui-label label` to upgrade it")
             with self._write():
-                # A second process may have migrated while we waited for the lock.
-                migrations.apply(self.db)
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                # Another process may have migrated while we waited for the lock: re-read.
+                version = self.schema_version()
+                if version < SCHEMA_VERSION:
+                    migrations.apply(self.db)
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except StoreWriteError:
+            raise
+        except sqlite3.OperationalError as exc:
+            raise write_error(exc) from None
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path} is not a usable tui-label database: {exc}") from None
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """A short write transaction that takes the write lock up front (no upgrade deadlock)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """A short write transaction that takes the write lock up front (no upgrade deadlock).
+
+        A failed write (disk full, lock timeout, read-only, I/O) is rolled back and raised as
+        ``StoreWriteError``; other exceptions from the body are rolled back and re-raised.
+        """
+        if self.readonly:
+            raise StoreWriteError("readonly", "the database was opened read-only")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise write_error(exc) from None
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite may have rolled back already (disk full does)
+            if isinstance(exc, sqlite3.OperationalError):
+                raise write_error(exc) from None
             raise
-        self.conn.execute("COMMIT")
+
+    @contextmanager
+    def busy_timeout(self, ms: int) -> Iterator[None]:
+        """Wait at most ``ms`` for the write lock inside this block (e.g. best-effort writes)."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(ms)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
 
     def close(self) -> None:
         self.conn.close()
@@ -356,40 +505,35 @@ class Store:
             return
         with self._write():
             self.conn.executemany(
-                "UPDATE images SET status = CASE WHEN ?4 IS NULL THEN 'ok' ELSE 'unreadable' END, "
-                "width = ?2, height = ?3, reason = ?4 WHERE id = ?1 AND status != 'missing'",
-                results,
+                "UPDATE images SET status = CASE WHEN :error IS NULL THEN 'ok' "
+                "ELSE 'unreadable' END, width = :width, height = :height, reason = :error "
+                "WHERE id = :id AND status != 'missing'",
+                [{"id": i, "width": w, "height": h, "error": e} for i, w, h, e in results],
             )
 
-    def queue(self, order: str = "unlabeled", class_id: int | None = None) -> list[QueueItem]:
-        """The images to show, in order (missing files are left out).
-
-        ``unlabeled``: images without a label first, then skipped, then labeled ones;
-        ``all``: every image by path; ``skipped``: only skipped ones; ``class``: only those
-        whose current label is ``class_id``.
-        """
-        base = (
-            "SELECT i.id, i.path FROM images i LEFT JOIN "
-            "(SELECT e.image_id, e.action, e.class_id FROM label_events e JOIN "
-            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l "
-            "ON e.id = l.id) c ON c.image_id = i.id WHERE i.status != 'missing' "
+    def queue_rows(self) -> list[QueueRow]:
+        """Every image that is not missing, with its current state, in path order."""
+        rows = self.conn.execute(
+            "SELECT i.id, i.path, s.action, s.class_id FROM images i "
+            "LEFT JOIN latest_events s ON s.image_id = i.id "
+            "WHERE i.status != 'missing' ORDER BY i.path"
         )
-        if order == "unlabeled":
-            sql = base + (
-                "ORDER BY CASE COALESCE(c.action, 'clear') WHEN 'clear' THEN 0 "
-                "WHEN 'skip' THEN 1 ELSE 2 END, i.path"
-            )
-            args: list = []
-        elif order == "all":
-            sql, args = base + "ORDER BY i.path", []
-        elif order == "skipped":
-            sql, args = base + "AND c.action = 'skip' ORDER BY i.path", []
-        elif order == "class":
-            sql = base + "AND c.action = 'label' AND c.class_id = ? ORDER BY i.path"
-            args = [class_id]
-        else:
-            raise UsageError(f"unknown order {order!r} (choose from {', '.join(ORDERS)})")
-        return list(map(QueueItem._make, self.conn.execute(sql, args)))
+        return list(map(QueueRow._make, rows))
+
+    def queue(self, order: OrderChoice | str = "unlabeled",
+              class_id: int | None = None) -> list[QueueItem]:
+        """The images to show, ranked by an order of the registry (``tui_label.orders``).
+
+        Missing files are left out. ``order`` is a choice, or an order's name with
+        ``class_id`` for the orders that need a class.
+        """
+        if isinstance(order, str):
+            from tui_label import orders
+
+            if order not in orders.ORDERS:
+                raise UsageError(f"unknown order {order!r} (choose from {orders.usage()})")
+            order = OrderChoice(order, class_id)
+        return order.rank(self.queue_rows())
 
     # -- classes --------------------------------------------------------------------------
 
@@ -469,21 +613,20 @@ class Store:
                 "undo_of) VALUES (?, ?, ?, ?, ?, ?)",
                 (image_id, restored[0], restored[1], self.annotator, now_iso(), event_id),
             )
-            return UndoResult(image_id, cur.lastrowid, latest, (restored[0], restored[1]))
+            return UndoResult(image_id, cur.lastrowid, latest, ImageState.of(*restored))
 
-    def current(self, image_id: int) -> tuple[str, int | None] | None:
-        """``(action, class_id)`` of the image's latest event, or None if never touched."""
+    def current(self, image_id: int) -> ImageState:
+        """The image's state (``UNLABELED`` if it has no events)."""
         row = self.conn.execute(
             "SELECT action, class_id FROM label_events WHERE image_id = ? ORDER BY id DESC LIMIT 1",
             (image_id,),
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return ImageState.of(*row) if row else UNLABELED
 
     def counts(self) -> Counts:
         counts = Counts(total=self.image_count())
         rows = self.conn.execute(
-            "SELECT e.action, e.class_id, COUNT(*) FROM label_events e JOIN "
-            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l ON e.id = l.id "
+            "SELECT e.action, e.class_id, COUNT(*) FROM latest_events e "
             "JOIN images i ON i.id = e.image_id WHERE i.status != 'missing' "
             "GROUP BY e.action, e.class_id"
         )
@@ -514,8 +657,7 @@ class Store:
     def training_items(self) -> list[TrainingItem]:
         """Labeled images that can be read (not missing, not known unreadable), by path."""
         rows = self.conn.execute(
-            "SELECT i.id, i.path, e.class_id FROM label_events e JOIN "
-            "(SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) l ON e.id = l.id "
+            "SELECT i.id, i.path, e.class_id FROM latest_events e "
             "JOIN images i ON i.id = e.image_id "
             "WHERE e.action = 'label' AND i.status IN ('unknown', 'ok') ORDER BY i.path"
         )
