@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,21 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         stdin=subprocess.DEVNULL,
     )
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def db_fingerprint(db: Path) -> tuple[str, list[str]]:
+    """The database's bytes (with its -wal, if any) hashed, and a dump of every table: equal
+    fingerprints mean nothing was written, not even a setting."""
+    digest = hashlib.sha256(db.read_bytes())
+    wal = Path(f"{db}-wal")
+    if wal.exists():
+        digest.update(wal.read_bytes())
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        dump = list(conn.iterdump())
+    finally:
+        conn.close()
+    return digest.hexdigest(), dump
 
 
 def assert_usage_error(code: int, err: str, fragment: str) -> None:

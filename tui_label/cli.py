@@ -5,8 +5,6 @@ Headless commands never import textual; the labeler never imports torch.
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from pathlib import Path
 
@@ -19,10 +17,10 @@ RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
 ORDER_HELP = "Which images to show first: unlabeled, all, skipped, or class:NAME."
 
 
-def _open_store(db: Path, annotator: str | None = None):
+def _open_store(db: Path, annotator: str | None = None, *, readonly: bool = False):
     from tui_label.store import Store
 
-    return Store(db, annotator=annotator)
+    return Store(db, annotator=annotator, readonly=readonly)
 
 
 def _dataset_root(path: str) -> Path:
@@ -206,33 +204,36 @@ def stats(folder, db) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
 @click.option("--include-skipped", is_flag=True, help="Also list skipped images (label empty).")
-def export(folder, db, fmt, output, include_skipped) -> None:
-    """Write each image's current label: path, label, annotator, labeled_at."""
-    store = _open_store(_existing_db(folder, db))
-    rows = [
-        {"path": r["path"], "label": r["class"] or "", "annotator": r["annotator"],
-         "labeled_at": r["created_at"]}
-        for r in store.current_labels()
-        if r["action"] == "label" or include_skipped
-    ]
-    store.close()
+@click.option("--force", is_flag=True, help="Overwrite an existing output file (never a database).")
+def export(folder, db, fmt, output, include_skipped, force) -> None:
+    """Write each image's current label: path, label, annotator, labeled_at.
+
+    CSV cells that would start a spreadsheet formula (=, +, -, @, tab, CR) get a leading '.
+    """
+    from tui_label import export as exporter
+
+    db = _existing_db(folder, db)
+    if output is not None:
+        exporter.check_output(output, db, force=force)  # before anything is read or written
+    store = _open_store(db, readonly=True)
     try:
-        out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    try:
-        if fmt == "csv":
-            writer = csv.DictWriter(out, fieldnames=["path", "label", "annotator", "labeled_at"])
-            writer.writeheader()
-            writer.writerows(rows)
-        else:
-            for row in rows:
-                out.write(json.dumps(row) + "\n")
+        rows = [
+            {"path": r["path"], "label": r["class"] or "", "annotator": r["annotator"],
+             "labeled_at": r["created_at"]}
+            for r in store.current_labels()
+            if r["action"] == "label" or include_skipped
+        ]
     finally:
-        if output:
-            out.close()
-    if output:
-        click.echo(f"wrote {len(rows)} labels to {output}", err=True)
+        store.close()
+
+    def write(out) -> None:
+        (exporter.write_csv if fmt == "csv" else exporter.write_jsonl)(rows, out)
+
+    if output is None:
+        write(sys.stdout)
+        return
+    exporter.write_atomically(output, write)
+    click.echo(f"wrote {len(rows)} labels to {output}", err=True)
 
 
 @cli.command()
