@@ -85,9 +85,18 @@ def test_layout_accounts_for_cell_shape():
 
 
 def test_geometry_is_hashable_and_compares_by_value():
+    # The Prefetcher keys its cache on (id, geometry): equal boxes must share one entry, and a
+    # different box, cell size or density must not.
     assert Geometry(10, 5) == Geometry(10, 5)
     assert hash(Geometry(10, 5)) == hash(Geometry(10, 5))
-    assert Geometry(10, 5) != Geometry(10, 6)
+    cache = {Geometry(10, 5): "a"}
+    cache[Geometry(10, 5)] = "b"
+    assert cache == {Geometry(10, 5): "b"}
+    others = [Geometry(10, 6), Geometry(11, 5), Geometry(10, 5, cell=(8, 16)),
+              Geometry(10, 5, density=(10, 20))]
+    for other in others:
+        assert other != Geometry(10, 5) and other not in cache
+    assert len({Geometry(10, 5), Geometry(10, 5), *others}) == 1 + len(others)
 
 
 # --- decode_for_display: ordinary files -----------------------------------------------------
@@ -469,13 +478,191 @@ def test_prefetcher_default_loader_decodes_real_files(tmp_path):
     assert result.image.size == (16, 8)
 
 
-def test_module_keeps_truncated_images_an_error():
+def test_truncated_images_stay_an_error_when_a_library_allows_them(tmp_path, monkeypatch):
+    """Pillow's truncation switch is a process-wide global that any library may turn on; the
+    decode path still refuses truncated files, for display and for training."""
     import PIL.ImageFile
 
-    assert images.ImageFile is PIL.ImageFile
-    assert PIL.ImageFile.LOAD_TRUNCATED_IMAGES is False
+    path = tmp_path / "cut.png"
+    noise((256, 256)).save(path)
+    cut_in_half(path)
+    monkeypatch.setattr(PIL.ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    result = decode_for_display(path, Geometry(40, 20))
+    assert result.image is None and "truncated" in result.error
+    monkeypatch.setattr(PIL.ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    result = images.decode_square(path, 16)
+    assert result.image is None and "truncated" in result.error
 
 
 def test_decoded_error_file_keeps_size_zero(tmp_path):
     result = decode_for_display(tmp_path / "nope.png", Geometry(10, 5))
     assert (result.width, result.height, result.cells) == (0, 0, (0, 0))
+
+
+# --- one decode path: training refuses and accepts exactly what the labeler does ---------------
+
+
+def _bomb_warning(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "warn.png"
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(path)  # 1600 px: above MAX, below 2*MAX
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    return path
+
+
+def _bomb(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "bomb.png"
+    Image.new("RGB", (50, 50), (1, 2, 3)).save(path)  # 2500 px: above 2*MAX
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    return path
+
+
+def _truncated_jpeg(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "cut.jpg"
+    noise((256, 256)).save(path, quality=90)
+    return cut_in_half(path)
+
+
+def _truncated_png(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "cut.png"
+    noise((256, 256)).save(path)
+    return cut_in_half(path)
+
+
+def _not_an_image(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "fake.jpg"
+    path.write_text("this is not a JPEG\n" * 20)
+    return path
+
+
+def _empty(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    return path
+
+
+def _missing(tmp_path: Path, monkeypatch) -> Path:
+    return tmp_path / "nope.jpg"
+
+
+REFUSED = {"bomb-warning-level": _bomb_warning, "bomb": _bomb,
+           "truncated-jpeg": _truncated_jpeg, "truncated-png": _truncated_png,
+           "not-an-image": _not_an_image, "empty": _empty, "missing": _missing}
+
+
+def _grey16(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "grey16.png"
+    Image.fromarray(np.linspace(1000, 3000, 64 * 32).reshape(32, 64).astype(np.uint16)).save(path)
+    assert Image.open(path).mode == "I;16"
+    return path
+
+
+def _grey16_big_endian(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "grey16be.tif"
+    ramp = np.linspace(1000, 3000, 64 * 32).reshape(32, 64).astype(">u2")
+    Image.frombytes("I;16B", (64, 32), ramp.tobytes()).save(path)
+    return path
+
+
+def _cmyk(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (32, 32), (255, 0, 0, 0)).save(path, quality=95)
+    assert Image.open(path).mode == "CMYK"
+    return path
+
+
+def _exif_rotated(tmp_path: Path, monkeypatch) -> Path:
+    stored = Image.new("RGB", (200, 100), (255, 0, 0))
+    stored.paste((0, 0, 255), (100, 0, 200, 100))
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    path = tmp_path / "oriented.jpg"
+    stored.save(path, exif=exif, quality=95)
+    return path
+
+
+def _palette_transparent(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "palette.png"
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * (254 * 3))
+    image.paste(1, (2, 0, 4, 4))
+    image.save(path, transparency=0)
+    return path
+
+
+def _rgba(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "rgba.png"
+    image = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    image.paste((0, 200, 0, 255), (2, 0, 4, 4))
+    image.save(path)
+    return path
+
+
+def _animated(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "anim.gif"
+    red, blue = Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 0, 255))
+    red.save(path, save_all=True, append_images=[blue], duration=100, loop=0)
+    return path
+
+
+ACCEPTED = {"16-bit": _grey16, "16-bit-big-endian": _grey16_big_endian, "cmyk": _cmyk,
+            "exif-rotated": _exif_rotated, "palette-transparent": _palette_transparent,
+            "rgba": _rgba, "animated": _animated}
+
+
+@pytest.mark.parametrize("make", REFUSED.values(), ids=REFUSED.keys())
+def test_training_refuses_what_the_display_refuses(tmp_path, monkeypatch, make):
+    path = make(tmp_path, monkeypatch)
+    shown = decode_for_display(path, Geometry(40, 20))
+    trained = images.decode_square(path, 16)
+    assert shown.image is None and shown.error
+    assert trained.image is None
+    assert trained.error == shown.error  # one path, one reason
+    with pytest.raises(images.DecodeError) as info:
+        images.open_image(path, 16)
+    assert str(info.value) == shown.error and "\n" not in shown.error
+
+
+@pytest.mark.parametrize("make", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_training_sees_the_pixels_the_display_shows(tmp_path, monkeypatch, make):
+    """Same orientation, colour conversion and frame: the training square is the displayed
+    image (at full size) centre-cropped to its shorter side."""
+    path = make(tmp_path, monkeypatch)
+    probe = images.open_image(path)
+    width, height = probe.width, probe.height
+    shown = decode_for_display(path, exact(width, height))
+    assert shown.error is None and shown.image.size == (width, height)
+    side = min(width, height)
+    trained = images.decode_square(path, side)
+    assert trained.error is None
+    assert (trained.width, trained.height) == (width, height)
+    assert trained.image.mode == "RGB" and trained.image.size == (side, side)
+    left, top = (width - side) // 2, (height - side) // 2
+    expected = shown.image.crop((left, top, left + side, top + side))
+    assert np.array_equal(np.asarray(trained.image), np.asarray(expected))
+
+
+def test_training_square_follows_exif_orientation(tmp_path, monkeypatch):
+    path = _exif_rotated(tmp_path, monkeypatch)  # stored 200x100 red|blue, shown 100x200
+    square = images.decode_square(path, 20).image
+    assert square.size == (20, 20)
+    # Rotated clockwise: red on top, blue below (stored unrotated it would be red|blue).
+    assert near(square.getpixel((10, 2)), (255, 0, 0), tol=40)
+    assert near(square.getpixel((10, 17)), (0, 0, 255), tol=40)
+
+
+def test_training_square_of_a_large_jpeg_uses_draft_mode(tmp_path, monkeypatch):
+    path = tmp_path / "large.jpg"
+    Image.new("RGB", (4000, 3000), (10, 120, 200)).save(path)
+    drafted = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = original(self, mode, size)
+        drafted.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    result = images.decode_square(path, 64)
+    assert result.error is None and result.image.size == (64, 64)
+    assert (result.width, result.height) == (4000, 3000)
+    assert len(drafted) == 1 and 64 <= min(drafted[0]) and max(drafted[0]) < 4000

@@ -1,7 +1,8 @@
-"""Decode images for display: guards, orientation, colour modes, resizing, prefetching.
+"""Decode images: guards, orientation, colour modes, resizing, prefetching.
 
-No textual and no torch here. Every failure becomes a ``Decoded`` with ``error`` set, so a bad
-file turns into a placeholder with its reason and the session goes on.
+The one decode path, for the labeler's display and for training alike (``open_image``). No
+textual and no torch here. Every failure becomes a ``Decoded`` with ``error`` set, so a bad
+file turns into a placeholder with its reason (or is left out of training) and work goes on.
 """
 
 from __future__ import annotations
@@ -84,15 +85,38 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
-    """Open ``path`` and return it as RGB, resized to fill ``geometry`` with aspect kept.
+class DecodeError(Exception):
+    """A file that cannot be decoded; ``str(exc)`` is the one-line reason shown to a person."""
 
-    Large JPEGs are decoded in draft mode (libjpeg's DCT scaling) at the smallest scale that
-    still covers the box. Decompression bombs, at Pillow's warning level as well, and truncated
-    or non-image files come back as errors.
+
+@dataclass(frozen=True)
+class Opened:
+    """A decoded image, oriented and in 8-bit RGB, with its full size after orientation (the
+    pixels may be smaller: JPEG draft mode)."""
+
+    image: Image.Image
+    width: int
+    height: int
+
+
+DraftSide = Callable[[int, int], int]
+
+
+def open_image(path: Path, draft_side: int | DraftSide | None = None) -> Opened:
+    """Open ``path`` with every guard; the one way this package reads pixels from a file.
+
+    Refuses decompression bombs (Pillow's warning level included), truncated and non-image
+    files; takes the first frame of animations, applies the EXIF orientation and converts any
+    mode to RGB. ``draft_side`` (a number, or a function of the oriented width and height) is
+    the side of a square the pixels must still cover: large JPEGs are then decoded in draft
+    mode (libjpeg's DCT scaling) at the smallest scale that covers it.
+
+    Raises:
+        DecodeError: the file cannot be shown or trained on; the message says why.
     """
-    if geometry.cols < 1 or geometry.rows < 1:
-        return Decoded(None, error="no room to show the image")
+    # Pillow reads this global at load time; a library imported later may have turned it on,
+    # and then truncated files would come back half grey. Always the same value: thread-safe.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path) as image:
             _refuse_bomb_warning_level(image)
@@ -100,33 +124,64 @@ def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
             width, height = image.size
             if image.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8):
                 width, height = height, width  # rotated by 90 or 270 degrees
-            cells, target = geometry.layout(width, height)
-            if image.format == "JPEG":
-                # Draft sizes are in file orientation: ask for one covering both axes.
-                side = max(target)
+            if image.format == "JPEG" and draft_side is not None:
+                side = draft_side(width, height) if callable(draft_side) else draft_side
+                # Draft sizes are in file orientation: a square covers both orientations.
                 image.draft("RGB", (side, side))
             image.load()
             image = ImageOps.exif_transpose(image)
-            image = to_rgb(image)
+            return Opened(to_rgb(image), width, height)
     except Image.DecompressionBombError as exc:
-        return Decoded(None, error=f"decompression bomb refused ({_first_line(exc)})")
+        raise DecodeError(f"decompression bomb refused ({_first_line(exc)})") from None
     except Image.DecompressionBombWarning as exc:
-        return Decoded(None, error=f"too many pixels, possible decompression bomb ({exc})")
+        raise DecodeError(f"too many pixels, possible decompression bomb ({exc})") from None
     except UnidentifiedImageError:
-        return Decoded(None, error="not an image Pillow can read")
+        raise DecodeError("not an image Pillow can read") from None
     except FileNotFoundError:
-        return Decoded(None, error="file is missing")
+        raise DecodeError("file is missing") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Truncated files raise OSError("image file is truncated ...") from load().
-        return Decoded(None, error=_first_line(exc) or type(exc).__name__)
+        raise DecodeError(_first_line(exc) or type(exc).__name__) from None
     except Exception as exc:  # any other decoder failure is still just an unreadable file
-        return Decoded(None, error=f"{type(exc).__name__}: {_first_line(exc)}")
+        raise DecodeError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def decode_for_display(path: Path, geometry: Geometry) -> Decoded:
+    """Open ``path`` and return it as RGB, resized to fill ``geometry`` with aspect kept.
+
+    Never raises: a file ``open_image`` refuses comes back with ``error`` set.
+    """
+    if geometry.cols < 1 or geometry.rows < 1:
+        return Decoded(None, error="no room to show the image")
+    try:
+        opened = open_image(path, lambda w, h: max(geometry.layout(w, h)[1]))
+    except DecodeError as exc:
+        return Decoded(None, error=str(exc))
+    image = opened.image
+    cells, target = geometry.layout(opened.width, opened.height)
     if target != image.size:
         shrink = target[0] < image.width
         # Shrinking: antialiased. Enlarging small images (icons, digits): crisp pixels.
         resample = Image.Resampling.LANCZOS if shrink else Image.Resampling.NEAREST
         image = image.resize(target, resample, reducing_gap=3.0 if shrink else None)
-    return Decoded(image, width, height, cells=cells)
+    return Decoded(image, opened.width, opened.height, cells=cells)
+
+
+def decode_square(path: Path, size: int) -> Decoded:
+    """``path`` as a ``size x size`` RGB image for training: the shorter side scaled to
+    ``size``, the longer one centre-cropped.
+
+    Never raises: a file ``open_image`` refuses (the same files the labeler shows as
+    placeholders) comes back with ``error`` set and no image.
+    """
+    try:
+        opened = open_image(path, size)
+        image = ImageOps.fit(opened.image, (size, size), Image.Resampling.BILINEAR)
+    except DecodeError as exc:
+        return Decoded(None, error=str(exc))
+    except (MemoryError, ValueError) as exc:  # resizing failed: unusable, not fatal
+        return Decoded(None, error=f"cannot resize it: {type(exc).__name__}: {exc}")
+    return Decoded(image, opened.width, opened.height)
 
 
 def _refuse_bomb_warning_level(image: Image.Image) -> None:

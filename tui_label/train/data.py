@@ -1,10 +1,12 @@
 """Training data: decode each labeled image once into a uint8 tensor cache, then augment
-batches with tensor ops (no per-epoch decoding, no DataLoader workers)."""
+batches with tensor ops (no per-epoch decoding, no DataLoader workers).
+
+Pixels come from ``tui_label.images``, the labeler's own decode path: training refuses exactly
+the files the labeler shows as placeholders."""
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
 
-from tui_label.images import to_rgb
+from tui_label import images
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -22,22 +23,9 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 def decode_square(path: Path, size: int) -> np.ndarray | None:
     """The image as ``size x size x 3`` uint8 (shorter side scaled, centre cropped), or None
-    when it cannot be read."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
-                    return None
-                image.seek(0)
-                if image.format == "JPEG":
-                    image.draft("RGB", (size, size))
-                image.load()
-                image = to_rgb(ImageOps.exif_transpose(image))
-                image = ImageOps.fit(image, (size, size), Image.Resampling.BILINEAR)
-                return np.asarray(image, dtype=np.uint8)
-    except Exception:  # unreadable files are dropped from training, never fatal
-        return None
+    when it cannot be read (see ``images.decode_square``: the labeler's guards)."""
+    decoded = images.decode_square(path, size)
+    return None if decoded.image is None else np.asarray(decoded.image, dtype=np.uint8)
 
 
 def build_cache(
@@ -46,17 +34,21 @@ def build_cache(
     *,
     workers: int = 1,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    skipped: Callable[[int, str], None] = lambda index, reason: None,
 ) -> tuple[torch.Tensor, list[int]]:
     """Decode ``paths`` into an ``N x 3 x size x size`` uint8 tensor; returns it with the
-    indices of the paths that could be read."""
+    indices of the paths that could be read. ``skipped(index, reason)`` hears of the others."""
     arrays: list[np.ndarray] = []
     kept: list[int] = []
     total = len(paths)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, array in enumerate(pool.map(lambda p: decode_square(p, size), paths)):
-            if array is not None:
-                arrays.append(array)
+        decoded = pool.map(lambda p: images.decode_square(p, size), paths)
+        for i, result in enumerate(decoded):
+            if result.image is not None:
+                arrays.append(np.asarray(result.image, dtype=np.uint8))
                 kept.append(i)
+            else:
+                skipped(i, result.error or "unreadable")
             if (i + 1) % 256 == 0 or i + 1 == total:
                 progress(i + 1, total)
     if not arrays:
