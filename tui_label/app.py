@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 
 from tui_label.images import Prefetcher
+from tui_label.orders import OrderChoice
 from tui_label.screens.label import LabelScreen
 from tui_label.store import Store
 from tui_label.widgets.picture import Renderer
@@ -24,7 +25,7 @@ class LabelApp(App):
         root: Path,
         renderer: Renderer,
         *,
-        order: tuple[str, int | None] = ("unlabeled", None),
+        order: OrderChoice | None = None,
         rescan: bool = True,
         prefetcher: Prefetcher | None = None,
     ) -> None:

@@ -1,38 +1,34 @@
-"""``o``: choose which images to show and in what order."""
+"""``o``: choose which images to show and in what order (the choices come from the registry)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tui_label import orders
+from tui_label.orders import OrderChoice
 from tui_label.store import ClassRow
 
-Order = tuple[str, "int | None"]  # ("unlabeled"|"all"|"skipped"|"class", class id)
 
-
-class OrderScreen(ModalScreen["tuple[str, int | None] | None"]):
+class OrderScreen(ModalScreen["OrderChoice | None"]):
     DEFAULT_CSS = """
     OrderScreen { align: center middle; }
     OrderScreen OptionList { width: 50; height: auto; max-height: 80%; border: round $accent; }
     """
     BINDINGS = [Binding("escape,o,q", "dismiss", "Close", show=False)]
 
-    def __init__(self, classes: list[ClassRow]) -> None:
+    def __init__(self, classes: list[ClassRow], *, has_model: bool = False) -> None:
         super().__init__()
-        self._choices: list[tuple[str, int | None]] = [
-            ("unlabeled", None),
-            ("all", None),
-            ("skipped", None),
-        ] + [("class", row.id) for row in classes]
-        self._labels = ["Unlabeled first", "All images", "Skipped only"] + [
-            f"Labeled as {row.name}" for row in classes
-        ]
+        self._names = {row.id: row.name for row in classes}
+        self._choices = orders.choices(classes, has_model=has_model)
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*[Option(label) for label in self._labels])
+        # Class names are user data: plain Text, never markup.
+        yield OptionList(*[Option(Text(c.describe(self._names))) for c in self._choices])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self._choices[event.option_index])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.widget import Widget
@@ -93,5 +94,5 @@ class ImageView(Widget):
         picture = self.query_one("#picture")
         picture.display = False
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(Text(text))  # paths are user data: never markup
         message.display = True

@@ -1,0 +1,19 @@
+"""One line that says why the last key did nothing (a failed write), hidden otherwise."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class Alert(Static):
+    """Plain text on the error colour; empty hides it."""
+
+    DEFAULT_CSS = """
+    Alert { height: auto; padding: 0 1; background: $error; color: $text; text-style: bold;
+            display: none; }
+    """
+
+    def say(self, text: str | None) -> None:
+        self.update(Text(text or ""))
+        self.display = bool(text)
