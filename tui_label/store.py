@@ -237,6 +237,7 @@ class SyncResult:
     missing: int
     returned: int
     total: int
+    changed_ids: frozenset[int] = frozenset()  # images whose file changed: decode them again
 
 
 @dataclass
@@ -440,6 +441,12 @@ class Store:
                 raise write_error(exc) from None
             raise
 
+    def probe_write(self) -> None:
+        """Take the write lock and let it go: raises ``StoreWriteError`` when a write could
+        not happen now (locked past the busy timeout, read-only)."""
+        with self._write():
+            pass
+
     @contextmanager
     def busy_timeout(self, ms: int) -> Iterator[None]:
         """Wait at most ``ms`` for the write lock inside this block (e.g. best-effort writes)."""
@@ -483,7 +490,8 @@ class Store:
             )
             self.conn.executemany("UPDATE images SET status = 'unknown' WHERE id = ?", returned)
             self.conn.executemany("UPDATE images SET status = 'missing' WHERE id = ?", gone)
-        return SyncResult(len(new), len(changed), len(gone), len(returned), len(scanned))
+        return SyncResult(len(new), len(changed), len(gone), len(returned), len(scanned),
+                          frozenset(row[2] for row in changed))
 
     def image_count(self) -> int:
         sql = "SELECT COUNT(*) FROM images WHERE status != 'missing'"
