@@ -289,3 +289,138 @@ async def test_every_renderer_shows_an_image(store: Store, dataset: Path, render
         await pilot.press("1")
         await wait_shown(pilot, screen, 1)
     assert labels_by_path(store) == {"img000.png": "cat"}
+
+
+# -- a failed write: the key is not acknowledged, one line says why, the app goes on ---------
+
+
+def alert_text(app) -> str:
+    alert = app.screen.query_one("#alert")
+    return str(alert.render()) if alert.display else ""
+
+
+async def test_locked_database_refuses_the_key_says_so_and_recovers(store: Store,
+                                                                    dataset: Path):
+    import sqlite3
+
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        screen.session.lock_wait_ms = 20
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        other = sqlite3.connect(store.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            await pilot.press("2")
+            await pilot.pause(0.1)
+            assert screen.session.pos == 1  # not acknowledged: still on image 1
+            assert alert_text(app) == ("the database is locked by another process: waiting · "
+                                       "this label was not saved")
+            await pilot.press("2")  # refused at once while the lock is held
+            assert screen.session.pos == 1 and app.is_running
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        for _ in range(300):  # the background wait notices the lock is gone
+            if not alert_text(app):
+                break
+            await pilot.pause(0.01)
+        assert alert_text(app) == ""
+        await pilot.press("2")
+        await wait_shown(pilot, screen, 2)
+    assert labels_by_path(store) == {"img000.png": "cat", "img001.png": "dog"}
+
+
+async def test_full_disk_refuses_the_key_and_keeps_earlier_labels(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        fill_the_disk(store, screen.session.queue[-1].id)
+        await pilot.press("2")
+        await pilot.pause(0.05)
+        assert screen.session.pos == 1
+        assert alert_text(app) == "disk is full: this label was not saved"
+        assert app.is_running
+        store.conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+        await pilot.press("2")
+        await wait_shown(pilot, screen, 2)
+        assert alert_text(app) == ""
+    labels = {k: v for k, v in labels_by_path(store).items() if v is not None}
+    assert labels == {"img000.png": "cat", "img001.png": "dog"}
+
+
+def fill_the_disk(store: Store, spare_image: int) -> None:
+    """Cap the file at its size (SQLite then fails as on a full disk: SQLITE_FULL) and fill
+    the free room in its pages with events of one spare image, until no event fits."""
+    from tui_label.store import StoreWriteError
+
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreWriteError, match="disk is full"):
+        for _ in range(100_000):
+            store.skip(spare_image)
+
+
+async def test_read_only_database_refuses_keys_with_one_line(store: Store, dataset: Path):
+    readonly = Store(store.path, readonly=True)
+    app = make_app(readonly, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("1")
+        await pilot.pause(0.05)
+        assert screen.session.pos == 0
+        assert "read-only: this label was not saved" in alert_text(app)
+        await pilot.press("u")
+        assert app.is_running
+    readonly.close()
+    assert store.current_labels() == []
+
+
+async def test_failed_rescan_is_shown_not_lost(store: Store, dataset: Path, monkeypatch):
+    import tui_label.screens.label as label_module
+
+    def broken_scan(root):
+        raise PermissionError(13, "Permission denied", str(root))
+
+    monkeypatch.setattr(label_module, "scan", broken_scan)
+    app = LabelApp(store, dataset, load_renderer("halfcell"), rescan=True)
+    shown: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.notify = lambda message, **kw: shown.append(str(message))
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        for _ in range(200):
+            if shown:
+                break
+            await pilot.pause(0.01)
+        assert app.is_running
+    assert any("rescan failed" in m and "Permission denied" in m for m in shown)
+
+
+async def test_changed_file_is_decoded_again_after_a_rescan(store: Store, dataset: Path):
+    from PIL import Image
+
+    app = LabelApp(store, dataset, load_renderer("halfcell"), rescan=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("right")
+        await wait_shown(pilot, screen, 1)
+        first = screen.session.queue[0]
+        Image.new("RGB", (64, 16), (255, 0, 0)).save(dataset / first.path)  # new pixels
+        screen._rescan()
+        for _ in range(300):
+            if store.image(first.id)["status"] == "unknown":
+                break
+            await pilot.pause(0.01)
+        await pilot.press("left")
+        await wait_shown(pilot, screen, 0)
+        screen._flush_decodes()
+    row = store.image(first.id)
+    assert (row["status"], row["width"], row["height"]) == ("ok", 64, 16)
