@@ -9,9 +9,9 @@ import pytest
 
 from tui_label.app import LabelApp
 from tui_label.images import Decoded, Prefetcher, decode_for_display
+from tui_label.orders import OrderChoice
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.label import LabelScreen
-from tui_label.orders import OrderChoice
 from tui_label.store import ImageState, Store
 from tui_label.widgets.image_view import ImageView, load_renderer
 
