@@ -21,8 +21,11 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from tests.test_images import REFUSED
 from tui_label.config import ClassSpec
 from tui_label.errors import UsageError
+from tui_label.images import Geometry, decode_for_display
+from tui_label.paths import runs_dir
 from tui_label.scan import scan
 from tui_label.store import Store
 from tui_label.train import data as tdata
@@ -52,7 +55,7 @@ def label_where(store: Store, keep=lambda path: True) -> int:
     ids = {c.name: c.id for c in store.classes()}
     n = 0
     for item in store.queue("all"):
-        if store.current(item.id) is None and keep(item.path):
+        if not store.current(item.id).labeled and keep(item.path):
             store.label(item.id, ids[item.path.split("/")[0]])
             n += 1
     return n
@@ -90,10 +93,11 @@ def opts_for(root: Path, db: Path, **kw) -> TrainOptions:
     return TrainOptions(db=db, root=root, **settings)
 
 
-def train_in_process(opts: TrainOptions) -> tuple[int, list[dict]]:
-    stream = io.StringIO()
-    code = engine.train(opts, Emitter("json", stream=stream))
-    return code, parse_events(stream.getvalue())
+def train_in_process(opts: TrainOptions, writes: engine.WritePolicy | None = None,
+                     emitter: Emitter | None = None) -> tuple[int, list[dict]]:
+    emitter = emitter or Emitter("json", stream=io.StringIO())
+    code = engine.train(opts, emitter, writes=writes)
+    return code, parse_events(emitter.stream.getvalue())
 
 
 def labels_snapshot(db: Path) -> list[dict]:
@@ -566,3 +570,211 @@ def test_models_with_auxiliary_outputs_give_their_logits():
     logits = torch.zeros(2, 3)
     assert logits_of(Outputs(logits, None)) is logits
     assert logits_of(logits) is logits
+
+
+# -- the decode path: the trainer refuses exactly what the labeler refuses -------------------
+
+@pytest.mark.parametrize("make", REFUSED.values(), ids=REFUSED.keys())
+def test_trainer_refuses_what_the_labeler_refuses(tmp_path, monkeypatch, make):
+    bad = make(tmp_path, monkeypatch)
+    good = tmp_path / "good.png"
+    Image.new("RGB", (8, 8), (9, 8, 7)).save(good)
+    skipped: list[tuple[int, str]] = []
+    pixels, kept = tdata.build_cache([good, bad, good], 8,
+                                     skipped=lambda i, why: skipped.append((i, why)))
+    assert kept == [0, 2] and pixels.shape == (2, 3, 8, 8)
+    shown = decode_for_display(bad, Geometry(40, 20))
+    assert shown.image is None
+    assert skipped == [(1, shown.error)]  # the reason the labeler shows on its placeholder
+    assert tdata.decode_square(bad, 8) is None
+
+
+def test_unreadable_labeled_image_is_named_in_the_warning(tmp_path):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    data = (root / "red" / "002.png").read_bytes()
+    (root / "red" / "002.png").write_bytes(data[: len(data) // 2])
+    code, events = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0, events
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("1 labeled image(s) could not be read")
+    assert "red/002.png" in warnings[0] and "truncated" in warnings[0]
+    started = next(e for e in events if e["event"] == "started")
+    assert started["num_train"] + started["num_val"] == 17
+
+
+# -- trainer writes: a locked database, NaN validation, checkpoint paths, weights files ------
+
+class LockingEmitter(Emitter):
+    """Another connection takes the database's write lock at the first step event (as a
+    labeler, a backup or a sqlite3 shell might) and lets it go only once the trainer says it
+    is retrying ``release_on`` (never, when that is None)."""
+
+    def __init__(self, db: Path, release_on: str | None) -> None:
+        super().__init__("json", stream=io.StringIO())
+        self.other = sqlite3.connect(db, isolation_level=None)
+        self.release_on = release_on
+        self.held = self.released = False
+
+    def emit(self, event: str, **data) -> None:
+        super().emit(event, **data)
+        if event == "step" and not self.held and not self.released:
+            self.other.execute("BEGIN IMMEDIATE")
+            self.held = True
+        elif (event == "warning" and self.held and self.release_on
+              and self.release_on in data["message"]):
+            self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.other.execute("ROLLBACK")
+            self.held, self.released = False, True
+        self.other.close()
+
+
+QUICK_WRITES = engine.WritePolicy(busy_timeout_ms=100, progress_timeout_ms=20, retry_for_s=60)
+
+
+def test_a_locked_database_skips_progress_and_retries_epoch_writes(tmp_path):
+    """A progress write that meets the lock must not fail the run (it did, after 11 of 12
+    epochs with a 45 s lock); the epoch's write waits for the lock and gets through."""
+    root, db, _ = make_db(tmp_path, per_class=6)
+    labels = labels_snapshot(db)
+    emitter = LockingEmitter(db, release_on="could not save epoch 1's metrics yet")
+    try:
+        code, events = train_in_process(opts_for(root, db, epochs=2), QUICK_WRITES, emitter)
+    finally:
+        emitter.release()
+    assert emitter.released, "the lock was never met: the test proves nothing"
+    assert code == 0, events
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert any("locked" in w and "progress is not being saved" in w for w in warnings)
+    assert any("locked" in w and "retrying" in w for w in warnings)
+    assert events[-1]["event"] == "finished"
+    run = run_row(db, events[-1]["run_id"])
+    assert run["status"] == "finished"
+    store = Store(db)
+    try:
+        assert [e["epoch"] for e in store.epochs(run["id"])] == [1, 2]
+    finally:
+        store.close()
+    assert run["progress"]["epoch"] == 2  # progress writes resumed once the lock was gone
+    assert Path(run["best_checkpoint"]).is_file()
+    assert labels_snapshot(db) == labels
+    assert integrity(db) == "ok"
+
+
+def test_a_database_locked_past_the_retry_time_fails_the_run_with_the_reason(tmp_path):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    labels = labels_snapshot(db)
+    emitter = LockingEmitter(db, release_on=None)
+    writes = engine.WritePolicy(busy_timeout_ms=50, progress_timeout_ms=20, retry_for_s=0.5)
+    try:
+        code, events = train_in_process(opts_for(root, db, epochs=2), writes, emitter)
+    finally:
+        emitter.release()
+    assert code == 1
+    last = events[-1]
+    assert last["event"] == "failed" and "\n" not in last["reason"]
+    assert last["reason"].startswith("could not save epoch 1's metrics to the database")
+    assert "locked by another process" in last["reason"]
+    # The failed status could not be written either: the run is left to be reaped.
+    assert run_row(db, last["run_id"])["status"] == "running"
+    assert labels_snapshot(db) == labels
+    assert integrity(db) == "ok"
+
+
+class NaNWhenEvaluated(nn.Module):
+    """Trains normally; gives NaN logits in eval mode (validation)."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.inner = models.SmallCNN(num_classes)
+
+    def forward(self, x):
+        out = self.inner(x)
+        return out if self.training else out * float("nan")
+
+
+def test_nan_validation_loss_fails_the_run_and_saves_no_best(tmp_path, monkeypatch):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    labels = labels_snapshot(db)
+    monkeypatch.setattr(engine, "build_model", lambda name, n, **k: NaNWhenEvaluated(n))
+    code, events = train_in_process(opts_for(root, db))
+    run = assert_failed_cleanly(db, labels, code, events)
+    assert "validation loss became nan in epoch 1" in run["reason"]
+    assert "--lr" in run["reason"]
+    assert not [e for e in events if e["event"] in ("epoch", "checkpoint")]
+    assert run["best_checkpoint"] is None
+    assert not (runs_dir(db) / f"run-{run['id']}" / "best.pt").exists()
+
+
+def test_checkpoint_paths_resolve_from_any_directory(tmp_path, monkeypatch):
+    """A relative --db gave checkpoint paths relative to the trainer's working directory."""
+    root, db, _ = make_db(tmp_path / "project", per_class=6)
+    monkeypatch.chdir(tmp_path / "project")
+    code, events = train_in_process(opts_for(Path("data"), Path("labels.db"), epochs=1))
+    assert code == 0, events
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run = run_row(db, events[-1]["run_id"])
+    for key in ("best_checkpoint", "last_checkpoint"):
+        path = Path(run[key])
+        assert path.is_absolute() and path.is_file(), run[key]
+        assert path.parent == runs_dir(db) / f"run-{run['id']}"
+    for event in (e for e in events if e["event"] in ("checkpoint", "finished")):
+        for key in ("path", "best_checkpoint", "last_checkpoint"):
+            if key in event:
+                assert Path(event[key]).is_absolute() and Path(event[key]).is_file()
+
+
+def not_a_checkpoint(folder: Path, kind: str) -> Path:
+    path = folder / f"{kind}.pt"
+    if kind == "text":
+        path.write_text("these are not weights\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:  # a real state dict cut in half, as an interrupted copy leaves it
+        torch.save(models.SmallCNN(3).state_dict(), path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated", "empty"])
+def test_weights_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, kind):
+    root, db, _ = make_db(tmp_path, per_class=3)
+    weights = not_a_checkpoint(tmp_path, kind)
+    with pytest.raises(UsageError) as info:
+        engine.train(opts_for(root, db, weights=weights), Emitter("json", stream=io.StringIO()))
+    assert str(info.value) == f"--weights {weights} is not a PyTorch checkpoint or state dict"
+    store = Store(db)
+    try:
+        assert store.latest_run() is None  # refused before any run was recorded
+    finally:
+        store.close()
+
+
+def test_weights_file_with_a_pickled_model_is_a_clear_error(tmp_path):
+    path = tmp_path / "whole-model.pt"
+    torch.save(models.SmallCNN(3), path)  # the model object, not its state dict
+    with pytest.raises(UsageError) as info:
+        models.build_model("small-cnn", 3, pretrained=False, weights_file=path)
+    message = str(info.value)
+    assert message.startswith(f"--weights {path} holds Python objects") and "\n" not in message
+    assert "state_dict()" in message
+
+
+def test_damaged_cached_pretrained_weights_are_named(torch_home):
+    target = cache_file(torch_home, PRETRAINED)
+    target.parent.mkdir(parents=True)
+    state = torchvision.models.get_model(PRETRAINED, weights=None).state_dict()
+    torch.save(state, target)
+    target.write_bytes(target.read_bytes()[:1000])  # an interrupted download
+    with pytest.raises(UsageError) as info:
+        models.build_model(PRETRAINED, 3, pretrained=True)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"the cached pretrained weights for {PRETRAINED} ({target}) cannot be read" in message
+    assert "delete the file" in message and "not in the cache" not in message

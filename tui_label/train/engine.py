@@ -3,6 +3,11 @@
 Runs in its own process (``tui-label train`` / ``python -m tui_label.train``). Everything it
 learns goes to the store (run, per-epoch metrics, checkpoint paths, final status) and, live, to
 stdout as events. A failure of any kind ends as a failed run with its reason.
+
+Another process may hold the database's write lock for a while (a labeler, a backup, a
+``sqlite3`` shell). Progress writes are best effort: they wait briefly and are dropped. The
+writes a run cannot do without (its epochs, checkpoints and final status) are retried with
+backoff for a bounded time (``WritePolicy``), then the run fails with the reason.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +28,14 @@ from torch import nn
 from tui_label.errors import UsageError
 from tui_label.metrics import confusion_matrix, report
 from tui_label.paths import runs_dir
-from tui_label.store import Store
+from tui_label.store import Store, StoreWriteError
 from tui_label.train import data as tdata
 from tui_label.train.events import Emitter
 from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
 from tui_label.train.stopper import Stopper
+
+T = TypeVar("T")
 
 
 class NaNLoss(RuntimeError):
@@ -34,6 +44,61 @@ class NaNLoss(RuntimeError):
 
 class Cancelled(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """How long the trainer waits for the database when another process holds its lock."""
+
+    busy_timeout_ms: int | None = None  # each write; None: the store's default (30 s)
+    progress_timeout_ms: int = 250  # a progress write gives up after this: best effort
+    retry_for_s: float = 300.0  # epoch, checkpoint and status writes: retried this long in all
+    max_delay_s: float = 10.0  # the longest pause between two tries
+
+
+class RunWriter:
+    """The trainer's writes: progress is best effort, everything else is retried."""
+
+    def __init__(self, store: Store, emitter: Emitter, policy: WritePolicy) -> None:
+        self.store, self.emitter, self.policy = store, emitter, policy
+        self._progress_warned = False
+
+    def progress(self, run_id: int, progress: dict) -> bool:
+        """Store the live progress if the lock is free soon; returns whether it was stored."""
+        try:
+            with self.store.busy_timeout(self.policy.progress_timeout_ms):
+                self.store.update_run(run_id, progress=progress)
+            return True
+        except StoreWriteError as exc:
+            if not self._progress_warned:  # once: the next ones would say the same
+                self._progress_warned = True
+                self.emitter.emit("warning", message=f"{exc}: progress is not being saved for "
+                                  "now; training goes on")
+            return False
+
+    def must(self, what: str, write: Callable[..., T], *args, **kwargs) -> T:
+        """Call ``write(*args, **kwargs)`` until it succeeds, with backoff, for
+        ``policy.retry_for_s`` in all.
+
+        Raises:
+            StoreWriteError: still failing at the end (or read-only: no retry), the message
+                says what was not saved.
+        """
+        deadline = time.monotonic() + self.policy.retry_for_s
+        delay, tries = 0.05, 0
+        while True:
+            tries += 1
+            try:
+                return write(*args, **kwargs)
+            except StoreWriteError as exc:
+                if exc.kind == "readonly" or time.monotonic() + delay > deadline:
+                    raise StoreWriteError(exc.kind, f"could not save {what} to the database "
+                                          f"after {tries} tries: {exc}") from None
+                if tries == 1:
+                    self.emitter.emit("warning", message=f"{exc}: could not save {what} yet; "
+                                      "retrying")
+            time.sleep(delay)
+            delay = min(delay * 2, self.policy.max_delay_s)
 
 
 def pick_device(requested: str) -> torch.device:
@@ -114,21 +179,25 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
     return total_loss / max(len(labels), 1), preds
 
 
-def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None) -> int:
+def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
+          writes: WritePolicy | None = None) -> int:
     """Run one training run to its end. Returns the process exit code (0 finished,
-    1 failed, 130 cancelled). Raises ``UsageError`` before a run exists for bad settings."""
+    1 failed, 130 cancelled). Raises ``UsageError`` before a run exists for bad settings
+    (and ``StoreWriteError``, one, when the run cannot even be recorded)."""
     opts.validate()
     stopper = stopper or Stopper()
+    writes = writes or WritePolicy()
     if opts.nice:
         os.nice(opts.nice)
-    store = Store(opts.db)
+    store = Store(opts.db, busy_timeout_ms=writes.busy_timeout_ms)
     try:
-        return _train(opts, store, emitter, stopper)
+        return _train(opts, store, RunWriter(store, emitter, writes), emitter, stopper)
     finally:
         store.close()
 
 
-def _train(opts: TrainOptions, store: Store, emitter: Emitter, stopper: Stopper) -> int:
+def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter,
+           stopper: Stopper) -> int:
     root = opts.root or (Path(store.get_setting("root")) if store.get_setting("root") else None)
     if root is None:
         raise UsageError("which folder holds the images? give DIR (the labeler records it "
@@ -147,42 +216,62 @@ def _train(opts: TrainOptions, store: Store, emitter: Emitter, stopper: Stopper)
                         weights_file=opts.weights, freeze_backbone=opts.freeze_backbone,
                         warn=warnings.append)
 
-    run_id = store.create_run(opts.model, opts.to_json(), names)
+    run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(), names)
     emitter.run_id = run_id
     try:
-        return _run(opts, store, emitter, stopper, run_id, root, items, index_of, names,
-                    device, model, warnings)
+        return _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of,
+                    names, device, model, warnings)
     except Cancelled as exc:
-        store.update_run(run_id, status="cancelled", reason=str(exc))
-        emitter.emit("cancelled", reason=str(exc))
+        reason = str(exc)
+        try:
+            writer.must("the cancelled status", store.update_run, run_id, status="cancelled",
+                        reason=reason)
+        except StoreWriteError as write_exc:
+            reason = f"{reason}; {write_exc}"
+        emitter.emit("cancelled", reason=reason)
         return 130
-    except NaNLoss as exc:
-        return _fail(store, emitter, run_id, str(exc))
+    except (NaNLoss, StoreWriteError) as exc:
+        return _fail(store, writer, emitter, run_id, str(exc))
     except torch.cuda.OutOfMemoryError:
-        return _fail(store, emitter, run_id,
+        return _fail(store, writer, emitter, run_id,
                      f"CUDA out of memory at batch size {opts.batch_size}: try --batch-size "
                      f"{max(1, opts.batch_size // 2)} or a smaller --image-size")
     except Exception as exc:  # anything else still ends as a failed run, with its reason
         import traceback
 
         traceback.print_exc()  # stderr, for whoever debugs it
-        return _fail(store, emitter, run_id, f"{type(exc).__name__}: {exc}")
+        return _fail(store, writer, emitter, run_id, f"{type(exc).__name__}: {exc}")
 
 
-def _fail(store: Store, emitter: Emitter, run_id: int, reason: str) -> int:
-    store.update_run(run_id, status="failed", reason=reason)
+def _fail(store: Store, writer: RunWriter, emitter: Emitter, run_id: int, reason: str) -> int:
+    """Record and announce a failed run. When even that write fails, the event still goes out
+    (and the labeler later reaps the run, whose process is gone, as failed)."""
+    try:
+        writer.must("the failed status", store.update_run, run_id, status="failed",
+                    reason=reason)
+    except StoreWriteError as exc:
+        reason = f"{reason}; {exc}"
     emitter.emit("failed", reason=reason)
     return 1
 
 
-def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, device, model,
-         warnings) -> int:
+def _unreadable_warning(skipped: list[tuple[str, str]]) -> str:
+    """One line: how many labeled images were left out, and why for the first few."""
+    shown = ", ".join(f"{path} ({reason})" for path, reason in skipped[:3])
+    more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return (f"{len(skipped)} labeled image(s) could not be read and are left out: "
+            f"{shown}{more}")
+
+
+def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, names, device,
+         model, warnings) -> int:
     torch.manual_seed(opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     if device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # one core for the labeler
 
-    split = store.assign_splits(items, opts.val_fraction)
+    split = writer.must("the train/validation split", store.assign_splits, items,
+                        opts.val_fraction)
     for message in warnings:
         emitter.emit("warning", message=message)
     cpu_workers = max(1, (os.cpu_count() or 2) - 1)
@@ -192,20 +281,22 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
             raise Cancelled(f"stopped by {stopper.requested} while decoding images")
         emitter.emit("preparing", done=done, total=total)
 
+    skipped: list[tuple[str, str]] = []  # (path, why), for the warning
+
     def prepare(subset):
         images, kept = tdata.build_cache(
             [root / it.path for it in subset], opts.size, workers=cpu_workers,
-            progress=progress)
+            progress=progress,
+            skipped=lambda i, reason: skipped.append((subset[i].path, reason)))
         labels = torch.tensor([index_of[subset[i].class_id] for i in kept], dtype=torch.long)
-        return images, labels, len(subset) - len(kept)
+        return images, labels
 
     train_items = [it for it in items if split[it.image_id] == "train"]
     val_items = [it for it in items if split[it.image_id] == "val"]
-    train_x, train_y, bad_train = prepare(train_items)
-    val_x, val_y, bad_val = prepare(val_items)
-    if bad_train or bad_val:
-        emitter.emit("warning", message=f"{bad_train + bad_val} labeled image(s) could not be "
-                     "read and are left out")
+    train_x, train_y = prepare(train_items)
+    val_x, val_y = prepare(val_items)
+    if skipped:
+        emitter.emit("warning", message=_unreadable_warning(skipped))
     if len(train_y) == 0 or len(val_y) == 0:
         raise RuntimeError("no readable images left in the training or validation split")
 
@@ -227,11 +318,13 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=opts.learning_rate, total_steps=steps * opts.epochs, pct_start=0.15)
 
-    store.update_run(run_id, device=str(device), num_train=len(train_y), num_val=len(val_y))
+    writer.must("the run's device and split sizes", store.update_run, run_id,
+                device=str(device), num_train=len(train_y), num_val=len(val_y))
     emitter.emit("started", model=opts.model, device=str(device), classes=names,
                  num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs, steps=steps,
                  image_size=opts.size, config=opts.to_json())
-    out_dir = runs_dir(opts.db) / f"run-{run_id}"
+    # Absolute: the stored paths must resolve from any working directory (the labeler's).
+    out_dir = runs_dir(opts.db.resolve()) / f"run-{run_id}"
     best_acc, best_path, last_path = -1.0, out_dir / "best.pt", out_dir / "last.pt"
     start = time.monotonic()
     seen = 0
@@ -252,7 +345,8 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
         for step, idx in enumerate(tdata.batches(order, opts.batch_size), start=1):
             if stopper.requested:
                 checkpoint(epoch - 1, last_path, None)
-                store.update_run(run_id, last_checkpoint=str(last_path))
+                writer.must("the last checkpoint's path", store.update_run, run_id,
+                            last_checkpoint=str(last_path))
                 raise Cancelled(f"stopped by {stopper.requested} in epoch {epoch}; last "
                                 f"checkpoint {last_path}")
             x = tdata.augment(train_x[idx.to(train_x.device)], hflip=opts.hflip,
@@ -287,18 +381,22 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
                 if device.type == "cuda":
                     progress["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
                 emitter.emit("step", **progress)
-                store.update_run(run_id, progress=progress)
+                writer.progress(run_id, progress)
         train_loss = (loss_sum / steps).item()
         if not math.isfinite(train_loss):
             raise NaNLoss(f"the loss became {train_loss} in epoch {epoch}: try a lower --lr "
                           f"than {opts.learning_rate}")
         val_loss, preds = evaluate(model, val_x, val_y, num_classes, device, opts.batch_size,
                                    autocast, channels_last, opts.freeze_backbone)
+        if not math.isfinite(val_loss):  # such a model must never become best.pt
+            raise NaNLoss(f"the validation loss became {val_loss} in epoch {epoch}: try a "
+                          f"lower --lr than {opts.learning_rate}")
         metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes), names)
         seconds = time.monotonic() - epoch_start
         rate = len(train_y) / seconds
-        store.add_epoch(run_id, epoch, train_loss=train_loss, val_loss=val_loss,
-                        report=metrics.to_dict(), seconds=seconds, images_per_sec=rate)
+        writer.must(f"epoch {epoch}'s metrics", store.add_epoch, run_id, epoch,
+                    train_loss=train_loss, val_loss=val_loss, report=metrics.to_dict(),
+                    seconds=seconds, images_per_sec=rate)
         emitter.emit("epoch", epoch=epoch, epochs=opts.epochs, train_loss=train_loss,
                      val_loss=val_loss, seconds=seconds, images_per_sec=rate,
                      **metrics.to_dict())
@@ -307,11 +405,12 @@ def _run(opts, store, emitter, stopper, run_id, root, items, index_of, names, de
         if best:
             best_acc = metrics.accuracy
             checkpoint(epoch, best_path, metrics.to_dict())
-        store.update_run(run_id, last_checkpoint=str(last_path), best_checkpoint=str(best_path),
-                         best_accuracy=best_acc)
+        writer.must(f"epoch {epoch}'s checkpoint paths", store.update_run, run_id,
+                    last_checkpoint=str(last_path), best_checkpoint=str(best_path),
+                    best_accuracy=best_acc)
         emitter.emit("checkpoint", path=str(best_path if best else last_path), best=best,
                      epoch=epoch)
-    store.update_run(run_id, status="finished")
+    writer.must("the finished status", store.update_run, run_id, status="finished")
     emitter.emit("finished", best_accuracy=best_acc, best_checkpoint=str(best_path),
                  last_checkpoint=str(last_path), seconds=time.monotonic() - start)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,16 +54,25 @@ def pretrained_state(name: str) -> dict:
     """The default pretrained weights of a torchvision model, from torch's cache or the net.
 
     Raises:
-        OSError: neither cached nor downloadable (the message says where the cache is).
+        OSError: neither cached nor downloadable, or the cached file is damaged (one line that
+            says where the cache file is).
     """
     weights = torchvision.models.get_model_weights(name).DEFAULT
+    cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     try:
         return weights.get_state_dict(progress=False)
     except Exception as exc:  # URLError, HTTPError, socket errors: all "not available"
-        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-        reason = getattr(exc, "reason", None) or exc
+        reason = _first_line(getattr(exc, "reason", None) or exc) or type(exc).__name__
+        if cache.is_file():
+            raise OSError(f"the cached pretrained weights for {name} ({cache}) cannot be read "
+                          f"({reason}); delete the file to download it again") from None
         raise OSError(f"pretrained weights for {name} are not in the cache ({cache}) and could "
                       f"not be downloaded ({reason})") from None
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0].split(". ")[0] if text else ""
 
 
 def replace_head(model: nn.Module, num_classes: int, name: str = "this model") -> nn.Module:
@@ -87,15 +97,23 @@ def load_weights_file(model: nn.Module, path: Path) -> int:
     other classes) are left as they are. Returns how many tensors were loaded."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UsageError(f"cannot read weights from {path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read --weights {path}: {exc.strerror or exc}") from None
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():  # torch's safe loader refused Python objects
+            raise UsageError(f"--weights {path} holds Python objects, not only tensors (a whole "
+                             "pickled model?): save model.state_dict() instead") from None
+        raise UsageError(f"--weights {path} is not a PyTorch checkpoint or state dict") from None
+    except Exception:  # KeyError('101') for text, RuntimeError for a cut zip, EOFError ...
+        raise UsageError(f"--weights {path} is not a PyTorch checkpoint or state dict") from None
     state = data.get("model", data) if isinstance(data, dict) else None
-    if not isinstance(state, dict):
-        raise UsageError(f"{path} holds no state dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise UsageError(f"--weights {path} holds no state dict")
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not usable:
-        raise UsageError(f"no weights in {path} fit this model")
+        raise UsageError(f"no weights in --weights {path} fit this model")
     model.load_state_dict(usable, strict=False)
     return len(usable)
 
