@@ -383,7 +383,7 @@ async def test_read_only_database_refuses_keys_with_one_line(store: Store, datas
 
 
 async def test_failed_rescan_is_shown_not_lost(store: Store, dataset: Path, monkeypatch):
-    import tui_label.screens.label as label_module
+    import tui_label.background as label_module
 
     def broken_scan(root):
         raise PermissionError(13, "Permission denied", str(root))

@@ -17,21 +17,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from tui_label import background
 from tui_label.images import Decoded, Geometry, Prefetcher
 from tui_label.keys import BINDINGS
 from tui_label.orders import OrderChoice, QueueItem
 from tui_label.quiet_gc import QuietGC
-from tui_label.scan import scan
 from tui_label.screens.help import HelpScreen
+from tui_label.screens.messages import CountsRefreshed, ImageDecoded, ScanDone, WriteLockFree
 from tui_label.screens.order import OrderScreen
 from tui_label.screens.training import TrainerEvent, TrainingController
 from tui_label.session import Change, LabelSession
-from tui_label.store import Counts, Store, StoreWriteError, SyncResult
+from tui_label.store import Store, StoreWriteError
 from tui_label.widgets.alert import Alert
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
@@ -52,36 +52,6 @@ class Painted:
     image_id: int
     action_time: float  # perf_counter() when the key's action ran
     painted_time: float  # perf_counter() after the refresh that drew it
-
-
-@dataclass
-class ImageDecoded(Message):
-    """A decode finished on a worker thread."""
-
-    image_id: int
-
-
-@dataclass
-class ScanDone(Message):
-    """The background rescan synced the images table."""
-
-    result: SyncResult
-
-
-@dataclass
-class CountsRefreshed(Message):
-    """Fresh counts from the database (other labelers' work included)."""
-
-    counts: Counts
-    generation: int  # the session's change counter when counting began
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, CountsRefreshed)
-
-
-@dataclass
-class WriteLockFree(Message):
-    """The database lock that refused a key has been released."""
 
 
 class LabelScreen(Screen):
@@ -344,11 +314,7 @@ class LabelScreen(Screen):
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, name="count")
     def _count_in_thread(self, generation: int) -> None:
-        store = Store(self.store.path)  # one connection per thread
-        try:
-            self.post_message(CountsRefreshed(store.counts(), generation))
-        finally:
-            store.close()
+        self.post_message(CountsRefreshed(background.count(self.store.path), generation))
 
     @on(CountsRefreshed)
     def _on_counts(self, message: CountsRefreshed) -> None:
@@ -357,11 +323,7 @@ class LabelScreen(Screen):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, name="rescan")
     def _rescan(self) -> None:
-        store = Store(self.store.path)
-        try:
-            self.post_message(ScanDone(store.sync_images(scan(self.root))))
-        finally:
-            store.close()
+        self.post_message(ScanDone(background.rescan(self.store.path, self.root)))
 
     @on(ScanDone)
     def _on_scan_done(self, message: ScanDone) -> None:
@@ -380,17 +342,8 @@ class LabelScreen(Screen):
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False, name="lock wait")
     def _wait_for_lock(self) -> None:
-        store = Store(self.store.path, busy_timeout_ms=1000)
-        try:
-            while True:
-                try:
-                    store.probe_write()
-                    break
-                except StoreWriteError as exc:
-                    if exc.kind != "locked":
-                        break
-        finally:
-            store.close()
+        worker = get_current_worker()
+        background.wait_for_write_lock(self.store.path, lambda: worker.is_cancelled)
         self.post_message(WriteLockFree())
 
     @on(WriteLockFree)
