@@ -8,8 +8,12 @@ import sys
 import pytest
 
 HEADLESS = ["tui_label.scan", "tui_label.images", "tui_label.store", "tui_label.config",
-            "tui_label.keys", "tui_label.paths", "tui_label.cli"]
-LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label"]
+            "tui_label.keys", "tui_label.paths", "tui_label.cli", "tui_label.session",
+            "tui_label.orders", "tui_label.background", "tui_label.quiet_gc",
+            "tui_label.training", "tui_label.metrics", "tui_label.train.options",
+            "tui_label.train.engine"]
+LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label", "tui_label.session",
+           "tui_label.orders", "tui_label.store", "tui_label.background"]
 
 
 def imported_after(module: str) -> set[str]:
