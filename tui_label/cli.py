@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__
 from tui_label.errors import UsageError
+from tui_label.train.cli import train
 
 RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
 ORDER_HELP = "Which images to show first: unlabeled, all, skipped, or class:NAME."
@@ -236,59 +237,7 @@ def export(folder, db, fmt, output, include_skipped, force) -> None:
     click.echo(f"wrote {len(rows)} labels to {output}", err=True)
 
 
-@cli.command()
-@click.argument("folder", metavar="[DIR]", required=False)
-@_db_option
-@click.option("--model", default="small-cnn", show_default=True,
-              help="small-cnn, or any torchvision classification model (resnet18, "
-                   "efficientnet_b0, convnext_tiny, vit_b_16, ...).")
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--lr", type=float, default=None,
-              help="Peak learning rate [default: 3e-3 for small-cnn, else 1e-3].")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--image-size", type=int, default=None,
-              help="Side of the square training images [default: 64 for small-cnn, else 224].")
-@click.option("--pretrained/--no-pretrained", default=None,
-              help="Start from torchvision's pretrained weights [default: when available].")
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Start from these weights (a state dict or a tui-label checkpoint).")
-@click.option("--freeze-backbone", is_flag=True, help="Train only the new classification head.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
-              show_default=True)
-@click.option("--balance", type=click.Choice(["none", "loss", "sampler"]), default="none",
-              show_default=True, help="Counter class imbalance with a weighted loss or sampler.")
-@click.option("--val-fraction", type=float, default=0.2, show_default=True,
-              help="Share of labeled images held out for validation (stable per image).")
-@click.option("--hflip/--no-hflip", default=False, show_default=True,
-              help="Random horizontal flips (off: they harm digits, text, arrows).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--events", type=click.Choice(["auto", "json", "human"]), default="auto",
-              show_default=True, help="JSON lines on stdout, or readable lines on a terminal.")
-@click.option("--nice", type=int, default=0, hidden=True)
-def train(folder, db, **settings) -> None:
-    """Fine-tune a classifier on the labels so far (headless; the panel runs the same)."""
-    from tui_label.paths import default_db
-    from tui_label.train.options import TrainOptions
-
-    root = _dataset_root(folder) if folder else None
-    if db is None:
-        if root is None:
-            raise UsageError("give the dataset folder DIR or --db PATH")
-        db = default_db(root)
-    if not db.exists():
-        raise UsageError(f"no database at {db}: label some images first")
-    opts = TrainOptions(db=db, root=root, **settings)
-    opts.validate()
-    from tui_label.train.events import Emitter
-    from tui_label.train.stopper import Stopper
-
-    stopper = Stopper()
-    stopper.install()  # before torch's slow import: an early stop is a clean cancel
-    from tui_label.train.engine import train as run_training  # imports torch
-
-    code = run_training(opts, Emitter(opts.events), stopper)
-    if code:
-        sys.exit(code)
+cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,59 +1,115 @@
-"""Training settings: plain defaults, saved with each run and in each checkpoint."""
+"""Training settings, from one source: each ``TrainOptions`` field carries its help text,
+default and choices. The ``tui-label train`` options (``train/cli.py``), the trainer's command
+line (``command_args``) and the panel's settings are all made from these fields.
+
+No torch and no click here: the labeler builds a command line and reads the panel's text
+without loading either.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
 from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any
 
 from tui_label.errors import UsageError
 
 SMALL_CNN = "small-cnn"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BALANCE = ("none", "loss", "sampler")
+EVENTS = ("auto", "json", "human")
+# The defaults that depend on the model: used by the properties below and quoted in the help.
+SMALL_CNN_LR, FINE_TUNE_LR = 3e-3, 1e-3
+SMALL_CNN_SIZE, FINE_TUNE_SIZE = 64, 224
+
+AUTO = "auto"  # how the panel writes "None: let the trainer decide"
+TRUE_WORDS = ("yes", "true", "on", "1")
+FALSE_WORDS = ("no", "false", "off", "0")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one option is offered to a person.
+
+    ``auto`` says what the default ``None`` means (shown as the default in ``--help``);
+    ``argument`` makes it the positional ``DIR``; ``hidden`` keeps it out of ``--help``.
+    """
+
+    help: str
+    label: str = ""  # the panel's short name (default: the field name)
+    choices: tuple[str, ...] = ()
+    auto: str = ""
+    argument: bool = False
+    hidden: bool = False
+
+
+def _opt(default: Any = MISSING, help: str = "", **spec: Any) -> Any:
+    return field(default=default, metadata={"spec": Spec(help, **spec)})
 
 
 @dataclass
 class TrainOptions:
-    db: Path
-    root: Path | None = None  # dataset folder; default: the one the labeler recorded
-    model: str = SMALL_CNN
-    epochs: int = 10
-    lr: float | None = None  # default: 3e-3 for small-cnn (from scratch), 1e-3 otherwise
-    batch_size: int = 64
-    image_size: int | None = None  # default: 64 for small-cnn, 224 otherwise
-    pretrained: bool | None = None  # None: try, fall back to random weights with a warning
-    weights: Path | None = None
-    freeze_backbone: bool = False
-    device: str = "auto"
-    balance: str = "none"
-    val_fraction: float = 0.2
-    hflip: bool = False
-    seed: int = 0
-    nice: int = 0
-    events: str = "auto"  # json | human | auto (human on a terminal)
+    """Everything one run needs; saved with the run and in each checkpoint."""
+
+    db: Path = _opt(help="The SQLite database (default: DIR/tui-label.db, or a per-dataset "
+                         "file in ~/.local/share/tui-label when DIR is read-only).")
+    root: Path | None = _opt(None, "The dataset folder (default: the one the labeler "
+                                   "recorded).", argument=True)
+    model: str = _opt(SMALL_CNN, "small-cnn, or any torchvision classification model "
+                                 "(resnet18, efficientnet_b0, convnext_tiny, vit_b_16, ...).")
+    epochs: int = _opt(10, "Passes over the training images.")
+    lr: float | None = _opt(None, "Peak learning rate.",
+                            auto=f"{SMALL_CNN_LR:g} for small-cnn, else {FINE_TUNE_LR:g}")
+    batch_size: int = _opt(64, "Images per optimizer step.", label="batch")
+    image_size: int | None = _opt(None, "Side of the square training images.", label="size",
+                                  auto=f"{SMALL_CNN_SIZE} for small-cnn, else {FINE_TUNE_SIZE}")
+    pretrained: bool | None = _opt(None, "Start from torchvision's pretrained weights.",
+                                   auto="when available, else random weights with a warning")
+    weights: Path | None = _opt(None, "Start from these weights (a state dict or a tui-label "
+                                      "checkpoint).")
+    freeze_backbone: bool = _opt(False, "Train only the new classification head.",
+                                 label="freeze")
+    device: str = _opt("auto", "Where to train.", choices=DEVICES)
+    balance: str = _opt("none", "Counter class imbalance with a weighted loss or sampler.",
+                        choices=BALANCE)
+    val_fraction: float = _opt(0.2, "Share of labeled images held out for validation "
+                                    "(stable per image).", label="val")
+    hflip: bool = _opt(False, "Random horizontal flips (off: they harm digits, text, arrows).",
+                       label="flip")
+    seed: int = _opt(0, "Random seed: the initial weights, batch order and augmentation.")
+    nice: int = _opt(0, "Lower the trainer's CPU priority (the labeler starts it at 10).",
+                     hidden=True)
+    events: str = _opt("auto", "JSON lines on stdout, or readable lines on a terminal.",
+                       choices=EVENTS)
 
     @property
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
-        return 3e-3 if self.model == SMALL_CNN else 1e-3
+        return SMALL_CNN_LR if self.model == SMALL_CNN else FINE_TUNE_LR
 
     @property
     def size(self) -> int:
         if self.image_size is not None:
             return self.image_size
-        return 64 if self.model == SMALL_CNN else 224
+        return SMALL_CNN_SIZE if self.model == SMALL_CNN else FINE_TUNE_SIZE
 
     def validate(self) -> None:
+        """Raise ``UsageError`` (one line naming the option) for the first bad setting."""
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
-            (self.lr is None or 0 < self.lr < float("inf"), "--lr must be a positive number"),
+            (self.lr is None or 0 < self.lr < math.inf, "--lr must be a positive number"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
-            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
-            (self.balance in BALANCE, f"--balance must be one of {', '.join(BALANCE)}"),
+            *((getattr(self, f.name) in f.spec.choices,
+               f"{f.flag} must be one of {', '.join(f.spec.choices)}")
+              for f in option_fields() if f.spec.choices),
             (not (self.pretrained and self.weights),
              "--pretrained and --weights both choose starting weights: give one"),
             (self.weights is None or self.weights.is_file(),
@@ -68,24 +124,121 @@ class TrainOptions:
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
 
     def command_args(self) -> list[str]:
-        """The same settings as ``tui-label train`` arguments (how the panel starts a run)."""
-        args = ["--db", str(self.db), "--model", self.model, "--epochs", str(self.epochs),
-                "--batch-size", str(self.batch_size),
-                "--device", self.device, "--balance", self.balance,
-                "--val-fraction", repr(self.val_fraction), "--seed", str(self.seed),
-                "--events", self.events, "--nice", str(self.nice)]
+        """The same settings as ``tui-label train`` arguments (how the panel starts a run).
+
+        Only settings that differ from their default are written, each as ``--name=value``
+        (a value that starts with ``-`` stays a value); the folder comes last, after ``--``.
+        """
+        args = []
+        for f in option_fields():
+            value = getattr(self, f.name)
+            if f.spec.argument or (f.has_default and value == f.default):
+                continue
+            if f.kind is bool:
+                args.append(f.flag if value else f.negative_flag)
+            else:
+                args.append(f"{f.flag}={to_text(value)}")
         if self.root is not None:
-            args.insert(0, str(self.root))
-        if self.lr is not None:
-            args += ["--lr", repr(self.lr)]
-        if self.image_size is not None:
-            args += ["--image-size", str(self.image_size)]
-        if self.pretrained is not None:
-            args.append("--pretrained" if self.pretrained else "--no-pretrained")
-        if self.weights is not None:
-            args += ["--weights", str(self.weights)]
-        if self.freeze_backbone:
-            args.append("--freeze-backbone")
-        args.append("--hflip" if self.hflip else "--no-hflip")
+            args += ["--", str(self.root)]
         return args
 
+    @classmethod
+    def from_settings(cls, db: Path, root: Path | None, settings: dict[str, str],
+                      **fixed: Any) -> TrainOptions:
+        """Options from the panel's text fields (``{field name: text}``), then ``fixed``.
+
+        An empty field takes its default, ``auto`` means "let the trainer decide" where the
+        option allows it. Raises ``UsageError`` for text that does not parse or a bad value.
+        """
+        by_name = {f.name: f for f in option_fields()}
+        unknown = set(settings) - set(by_name)
+        if unknown:
+            raise UsageError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        values = {name: by_name[name].parse(text) for name, text in settings.items()}
+        values = {k: v for k, v in values.items() if v is not MISSING}
+        opts = cls(**{**values, "db": db, "root": root, **fixed})
+        opts.validate()
+        return opts
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One ``TrainOptions`` field with what the CLI and the panel need to offer it."""
+
+    name: str
+    kind: type  # str, int, float, bool or Path
+    optional: bool  # None is allowed ("auto": the trainer decides)
+    default: Any  # MISSING when the field has none (``db``)
+    spec: Spec
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def negative_flag(self) -> str:
+        return "--no-" + self.name.replace("_", "-")
+
+    @property
+    def label(self) -> str:
+        return self.spec.label or self.name
+
+    @property
+    def default_text(self) -> str:
+        """The default as the panel writes it."""
+        return to_text(self.default) if self.has_default else ""
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text`` typed in the panel; ``MISSING`` means "the default"."""
+        text = text.strip()
+        if text == "" or (text.lower() == AUTO and self.optional and not self.spec.choices):
+            return None if self.optional and text else MISSING
+        if self.kind is bool:
+            if text.lower() in TRUE_WORDS:
+                return True
+            if text.lower() in FALSE_WORDS:
+                return False
+            raise UsageError(f"{self.label}: {text!r} is not yes or no")
+        if self.kind in (int, float):
+            try:
+                return self.kind(text)
+            except ValueError:
+                raise UsageError(f"{self.label}: {text!r} is not a number") from None
+        return self.kind(text)
+
+
+def to_text(value: Any) -> str:
+    """A value as a setting's text: ``auto`` for None, ``yes``/``no``, exact floats."""
+    if value is None:
+        return AUTO
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly
+    return str(value)
+
+
+@cache
+def option_fields() -> tuple[OptionField, ...]:
+    """Every ``TrainOptions`` field, in declaration order."""
+    hints = typing.get_type_hints(TrainOptions)
+    result = []
+    for f in fields(TrainOptions):
+        kind, optional = hints[f.name], False
+        if isinstance(kind, UnionType) or typing.get_origin(kind) is typing.Union:
+            args = [a for a in typing.get_args(kind) if a is not NoneType]
+            kind, optional = args[0], True
+        result.append(OptionField(f.name, kind, optional, f.default, f.metadata["spec"]))
+    return tuple(result)
+
+
+def option_field(name: str) -> OptionField:
+    """The field called ``name`` (KeyError if there is none)."""
+    for f in option_fields():
+        if f.name == name:
+            return f
+    raise KeyError(name)

@@ -1,0 +1,88 @@
+"""``tui-label train``: its options are made from ``TrainOptions``' fields.
+
+Imported by ``tui_label.cli`` (and so by the labeler): torch loads only when a run begins.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tui_label.errors import UsageError
+from tui_label.train.options import OptionField, TrainOptions, option_fields
+
+
+def _click_param(f: OptionField):
+    """The click decorator for one field."""
+    if f.spec.argument:
+        return click.argument(f.name, metavar="[DIR]", required=False,
+                              type=click.Path(path_type=Path))
+    help_text = f.spec.help
+    show_default: bool | str = f.has_default and f.default is not None
+    if f.spec.auto:
+        show_default = f.spec.auto
+    if f.kind is bool:
+        decls = [f"{f.flag}/{f.negative_flag}"]
+    else:
+        decls = [f.flag]
+    if f.spec.choices:
+        kind = click.Choice(f.spec.choices)
+    elif f.kind is Path:
+        kind = click.Path(dir_okay=False, path_type=Path)
+    else:
+        kind = f.kind
+    return click.option(*decls, f.name, type=None if f.kind is bool else kind,
+                        default=f.default if f.has_default else None,
+                        show_default=show_default, help=help_text, hidden=f.spec.hidden)
+
+
+def train_options(command):
+    """Add every ``TrainOptions`` field to ``command`` as an argument or option."""
+    for f in reversed(option_fields()):
+        command = _click_param(f)(command)
+    return command
+
+
+def _dataset_root(path: Path) -> Path:
+    root = path.expanduser()
+    if not root.exists():
+        raise UsageError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise UsageError(f"not a folder: {root}")
+    return root.resolve()
+
+
+def options_from_command(settings: dict) -> TrainOptions:
+    """Validated options from the parsed command line (the folder and database checked)."""
+    from tui_label.paths import default_db
+
+    root = _dataset_root(settings["root"]) if settings["root"] is not None else None
+    db = settings["db"]
+    if db is None:
+        if root is None:
+            raise UsageError("give the dataset folder DIR or --db PATH")
+        db = default_db(root)
+    if not db.exists():
+        raise UsageError(f"no database at {db}: label some images first")
+    opts = TrainOptions(**{**settings, "db": db, "root": root})
+    opts.validate()
+    return opts
+
+
+@click.command("train")
+@train_options
+def train(**settings) -> None:
+    """Fine-tune a classifier on the labels so far (headless; the panel runs the same)."""
+    opts = options_from_command(settings)
+    from tui_label.train.events import Emitter
+    from tui_label.train.stopper import Stopper
+
+    stopper = Stopper()
+    stopper.install()  # before torch's slow import: an early stop is a clean cancel
+    from tui_label.train.engine import train as run_training  # imports torch
+
+    code = run_training(opts, Emitter(opts.events), stopper)
+    if code:
+        sys.exit(code)
