@@ -248,9 +248,10 @@ async def shown(probe: Probe, image_id: int, since: float) -> tuple[float, float
 async def from_the_top(probe: Probe) -> None:
     """Start the queue again and wait for its first image (not timed)."""
     screen, since = probe.screen, time.perf_counter()
-    screen.call_later(screen.set_order, screen.order)
-    await wait_until(lambda: screen.queue[0].id if screen.pos == 0 else None, "restart")
-    await shown(probe, screen.queue[0].id, since)
+    screen.call_later(screen.set_order, screen.session.order)
+    session = screen.session
+    await wait_until(lambda: session.queue[0].id if session.pos == 0 else None, "restart")
+    await shown(probe, screen.session.queue[0].id, since)
 
 
 # -- the two modes ------------------------------------------------------------------------
@@ -260,10 +261,10 @@ async def paced(pilot, probe: Probe, key: str, presses: int, interval: float) ->
     screen = probe.screen
     painted, frames, windows, hits = [], [], [], 0
     for _ in range(presses):
-        if screen.pos >= len(screen.queue) - 1:
+        if screen.session.pos >= len(screen.session.queue) - 1:
             await from_the_top(probe)
             await asyncio.sleep(interval)  # the restart is not a keypress: keep the pace
-        target, loading = screen.queue[screen.pos + 1].id, probe.loading
+        target, loading = screen.session.queue[screen.session.pos + 1].id, probe.loading
         t0 = time.perf_counter()
         await pilot.press(key)
         p, f = await shown(probe, target, t0)
@@ -294,9 +295,10 @@ async def burst(pilot, probe: Probe, key: str, presses: int) -> dict:
     screen.action_label = hooked_action_label
     left = presses
     while left:
-        if screen.pos >= len(screen.queue) - 1:
+        if screen.session.pos >= len(screen.session.queue) - 1:
             await from_the_top(probe)
-        n = min(left, len(screen.queue) - 1 - screen.pos)  # never run off the queue's end
+        # never run off the queue's end
+        n = min(left, len(screen.session.queue) - 1 - screen.session.pos)
         for _ in range(n):
             event = events.Key(key, key)
             event.set_sender(app)
