@@ -14,7 +14,7 @@ from tui_label.orders import OrderChoice
 from tui_label.store import ClassRow
 
 
-class OrderScreen(ModalScreen["OrderChoice | None"]):
+class OrderScreen(ModalScreen[OrderChoice | None]):
     DEFAULT_CSS = """
     OrderScreen { align: center middle; }
     OrderScreen OptionList { width: 50; height: auto; max-height: 80%; border: round $accent; }
