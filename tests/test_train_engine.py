@@ -32,6 +32,7 @@ from tui_label.train import data as tdata
 from tui_label.train import engine, models
 from tui_label.train.events import Emitter
 from tui_label.train.options import TrainOptions
+from tui_label.train.writes import WritePolicy
 
 COLORS = {"red": (210, 30, 30), "green": (30, 210, 30), "blue": (30, 30, 210)}
 NAMES = list(COLORS)
@@ -93,7 +94,7 @@ def opts_for(root: Path, db: Path, **kw) -> TrainOptions:
     return TrainOptions(db=db, root=root, **settings)
 
 
-def train_in_process(opts: TrainOptions, writes: engine.WritePolicy | None = None,
+def train_in_process(opts: TrainOptions, writes: WritePolicy | None = None,
                      emitter: Emitter | None = None) -> tuple[int, list[dict]]:
     emitter = emitter or Emitter("json", stream=io.StringIO())
     code = engine.train(opts, emitter, writes=writes)
@@ -632,7 +633,7 @@ class LockingEmitter(Emitter):
         self.other.close()
 
 
-QUICK_WRITES = engine.WritePolicy(busy_timeout_ms=100, progress_timeout_ms=20, retry_for_s=60)
+QUICK_WRITES = WritePolicy(busy_timeout_ms=100, progress_timeout_ms=20, retry_for_s=60)
 
 
 def test_a_locked_database_skips_progress_and_retries_epoch_writes(tmp_path):
@@ -668,7 +669,7 @@ def test_a_database_locked_past_the_retry_time_fails_the_run_with_the_reason(tmp
     root, db, _ = make_db(tmp_path, per_class=6)
     labels = labels_snapshot(db)
     emitter = LockingEmitter(db, release_on=None)
-    writes = engine.WritePolicy(busy_timeout_ms=50, progress_timeout_ms=20, retry_for_s=0.5)
+    writes = WritePolicy(busy_timeout_ms=50, progress_timeout_ms=20, retry_for_s=0.5)
     try:
         code, events = train_in_process(opts_for(root, db, epochs=2), writes, emitter)
     finally:
@@ -778,3 +779,33 @@ def test_damaged_cached_pretrained_weights_are_named(torch_home):
     assert "\n" not in message
     assert f"the cached pretrained weights for {PRETRAINED} ({target}) cannot be read" in message
     assert "delete the file" in message and "not in the cache" not in message
+
+
+def test_run_writer_retries_a_lock_but_not_a_read_only_file():
+    from tui_label.store import StoreWriteError
+    from tui_label.train.writes import RunWriter
+
+    emitter = Emitter("json", stream=io.StringIO())
+    writer = RunWriter(None, emitter, WritePolicy(retry_for_s=30, max_delay_s=0.01))
+    failures = [StoreWriteError("locked", "the database is locked by another process")] * 2
+
+    def flaky(value):
+        if failures:
+            raise failures.pop()
+        return value
+
+    assert writer.must("a row", flaky, 7) == 7 and not failures
+    warnings = parse_events(emitter.stream.getvalue())
+    assert [w["message"] for w in warnings] == [
+        "the database is locked by another process: could not save a row yet; retrying"]
+    calls = []
+
+    def read_only():
+        calls.append(1)
+        raise StoreWriteError("readonly", "the database is read-only")
+
+    with pytest.raises(StoreWriteError) as info:
+        writer.must("a row", read_only)
+    assert len(calls) == 1 and info.value.kind == "readonly"
+    assert str(info.value) == ("could not save a row to the database after 1 try: "
+                               "the database is read-only")
