@@ -120,8 +120,8 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
 def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
           writes: WritePolicy | None = None) -> int:
     """Run one training run to its end. Returns the process exit code (0 finished,
-    1 failed, 130 cancelled). Raises ``UsageError`` before a run exists for bad settings
-    (and ``StoreWriteError``, one, when the run cannot even be recorded)."""
+    1 failed, 130 cancelled). Raises ``UsageError`` before a run exists: bad settings, or a
+    ``StoreWriteError`` when the run cannot even be recorded."""
     opts.validate()
     stopper = stopper or Stopper()
     writes = writes or WritePolicy()
