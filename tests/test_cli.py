@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import io
 import json
+import os
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -20,13 +24,24 @@ from tui_label.scan import scan
 from tui_label.store import Store
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run the real entry point in a subprocess (as a user would) without a terminal."""
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            preexec_fn=None) -> tuple[int, str, str]:
+    """Run the real entry point in a subprocess (as a user would) without a terminal;
+    ``env`` adds to the environment."""
     proc = subprocess.run(
         [sys.executable, "-m", "tui_label", *args], capture_output=True, text=True, timeout=120,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
     )
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` with a hash of each file's content."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file()
+        else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def db_fingerprint(db: Path) -> tuple[str, list[str]]:
@@ -68,6 +83,11 @@ def assert_usage_error(code: int, err: str, fragment: str) -> None:
         (["label", "{data}", "--classes", "a,b", "--order", "class:zebra"], "zebra"),
         (["label", "{data}", "--classes", "a,b", "--db", "{data}"], "is a directory"),
         (["label", "{data}", "--classes", "a,b", "--db", "{notdb}"], "not a database"),
+        (["label", "{data}", "--classes", "a,b", "--order", "class:nope", "--db", "{newdb}"],
+         "nope"),
+        (["label", "{data}", "--order", "class:nope", "--db", "{newdb}"], "no classes"),
+        (["label", "{empty}", "--classes", "a,b", "--db", "{newdb}"], "no images found"),
+        (["label", "{data}", "--classes", "a,a", "--db", "{newdb}"], "duplicate class name"),
         (["label"], "Missing argument"),
         (["frobnicate"], "No such command"),
         (["stats", "--db", "{nodb}"], "no database"),
@@ -76,6 +96,7 @@ def assert_usage_error(code: int, err: str, fragment: str) -> None:
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], fragment: str):
+    """One line, exit 2, and no file or folder made or changed (no database, no -wal)."""
     data = tmp_path / "data"
     make_images(data, 2)
     (tmp_path / "empty").mkdir()
@@ -85,9 +106,12 @@ def test_usage_errors(tmp_path: Path, args: list[str], fragment: str):
         "{missing}": str(tmp_path / "nope"), "{file}": str(tmp_path / "file.txt"),
         "{empty}": str(tmp_path / "empty"), "{data}": str(data),
         "{notdb}": str(tmp_path / "notdb.db"), "{nodb}": str(tmp_path / "none.db"),
+        "{newdb}": str(tmp_path / "new" / "dir" / "x.db"),
     }
+    before = tree(tmp_path)
     code, _, err = run_cli(*[subst.get(a, a) for a in args])
     assert_usage_error(code, err, fragment)
+    assert tree(tmp_path) == before
 
 
 def test_bad_config_file_is_one_line(tmp_path: Path):
@@ -107,14 +131,21 @@ def test_errors_never_touch_existing_labels(tmp_path: Path):
     store.sync_images(scan(data))
     store.label(store.queue("all")[0].id, store.classes()[0].id)
     store.close()
-    before = db.read_bytes()
-    for args in (["--classes", "cat,cat"], ["--classes", "x:q"], ["--order", "class:nope"]):
+    before, files = db_fingerprint(db), tree(tmp_path)
+    for args in (
+        ["--classes", "cat,cat"],
+        ["--classes", "x:q"],
+        ["--order", "class:nope"],
+        ["--classes", "cat,dog", "--order", "class:nope"],  # neither classes nor settings
+        ["--classes", "dog", "--order", "sideways"],
+    ):
         code, _, err = run_cli("label", str(data), "--db", str(db), *args)
-        assert code == 2, err
+        assert_usage_error(code, err, "")
+        assert db_fingerprint(db) == before, args
+        assert tree(tmp_path) == files, args  # no -wal or -shm left behind either
     store = Store(db)
     assert [(r["path"], r["class"]) for r in store.current_labels()] == [("img000.png", "cat")]
     store.close()
-    assert len(db.read_bytes()) == len(before)
 
 
 def test_help_and_version():
@@ -229,3 +260,128 @@ def test_sample_data_is_complete():
     specs = resolve_classes(load_config_classes(SAMPLE_DATA / "tui-label.toml"))
     assert all(s.name == s.key for s in specs) and len(specs) == 10
     assert paths.sample_data_dir().resolve() == SAMPLE_DATA.resolve()
+
+
+# --- database faults at start-up: one line, exit 2, nothing lost, nothing left behind ---------
+
+
+def _without_root_powers() -> None:
+    """preexec_fn: as root, drop CAP_DAC_OVERRIDE and CAP_FOWNER from the bounding set so the
+    command obeys file modes as any user would (a no-op for other users)."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 3):  # CAP_DAC_OVERRIDE, CAP_FOWNER
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.mark.parametrize("classes", [["--classes", "cat,dog"], []])
+def test_read_only_database_is_one_line_at_start(tmp_path: Path, classes: list[str]):
+    db = labeled_db(tmp_path)
+    db.chmod(0o444)
+    before, files = db_fingerprint(db), tree(tmp_path)
+    code, _, err = run_cli("label", str(tmp_path / "data"), "--db", str(db), *classes,
+                           preexec_fn=_without_root_powers)
+    assert_usage_error(code, err, "read-only")
+    assert db_fingerprint(db) == before
+    assert tree(tmp_path) == files  # no -wal or -shm
+
+
+@pytest.mark.parametrize("classes", [["--classes", "cat,dog"], []])
+def test_database_locked_past_the_busy_timeout_is_one_line_at_start(tmp_path: Path, classes):
+    db = labeled_db(tmp_path)
+    store = Store(db)
+    store.set_setting("root", str((tmp_path / "data").resolve()))  # nothing left to write
+    store.close()
+    before, files = db_fingerprint(db), tree(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\nsys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = run_cli("label", str(tmp_path / "data"), "--db", str(db), *classes,
+                               env={"TUI_LABEL_BUSY_TIMEOUT_MS": "200"})
+    finally:
+        holder.stdin.close()  # the holder rolls back and closes
+        holder.wait(timeout=30)
+    assert_usage_error(code, err, "locked by another process")
+    assert db_fingerprint(db) == before
+    assert tree(tmp_path) == files
+
+
+def _fill(folder: Path, leave: int) -> None:
+    """Fill the file system of ``folder`` up to ``leave`` bytes free."""
+    st = os.statvfs(folder)
+    (folder / "filler").write_bytes(b"\0" * max(0, st.f_bavail * st.f_frsize - leave))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 300 KB tmpfs (needs the right to mount, as root in CI)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)],
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.skip("no mount command here")
+    if done.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def many_images(folder: Path, count: int) -> None:
+    """``count`` files with long names: scanning records them all (it never decodes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"{i:05d}-{'x' * 150}.png").write_bytes(b"png")
+
+
+def test_full_disk_at_start_is_one_line_and_keeps_the_labels(tmp_path: Path, small_disk: Path):
+    data = tmp_path / "data"
+    make_images(data, 3)
+    db = small_disk / "l.db"
+    store = Store(db)
+    store.set_classes([ClassSpec("cat", "1")])
+    store.sync_images(scan(data))
+    store.label(store.queue("all")[0].id, store.classes()[0].id)
+    store.close()
+    _fill(small_disk, 36 * 1024)  # room for SQLite's shared memory, not for the new images
+    before, files = db_fingerprint(db), tree(small_disk)
+    many_images(data, 2000)
+    code, _, err = run_cli("label", str(data), "--db", str(db), "--classes", "cat,dog")
+    assert_usage_error(code, err, "disk is full")
+    assert db_fingerprint(db) == before
+    assert tree(small_disk) == files
+
+
+def test_full_disk_on_a_new_database_leaves_nothing(tmp_path: Path, small_disk: Path):
+    data = tmp_path / "data"
+    many_images(data, 2000)
+    code, _, err = run_cli("label", str(data), "--db", str(small_disk / "new" / "l.db"),
+                           "--classes", "cat,dog")
+    assert_usage_error(code, err, "disk is full")
+    assert list(small_disk.iterdir()) == []
+
+
+def _file_size_limit(limit: int):
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_file_size_limit_on_a_new_database_is_one_line_and_leaves_nothing(tmp_path: Path):
+    """``ulimit -f`` (SQLite reports a disk I/O error): works without the right to mount."""
+    data = tmp_path / "data"
+    many_images(data, 2000)
+    files = tree(tmp_path)
+    code, _, err = run_cli("label", str(data), "--db", str(tmp_path / "new" / "l.db"),
+                           "--classes", "cat,dog", preexec_fn=_file_size_limit(100_000))
+    assert_usage_error(code, err, "cannot write to the database")
+    assert tree(tmp_path) == files

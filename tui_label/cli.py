@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from tui_label import __version__
+from tui_label import __version__, orders
 from tui_label.errors import UsageError
 from tui_label.train.cli import train
 
 RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
-ORDER_HELP = "Which images to show first: unlabeled, all, skipped, or class:NAME."
+ORDER_HELP = f"Which images to show first: {orders.usage()}."
 
 
-def _open_store(db: Path, annotator: str | None = None, *, readonly: bool = False):
+def _open_store(db: Path, *, readonly: bool = False):
     from tui_label.store import Store
 
-    return Store(db, annotator=annotator, readonly=readonly)
+    return Store(db, readonly=readonly)
 
 
 def _dataset_root(path: str) -> Path:
@@ -33,80 +33,27 @@ def _dataset_root(path: str) -> Path:
     return root.resolve()
 
 
-def _resolve_order(store, value: str) -> tuple[str, int | None]:
-    name, _, cls = value.partition(":")
-    if name in ("unlabeled", "all", "skipped") and not cls:
-        return name, None
-    if name == "class" and cls:
-        for row in store.classes():
-            if row.name == cls:
-                return "class", row.id
-        raise UsageError(f"--order class:{cls}: no class named {cls!r}")
-    raise UsageError(f"--order {value!r}: choose unlabeled, all, skipped or class:NAME")
-
-
-def _prepare(root: Path, db: Path, classes: str | None, annotator: str | None):
-    """Open the store, settle the classes, and make sure the folder has images.
-
-    Returns the store and whether the app should rescan in the background (it need not when
-    this call just did the first scan).
-    """
-    from tui_label.config import (
-        find_config,
-        load_config_classes,
-        parse_class_option,
-        resolve_classes,
-    )
-    from tui_label.scan import IMAGE_EXTENSIONS, scan
-
-    # Validate the classes before touching the database: a typo must not create a file.
-    entries = None
-    if classes is not None:
-        entries = parse_class_option(classes)
-    else:
-        config = find_config(root, db)
-        if config is not None:
-            entries = load_config_classes(config)
-    specs = resolve_classes(entries) if entries is not None else None
-    store = _open_store(db, annotator)
-    if store.get_setting("root") != str(root):
-        store.set_setting("root", str(root))  # the trainer reads images from here
-    if specs is not None:
-        store.set_classes(specs)
-    elif not any(c.hotkey for c in store.classes()):
-        store.close()
-        raise UsageError("no classes: pass --classes cat,dog,bird or add a tui-label.toml to "
-                         f"{root}")
-    rescan = True
-    if store.image_count() == 0:
-        store.sync_images(scan(root))
-        rescan = False
-        if store.image_count() == 0:
-            store.close()
-            exts = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
-            raise UsageError(f"no images found in {root} (looked for {exts}, recursively)")
-    return store, rescan
-
-
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator) -> None:
-    store, rescan = _prepare(root, db, classes, annotator)
+    from tui_label.startup import prepare
+
+    ready = prepare(root, db, classes, order, annotator)  # every input checked, then written
+    store = ready.store
     try:
-        order_key = _resolve_order(store, order)
-    except UsageError:
+        # textual-image probes the terminal on import: it must happen before Textual starts.
+        from tui_label.widgets.image_view import load_renderer
+
+        chosen = load_renderer(renderer)
+        from tui_label.app import LabelApp
+
+        app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan)
+    except BaseException:
         store.close()
         raise
-    # textual-image probes the terminal on import: it must happen before Textual starts.
-    from tui_label.widgets.image_view import load_renderer
-
-    chosen = load_renderer(renderer)
-    from tui_label.app import LabelApp
-
-    app = LabelApp(store, root, chosen, order=order_key, rescan=rescan)
     try:
         app.run()
     finally:
         counts = store.counts()
-        store.reap_dead_runs()
+        _reap_dead_runs(store)
         run = store.latest_run()
         store.close()
     click.echo(f"Labels saved in {db} ({counts.labeled} labeled, {counts.skipped} skipped, "
@@ -114,6 +61,18 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
     if run is not None and run["status"] == "running":
         click.echo(f"Training run {run['id']} goes on in the background (pid {run['pid']}); "
                    "reopen the labeler and press t to watch it.")
+
+
+def _reap_dead_runs(store) -> None:
+    """Best effort on the way out: a lock or a full disk must not hide the exit line (the next
+    start reaps them)."""
+    from tui_label.store import StoreWriteError
+
+    try:
+        with store.busy_timeout(1000):
+            store.reap_dead_runs()
+    except StoreWriteError:
+        pass
 
 
 def _db_option(f):
