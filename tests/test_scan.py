@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -194,11 +195,19 @@ def test_scan_skips_broken_symlinks(tmp_path):
 
 
 def test_scan_order_is_deterministic(tmp_path):
-    for name in ["b.jpg", "a.png", "C.gif", "z/1.jpg", "m/2.jpg", "m/0.png", "a0/x.bmp"]:
-        touch(tmp_path / name)
-    first = list(scan(tmp_path))
-    assert list(scan(tmp_path)) == first
-    assert len(first) == 7
+    """Whatever order the files were made in: a folder's files by name (code point order),
+    then its subfolders by name, depth first."""
+    names = ["b.jpg", "a.png", "C.gif", "z/1.jpg", "m/2.jpg", "m/0.png", "a0/x.bmp", "m/10.png"]
+    expected = ["C.gif", "a.png", "b.jpg", "a0/x.bmp", "m/0.png", "m/10.png", "m/2.jpg",
+                "z/1.jpg"]
+    rng = random.Random(7)
+    for copy in range(4):
+        order = names[:]
+        rng.shuffle(order)
+        root = tmp_path / f"copy{copy}"
+        for name in order:
+            touch(root / name)
+        assert paths(root) == expected, order
 
 
 def test_scan_order_does_not_depend_on_creation_order(tmp_path):
