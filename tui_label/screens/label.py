@@ -28,8 +28,9 @@ from tui_label.orders import OrderChoice, QueueItem
 from tui_label.quiet_gc import QuietGC
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.messages import CountsRefreshed, ImageDecoded, ScanDone, WriteLockFree
+from tui_label.screens.metrics import MetricsScreen
 from tui_label.screens.order import OrderScreen
-from tui_label.screens.training import TrainerEvent, TrainingController
+from tui_label.screens.training import RunUpdated, TrainerEvent, TrainingController
 from tui_label.session import Change, LabelSession
 from tui_label.store import Store, StoreWriteError
 from tui_label.widgets.alert import Alert
@@ -83,7 +84,8 @@ class LabelScreen(Screen):
         self._locked = False  # a key met another process's lock: keys wait for it
         for row in self.session.classes:
             self._bindings.bind(row.hotkey, f"label({row.id})", row.name, show=False)
-        self.training = TrainingController(self)
+        self.training = TrainingController(store.path, root, post=self.post_message,
+                                           notify=self.notify, set_interval=self.set_interval)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -128,7 +130,17 @@ class LabelScreen(Screen):
     def _trainer_event(self, message: TrainerEvent) -> None:
         self.training.on_event(message.event)
 
+    @on(RunUpdated)
+    def _run_updated(self, message: RunUpdated) -> None:
+        panel = self.query_one(TrainPanel)
+        if panel.display:
+            panel.show_state(message.state)
+
+    def action_show_metrics(self) -> None:
+        self.app.push_screen(MetricsScreen(self.training.state))
+
     def on_unmount(self) -> None:
+        self.training.close()
         self._gc.release()
         self._flush_decodes()
         self.prefetcher.close()

@@ -1,8 +1,11 @@
-"""Runs the trainer for the labeling screen: an asyncio subprocess whose JSON events feed the
-panel, or, for a run started before the app (re)opened, the store polled once a second.
+"""Runs the trainer for the labeler: a subprocess whose JSON events feed the panel, or, for a
+run started before the app (re)opened, the store polled once a second.
 
-Torch is never imported here: the trainer is another process (``python -m tui_label.train``)
-in a session of its own, so neither a crash of it nor a closed terminal affects the other.
+The controller knows no screen and no widget: it gets the database path, the dataset folder
+and three callbacks (post a message, notify a person, schedule a poll), and reports through
+two messages, ``TrainerEvent`` (from the reader thread) and ``RunUpdated`` (a new state to
+draw). Torch is never imported here: the trainer is another process in a session of its own,
+so neither a crash of it nor a closed terminal affects the other.
 """
 
 from __future__ import annotations
@@ -12,105 +15,156 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from textual.message import Message
 
 from tui_label.errors import UsageError
 from tui_label.paths import runs_dir
-from tui_label.store import pid_alive
+from tui_label.store import Store, StoreWriteError, pid_alive
 from tui_label.train.options import TrainOptions
 from tui_label.training import RunState, trainer_command
 
-if TYPE_CHECKING:
-    from tui_label.screens.label import LabelScreen
-
 POLL_SECONDS = 1.0
+REAP_BUSY_MS = 100  # marking a dead run failed is best effort: never block the UI on a lock
+# The labeler keeps priority on a shared CPU, and reads the trainer's events as JSON.
+PANEL_FIXED = {"events": "json", "nice": 10}
 
 
+@dataclass
 class TrainerEvent(Message):
-    """One JSON event from the trainer's stdout (or its exit)."""
+    """One JSON event from the trainer's stdout, or ``{"event": "exited", ...}`` at its end."""
 
-    def __init__(self, event: dict) -> None:
-        super().__init__()
-        self.event = event
+    event: dict
 
-
-def options_from_settings(db, root, settings: dict) -> TrainOptions:
-    """Turn the panel's text fields into validated options (UsageError on bad input)."""
-
-    def number(name: str, kind, label: str):
-        text = settings.get(name, "").strip()
-        if text in ("", "auto"):
-            return None
-        try:
-            return kind(text)
-        except ValueError:
-            raise UsageError(f"{label}: {text!r} is not a number") from None
-
-    opts = TrainOptions(
-        db=db, root=root, model=settings.get("model", "").strip() or "small-cnn",
-        epochs=_default(number("epochs", int, "epochs"), 10), lr=number("lr", float, "lr"),
-        batch_size=_default(number("batch_size", int, "batch"), 64),
-        image_size=number("image_size", int, "size"), device=settings.get("device", "auto"),
-        events="json", nice=10,  # the labeler keeps priority on a shared CPU
-    )
-    opts.validate()
-    return opts
+    def can_replace(self, message: Message) -> bool:
+        # Queued step events merge: the newest says where the run is (the curve loses a point).
+        return (isinstance(message, TrainerEvent) and self.event.get("event") == "step"
+                and message.event.get("event") == "step")
 
 
-def _default(value, default):
-    return default if value is None else value
+@dataclass
+class RunUpdated(Message):
+    """The run's state changed: draw ``state``."""
+
+    state: RunState
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunUpdated)  # only the latest state matters
+
+
+class Notify(Protocol):
+    def __call__(self, message: str, *, severity: str = ..., timeout: float | None = ...,
+                 markup: bool = ...) -> Any: ...
+
+
+class Timer(Protocol):
+    def stop(self) -> Any: ...
 
 
 class TrainingController:
-    """Owns at most one run at a time for the screen and keeps ``state`` current."""
+    """Owns at most one run at a time and keeps ``state`` current.
 
-    def __init__(self, screen: LabelScreen) -> None:
-        self.screen = screen
+    Args:
+        db: The database; the controller opens its own connection to follow runs.
+        root: The dataset folder, passed to the trainer.
+        post: Thread-safe way to send a message to the UI (``Screen.post_message``).
+        notify: ``Widget.notify``-like; called with ``markup=False`` (reasons hold paths
+            and class names).
+        set_interval: ``Widget.set_interval``-like: calls back every so many seconds until
+            the returned timer is stopped.
+    """
+
+    def __init__(self, db: Path, root: Path, *, post: Callable[[Message], object],
+                 notify: Notify, set_interval: Callable[[float, Callable[[], None]], Timer],
+                 ) -> None:
+        self.db = Path(db)
+        self.root = root
+        self._post = post
+        self._notify = notify
+        self._set_interval = set_interval
         self.state = RunState()
         self.process: subprocess.Popen | None = None
-        self._poll_timer = None
+        self._store: Store | None = None
+        self._poll_timer: Timer | None = None
 
-    def _show(self) -> None:
-        from tui_label.widgets.train_panel import TrainPanel
-
-        panel = self.screen.query_one(TrainPanel)
-        if panel.display:
-            panel.show_state(self.state)
+    # -- following a run in the store -----------------------------------------------------
 
     def attach(self) -> None:
         """Show the last run from the store; follow it if it is still going."""
-        store = self.screen.store
-        store.reap_dead_runs()
+        store = self._open_store()
+        if store is None:
+            return
+        self._reap(store)
         latest = store.latest_run()
         if latest is None:
             return
-        self.state = RunState.from_store(store, latest["id"])
+        self._set_state(RunState.from_store(store, latest["id"]))
         if self.state.status == "running":
-            self._poll_timer = self.screen.set_interval(POLL_SECONDS, self._poll)
+            self._poll_timer = self._set_interval(POLL_SECONDS, self._poll)
+
+    def _open_store(self) -> Store | None:
+        if self._store is None:
+            try:
+                self._store = Store(self.db, create=False)
+            except UsageError as exc:
+                self._notify(f"Cannot follow training runs: {exc}", severity="warning",
+                             timeout=6, markup=False)
+        return self._store
+
+    def _reap(self, store: Store) -> None:
+        try:
+            with store.busy_timeout(REAP_BUSY_MS):
+                store.reap_dead_runs()
+        except StoreWriteError:
+            pass  # locked or read-only now: the next poll tries again
 
     def _poll(self) -> None:
-        store = self.screen.store
-        store.reap_dead_runs()
-        self.state = RunState.from_store(store, self.state.run_id)
+        store = self._open_store()
+        if store is None or self.state.run_id is None:
+            return
+        self._reap(store)
+        self._set_state(RunState.from_store(store, self.state.run_id))
         if not self.state.active and self._poll_timer is not None:
             self._poll_timer.stop()
             self._poll_timer = None
-        self._show()
 
-    def start(self, settings: dict) -> None:
+    def close(self) -> None:
+        """Stop following (the run itself goes on) and close the connection."""
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        self._changed()
+
+    def _changed(self) -> None:
+        self._post(RunUpdated(self.state))
+
+    # -- a run of our own -----------------------------------------------------------------
+
+    def start(self, settings: dict[str, str]) -> None:
+        """Start a run with the panel's settings (text by field name), or say why not."""
         if self.state.active:
-            self.screen.notify("A run is already going: T stops it.", severity="warning")
+            self._notify("A run is already going: T stops it.", severity="warning",
+                         markup=False)
             return
         try:
-            opts = options_from_settings(self.screen.store.path, self.screen.root, settings)
+            opts = TrainOptions.from_settings(self.db, self.root, settings, **PANEL_FIXED)
         except UsageError as exc:
-            self.screen.notify(str(exc), severity="error", timeout=6)
+            self._notify(str(exc), severity="error", timeout=6, markup=False)
             return
-        self.state = RunState(status="starting", model=opts.model)
-        self._show()
+        if self._poll_timer is not None:  # an earlier run we followed has ended
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self._set_state(RunState(status="starting", model=opts.model))
         log_path = runs_dir(opts.db) / "trainer.log"
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +179,7 @@ class TrainingController:
                 )
         except OSError as exc:
             self.state.status, self.state.reason = "failed", f"cannot start the trainer: {exc}"
-            self._show()
+            self._changed()
             return
         self.state.pid = self.process.pid
         # A daemon thread reads the events, so quitting the app never waits for the run.
@@ -133,7 +187,7 @@ class TrainingController:
                          name="trainer-events", daemon=True).start()
 
     def _read_events(self, process: subprocess.Popen, log_path: Path, offset: int) -> None:
-        """On the reader thread: forward each event to the screen (thread-safe messages)."""
+        """On the reader thread: forward each event (posting is thread-safe)."""
         assert process.stdout is not None
         for line in process.stdout:
             try:
@@ -141,39 +195,40 @@ class TrainingController:
             except ValueError:
                 continue
             if isinstance(event, dict) and "event" in event:
-                self.screen.post_message(TrainerEvent(event))
+                self._post(TrainerEvent(event))
         code = process.wait()
-        self.screen.post_message(TrainerEvent({"event": "exited", "code": code,
-                                               "log": str(log_path), "offset": offset}))
+        self._post(TrainerEvent({"event": "exited", "code": code, "log": str(log_path),
+                                 "offset": offset}))
 
     def on_event(self, event: dict) -> None:
-        """On the UI thread: fold an event into the state and show it."""
+        """On the UI thread: fold one ``TrainerEvent`` into the state."""
         if event.get("event") != "exited":
             self.state.apply(event)
-            self._show()
+            self._changed()
             return
         self.process = None
         if self.state.active:  # ended without a final event: usage error or a crash
             self.state.status = "failed"
             self.state.reason = (_last_error(Path(event["log"]), event["offset"])
                                  or f"trainer exited with code {event['code']}")
-        self._show()
+        self._changed()
         if self.state.status in ("failed", "finished", "cancelled"):
-            self.screen.notify(f"Training {self.state.status}"
-                               + (f": {self.state.reason}" if self.state.reason else ""),
-                               severity="error" if self.state.status == "failed" else
-                               "information", timeout=6)
+            self._notify(f"Training {self.state.status}"
+                         + (f": {self.state.reason}" if self.state.reason else ""),
+                         severity="error" if self.state.status == "failed" else "information",
+                         timeout=6, markup=False)
 
     def stop(self) -> None:
+        """Ask the running trainer to stop after its current step."""
         pid = self.process.pid if self.process else self.state.pid
         if pid and pid_alive(pid):
             try:
                 os.kill(pid, signal.SIGTERM)
             except OSError as exc:  # another user's run on a shared database
-                self.screen.notify(f"Cannot stop run (pid {pid}): {exc.strerror}",
-                                   severity="error", timeout=5)
+                self._notify(f"Cannot stop run (pid {pid}): {exc.strerror}",
+                             severity="error", timeout=5, markup=False)
                 return
-            self.screen.notify("Stopping after the current step…", timeout=3)
+            self._notify("Stopping after the current step…", timeout=3, markup=False)
 
 
 def _last_error(log: Path, offset: int = 0) -> str | None:

@@ -2,6 +2,11 @@
 
 Attributes down: the screen calls ``show_state`` with a ``RunState``. Messages up: the panel
 posts ``StartRequested`` with the settings and ``StopRequested``; it never starts anything.
+
+The settings shown are ``PANEL_FIELDS``; their labels, defaults, choices and help come from
+``TrainOptions``' fields. The panel takes a share of the width (the image keeps the rest) and
+turns compact when narrow or short: the per-class table and confusion matrix then live only in
+the full-screen metrics view (``M``).
 """
 
 from __future__ import annotations
@@ -9,19 +14,30 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
+from textual.containers import Grid, VerticalScroll
+from textual.events import Resize
 from textual.message import Message
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
-from tui_label.metrics import Report
+from tui_label.train.options import AUTO, OptionField, option_field
 from tui_label.training import RunState
+from tui_label.widgets.metrics_view import MetricsView
 
 PLOT_INTERVAL_S = 1.0
+# Which settings the panel offers, in reading order (two to a row).
+PANEL_FIELDS = ("model", "epochs", "lr", "batch_size", "image_size", "device", "balance",
+                "hflip")
+# Narrower or shorter than this, the panel turns compact.
+COMPACT_WIDTH = 48
+COMPACT_SCREEN_HEIGHT = 36
+IDLE_TEXT = "No run yet: label a few images of two or more classes, then start."
+TITLE_KEYS = "t hides · T starts/stops · M metrics · tab edits"
 
 
 def format_eta(seconds: float) -> str:
@@ -30,47 +46,91 @@ def format_eta(seconds: float) -> str:
         else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def confusion_text(report: Report, width: int = 4) -> str:
-    """Rows are true classes, columns predictions; the diagonal is bold."""
-    names = [c.name for c in report.per_class]
-    short = [escape(n[: width - 1]) for n in names]
-    head = " " * 8 + "".join(f"{s:>{width}}" for s in short) + "  ← predicted"
-    lines = [head]
-    for t, row in enumerate(report.confusion):
-        cells = []
-        for p, n in enumerate(row):
-            text = f"{n:>{width}}"
-            cells.append(f"[b]{text}[/]" if t == p else (f"[red]{text}[/]" if n else
-                                                          f"[dim]{text}[/]"))
-        lines.append(f"{escape(names[t][:7]):>7} " + "".join(cells))
-    return "\n".join(lines)
+def setting_widget(f: OptionField) -> Widget:
+    """The input for one training option: a list for choices and yes/no, else a text field."""
+    if f.spec.choices or f.kind is bool:
+        choices = f.spec.choices or ((AUTO,) if f.optional else ()) + ("yes", "no")
+        widget: Widget = Select([(c, c) for c in choices], value=f.default_text,
+                                allow_blank=False, id=f"set-{f.name}", compact=True)
+    else:
+        widget = Input(f.default_text, id=f"set-{f.name}", compact=True)
+    auto = f" [default: {f.spec.auto}]" if f.spec.auto else ""
+    widget.tooltip = Text(f.spec.help + auto)
+    return widget
+
+
+def status_text(s: RunState) -> Text:
+    """What the run is doing, in a few lines (user strings never parsed as markup)."""
+    if s.status == "idle":
+        return Text(IDLE_TEXT)
+    text = Text(f"run {s.run_id or '…'} · ")
+    text.append(s.model)
+    text.append(f" · {s.device or '…'}")
+    if s.status == "starting":
+        text.append("\nstarting the trainer…")
+        return text
+    if s.status == "preparing":
+        text.append(f"\ndecoding images {s.prepared[0]}/{s.prepared[1]}…")
+        return text
+    text.append(f"\n{s.num_train} train / {s.num_val} validation images")
+    if s.status == "running":
+        gpu = f" · GPU {s.gpu_memory_mb:.0f} MiB" if s.gpu_memory_mb else ""
+        text.append("\n")
+        text.append(f"epoch {s.epoch}/{s.epochs}", style="bold")
+        text.append(f" · step {s.step}/{s.steps} · {s.images_per_sec:.0f} img/s · "
+                    f"ETA {format_eta(s.eta_s)}{gpu}")
+    elif s.status == "finished":
+        best = max((h.accuracy for h in s.history), default=0.0)
+        text.append("\n")
+        text.append("finished", style="green")
+        text.append(f": best accuracy {best:.3f}")
+    else:
+        text.append("\n")
+        text.append(s.status, style="red")
+        text.append(f": {s.reason or ''}")
+    for warning in s.warnings[-2:]:
+        text.append(f"\n⚠ {warning}", style="yellow")
+    return text
 
 
 class TrainPanel(VerticalScroll):
     """Fine-tuning beside the labeler."""
 
     DEFAULT_CSS = """
-    TrainPanel { width: 62; border-left: solid $accent; padding: 0 1; background: $surface; }
-    TrainPanel .row { height: 1; margin: 0 0 1 0; }
-    TrainPanel .row Label { width: 8; }
-    TrainPanel .row Input { width: 1fr; }
-    TrainPanel .row Select { width: 1fr; }
-    TrainPanel #train-title { text-style: bold; }
-    TrainPanel #start { width: 1fr; margin: 0 0 1 0; }
-    TrainPanel #train-status { height: auto; margin: 0 0 1 0; }
-    TrainPanel PlotextPlot { height: 14; }
-    TrainPanel #epochs { height: auto; margin: 1 0; }
-    TrainPanel DataTable { height: auto; max-height: 14; }
-    TrainPanel #confusion { height: auto; margin: 1 0; }
+    TrainPanel {
+        width: 40%; min-width: 34; max-width: 64;
+        border-left: solid $accent; padding: 0 1; background: $surface;
+    }
+    TrainPanel #train-title { height: auto; }
+    TrainPanel #settings {
+        grid-size: 4; grid-columns: auto 1fr auto 1fr; grid-rows: 1; grid-gutter: 0 1;
+        height: auto; margin: 1 0;
+    }
+    TrainPanel #settings Input, TrainPanel #settings Select { width: 1fr; }
+    /* Plain black on green, not bold: a 16-colour xterm turns bold black into grey. */
+    TrainPanel #start {
+        width: 1fr; margin: 0 0 1 0; color: black; background: $success;
+        text-style: none; border: none;
+    }
+    TrainPanel #start.-running { background: $warning; }
+    TrainPanel #start:focus { text-style: underline; }
+    TrainPanel #train-status { height: auto; }
+    TrainPanel #metrics-hint { height: auto; color: $accent; margin: 1 0 0 0; }
+    TrainPanel PlotextPlot { height: 12; margin: 1 0 0 0; }
+    TrainPanel MetricsView { margin: 1 0 0 0; }
+    TrainPanel.-compact #settings { margin: 0; }
+    TrainPanel.-compact PlotextPlot { height: 9; }
+    TrainPanel.-compact #per-class, TrainPanel.-compact #confusion { display: none; }
     """
     BINDINGS = [Binding("escape", "leave_settings", "Back to labeling", show=False)]
 
     @dataclass
     class StartRequested(Message):
-        """Start a run with these settings (strings as typed)."""
+        """Start a run with these settings (the text of each field, by field name)."""
 
         settings: dict
 
+    @dataclass
     class StopRequested(Message):
         """Stop the running run."""
 
@@ -79,40 +139,51 @@ class TrainPanel(VerticalScroll):
         self._state = RunState()
         self._plotted = -1.0
         self._plotted_points = -1
-        self._table_report: Report | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Training  [dim](t hides · T starts/stops · tab edits)[/]", id="train-title")
-        for label, name, value in (("model", "model", "small-cnn"), ("epochs", "epochs", "10"),
-                                   ("lr", "lr", "auto"), ("batch", "batch_size", "64"),
-                                   ("size", "image_size", "auto")):
-            with Horizontal(classes="row"):
-                yield Label(label)
-                yield Input(value, id=f"set-{name}", compact=True)
-        with Horizontal(classes="row"):
-            yield Label("device")
-            yield Select([(d, d) for d in ("auto", "cpu", "cuda", "mps")], value="auto",
-                         allow_blank=False, id="set-device", compact=True)
-        yield Button("Start training (T)", id="start", variant="success", compact=True)
-        yield Static("No run yet: label a few images of two or more classes, then start.",
-                     id="train-status")
+        yield Static(self._title(), id="train-title")
+        with Grid(id="settings"):
+            for name in PANEL_FIELDS:
+                f = option_field(name)
+                yield Label(f.label)
+                yield setting_widget(f)
+        yield Button("Start training (T)", id="start", compact=True)
+        yield Static(IDLE_TEXT, id="train-status")
+        yield Static("", id="metrics-hint")
         yield PlotextPlot(id="loss-plot")
-        yield Static("", id="epochs")
-        yield DataTable(id="per-class", cursor_type="none", zebra_stripes=True)
-        yield Static("", id="confusion")
+        yield MetricsView(id="panel-metrics")
 
     def on_mount(self) -> None:
-        table = self.query_one("#per-class", DataTable)
-        table.add_columns("class", "precision", "recall", "F1", "support")
-        plt = self.query_one(PlotextPlot).plt
-        plt.title("loss")
+        self.query_one(PlotextPlot).plt.title("loss")
+
+    @property
+    def compact(self) -> bool:
+        return self.has_class("-compact")
+
+    def on_resize(self, event: Resize) -> None:
+        compact = event.size.width < COMPACT_WIDTH or self.screen.size.height < \
+            COMPACT_SCREEN_HEIGHT
+        if compact != self.compact:
+            self.set_class(compact, "-compact")
+            self.query_one("#train-title", Static).update(self._title())
+            self._show_hint(self._state)
+
+    def _title(self) -> Text:
+        text = Text("Training", style="bold")
+        if self.has_class("-compact"):
+            text.append("  M: metrics", style="dim")
+        else:
+            text.append(f"  ({TITLE_KEYS})", style="dim")
+        return text
 
     # -- settings -------------------------------------------------------------------------
 
-    def settings(self) -> dict:
-        values = {name: self.query_one(f"#set-{name}", Input).value.strip()
-                  for name in ("model", "epochs", "lr", "batch_size", "image_size")}
-        values["device"] = str(self.query_one("#set-device", Select).value)
+    def settings(self) -> dict[str, str]:
+        """The text of each setting, by ``TrainOptions`` field name."""
+        values = {}
+        for name in PANEL_FIELDS:
+            widget = self.query_one(f"#set-{name}")
+            values[name] = str(widget.value).strip()
         return values
 
     def action_leave_settings(self) -> None:
@@ -135,45 +206,34 @@ class TrainPanel(VerticalScroll):
     # -- state ----------------------------------------------------------------------------
 
     def show_state(self, state: RunState, *, force: bool = False) -> None:
+        """Draw ``state`` (the curve at most once a second while a run goes)."""
         if state is not self._state:  # another run: redraw everything, drop the old curve
             force = True
         self._state = state
         button = self.query_one("#start", Button)
         button.label = "Stop training (T)" if state.active else "Start training (T)"
-        button.variant = "error" if state.active else "success"
-        for widget in self.query("Input, Select"):
+        button.set_class(state.active, "-running")
+        for widget in self.query("#settings Input, #settings Select"):
             widget.disabled = state.active
-        self.query_one("#train-status", Static).update(self._status_text(state))
+        self.query_one("#train-status", Static).update(status_text(state))
+        self._show_hint(state)
         now = time.monotonic()
         if force or (len(state.step_losses) != self._plotted_points
                      and now - self._plotted >= PLOT_INTERVAL_S) or not state.active:
             self._plot(state)
             self._plotted, self._plotted_points = now, len(state.step_losses)
-        if state.report is not self._table_report:
-            self._show_report(state)
-            self._table_report = state.report
+        self.query_one(MetricsView).show(state, last_epochs=3 if self.compact else 6)
 
-    def _status_text(self, s: RunState) -> str:
-        if s.status == "idle":
-            return "No run yet: label a few images of two or more classes, then start."
-        head = f"run {s.run_id or '…'} · {escape(s.model)} · {s.device or '…'}"
-        if s.status == "starting":
-            return head + "\nstarting the trainer…"
-        if s.status == "preparing":
-            return head + f"\ndecoding images {s.prepared[0]}/{s.prepared[1]}…"
-        lines = [head, f"{s.num_train} train / {s.num_val} validation images"]
-        if s.status == "running":
-            gpu = f" · GPU {s.gpu_memory_mb:.0f} MiB" if s.gpu_memory_mb else ""
-            lines.append(f"[b]epoch {s.epoch}/{s.epochs}[/] · step {s.step}/{s.steps} · "
-                         f"{s.images_per_sec:.0f} img/s · ETA {format_eta(s.eta_s)}{gpu}")
-        elif s.status == "finished":
-            best = max((h.accuracy for h in s.history), default=0.0)
-            lines.append(f"[green]finished[/]: best accuracy {best:.3f}")
+    def _show_hint(self, state: RunState) -> None:
+        """Say where the per-class metrics are: below (wide) or behind ``M`` (compact)."""
+        hint = self.query_one("#metrics-hint", Static)
+        if state.report is None:
+            hint.update("")
+        elif self.compact:
+            hint.update("M: per-class metrics and confusion matrix")
         else:
-            lines.append(f"[red]{s.status}[/]: {escape(s.reason or '')}")
-        for warning in s.warnings[-2:]:
-            lines.append(f"[yellow]⚠ {escape(warning)}[/]")
-        return "\n".join(lines)
+            hint.update("M: metrics full screen · per-class table and confusion matrix "
+                        "below ↓")
 
     def _plot(self, s: RunState) -> None:
         widget = self.query_one(PlotextPlot)
@@ -187,19 +247,3 @@ class TrainPanel(VerticalScroll):
                      label="validation", marker="dot")
         plt.xlabel("epoch")
         widget.refresh()
-
-    def _show_report(self, s: RunState) -> None:
-        lines = ["[b]epoch  accuracy  macro-F1  val loss[/]"]
-        for h in s.history[-6:]:
-            lines.append(f"{h.epoch:>5}  {h.accuracy:>8.3f}  {h.macro_f1:>8.3f}  "
-                         f"{h.val_loss:>8.4f}")
-        self.query_one("#epochs", Static).update("\n".join(lines) if s.history else "")
-        table = self.query_one("#per-class", DataTable)
-        table.clear()
-        if s.report is not None:
-            for c in s.report.per_class:
-                table.add_row(c.name, f"{c.precision:.2f}", f"{c.recall:.2f}", f"{c.f1:.2f}",
-                              str(c.support))
-        self.query_one("#confusion", Static).update(
-            "[b]confusion[/] (rows: true class)\n" + confusion_text(s.report)
-            if s.report is not None else "")

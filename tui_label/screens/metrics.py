@@ -1,0 +1,50 @@
+"""``M``: the last run's metrics full-screen: epochs, per-class table, confusion matrix."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui_label.training import RunState
+from tui_label.widgets.metrics_view import MetricsView
+from tui_label.widgets.train_panel import status_text
+
+
+class MetricsScreen(ModalScreen[None]):
+    """A snapshot of ``state``'s metrics; esc, M or q closes it."""
+
+    DEFAULT_CSS = """
+    MetricsScreen { align: center middle; }
+    MetricsScreen VerticalScroll {
+        width: 100%; height: 100%; border: round $accent; background: $surface;
+        padding: 0 1;
+    }
+    MetricsScreen #metrics-title, MetricsScreen #metrics-summary { height: auto; }
+    MetricsScreen #metrics-summary { margin: 0 0 1 0; }
+    """
+    BINDINGS = [Binding("escape,M,q", "dismiss", "Close", show=False)]
+
+    def __init__(self, state: RunState) -> None:
+        super().__init__()
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            title = Text("Metrics", style="bold")
+            title.append("  (esc closes · ↑/↓ scroll)", style="dim")
+            yield Static(title, id="metrics-title")
+            yield Static(self._summary(), id="metrics-summary")
+            yield MetricsView(full=True, id="full-metrics")
+
+    def _summary(self) -> Text:
+        if self.state.report is None:
+            return Text("No metrics yet: they come at the end of a run's first epoch "
+                        "(T starts a run).")
+        return status_text(self.state)
+
+    def on_mount(self) -> None:
+        self.query_one(MetricsView).show(self.state, last_epochs=len(self.state.history))
