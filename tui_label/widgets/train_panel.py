@@ -37,7 +37,7 @@ PANEL_FIELDS = ("model", "epochs", "lr", "batch_size", "image_size", "device", "
 COMPACT_WIDTH = 48
 COMPACT_SCREEN_HEIGHT = 36
 IDLE_TEXT = "No run yet: label a few images of two or more classes, then start."
-TITLE_KEYS = "t hides · T starts/stops · M metrics · tab edits"
+TITLE_KEYS = "t hides · T start/stop · M metrics · tab edits"
 
 
 def format_eta(seconds: float) -> str:
@@ -98,8 +98,9 @@ class TrainPanel(VerticalScroll):
 
     DEFAULT_CSS = """
     TrainPanel {
-        width: 40%; min-width: 34; max-width: 64;
+        width: 40%; min-width: 38; max-width: 64;
         border-left: solid $accent; padding: 0 1; background: $surface;
+        scrollbar-size-vertical: 1;
     }
     TrainPanel #train-title { height: auto; }
     TrainPanel #settings {
@@ -115,10 +116,11 @@ class TrainPanel(VerticalScroll):
     TrainPanel #start.-running { background: $warning; }
     TrainPanel #start:focus { text-style: underline; }
     TrainPanel #train-status { height: auto; }
-    TrainPanel #metrics-hint { height: auto; color: $accent; margin: 1 0 0 0; }
+    TrainPanel #metrics-hint { height: auto; margin: 1 0 0 0; }
     TrainPanel PlotextPlot { height: 12; margin: 1 0 0 0; }
     TrainPanel MetricsView { margin: 1 0 0 0; }
     TrainPanel.-compact #settings { margin: 0; }
+    TrainPanel.-compact #metrics-hint { margin: 0; }
     TrainPanel.-compact PlotextPlot { height: 9; }
     TrainPanel.-compact #per-class, TrainPanel.-compact #confusion { display: none; }
     """
@@ -173,7 +175,7 @@ class TrainPanel(VerticalScroll):
         if self.has_class("-compact"):
             text.append("  M: metrics", style="dim")
         else:
-            text.append(f"  ({TITLE_KEYS})", style="dim")
+            text.append(f"  {TITLE_KEYS}", style="dim")
         return text
 
     # -- settings -------------------------------------------------------------------------
@@ -229,11 +231,15 @@ class TrainPanel(VerticalScroll):
         hint = self.query_one("#metrics-hint", Static)
         if state.report is None:
             hint.update("")
-        elif self.compact:
-            hint.update("M: per-class metrics and confusion matrix")
+            return
+        text = Text("▸ ")
+        text.append("M", style="bold")
+        if self.compact:
+            text.append(": per-class metrics, confusion matrix", style="italic")
         else:
-            hint.update("M: metrics full screen · per-class table and confusion matrix "
-                        "below ↓")
+            text.append(": metrics full screen · per-class table and confusion matrix below ↓",
+                        style="italic")
+        hint.update(text)
 
     def _plot(self, s: RunState) -> None:
         widget = self.query_one(PlotextPlot)
