@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,45 @@ def sample_store(db: Path, per_class: int) -> Store:
                 taken[row["label"]] = taken.get(row["label"], 0) + 1
                 store.label(image_ids[row["path"]], class_ids[row["label"]])
     return store
+
+
+# --- the `torch` marker ----------------------------------------------------------------------
+# Tests that need torch carry the `torch` mark: every test in a module that imports torch at
+# module level (itself or through another test module), plus explicit marks on tests that start
+# the trainer. CI runs `pytest -m "not torch"` under other Pythons in a venv without torch.
+
+_MODULE_IMPORT = re.compile(r"^(?:import|from)\s+(torch|torchvision|tests\.(\w+))\b", re.M)
+
+
+@functools.cache
+def imports_torch(path: Path) -> bool:
+    """Whether the test module at ``path`` imports torch at module level, directly or through
+    the test modules it imports."""
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        module = todo.pop()
+        if module in seen or not module.is_file():
+            continue
+        seen.add(module)
+        for match in _MODULE_IMPORT.finditer(module.read_text(encoding="utf-8")):
+            if match.group(2) is None:
+                return True
+            todo.append(module.parent / f"{match.group(2)}.py")
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # Without torch such a module cannot even be imported; `-m "not torch"` would deselect all
+    # of its tests anyway, so it is left out of collection.
+    if (collection_path.suffix == ".py" and "not torch" in (config.option.markexpr or "")
+            and importlib.util.find_spec("torch") is None and imports_torch(collection_path)):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if imports_torch(item.path):
+            item.add_marker(pytest.mark.torch)

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Input
 
 from tests.conftest import SAMPLE_DATA, sample_store
@@ -28,6 +29,7 @@ def panel_text(app) -> str:
     return " ".join(str(w.render()) for w in app.screen.query_one(TrainPanel).query("Static"))
 
 
+@pytest.mark.torch  # starts the trainer
 async def test_train_from_panel_while_labeling(tmp_path: Path):
     store = sample_store(tmp_path / "l.db", per_class=12)
     store.annotator = "human"
@@ -69,6 +71,7 @@ async def test_train_from_panel_while_labeling(tmp_path: Path):
     assert len(store.epochs(run["id"])) == 3
 
 
+@pytest.mark.torch  # starts the trainer
 async def test_panel_shows_last_run_after_restart(tmp_path: Path):
     db = tmp_path / "l.db"
     sample_store(db, per_class=6).close()
@@ -87,6 +90,7 @@ async def test_panel_shows_last_run_after_restart(tmp_path: Path):
         assert "finished" in text and "confusion" in text
 
 
+@pytest.mark.torch  # starts the trainer
 async def test_panel_reattaches_to_a_running_run_and_stops_it(tmp_path: Path):
     db = tmp_path / "l.db"
     sample_store(db, per_class=8).close()
