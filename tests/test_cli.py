@@ -9,10 +9,12 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,11 +53,18 @@ def db_fingerprint(db: Path) -> tuple[str, list[str]]:
     wal = Path(f"{db}-wal")
     if wal.exists():
         digest.update(wal.read_bytes())
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        dump = list(conn.iterdump())
-    finally:
-        conn.close()
+    # Dump a copy: a connection to the file itself would leave -wal and -shm files beside it
+    # and hide the ones a command under test leaves.
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "copy.db"
+        shutil.copyfile(db, copy)
+        if wal.exists():
+            shutil.copyfile(wal, f"{copy}-wal")
+        conn = sqlite3.connect(copy)
+        try:
+            dump = list(conn.iterdump())
+        finally:
+            conn.close()
     return digest.hexdigest(), dump
 
 
@@ -265,7 +274,7 @@ def test_sample_data_is_complete():
 # --- database faults at start-up: one line, exit 2, nothing lost, nothing left behind ---------
 
 
-def _without_root_powers() -> None:
+def without_root_powers() -> None:
     """preexec_fn: as root, drop CAP_DAC_OVERRIDE and CAP_FOWNER from the bounding set so the
     command obeys file modes as any user would (a no-op for other users)."""
     if os.geteuid() != 0:
@@ -282,7 +291,7 @@ def test_read_only_database_is_one_line_at_start(tmp_path: Path, classes: list[s
     db.chmod(0o444)
     before, files = db_fingerprint(db), tree(tmp_path)
     code, _, err = run_cli("label", str(tmp_path / "data"), "--db", str(db), *classes,
-                           preexec_fn=_without_root_powers)
+                           preexec_fn=without_root_powers)
     assert_usage_error(code, err, "read-only")
     assert db_fingerprint(db) == before
     assert tree(tmp_path) == files  # no -wal or -shm

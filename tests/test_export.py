@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_images
-from tests.test_cli import assert_usage_error, db_fingerprint, labeled_db, run_cli
+from tests.test_cli import (
+    assert_usage_error,
+    db_fingerprint,
+    labeled_db,
+    run_cli,
+    tree,
+    without_root_powers,
+)
 from tui_label import cli, export
 from tui_label.config import ClassSpec
 from tui_label.scan import scan
@@ -105,6 +112,25 @@ def test_forced_export_keeps_the_file_mode_and_new_files_follow_the_umask(tmp_pa
     finally:
         os.umask(old)
     assert fresh.stat().st_mode & 0o777 == 0o644
+
+
+def test_export_leaves_no_file_beside_the_database(tmp_path: Path):
+    db = labeled_db(tmp_path)
+    before, files = db_fingerprint(db), tree(tmp_path)
+    code, out, err = _exported(db)
+    assert code == 0 and "img000.png" in out, err
+    assert db_fingerprint(db) == before
+    assert tree(tmp_path) == files  # no -wal, no -shm
+
+
+def test_a_read_only_database_can_be_exported_and_stays_as_it_was(tmp_path: Path):
+    db = labeled_db(tmp_path)
+    db.chmod(0o444)
+    before = db_fingerprint(db)
+    for command in ("export", "stats"):
+        code, out, err = run_cli(command, "--db", str(db), preexec_fn=without_root_powers)
+        assert code == 0 and "cat" in out, err
+    assert db_fingerprint(db) == before
 
 
 # --- never a half file -------------------------------------------------------------------------

@@ -18,10 +18,18 @@ RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
 ORDER_HELP = f"Which images to show first: {orders.usage()}."
 
 
-def _open_store(db: Path, *, readonly: bool = False):
-    from tui_label.store import Store
+def _open_for_reading(db: Path):
+    """A store to read ``db`` (stats, export). Opened for writing, though nothing is written
+    on a current file: closing it then tidies the -wal and -shm files away, which a read-only
+    connection cannot do. A file we may not write is opened read-only."""
+    from tui_label.store import Store, StoreWriteError
 
-    return Store(db, readonly=readonly)
+    try:
+        return Store(db, create=False)
+    except StoreWriteError as exc:
+        if exc.kind != "readonly":
+            raise
+        return Store(db, readonly=True)
 
 
 def _dataset_root(path: str) -> Path:
@@ -143,7 +151,7 @@ def _existing_db(folder: str | None, db: Path | None) -> Path:
 @_db_option
 def stats(folder, db) -> None:
     """Counts per class and how far labeling has come."""
-    store = _open_store(_existing_db(folder, db))
+    store = _open_for_reading(_existing_db(folder, db))
     counts = store.counts()
     status = dict(store.conn.execute("SELECT status, COUNT(*) FROM images GROUP BY status"))
     click.echo(f"{counts.total} images: {counts.labeled} labeled, {counts.skipped} skipped, "
@@ -175,7 +183,7 @@ def export(folder, db, fmt, output, include_skipped, force) -> None:
     db = _existing_db(folder, db)
     if output is not None:
         exporter.check_output(output, db, force=force)  # before anything is read or written
-    store = _open_store(db, readonly=True)
+    store = _open_for_reading(db)
     try:
         rows = [
             {"path": r["path"], "label": r["class"] or "", "annotator": r["annotator"],
