@@ -424,3 +424,58 @@ async def test_changed_file_is_decoded_again_after_a_rescan(store: Store, datase
         screen._flush_decodes()
     row = store.image(first.id)
     assert (row["status"], row["width"], row["height"]) == ("ok", 64, 16)
+
+
+HOSTILE = ["[/]", "[red", "[b]x", "a]b", "\\[", "[link=x]y[/link]"]
+
+
+async def test_markup_in_class_names_and_paths_is_shown_literally(tmp_path: Path):
+    """Every widget that shows a class name, path or order shows user strings as they are."""
+    from PIL import Image
+
+    from tui_label.config import ClassSpec
+    from tui_label.scan import scan
+    from tui_label.screens.order import OrderScreen
+
+    root = tmp_path / "data"
+    root.mkdir()
+    Image.new("RGB", (8, 8)).save(root / "[red]one.png")
+    (root / "[b]broken.png").write_bytes(b"not an image")
+    store = Store(tmp_path / "x.db")
+    store.set_classes([ClassSpec(name, str(k + 1)) for k, name in enumerate(HOSTILE)])
+    store.sync_images(scan(root))
+    first_class = store.classes()[0].id
+    app = make_app(store, root, order=OrderChoice("all"))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)  # [b]broken.png: the placeholder names it
+        assert "cannot show [b]broken.png" in str(app.screen.query_one("#message").render())
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        await pilot.press("left")
+        await wait_shown(pilot, screen, 0)
+        legend = str(app.screen.query_one("#legend").render())
+        for name in HOSTILE:
+            assert name in legend
+        line = str(app.screen.query_one("#image-line").render())
+        assert "[b]broken.png" in line and "→ [/]" in line
+        screen.set_order(OrderChoice("class", first_class))
+        await wait_shown(pilot, screen, 0)
+        assert "order: Labeled as [/]" in str(app.screen.query_one("#counts").render())
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderScreen)
+        options = app.screen.query_one("OptionList")
+        texts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert [t for t in texts if t.startswith("Labeled as")] == [
+            f"Labeled as {name}" for name in HOSTILE]
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        for name in HOSTILE:
+            assert name in help_text
+        await pilot.press("escape")
+        await pilot.press("t")  # the panel opens on hostile names too
+        await pilot.pause()
+        assert app.is_running

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -30,13 +30,15 @@ class HelpScreen(ModalScreen[None]):
         self._label_classes = classes
 
     def compose(self) -> ComposeResult:
-        rows = [(row.hotkey, f"label as {escape(row.name)} and go to the next image")
+        rows = [(row.hotkey, f"label as {row.name} and go to the next image")
                 for row in self._label_classes if row.hotkey]
         rows += [(spec.help_keys, spec.help) for spec in BINDINGS]
-        lines = [f"[b]{escape(key):>12}[/]  {text}" for key, text in rows]
+        # Class names are user data: Text, never markup (escape() misses an unclosed "[red").
+        lines = Text("\n").join(Text.assemble((f"{key:>12}", "bold"), "  ", text)
+                                for key, text in rows)
         with VerticalScroll():
             yield Static("[b]Keys[/]  (every label is saved the moment you press its key)\n")
-            yield Static("\n".join(lines), id="help-keys")
+            yield Static(lines, id="help-keys")
             yield Static("\n[dim]esc or ? closes this help[/]")
 
     def on_key(self, event) -> None:  # any other key closes too

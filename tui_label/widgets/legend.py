@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.markup import escape
+from rich.text import Text
 from textual.widgets import Static
 
 from tui_label.store import ClassRow
@@ -16,14 +16,24 @@ class Legend(Static):
     """
 
     def show(self, classes: list[ClassRow], per_class: dict[int, int], current: int | None) -> None:
-        parts = []
+        # Class names are user data: built as Text, never parsed as markup.
+        text = Text()
         for row in classes:
             if row.hotkey is None:
                 continue
-            name = escape(row.name)
+            if text:
+                text.append("  ")
             count = per_class.get(row.id, 0)
             if row.id == current:
-                parts.append(f"[reverse][b]\\[{row.hotkey}][/b] {name} ({count})[/reverse]")
+                text.append(f"[{row.hotkey}] {row.name} ({count})", style="bold reverse")
             else:
-                parts.append(f"[b $accent]\\[{row.hotkey}][/] {name} [dim]({count})[/]")
-        self.update("  ".join(parts))
+                text.append(f"[{row.hotkey}]", style="bold " + self._accent())
+                text.append(f" {row.name} ")
+                text.append(f"({count})", style="dim")
+        self.update(text)
+
+    def _accent(self) -> str:
+        try:
+            return self.app.current_theme.accent or "blue"
+        except Exception:  # no app yet (tests build widgets alone)
+            return "blue"

@@ -43,11 +43,13 @@ class StatusBar(Widget):
 
     def show(self, info: StatusInfo) -> None:
         c = info.counts
-        self.query_one("#counts", Static).update(
-            f"[b]{info.position}[/]/{info.queue_length}  "
-            f"labeled [b]{c.labeled}[/] · skipped {c.skipped} · remaining {c.remaining}  "
-            f"· {info.per_minute:.0f}/min  · order: {info.order}"
-        )
+        # The order names a class (user data): plain Text, never markup.
+        self.query_one("#counts", Static).update(Text.assemble(
+            (str(info.position), "bold"), f"/{info.queue_length}  labeled ",
+            (str(c.labeled), "bold"),
+            f" · skipped {c.skipped} · remaining {c.remaining}  · {info.per_minute:.0f}/min"
+            f"  · order: {info.order}",
+        ))
         self.query_one("#progress", ProgressBar).update(
             total=max(c.total, 1), progress=c.labeled + c.skipped
         )
