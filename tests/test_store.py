@@ -336,3 +336,22 @@ def test_record_decodes_binds_named_parameters(store: Store):
         store.record_decodes([(image_id, 32, 24, None)])
     row = store.image(image_id)
     assert (row["status"], row["width"], row["height"]) == ("ok", 32, 24)
+
+
+def test_a_full_disk_while_opening_is_a_full_error():
+    from tui_label.store import write_error
+
+    exc = sqlite3.OperationalError("disk I/O error")
+    exc.sqlite_errorcode = 10 | (19 << 8)  # SQLITE_IOERR_SHMSIZE
+    err = write_error(exc)
+    assert (err.kind, str(err)) == ("full", "disk is full")
+
+
+def test_bad_busy_timeout_variable_is_one_line(monkeypatch):
+    from tui_label.store import _busy_timeout_from_env
+
+    monkeypatch.setenv("TUI_LABEL_BUSY_TIMEOUT_MS", "soon")
+    with pytest.raises(UsageError, match="whole number of milliseconds"):
+        _busy_timeout_from_env()
+    monkeypatch.setenv("TUI_LABEL_BUSY_TIMEOUT_MS", "250")
+    assert _busy_timeout_from_env() == 250

@@ -32,9 +32,20 @@ from tui_label.errors import UsageError
 from tui_label.orders import OrderChoice, QueueItem, QueueRow
 from tui_label.scan import ScannedFile
 
+
 # How long a write waits for another process's write lock. TUI_LABEL_BUSY_TIMEOUT_MS lowers it
 # (tests, and anyone who would rather fail fast than wait).
-BUSY_TIMEOUT_MS = int(os.environ.get("TUI_LABEL_BUSY_TIMEOUT_MS") or 30_000)
+def _busy_timeout_from_env(default: int = 30_000) -> int:
+    text = os.environ.get("TUI_LABEL_BUSY_TIMEOUT_MS", "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise UsageError(f"TUI_LABEL_BUSY_TIMEOUT_MS={text!r}: give a whole number of "
+                         "milliseconds")
+    return int(text)
+
+
+BUSY_TIMEOUT_MS = _busy_timeout_from_env()
 
 __all__ = ["QueueItem", "QueueRow", "Store", "StoreWriteError", "ImageState"]
 
@@ -57,11 +68,16 @@ _ERROR_KINDS = (  # (sqlite primary result code, words in the message, kind, wha
 )
 
 
+_IOERR_SHMSIZE = 10 | (19 << 8)  # SQLITE_IOERR_SHMSIZE: the -shm file could not grow
+
+
 def write_error(exc: sqlite3.Error) -> StoreWriteError:
     """The person-readable form of a failed write."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    code = code & 0xFF if isinstance(code, int) else None
+    extended = getattr(exc, "sqlite_errorcode", None)
+    code = extended & 0xFF if isinstance(extended, int) else None
     text = str(exc)
+    if extended == _IOERR_SHMSIZE:  # the WAL index could not grow: no room on the disk
+        return StoreWriteError("full", "disk is full")
     for primary, words, kind, message in _ERROR_KINDS:
         if code == primary or words in text:
             return StoreWriteError(kind, message)
@@ -345,6 +361,7 @@ class Store:
             # Checked before SQLite opens it: opening would leave -wal and -shm files behind.
             raise StoreWriteError("readonly", f"the database {self.path} is read-only "
                                   "(no write permission)")
+        conn = None
         try:
             if readonly:
                 uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
@@ -360,6 +377,10 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and write_error(exc).kind == "full":
+                raise StoreWriteError("full", f"disk is full: cannot open {self.path}") from None
             raise UsageError(f"cannot open database {self.path}: {exc}") from None
         self.conn = conn
         self.db = Database(conn)
