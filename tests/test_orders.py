@@ -85,7 +85,7 @@ def test_picker_choices_come_from_the_registry_one_per_class():
 def test_a_new_entry_is_all_it_takes(monkeypatch):
     """Adding an order is one registry entry: parse, the picker and ranking all see it."""
     newest = orders.Order("reverse", "Reverse path order",
-                          lambda rows, _c: [QueueItem(r.id, r.path) for r in reversed(rows)])
+                          lambda rows, _c, _m: [QueueItem(r.id, r.path) for r in reversed(rows)])
     monkeypatch.setitem(ORDERS, "reverse", newest)
     choice = orders.parse("reverse", CLASSES)
     assert ids(choice.rank(ROWS)) == [15, 14, 13, 12, 11, 10]
@@ -94,8 +94,10 @@ def test_a_new_entry_is_all_it_takes(monkeypatch):
 
 
 def test_orders_that_need_a_model_are_offered_only_with_one(monkeypatch):
-    model_order = orders.Order("confident", "Most confident first", lambda rows, _c: [],
+    model_order = orders.Order("confident", "Most confident first", lambda rows, _c, _m: [],
                                needs_model=True)
     monkeypatch.setitem(ORDERS, "confident", model_order)
     assert OrderChoice("confident") not in orders.choices(CLASSES)
     assert OrderChoice("confident") in orders.choices(CLASSES, has_model=True)
+    with pytest.raises(UsageError, match="needs a model: train one first"):
+        OrderChoice("confident").rank(ROWS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tui_label.errors import UsageError
 
@@ -35,26 +35,48 @@ class NamedClass(Protocol):
     name: str
 
 
-Rank = Callable[[Sequence[QueueRow], "int | None"], list[QueueItem]]
+class ModelScores(Protocol):
+    """What a model-based order reads (see ``tui_label.model``): the model's view of images.
+
+    ``probs(ids)`` gives an ``len(ids) x C`` array with a row of NaN for an image the model
+    has not seen; ``column_classes[c]`` is today's class id of column ``c`` (None: a class
+    that no longer exists); ``embeddings(ids)`` is ``len(ids) x D`` (NaN rows where none) or
+    None; ``suspects`` are image ids, most doubtful label first; ``run_id`` names the model.
+    """
+
+    run_id: int
+    column_classes: list[int | None]
+    suspects: list[int]
+
+    def probs(self, ids: Sequence[int]) -> Any: ...
+
+    def embeddings(self, ids: Sequence[int]) -> Any: ...
+
+
+Rank = Callable[[Sequence[QueueRow], "int | None", "ModelScores | None"], list[QueueItem]]
 
 # Unlabeled (never touched, or cleared by undo) first, then skipped, then labeled.
 _STATE_RANK = {None: 0, "clear": 0, "skip": 1, "label": 2}
 
 
-def _unlabeled_first(rows: Sequence[QueueRow], class_id: int | None) -> list[QueueItem]:
+def _unlabeled_first(rows: Sequence[QueueRow], class_id: int | None,
+                     model: ModelScores | None = None) -> list[QueueItem]:
     ranked = sorted(rows, key=lambda r: _STATE_RANK[r[2]])  # stable: path order within each
     return [QueueItem(r[0], r[1]) for r in ranked]
 
 
-def _all(rows: Sequence[QueueRow], class_id: int | None) -> list[QueueItem]:
+def _all(rows: Sequence[QueueRow], class_id: int | None,
+         model: ModelScores | None = None) -> list[QueueItem]:
     return [QueueItem(r[0], r[1]) for r in rows]
 
 
-def _skipped(rows: Sequence[QueueRow], class_id: int | None) -> list[QueueItem]:
+def _skipped(rows: Sequence[QueueRow], class_id: int | None,
+             model: ModelScores | None = None) -> list[QueueItem]:
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "skip"]
 
 
-def _of_class(rows: Sequence[QueueRow], class_id: int | None) -> list[QueueItem]:
+def _of_class(rows: Sequence[QueueRow], class_id: int | None,
+              model: ModelScores | None = None) -> list[QueueItem]:
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and r[3] == class_id]
 
 
@@ -98,8 +120,13 @@ class OrderChoice:
             return self.order.picker.format(cls=class_names.get(self.class_id, "?"))
         return self.order.picker
 
-    def rank(self, rows: Sequence[QueueRow]) -> list[QueueItem]:
-        return self.order.rank(rows, self.class_id)
+    def rank(self, rows: Sequence[QueueRow],
+             model: ModelScores | None = None) -> list[QueueItem]:
+        """The queue. Raises ``UsageError`` for an order that needs a model and has none."""
+        if self.order.needs_model and model is None:
+            raise UsageError(f"the order {self.order.name!r} needs a model: train one first "
+                             "(T in the labeler, or tui-label train)")
+        return self.order.rank(rows, self.class_id, model)
 
 
 def usage() -> str:

@@ -236,11 +236,48 @@ def m003_latest_events(db: Database) -> None:
     )
 
 
+@migration
+def m004_model_in_the_loop(db: Database) -> None:
+    # Where a label came from ('key' when NULL, 'suggestion' when accepted, 'review' when a
+    # suspect label was confirmed), with the model's probability and run for accepted ones.
+    # Predictions: the top classes of each image per run (the full probabilities and the
+    # embeddings are memory-mapped arrays beside the run, see tui_label.predictions).
+    db.executescript(
+        """
+        ALTER TABLE label_events ADD COLUMN source TEXT;
+        ALTER TABLE label_events ADD COLUMN probability REAL;
+        ALTER TABLE label_events ADD COLUMN run_id INTEGER REFERENCES runs(id);
+        CREATE TABLE predictions (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            kind TEXT NOT NULL CHECK (kind IN ('model', 'oof')),  -- oof: out of sample
+            class_id INTEGER REFERENCES classes(id),   -- the top class
+            probability REAL NOT NULL,                  -- its probability
+            margin REAL NOT NULL,                       -- top minus second probability
+            entropy REAL NOT NULL,                      -- of the whole distribution, in nats
+            top_k TEXT NOT NULL,                        -- JSON [[class_id, p], ...], best first
+            PRIMARY KEY (run_id, kind, image_id)
+        );
+        CREATE TABLE suspects (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            rank INTEGER NOT NULL,                      -- 0: the most doubtful label
+            given_class INTEGER NOT NULL REFERENCES classes(id),
+            predicted_class INTEGER NOT NULL REFERENCES classes(id),
+            probability REAL NOT NULL,                  -- out-of-sample p(predicted_class)
+            given_probability REAL NOT NULL,            -- out-of-sample p(given_class)
+            PRIMARY KEY (run_id, image_id)
+        );
+        ALTER TABLE runs ADD COLUMN predicted_at TEXT;  -- when its predictions were stored
+        """
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
     "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
     "num_train", "num_val", "best_accuracy", "best_checkpoint", "last_checkpoint", "pid", "host",
-    "progress",
+    "progress", "predicted_at",
 )
 
 
@@ -550,11 +587,12 @@ class Store:
         return list(map(QueueRow._make, rows))
 
     def queue(self, order: OrderChoice | str = "unlabeled",
-              class_id: int | None = None) -> list[QueueItem]:
+              class_id: int | None = None, model=None) -> list[QueueItem]:
         """The images to show, ranked by an order of the registry (``tui_label.orders``).
 
         Missing files are left out. ``order`` is a choice, or an order's name with
-        ``class_id`` for the orders that need a class.
+        ``class_id`` for the orders that need a class; ``model`` (``orders.ModelScores``) for
+        the orders that need a model.
         """
         if isinstance(order, str):
             from tui_label import orders
@@ -562,7 +600,7 @@ class Store:
             if order not in orders.ORDERS:
                 raise UsageError(f"unknown order {order!r} (choose from {orders.usage()})")
             order = OrderChoice(order, class_id)
-        return order.rank(self.queue_rows())
+        return order.rank(self.queue_rows(), model)
 
     # -- classes --------------------------------------------------------------------------
 
@@ -601,13 +639,22 @@ class Store:
         *,
         ms_on_screen: int | None = None,
         undo_of: int | None = None,
+        source: str | None = None,
+        probability: float | None = None,
+        run_id: int | None = None,
     ) -> int:
-        """Append one event and commit it before returning; returns its id."""
+        """Append one event and commit it before returning; returns its id.
+
+        ``source`` is None for a typed key, ``suggestion`` for an accepted suggestion (with the
+        model's ``probability`` and ``run_id``), ``review`` for a confirmed suspect label.
+        """
         with self._write():
             cur = self.conn.execute(
                 "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
-                "ms_on_screen, undo_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of),
+                "ms_on_screen, undo_of, source, probability, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of,
+                 source, probability, run_id),
             )
             return cur.lastrowid
 
@@ -792,3 +839,68 @@ class Store:
     def current_labels(self) -> list[dict]:
         """Every image's current label or skip, as ``{path, action, class, annotator, ...}``."""
         return list(self.db.query("SELECT * FROM current_labels ORDER BY path"))
+
+    # -- predictions ----------------------------------------------------------------------
+
+    def save_predictions(self, run_id: int, kind: str, rows: Sequence[dict]) -> None:
+        """Replace a run's predictions of one kind (``model`` or ``oof``). Each row:
+        ``image_id, class_id, probability, margin, entropy, top_k`` (a list of pairs)."""
+        with self._write():
+            self.conn.execute("DELETE FROM predictions WHERE run_id = ? AND kind = ?",
+                              (run_id, kind))
+            self.conn.executemany(
+                "INSERT INTO predictions (run_id, image_id, kind, class_id, probability, margin, "
+                "entropy, top_k) VALUES (:run_id, :image_id, :kind, :class_id, :probability, "
+                ":margin, :entropy, :top_k)",
+                [{**r, "run_id": run_id, "kind": kind, "top_k": json.dumps(r["top_k"])}
+                 for r in rows],
+            )
+            if kind == "model":
+                self.conn.execute("UPDATE runs SET predicted_at = ? WHERE id = ?",
+                                  (now_iso(), run_id))
+
+    def predictions(self, run_id: int, kind: str = "model") -> dict[int, dict]:
+        """A run's predictions by image id: ``class_id, probability, margin, entropy, top_k``."""
+        rows = self.conn.execute(
+            "SELECT image_id, class_id, probability, margin, entropy, top_k FROM predictions "
+            "WHERE run_id = ? AND kind = ?", (run_id, kind))
+        return {r[0]: {"class_id": r[1], "probability": r[2], "margin": r[3], "entropy": r[4],
+                       "top_k": [tuple(p) for p in json.loads(r[5])]} for r in rows}
+
+    def latest_predicted_run(self) -> dict | None:
+        """The newest run whose predictions are stored, or None."""
+        rows = list(self.db.query(
+            "SELECT * FROM runs WHERE predicted_at IS NOT NULL ORDER BY id DESC LIMIT 1"))
+        return _decode_run(rows[0]) if rows else None
+
+    def labels_since(self, when: str) -> int:
+        """How many label events were written after ``when`` (ISO time): is a model stale?"""
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM label_events WHERE action = 'label' AND created_at > ?",
+            (when,)).fetchone()[0]
+
+    def save_suspects(self, run_id: int, rows: Sequence[dict]) -> None:
+        """Replace a run's ranked suspect labels. Each row: ``image_id, rank, given_class,
+        predicted_class, probability, given_probability``."""
+        with self._write():
+            self.conn.execute("DELETE FROM suspects WHERE run_id = ?", (run_id,))
+            self.conn.executemany(
+                "INSERT INTO suspects (run_id, image_id, rank, given_class, predicted_class, "
+                "probability, given_probability) VALUES (:run_id, :image_id, :rank, "
+                ":given_class, :predicted_class, :probability, :given_probability)",
+                [{**r, "run_id": run_id} for r in rows],
+            )
+
+    def suspects(self, run_id: int, *, open_only: bool = True) -> list[dict]:
+        """A run's suspect labels, most doubtful first. ``open_only`` leaves out images whose
+        label changed or was confirmed (a ``review``) after the run's predictions."""
+        sql = (
+            "SELECT s.image_id, i.path, s.rank, s.given_class, s.predicted_class, s.probability, "
+            "s.given_probability FROM suspects s JOIN images i ON i.id = s.image_id "
+            "JOIN runs r ON r.id = s.run_id WHERE s.run_id = ? AND i.status != 'missing' "
+        )
+        if open_only:
+            sql += ("AND NOT EXISTS (SELECT 1 FROM label_events e WHERE e.image_id = s.image_id "
+                    "AND e.created_at > COALESCE(r.predicted_at, r.created_at)) ")
+        rows = self.db.query(sql + "ORDER BY s.rank", [run_id])
+        return list(rows)
