@@ -15,5 +15,7 @@ class Alert(Static):
     """
 
     def say(self, text: str | None) -> None:
+        if not text and not self.display:
+            return  # already hidden: no refresh on every key
         self.update(Text(text or ""))
         self.display = bool(text)
