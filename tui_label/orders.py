@@ -9,7 +9,8 @@ No SQL, no textual, no torch: an order ranks plain rows the store hands it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -55,19 +56,28 @@ class ModelScores(Protocol):
 
 Rank = Callable[[Sequence[QueueRow], "int | None", "ModelScores | None"], list[QueueItem]]
 
+def _items(rows: Iterable[Sequence]) -> list[QueueItem]:
+    """Queue items from rows (id and path first): the fastest way to build 100,000 of them."""
+    return list(map(QueueItem._make, map(_ID_PATH, rows)))
+
+
+_ID_PATH = itemgetter(0, 1)
+
 # Unlabeled (never touched, or cleared by undo) first, then skipped, then labeled.
 _STATE_RANK = {None: 0, "clear": 0, "skip": 1, "label": 2}
 
 
 def _unlabeled_first(rows: Sequence[QueueRow], class_id: int | None,
                      model: ModelScores | None = None) -> list[QueueItem]:
-    ranked = sorted(rows, key=lambda r: _STATE_RANK[r[2]])  # stable: path order within each
-    return [QueueItem(r[0], r[1]) for r in ranked]
+    buckets: tuple[list, list, list] = ([], [], [])  # path order kept within each
+    for r in rows:
+        buckets[_STATE_RANK[r[2]]].append(r)
+    return _items(r for bucket in buckets for r in bucket)
 
 
 def _all(rows: Sequence[QueueRow], class_id: int | None,
          model: ModelScores | None = None) -> list[QueueItem]:
-    return [QueueItem(r[0], r[1]) for r in rows]
+    return _items(rows)
 
 
 def _skipped(rows: Sequence[QueueRow], class_id: int | None,
