@@ -10,8 +10,8 @@ No SQL, no textual, no torch: an order ranks plain rows the store hands it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from tui_label.errors import UsageError
