@@ -78,7 +78,7 @@ def test_picker_choices_come_from_the_registry_one_per_class():
     names = {c.id: c.name for c in CLASSES}
     assert [c.describe(names) for c in choices] == [
         "Unlabeled first", "All images, by path", "Skipped only",
-        "Labeled as cat", "Labeled as dog", "Labeled as [/]",
+        "Labeled as cat", "Labeled as dog", "Labeled as [/]", "Random (seeded), unlabeled first",
     ]
 
 

@@ -48,14 +48,19 @@ class ModelScores(Protocol):
 
     run_id: int
     column_classes: list[int | None]
-    suspects: list[int]
+    suspects: Sequence[int]
 
     def probs(self, ids: Sequence[int]) -> Any: ...
+
+    def oof_probs(self, ids: Sequence[int]) -> Any:
+        """Out-of-sample probabilities (same columns; NaN rows where none)."""
+        ...
 
     def embeddings(self, ids: Sequence[int]) -> Any: ...
 
 
-Rank = Callable[[Sequence[QueueRow], "int | None", "ModelScores | None"], list[QueueItem]]
+# ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
+Rank = Callable[[Sequence[QueueRow], Any, "ModelScores | None"], list[QueueItem]]
 
 def _items(rows: Iterable[Sequence]) -> list[QueueItem]:
     """Queue items from rows (id and path first): the fastest way to build 100,000 of them."""
@@ -92,15 +97,190 @@ def _of_class(rows: Sequence[QueueRow], class_id: int | None,
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and r[3] == class_id]
 
 
+# -- orders that read a model (numpy imported when one runs: the CLI starts without it) ----
+
+RANDOM_SEED = "tui-label"
+
+
+def _is_unlabeled(row: Sequence) -> bool:
+    return row[2] is None or row[2] == "clear"
+
+
+def _random(rows: Sequence[QueueRow], class_id: int | None,
+            model: ModelScores | None = None) -> list[QueueItem]:
+    """Unlabeled, then skipped, then labeled, each shuffled by a stable hash of the path."""
+    from tui_label.store import unit_hash
+
+    buckets: tuple[list, list, list] = ([], [], [])
+    for r in rows:
+        buckets[_STATE_RANK[r[2]]].append(r)
+    return _items(r for bucket in buckets
+                  for r in sorted(bucket, key=lambda r: unit_hash(f"{RANDOM_SEED}:{r[1]}")))
+
+
+def _ranked(rows: Sequence[Sequence], key: Any) -> list[QueueItem]:
+    """``rows`` by ``key`` ascending (stable: ties keep path order); NaN keys go last."""
+    import numpy as np
+
+    key = np.asarray(key, dtype=np.float64)
+    order = np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
+    return _items(rows[i] for i in order.tolist())
+
+
+def _unlabeled_probs(rows: Sequence[QueueRow], model: ModelScores) -> tuple[list, Any]:
+    """The unlabeled rows and their probabilities (NaN rows: no prediction)."""
+    import numpy as np
+
+    todo = [r for r in rows if _is_unlabeled(r)]
+    probs = np.asarray(model.probs([r[0] for r in todo]), dtype=np.float64)
+    return todo, probs.reshape(len(todo), len(model.column_classes))
+
+
+def _known_top(probs: Any, model: ModelScores) -> tuple[Any, Any]:
+    """Each row's most probable class among today's classes: (column, probability)."""
+    import numpy as np
+
+    known = np.array([c is not None for c in model.column_classes], dtype=bool)
+    masked = np.where(known[None, :], probs, -np.inf) if len(probs) else probs
+    if not masked.size:
+        return np.zeros(len(probs), dtype=np.int64), np.full(len(probs), np.nan)
+    nan_rows = np.isnan(probs).any(axis=1)
+    col = np.argmax(np.where(np.isnan(masked), -np.inf, masked), axis=1)
+    top = np.take_along_axis(probs, col[:, None], axis=1)[:, 0]
+    top = np.where(nan_rows | ~known[col], np.nan, top)
+    return col, top
+
+
+def _uncertainty(score: Callable[[Any], Any], descending: bool) -> Rank:
+    def rank(rows: Sequence[QueueRow], class_id: int | None,
+             model: ModelScores | None = None) -> list[QueueItem]:
+        import numpy as np
+
+        assert model is not None
+        todo, probs = _unlabeled_probs(rows, model)
+        seen = ~np.isnan(probs).any(axis=1) if probs.size else np.zeros(len(todo), bool)
+        scores = np.full(len(todo), np.nan)
+        if seen.any():
+            scores[seen] = score(probs[seen])
+        return _ranked(todo, -scores if descending else scores)
+
+    return rank
+
+
+def _least_confidence(probs: Any) -> Any:
+    from tui_label.predictions import least_confidence
+
+    return least_confidence(probs)
+
+
+def _margin(probs: Any) -> Any:
+    from tui_label.predictions import margin
+
+    return margin(probs)
+
+
+def _entropy(probs: Any) -> Any:
+    from tui_label.predictions import entropy
+
+    return entropy(probs)
+
+
+def _most_confident(rows: Sequence[QueueRow], class_id: int | None,
+                    model: ModelScores | None = None) -> list[QueueItem]:
+    assert model is not None
+    todo, probs = _unlabeled_probs(rows, model)
+    _col, top = _known_top(probs, model)
+    return _ranked(todo, -top)
+
+
+def _predicted(rows: Sequence[QueueRow], class_id: int | None,
+               model: ModelScores | None = None) -> list[QueueItem]:
+    """Unlabeled images whose top class (among today's) is ``class_id``, surest first."""
+    import numpy as np
+
+    assert model is not None
+    todo, probs = _unlabeled_probs(rows, model)
+    col, top = _known_top(probs, model)
+    columns = np.array([-1 if c is None else c for c in model.column_classes], dtype=np.int64)
+    hit = ~np.isnan(top) & (columns[col] == class_id) if len(todo) else np.zeros(0, bool)
+    picked = np.flatnonzero(hit)
+    return _ranked([todo[i] for i in picked.tolist()], -top[picked])
+
+
+def _typical(rows: Sequence[QueueRow], class_id: int | None,
+             model: ModelScores | None = None) -> list[QueueItem]:
+    """Unlabeled images, the most typical of each cluster of embeddings first (TypiClust);
+    images without embeddings after them, in path order."""
+    import numpy as np
+
+    assert model is not None
+    emb = model.embeddings([r[0] for r in rows])
+    if emb is None:
+        return _items(r for r in rows if _is_unlabeled(r))
+    emb = np.asarray(emb, dtype=np.float32)
+    has = ~np.isnan(emb).any(axis=1) if emb.size else np.zeros(len(rows), bool)
+    unlabeled = np.array([_is_unlabeled(r) for r in rows], dtype=bool)
+    index = np.flatnonzero(has)
+    picked = typical_order(emb[index], ~unlabeled[index])
+    first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
+    rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
+    return _items(first + rest)
+
+
+def typical_order(embeddings: Any, labeled: Any) -> Any:
+    """Positions of the unlabeled rows of ``embeddings``, most typical first.
+
+    TypiClust is ``tui_label.typical.typical_first``; until that module is there, path order.
+    """
+    import numpy as np
+
+    try:
+        from tui_label.typical import typical_first
+    except ImportError:
+        return np.flatnonzero(~np.asarray(labeled, dtype=bool))
+    return np.asarray(typical_first(embeddings, labeled), dtype=np.int64)
+
+
+def _suspects(rows: Sequence[QueueRow], class_id: int | None,
+              model: ModelScores | None = None) -> list[QueueItem]:
+    """Labeled images whose label the out-of-sample model doubts, most doubtful first."""
+    assert model is not None
+    labeled = {r[0]: r for r in rows if r[2] == "label"}
+    return _items(labeled[i] for i in model.suspects if i in labeled)
+
+
+def _confusion(rows: Sequence[QueueRow], pair: tuple[int, int] | None,
+               model: ModelScores | None = None) -> list[QueueItem]:
+    """Images labeled as the pair's true class whose out-of-sample (else the model's) top
+    class is the pair's predicted class, surest first."""
+    import numpy as np
+
+    assert model is not None and pair is not None
+    true_id, predicted_id = pair
+    todo = [r for r in rows if r[2] == "label" and r[3] == true_id]
+    ids = [r[0] for r in todo]
+    width = len(model.column_classes)
+    probs = np.asarray(model.probs(ids), dtype=np.float64).reshape(len(ids), width)
+    oof = np.asarray(model.oof_probs(ids), dtype=np.float64).reshape(len(ids), width)
+    have_oof = ~np.isnan(oof).any(axis=1) if oof.size else np.zeros(len(ids), bool)
+    probs[have_oof] = oof[have_oof]
+    col, top = _known_top(probs, model)
+    columns = np.array([-1 if c is None else c for c in model.column_classes], dtype=np.int64)
+    hit = ~np.isnan(top) & (columns[col] == predicted_id) if len(todo) else np.zeros(0, bool)
+    picked = np.flatnonzero(hit)
+    return _ranked([todo[i] for i in picked.tolist()], -top[picked])
+
+
 @dataclass(frozen=True)
 class Order:
     """One way to queue images."""
 
     name: str  # what --order takes (``class`` as ``class:NAME``)
-    picker: str  # the picker's text; ``{cls}`` is replaced by the class name
+    picker: str  # the picker's text; ``{cls}`` (and ``{other}``) is replaced by a class name
     rank: Rank
     needs_model: bool = False
     needs_class: bool = False
+    needs_pair: bool = False  # two classes, ``confusion:TRUE:PREDICTED``; implies needs_class
 
 
 ORDERS: dict[str, Order] = {
@@ -110,6 +290,21 @@ ORDERS: dict[str, Order] = {
         Order("all", "All images, by path", _all),
         Order("skipped", "Skipped only", _skipped),
         Order("class", "Labeled as {cls}", _of_class, needs_class=True),
+        Order("random", "Random (seeded), unlabeled first", _random),
+        Order("least-confident", "Least confident first", _uncertainty(_least_confidence, True),
+              needs_model=True),
+        Order("margin", "Smallest margin first", _uncertainty(_margin, False),
+              needs_model=True),
+        Order("entropy", "Highest entropy first", _uncertainty(_entropy, True),
+              needs_model=True),
+        Order("most-confident", "Most confident first (fast accepts)", _most_confident,
+              needs_model=True),
+        Order("predicted", "Predicted as {cls}", _predicted, needs_model=True,
+              needs_class=True),
+        Order("typical", "Typical first (cold start)", _typical, needs_model=True),
+        Order("suspects", "Suspect labels", _suspects, needs_model=True),
+        Order("confusion", "Labeled {cls}, predicted {other}", _confusion, needs_model=True,
+              needs_class=True, needs_pair=True),
     )
 }
 DEFAULT = "unlabeled"
@@ -121,6 +316,7 @@ class OrderChoice:
 
     name: str = DEFAULT
     class_id: int | None = None
+    other_id: int | None = None  # the predicted class of a ``confusion`` pair
 
     @property
     def order(self) -> Order:
@@ -129,7 +325,9 @@ class OrderChoice:
     def describe(self, class_names: dict[int, str]) -> str:
         """Plain text for the status line and picker (user data: never markup)."""
         if self.order.needs_class:
-            return self.order.picker.format(cls=class_names.get(self.class_id, "?"))
+            # One pass over the template: a class name holding "{other}" stays as it is.
+            return self.order.picker.format(cls=class_names.get(self.class_id, "?"),
+                                            other=class_names.get(self.other_id, "?"))
         return self.order.picker
 
     def rank(self, rows: Sequence[QueueRow],
@@ -138,12 +336,20 @@ class OrderChoice:
         if self.order.needs_model and model is None:
             raise UsageError(f"the order {self.order.name!r} needs a model: train one first "
                              "(T in the labeler, or tui-label train)")
+        if self.order.needs_pair:
+            return self.order.rank(rows, (self.class_id, self.other_id), model)
         return self.order.rank(rows, self.class_id, model)
+
+
+def _spelling(order: Order) -> str:
+    if order.needs_pair:
+        return f"{order.name}:TRUE:PREDICTED"
+    return f"{order.name}:NAME" if order.needs_class else order.name
 
 
 def usage() -> str:
     """How ``--order`` is written, for help and error texts."""
-    return ", ".join(f"{o.name}:NAME" if o.needs_class else o.name for o in ORDERS.values())
+    return ", ".join(_spelling(o) for o in ORDERS.values())
 
 
 def parse(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
@@ -158,20 +364,53 @@ def parse(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
         raise UsageError(f"--order {text!r}: choose {usage()}")
     if not order.needs_class:
         return OrderChoice(name)
-    for row in classes:
-        if row.name == cls:
-            return OrderChoice(name, row.id)
+    ids = {row.name: row.id for row in classes}
+    if order.needs_pair:
+        # Class names may hold a colon: take the split where both sides are classes.
+        for at in (i for i, ch in enumerate(cls) if ch == ":"):
+            true, predicted = cls[:at], cls[at + 1:]
+            if true in ids and predicted in ids:
+                return OrderChoice(name, ids[true], ids[predicted])
+        if ":" not in cls:
+            raise UsageError(f"--order {text!r}: write {_spelling(order)}")
+        raise UsageError(f"--order {text!r}: no two classes named in it")
+    if cls in ids:
+        return OrderChoice(name, ids[cls])
     raise UsageError(f"--order {text!r}: no class named {cls!r}")
 
 
+def text_of(choice: OrderChoice, class_names: dict[int, str]) -> str:
+    """``--order`` text of a choice (the inverse of ``parse``)."""
+    if choice.order.needs_pair:
+        return (f"{choice.name}:{class_names.get(choice.class_id, '?')}:"
+                f"{class_names.get(choice.other_id, '?')}")
+    if choice.order.needs_class:
+        return f"{choice.name}:{class_names.get(choice.class_id, '?')}"
+    return choice.name
+
+
 def choices(classes: Sequence[NamedClass], *, has_model: bool = False) -> list[OrderChoice]:
-    """Every choice the picker offers, in registry order (one per class where needed)."""
+    """Every choice the picker offers, in registry order (one per class where needed).
+
+    Orders that need a model come only ``has_model``; a confusion pair is not listed (one per
+    pair of classes would swamp the list): the confusion matrix's drill-down opens one.
+    """
     out: list[OrderChoice] = []
     for order in ORDERS.values():
-        if order.needs_model and not has_model:
+        if (order.needs_model and not has_model) or order.needs_pair:
             continue
         if order.needs_class:
             out.extend(OrderChoice(order.name, row.id) for row in classes)
         else:
             out.append(OrderChoice(order.name))
     return out
+
+
+def cycle(current: OrderChoice, step: int, *, has_model: bool) -> OrderChoice:
+    """The next (``step`` 1) or previous (-1) order of the registry that needs no class: what
+    ``]`` and ``[`` go through. From a class order, the cycle starts at the first."""
+    ring = [o.name for o in ORDERS.values()
+            if not o.needs_class and (has_model or not o.needs_model)]
+    if current.name not in ring:
+        return OrderChoice(ring[0] if step > 0 else ring[-1])
+    return OrderChoice(ring[(ring.index(current.name) + step) % len(ring)])
