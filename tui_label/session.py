@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from tui_label.errors import UsageError
 from tui_label.orders import OrderChoice, QueueItem
 from tui_label.store import (
     ClassRow,
@@ -21,9 +23,13 @@ from tui_label.store import (
     UndoConflict,
 )
 
+if TYPE_CHECKING:
+    from tui_label.model import ModelView
+
 # How long a key may wait for another process's write lock before it is refused: short, so
 # the interface never freezes; the screen says the database is locked and waits in the back.
 LOCK_WAIT_MS = 200
+SUGGESTION_CACHE = 4096  # images whose suggestions are kept (looked up once, when prefetched)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,13 @@ class LabelSession:
         self.started = time.monotonic()
         self._decodes: dict[int, tuple[int, int | None, int | None, str | None]] = {}
         self._recorded: set[int] = set()
+        # The model: its suggestions, and what the model orders rank by (None: no model yet).
+        self.model: ModelView | None = None
+        self.labels_made = 0  # labels this session wrote (typed or accepted, not confirmed)
+        self.labeled_here: set[int] = set()  # images labeled or skipped in this session
+        self._model_base = 0  # labels newer than the model when it was taken ...
+        self._model_mark = 0  # ... and ``labels_made`` then
+        self._suggested: dict[int, list[tuple[int, float]]] = {}
         self.load_classes()
 
     # -- reading --------------------------------------------------------------------------
@@ -71,11 +84,29 @@ class LabelSession:
         self.classes = [c for c in every if c.hotkey]
         self.class_names = {c.id: c.name for c in every}
 
-    def load(self) -> None:
-        """Read the counts and build the queue (at start-up)."""
+    def load(self) -> Change:
+        """Read the counts and build the queue (at start-up).
+
+        An order that needs a model loads it now (else the model comes later, in the
+        background); when it cannot be read, the default order is used and the notice says why.
+        """
         self.counts = self.store.counts()
-        self.queue = self.store.queue(self.order)
+        notice = None
+        if self.order.order.needs_model and self.model is None:
+            from tui_label.model import ModelView
+
+            try:
+                self.set_model(ModelView.load(self.store))
+            except UsageError as exc:
+                notice = str(exc)
+        try:
+            self.queue = self.store.queue(self.order, model=self.model)
+        except UsageError as exc:
+            notice = notice or str(exc)
+            self.order = OrderChoice()
+            self.queue = self.store.queue(self.order)
         self.pos = 0
+        return Change(moved=True, notice=notice)
 
     @property
     def current(self) -> QueueItem | None:
@@ -98,7 +129,52 @@ class LabelSession:
         return "unlabeled"
 
     def describe_order(self) -> str:
-        return self.order.describe(self.class_names)
+        """The order, and for a model order the model it ranks by (``least confident · run
+        3``)."""
+        text = self.order.describe(self.class_names)
+        if self.order.order.needs_model and self.model is not None:
+            text += f" · {self.model.source()}"
+        return text
+
+    # -- the model ------------------------------------------------------------------------
+
+    def set_model(self, model: ModelView | None, *, labels_at: int | None = None) -> None:
+        """Take a (new) model. ``labels_at`` is ``labels_made`` when its labels were read (a
+        live head fit on every label then is newer than none of them)."""
+        self.model = model
+        self._suggested.clear()
+        if labels_at is None:
+            self._model_base, self._model_mark = (model.labels_before if model else 0,
+                                                  self.labels_made)
+        else:
+            self._model_base, self._model_mark = 0, labels_at
+
+    @property
+    def newer_labels(self) -> int:
+        """Labels written since the model's predictions (or the live head's fit)."""
+        return self._model_base + self.labels_made - self._model_mark
+
+    def suggestions(self, image_id: int) -> list[tuple[int, float]]:
+        """The model's top classes for an image (empty without a model or a prediction)."""
+        if self.model is None:
+            return []
+        got = self._suggested.get(image_id)
+        if got is None:
+            if len(self._suggested) >= SUGGESTION_CACHE:
+                self._suggested.clear()
+            got = self._suggested[image_id] = self.model.suggestions(image_id)
+        return got
+
+    def prefetch_suggestions(self, items: list[QueueItem]) -> None:
+        """Look the suggestions of the images ahead up now, not when their key comes."""
+        for item in items:
+            self.suggestions(item.id)
+
+    def suspect(self, image_id: int) -> dict | None:
+        """The suspect row of an image in the suspect queue (given and predicted class)."""
+        if self.model is None or self.order.name != "suspects":
+            return None
+        return self.model.suspect_rows.get(image_id)
 
     @property
     def per_minute(self) -> float:
@@ -120,16 +196,52 @@ class LabelSession:
         """Record a skip of the current image and move to the next one."""
         return self._record("skip", None, ms_on_screen)
 
-    def _record(self, action: str, class_id: int | None, ms_on_screen: int | None) -> Change:
+    def accept(self, ms_on_screen: int | None = None) -> Change:
+        """Label the current image with the model's top suggestion (stored as one, with its
+        probability and run) and move on."""
+        item = self.current
+        if item is None:
+            return Change(notice="Nothing to label here.")
+        top = self.suggestions(item.id)
+        if not top or self.model is None:
+            return Change(notice="No suggestion to accept for this image.")
+        class_id, probability = top[0]
+        return self._record("label", class_id, ms_on_screen, source="suggestion",
+                            probability=probability, run_id=self.model.run_id)
+
+    def confirm(self, ms_on_screen: int | None = None) -> Change:
+        """In the suspect queue: keep the image's label, recorded as reviewed (it leaves the
+        queue), and move on."""
+        item = self.current
+        if item is None:
+            return Change(notice="Nothing to confirm here.")
+        if self.order.name != "suspects" or self.model is None:
+            return Change(notice="= confirms a label in the suspect queue (] or o opens it).")
+        state = self.store.current(item.id)
+        if not state.labeled:
+            return Change(notice="This image has no label to confirm: press a class key.")
+        return self._record("label", state.class_id, ms_on_screen, source="review",
+                            run_id=self.model.run_id)
+
+    def _record(self, action: str, class_id: int | None, ms_on_screen: int | None, *,
+                source: str | None = None, probability: float | None = None,
+                run_id: int | None = None) -> Change:
         item = self.current
         if item is None:
             return Change(notice="Nothing to label here.")
         before = self.store.current(item.id)
         with self.store.busy_timeout(self.lock_wait_ms):
-            event_id = self.store.add_event(item.id, action, class_id, ms_on_screen=ms_on_screen)
+            event_id = self.store.add_event(item.id, action, class_id, ms_on_screen=ms_on_screen,
+                                            source=source, probability=probability,
+                                            run_id=run_id)
         after = ImageState.of(action, class_id)
         self.undo_stack.append(event_id)
         self.events += 1
+        self.labeled_here.add(item.id)
+        if action == "label" and source != "review":
+            self.labels_made += 1
+        if self.model is not None and action == "label":
+            self.model = self.model.resolved(item.id)  # relabeled or confirmed: not a suspect
         self._count(before, after)
         self.pos = min(self.pos + 1, len(self.queue))
         return Change(moved=True, image_id=item.id, before=before, after=after)
@@ -163,19 +275,53 @@ class LabelSession:
         self.pos = pos
         return Change(moved=True)
 
-    def set_order(self, order: OrderChoice) -> Change:
-        """Queue the images in another order, from its start."""
+    def set_order(self, order: OrderChoice, ranked: list[QueueItem] | None = None) -> Change:
+        """Queue the images in another order, from its start. ``ranked`` is the queue when it
+        was ranked in the background (a model order: images labeled in this session since are
+        left out). An order that needs a model, without one, is a notice."""
+        try:
+            queue = self.store.queue(order, model=self.model) if ranked is None else ranked
+        except UsageError as exc:
+            return Change(notice=str(exc))
+        if ranked is not None and order.order.needs_model:
+            queue = [it for it in queue if it.id not in self.labeled_here]
         self.order = order
-        self.queue = self.store.queue(order)
+        self.queue = queue
         self.pos = 0
         return Change(moved=True)
+
+    def cycle_order(self, step: int) -> OrderChoice:
+        """The order ``]`` (1) or ``[`` (-1) goes to from this one."""
+        from tui_label import orders
+
+        return orders.cycle(self.order, step, has_model=self.model is not None)
+
+    def reorder(self, model: ModelView | None, ranked: list[QueueItem] | None = None, *,
+                labels_at: int | None = None) -> Change:
+        """Take new predictions (a finished run, the live head). A model order is ranked again
+        (``ranked``: in the background) behind the current image: the image on screen stays,
+        the ones before it stay behind it, and images labeled in this session never come
+        back."""
+        self.set_model(model, labels_at=labels_at)
+        if not self.order.order.needs_model:
+            return Change()
+        if ranked is None:
+            try:
+                ranked = self.store.queue(self.order, model=model)
+            except UsageError as exc:
+                return Change(notice=str(exc))
+        current = self.current
+        keep = self.queue[:self.pos] + ([current] if current is not None else [])
+        seen = {it.id for it in keep} | self.labeled_here
+        self.queue = keep + [it for it in ranked if it.id not in seen]
+        return Change(moved=current is None and self.pos < len(self.queue))
 
     def refresh(self, result: SyncResult) -> Change:
         """Take in a rescan: rebuild the queue and counts, keeping the current image."""
         for image_id in result.changed_ids:
             self._recorded.discard(image_id)  # its new decode status must be stored
         current = self.current
-        self.queue = self.store.queue(self.order)
+        self.queue = self.store.queue(self.order, model=self.model)
         ids = [it.id for it in self.queue]
         self.counts = self.store.counts()
         self.generation += 1
