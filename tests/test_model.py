@@ -7,7 +7,7 @@ import pytest
 
 from tests.fake_model import save_run
 from tui_label.config import ClassSpec
-from tui_label.model import LiveHead, ModelUnavailable, ModelView, run_predictions_dir
+from tui_label.model import LiveProbs, ModelUnavailable, ModelView, run_predictions_dir
 from tui_label.store import Store
 
 
@@ -97,7 +97,7 @@ def test_live_head_overlays_the_run_and_may_know_a_new_class(store: Store):
                        ClassSpec("fox", "4")])
     model = ModelView.load(store)
     fox, cat = class_id(store, "fox"), class_id(store, "cat")
-    live = LiveHead(np.array([i["img000.png"]]), np.array([[0.2, 0.8]], dtype=np.float32),
+    live = LiveProbs(np.array([i["img000.png"]]), np.array([[0.2, 0.8]], dtype=np.float32),
                     [cat, fox], labels=40)
     both = model.with_live(live)
     assert both.source() == "live head · 40 labels" and model.source().startswith("run ")
@@ -121,3 +121,25 @@ def test_suspects_in_rank_order_and_resolving_one(store: Store):
     assert model.suspect_rows[i["img000.png"]]["predicted_class"] == class_id(store, "dog")
     assert model.resolved(i["img001.png"]).suspects == (i["img000.png"],)
     assert model.suspects == (i["img001.png"], i["img000.png"])  # the view itself is unchanged
+
+
+def test_live_head_refits_in_its_own_process_on_the_current_labels(store: Store):
+    from tui_label.live_head import LiveHead
+    from tui_label.model import fit_live
+
+    i = ids(store)
+    cat, dog = class_id(store, "cat"), class_id(store, "dog")
+    # Two clusters of embeddings; the run itself calls everything a bird.
+    emb = {f"img{k:03d}.png": ([0.0, 1.0] if k % 2 else [1.0, 0.0]) for k in range(12)}
+    save_run(store, {p: [0.1, 0.1, 0.8] for p in emb}, embeddings=emb)
+    model = ModelView.load(store)
+    with LiveHead() as head:
+        assert fit_live(store, model, head, timeout=120) is None  # no labels yet
+        for k in range(4):
+            store.label(i[f"img{k:03d}.png"], dog if k % 2 else cat)
+        live = fit_live(store, model, head, timeout=120)
+    assert live.labels == 4 and live.class_ids == sorted([cat, dog])
+    view = model.with_live(live)
+    assert view.suggestions(i["img010.png"], k=1)[0][0] == cat
+    assert view.suggestions(i["img011.png"], k=1)[0][0] == dog
+    assert view.source() == "live head · 4 labels"

@@ -5,8 +5,9 @@ with the live head's probabilities laid over them.
 suggestions shown under the image. It reads the run's memory-mapped arrays
 (``tui_label.predictions``) and a few store rows; it never writes.
 
-Numpy only: no textual, no torch, and no scikit-learn here (the live head is fit in another
-process, see ``refit_live_head``).
+Numpy only: no textual, no torch, and no scikit-learn here: the live head is fit in another
+process (``tui_label.live_head.LiveHead``) on ``live_training_set``, and its probabilities come
+back as ``LiveProbs``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ModelUnavailable(UsageError):
 
 
 @dataclass(frozen=True, eq=False)
-class LiveHead:
+class LiveProbs:
     """The live linear head's probabilities: refit on the current labels' embeddings.
 
     Rows are ``ids`` (ascending); ``class_ids[k]`` is today's class of column ``k``.
@@ -62,13 +63,14 @@ class ModelView:
     """
 
     run_id: int
+    folder: Path  # the run's predictions folder
     predictions: PredictionSet
     column_classes: list[int | None]
     stale_classes: bool  # the run's classes differ from today's
     labels_before: int  # labels written after the predictions, when this view was loaded
     suspects: tuple[int, ...] = ()
     suspect_rows: dict[int, dict] = field(default_factory=dict)
-    live: LiveHead | None = None
+    live: LiveProbs | None = None
 
     # -- loading --------------------------------------------------------------------------
 
@@ -93,14 +95,14 @@ class ModelView:
         columns = [offered.get(name) for name in preds.class_names]
         suspects = store.suspects(run["id"])
         return cls(
-            run_id=run["id"], predictions=preds, column_classes=columns,
+            run_id=run["id"], folder=folder, predictions=preds, column_classes=columns,
             stale_classes=set(preds.class_names) != set(offered),
             labels_before=store.labels_since(run["predicted_at"]),
             suspects=tuple(r["image_id"] for r in suspects),
             suspect_rows={r["image_id"]: r for r in suspects},
         )
 
-    def with_live(self, live: LiveHead) -> ModelView:
+    def with_live(self, live: LiveProbs) -> ModelView:
         """This view with the live head's probabilities over the run's (a new view)."""
         run_columns = self.column_classes[:len(self.predictions.class_names)]
         extra = [c for c in live.class_ids if c not in run_columns]
@@ -187,33 +189,41 @@ class ModelView:
         return out
 
 
-def labeled_for_live_head(store: Store, model: ModelView) -> tuple[list[int], list[int]]:
-    """The labeled images the run has embeddings for, and their classes: the live head's
-    training set (classes the labeler offers only)."""
+def live_training_set(store: Store, model: ModelView) -> tuple[np.ndarray, np.ndarray,
+                                                                   list[int]]:
+    """The live head's training set: the rows (in the run's arrays) of the labeled images the
+    run has embeddings for, their labels as column indices, and the class id of each column
+    (the classes the labeler offers that have a label)."""
     offered = {c.id for c in store.classes() if c.hotkey}
-    rows = [(r.image_id, r.class_id) for r in store.training_items() if r.class_id in offered]
-    if model.predictions.embeddings is None or not rows:
-        return [], []
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    have = model.predictions.rows_of(ids) >= 0
-    return ([r[0] for r, h in zip(rows, have, strict=True) if h],
-            [r[1] for r, h in zip(rows, have, strict=True) if h])
+    items = [(r.image_id, r.class_id) for r in store.training_items() if r.class_id in offered]
+    if model.predictions.embeddings is None or not items:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), []
+    rows = model.predictions.rows_of(np.array([i for i, _ in items], dtype=np.int64))
+    have = rows >= 0
+    classes = sorted({c for (_, c), h in zip(items, have, strict=True) if h})
+    column = {c: k for k, c in enumerate(classes)}
+    labels = np.array([column[c] for (_, c), h in zip(items, have, strict=True) if h],
+                      dtype=np.int64)
+    return rows[have].astype(np.int64), labels, classes
 
 
-def refit_live_head(folder: str, labeled_ids: list[int], labels: list[int]) -> LiveHead | None:
-    """Fit the live head on the labeled images' embeddings and predict every image that has
-    one. Runs in the live head's own process (it imports scikit-learn, never torch).
+def embeddings_file(model: ModelView) -> Path:
+    """The run's embeddings, which the live head's process opens memory-mapped."""
+    return model.folder / "embeddings.npy"
 
-    Returns None when there is too little to fit (fewer than two classes).
+
+def fit_live(store: Store, model: ModelView, head, timeout: float | None = None
+             ) -> LiveProbs | None:
+    """Refit the live head on every current label and return its probabilities for every image
+    the run has embeddings for. ``head`` is a ``tui_label.live_head.LiveHead`` (the fit runs in
+    its process; this call waits for it, so call it from a worker thread).
+
+    Returns None when there is nothing to fit: no embeddings, or labels of fewer than two
+    classes.
     """
-    from tui_label import live_head
-
-    preds = PredictionSet.load(Path(folder))
-    if preds.embeddings is None or len(set(labels)) < 2:
+    rows, labels, classes = live_training_set(store, model)
+    if len(classes) < 2:
         return None
-    rows = preds.rows_of(np.asarray(labeled_ids, dtype=np.int64))
-    x = np.asarray(preds.embeddings[rows], dtype=np.float32)
-    y = np.asarray(labels, dtype=np.int64)
-    classes, probs = live_head.fit_predict(x, y, np.asarray(preds.embeddings))
-    return LiveHead(np.array(preds.ids), np.asarray(probs, dtype=np.float32),
-                    [int(c) for c in classes], len(labels))
+    _head, probs = head.refit(embeddings_file(model), rows, labels, len(classes)).result(timeout)
+    return LiveProbs(np.asarray(model.predictions.ids), np.asarray(probs, dtype=np.float32),
+                     classes, len(labels))
