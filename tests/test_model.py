@@ -143,3 +143,26 @@ def test_live_head_refits_in_its_own_process_on_the_current_labels(store: Store)
     assert view.suggestions(i["img010.png"], k=1)[0][0] == cat
     assert view.suggestions(i["img011.png"], k=1)[0][0] == dog
     assert view.source() == "live head · 4 labels"
+
+
+def test_typical_order_runs_typiclust_through_the_runner(store: Store):
+    from tui_label.orders import OrderChoice
+
+    i = ids(store)
+    # Two tight clusters and one outlier; img000 is labeled.
+    emb = {f"img{k:03d}.png": ([5.0 + 0.01 * k, 5.0] if k < 6 else [-5.0, -5.0 + 0.01 * k])
+           for k in range(11)}
+    emb["img011.png"] = [40.0, -40.0]
+    save_run(store, {p: [0.4, 0.3, 0.3] for p in emb}, embeddings=emb)
+    store.label(i["img000.png"], class_id(store, "cat"))
+    ran = []
+
+    def runner(fn, *args):
+        ran.append(fn.__name__)
+        return fn(*args)
+
+    model = ModelView.load(store).with_runner(runner)
+    queue = [it.path for it in store.queue(OrderChoice("typical"), model=model)]
+    assert ran == ["typical_rows"]
+    assert sorted(queue) == [f"img{k:03d}.png" for k in range(1, 12)]  # unlabeled, once each
+    assert queue.index("img011.png") > 1  # the outlier is not among the first picks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui_label.orders import OrderChoice, QueueItem
 from tui_label.scan import scan
 from tui_label.store import Counts, Store, StoreWriteError, SyncResult
 
@@ -41,5 +42,47 @@ def wait_for_write_lock(db: Path, cancelled=lambda: False) -> None:
             except StoreWriteError as exc:
                 if exc.kind != "locked":
                     return
+    finally:
+        store.close()
+
+
+def rank(db: Path, order: OrderChoice, model) -> list[QueueItem]:
+    """The queue of ``order`` ranked by ``model`` (a ``tui_label.model.ModelView``)."""
+    store = Store(db)
+    try:
+        return store.queue(order, model=model)
+    finally:
+        store.close()
+
+
+def latest_predicted_run_id(db: Path) -> int | None:
+    """The newest run with stored predictions (a cheap check before loading them)."""
+    store = Store(db)
+    try:
+        run = store.latest_predicted_run()
+        return run["id"] if run else None
+    finally:
+        store.close()
+
+
+def load_model(db: Path):
+    """The latest run's ``ModelView`` (None without one); ``ModelUnavailable`` when its files
+    are missing or damaged."""
+    from tui_label.model import ModelView
+
+    store = Store(db)
+    try:
+        return ModelView.load(store)
+    finally:
+        store.close()
+
+
+def fit_live(db: Path, model, head):
+    """The live head refit on every current label (``tui_label.model.fit_live``)."""
+    from tui_label.model import fit_live as fit
+
+    store = Store(db)
+    try:
+        return fit(store, model, head)
     finally:
         store.close()

@@ -21,7 +21,8 @@ class KeySpec:
 
     @property
     def help_keys(self) -> str:
-        names = {"question_mark": "?", "left": "←", "right": "→"}
+        names = {"question_mark": "?", "left": "←", "right": "→", "enter": "⏎",
+                 "left_square_bracket": "[", "right_square_bracket": "]", "equals_sign": "="}
         return ", ".join(names.get(k, k) for k in self.keys.split(","))
 
 
@@ -30,8 +31,20 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("left,h", "previous", "Previous", "←/h", "Previous image"),
     KeySpec("right,l", "next", "Next", "→/l", "Next image (no label)"),
     KeySpec("u,ctrl+z", "undo", "Undo", "u", "Undo the last label or skip, back to that image"),
+    KeySpec("a,enter", "accept", "Accept", "a/⏎",
+            "Accept the model's top suggestion as the label"),
+    KeySpec("S", "toggle_suggestions", "Suggestions", "S",
+            "Show or hide the model's suggestions", show=False),
     KeySpec("o", "choose_order", "Order", "o",
-            "Order: unlabeled first, all, skipped only, or one class"),
+            "Order: unlabeled first, random, the model's (least confident, suspects, ...) "
+            "or one class"),
+    KeySpec("right_square_bracket", "cycle_order(1)", "Next order", "]",
+            "Next order (the status line names it and the run it ranks by)", show=False),
+    KeySpec("left_square_bracket", "cycle_order(-1)", "Previous order", "[",
+            "Previous order", show=False),
+    KeySpec("equals_sign", "confirm", "Confirm", "=",
+            "In the suspect queue: keep the label (recorded as reviewed); a class key "
+            "relabels", show=False),
     KeySpec("t", "toggle_training", "Train", "t", "Show or hide the training panel"),
     KeySpec("T", "start_stop_training", "Start/stop", "T",
             "Start or stop fine-tuning on the labels so far", show=False),
@@ -43,9 +56,9 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("q", "quit", "Quit", "q", "Quit (labels are already saved)"),
 )
 
-# Keys that later features take (accept suggestion, training panel) are reserved now, so a
-# project's hotkeys keep working when those arrive.
-RESERVED_FOR_LATER = {"a": "accept suggestion", "enter": "accept suggestion"}
+# Keys that later features take are reserved now, so a project's hotkeys keep working when
+# those arrive (none pending: accept, a/enter, has arrived).
+RESERVED_FOR_LATER: dict[str, str] = {}
 
 
 def reserved_keys() -> dict[str, str]:

@@ -12,7 +12,7 @@ back as ``LiveProbs``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -71,6 +71,9 @@ class ModelView:
     suspects: tuple[int, ...] = ()
     suspect_rows: dict[int, dict] = field(default_factory=dict)
     live: LiveProbs | None = None
+    # Runs a module-level function elsewhere and returns its result (the labeler: in the live
+    # head's process, so scikit-learn never loads in the labeler); None: here.
+    runner: Callable[..., object] | None = None
 
     # -- loading --------------------------------------------------------------------------
 
@@ -107,6 +110,10 @@ class ModelView:
         run_columns = self.column_classes[:len(self.predictions.class_names)]
         extra = [c for c in live.class_ids if c not in run_columns]
         return replace(self, live=live, column_classes=run_columns + extra)
+
+    def with_runner(self, runner: Callable[..., object] | None) -> ModelView:
+        """This view, running TypiClust through ``runner(fn, *args)``."""
+        return replace(self, runner=runner)
 
     def resolved(self, image_id: int) -> ModelView:
         """This view without ``image_id`` among the suspects (relabeled or confirmed)."""
@@ -160,6 +167,15 @@ class ModelView:
         have = np.flatnonzero(rows >= 0)
         out[have] = emb[rows[have]]
         return out
+
+    def typical_first(self, ids: Sequence[int], labeled: np.ndarray) -> np.ndarray:
+        """Positions of the unlabeled ones of ``ids`` (all with embeddings), most typical
+        first (TypiClust, through ``runner`` when there is one)."""
+        rows = self.predictions.rows_of(np.asarray(ids, dtype=np.int64))
+        args = (str(embeddings_file(self)), rows, np.asarray(labeled, dtype=bool))
+        if self.runner is None:
+            return typical_rows(*args)
+        return np.asarray(self.runner(typical_rows, *args), dtype=np.int64)
 
     # -- what the screen shows ------------------------------------------------------------
 
@@ -227,3 +243,13 @@ def fit_live(store: Store, model: ModelView, head, timeout: float | None = None
     _head, probs = head.refit(embeddings_file(model), rows, labels, len(classes)).result(timeout)
     return LiveProbs(np.asarray(model.predictions.ids), np.asarray(probs, dtype=np.float32),
                      classes, len(labels))
+
+
+def typical_rows(embeddings: str, rows: np.ndarray, labeled: np.ndarray) -> np.ndarray:
+    """TypiClust on ``embeddings[rows]`` (a ``.npy`` file, opened memory-mapped): positions of
+    the unlabeled ones, most typical first. Module level, so another process can run it."""
+    from tui_label.typical import typical_first
+
+    emb = np.load(embeddings, mmap_mode="r")
+    return np.asarray(typical_first(np.asarray(emb[np.asarray(rows)], dtype=np.float32),
+                                    labeled), dtype=np.int64)

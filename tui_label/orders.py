@@ -221,7 +221,10 @@ def _typical(rows: Sequence[QueueRow], class_id: int | None,
     has = ~np.isnan(emb).any(axis=1) if emb.size else np.zeros(len(rows), bool)
     unlabeled = np.array([_is_unlabeled(r) for r in rows], dtype=bool)
     index = np.flatnonzero(has)
-    picked = typical_order(emb[index], ~unlabeled[index])
+    # A model may run TypiClust elsewhere (the labeler: in the live head's process).
+    own = getattr(model, "typical_first", None)
+    picked = (own([rows[i][0] for i in index.tolist()], ~unlabeled[index]) if own is not None
+              else typical_order(emb[index], ~unlabeled[index]))
     first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
     rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
     return _items(first + rest)
@@ -230,14 +233,12 @@ def _typical(rows: Sequence[QueueRow], class_id: int | None,
 def typical_order(embeddings: Any, labeled: Any) -> Any:
     """Positions of the unlabeled rows of ``embeddings``, most typical first.
 
-    TypiClust is ``tui_label.typical.typical_first``; until that module is there, path order.
+    TypiClust: ``tui_label.typical.typical_first`` (it imports scikit-learn).
     """
     import numpy as np
 
-    try:
-        from tui_label.typical import typical_first
-    except ImportError:
-        return np.flatnonzero(~np.asarray(labeled, dtype=bool))
+    from tui_label.typical import typical_first
+
     return np.asarray(typical_first(embeddings, labeled), dtype=np.int64)
 
 

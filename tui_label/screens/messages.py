@@ -37,3 +37,31 @@ class CountsRefreshed(Message):
 @dataclass
 class WriteLockFree(Message):
     """The database lock that refused a key has been released."""
+
+
+@dataclass
+class ModelReady(Message):
+    """New predictions to take (a finished run, or the live head refit): ``model`` (None: no
+    predicted run), the queue of the current order ranked by it (None: not a model order), and
+    ``labels_at``, the session's label count the live head was fit at (None for a run)."""
+
+    model: object  # tui_label.model.ModelView | None
+    ranked: list | None
+    order: object  # the OrderChoice ``ranked`` is for
+    labels_at: int | None = None
+
+
+@dataclass
+class ModelFailed(Message):
+    """The latest run's predictions could not be read (said once per run)."""
+
+    run_id: int | None
+    reason: str
+
+
+@dataclass
+class OrderRanked(Message):
+    """A model order ranked in the background: switch to it."""
+
+    order: object  # tui_label.orders.OrderChoice
+    ranked: list
