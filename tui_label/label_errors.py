@@ -1,0 +1,107 @@
+"""Suspect labels: labeled images whose out-of-sample probabilities doubt the given label.
+
+``rank_suspects`` asks cleanlab's ``find_label_issues`` (confident learning, Northcutt et al.
+2021) which labels look wrong, ranked by self-confidence (the out-of-sample probability of the
+given label, lowest first), and returns rows for ``Store.save_suspects``. Should cleanlab be
+missing or raise, ``confident_learning_issues`` (the same method's basic filter, written here
+and tested on hand-worked cases) gives the ranking instead.
+
+The probabilities must be out of sample (``live_head.fit_predict_oof``): a model that was
+trained on a label agrees with it. numpy at import; cleanlab (and scikit-learn) on call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def rank_suspects(labels: np.ndarray, pred_probs: np.ndarray, image_ids: Sequence[int],
+                  class_ids: Sequence[int | None], *, limit: int | None = None) -> list[dict]:
+    """Rows for ``Store.save_suspects``, most doubtful label first.
+
+    ``labels``: N given labels as column indices of ``pred_probs`` (N x C out-of-sample
+    probabilities, columns in the run's class order). ``class_ids``: today's class id of each
+    column, None for a class that no longer exists. Each row: ``image_id, rank (0 first),
+    given_class, predicted_class`` (the model's most likely other class), ``probability`` (of
+    the predicted class) and ``given_probability``. Fewer than 2 classes among the labels: no
+    suspects (there is nothing to confuse). Rows whose given class is gone are left out.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(pred_probs, dtype=np.float64)
+    ids = np.asarray(image_ids, dtype=np.int64)
+    n = len(labels)
+    if probs.ndim != 2 or len(probs) != n or len(ids) != n or probs.shape[1] != len(class_ids):
+        raise ValueError(f"labels ({n}), probabilities {probs.shape}, image ids ({len(ids)}) "
+                         f"and class ids ({len(class_ids)}) do not match")
+    if n and (labels.min() < 0 or labels.max() >= probs.shape[1]):
+        raise ValueError(f"labels must be column indices in 0..{probs.shape[1] - 1}")
+    known = np.array([c is not None for c in class_ids], dtype=bool)
+    keep = np.flatnonzero(known[labels]) if n else np.empty(0, np.int64)
+    present = np.unique(labels[keep])
+    if len(present) < 2 or known.sum() < 2:
+        return []
+
+    # cleanlab wants every column to be a class with labels: keep the columns of the classes
+    # present and spread each row's remaining probability over them.
+    sub = probs[np.ix_(keep, present)]
+    total = sub.sum(axis=1, keepdims=True)
+    sub = np.where(total > 0, sub / np.where(total > 0, total, 1), 1.0 / len(present))
+    given = np.searchsorted(present, labels[keep])
+    ranked = keep[_find_issues(given, sub)]
+    if limit is not None:
+        ranked = ranked[:limit]
+
+    # The suggested class: the most likely known class other than the given one.
+    alt = np.where(known[None, :], probs[ranked], -1.0)
+    alt[np.arange(len(ranked)), labels[ranked]] = -1.0
+    predicted = alt.argmax(axis=1)
+    return [{"image_id": int(ids[i]), "rank": rank, "given_class": class_ids[labels[i]],
+             "predicted_class": class_ids[p], "probability": float(probs[i, p]),
+             "given_probability": float(probs[i, labels[i]])}
+            for rank, (i, p) in enumerate(zip(ranked.tolist(), predicted.tolist(), strict=True))]
+
+
+def _find_issues(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Indices of label issues, most doubtful first: cleanlab, else our confident learning."""
+    try:
+        from cleanlab.filter import find_label_issues
+
+        with warnings.catch_warnings():
+            # "May not flag all label issues in class k": expected with few labels.
+            warnings.simplefilter("ignore")
+            # n_jobs=1: no worker processes inside the trainer's process.
+            found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence",
+                                      n_jobs=1)
+        return np.asarray(found, dtype=np.int64)
+    except Exception:  # cleanlab missing, or raising on an input it does not expect
+        return confident_learning_issues(labels, probs)
+
+
+def confident_learning_issues(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """Confident learning's basic filter, ranked by self-confidence (lowest first).
+
+    Class j's threshold ``t_j`` is the mean probability of j over the images labeled j. An
+    image is *confidently* class j when ``p_j >= t_j``; among such classes it counts as its
+    most probable one. A label is an issue when the image is confidently some other class
+    than its label. Ties in self-confidence keep row order. Every class in ``labels`` needs a
+    column; columns with no labels get a threshold of 1 (rarely confident).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(pred_probs, dtype=np.float64)
+    if len(labels) == 0:
+        return np.empty(0, dtype=np.int64)
+    classes = probs.shape[1]
+    counts = np.bincount(labels, minlength=classes)
+    sums = np.zeros(classes)
+    np.add.at(sums, labels, probs[np.arange(len(labels)), labels])
+    thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), 1.0)
+    confident = probs >= thresholds[None, :] - 1e-12
+    masked = np.where(confident, probs, -1.0)
+    assigned = masked.argmax(axis=1)
+    issue = confident.any(axis=1) & (assigned != labels)
+    rows = np.flatnonzero(issue)
+    self_confidence = probs[rows, labels[rows]]
+    return rows[np.argsort(self_confidence, kind="stable")]
