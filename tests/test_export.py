@@ -145,7 +145,7 @@ def test_failed_export_leaves_no_half_file(tmp_path: Path, monkeypatch, existing
     if existing:
         target.write_text("previous export\n")
 
-    def fail_halfway(rows, out):
+    def fail_halfway(rows, out, *args, **kwargs):
         out.write("path,label,annotator,labeled_at\nimg000.png,cat,")
         raise OSError(28, "No space left on device")
 

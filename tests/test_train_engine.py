@@ -186,9 +186,13 @@ def test_event_order_and_run_id(cli_run):
     assert kinds[-1] == "finished"
     after = kinds[first_other + 1:]
     assert "preparing" not in after and "warning" not in after
-    # step+ epoch checkpoint, twice, then finished
-    body = [k for k in after if k != "step"]
-    assert body == ["epoch", "checkpoint", "epoch", "checkpoint", "finished"]
+    # step+ epoch checkpoint, twice, then the predictions (progress, then the summary), then
+    # finished: the run is finished once its predictions are stored
+    body = [k for k in after if k not in ("step", "predicting")]
+    assert body == ["epoch", "checkpoint", "epoch", "checkpoint", "predicted", "finished"]
+    predicted = kinds.index("predicted")
+    assert kinds[predicted - 1] == "predicting"
+    assert all(k == "predicting" for k in kinds[kinds.index("predicting"):predicted])
     epoch_events = [e for e in events if e["event"] == "epoch"]
     assert [e["epoch"] for e in epoch_events] == [1, 2]
     # Each epoch's steps come before its epoch event; the last step of an epoch is always sent.

@@ -13,6 +13,7 @@ import click
 from tui_label import __version__, orders
 from tui_label.errors import UsageError
 from tui_label.train.cli import train
+from tui_label.train.predict_cli import predict, suspects
 
 RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
 ORDER_HELP = f"Which images to show first: {orders.usage()}."
@@ -173,7 +174,10 @@ def stats(folder, db) -> None:
               help="Write here instead of standard output.")
 @click.option("--include-skipped", is_flag=True, help="Also list skipped images (label empty).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file (never a database).")
-def export(folder, db, fmt, output, include_skipped, force) -> None:
+@click.option("--with-predictions", is_flag=True,
+              help="Add the latest predicted run's class and its probability (predicted, "
+                   "confidence).")
+def export(folder, db, fmt, output, include_skipped, force, with_predictions) -> None:
     """Write each image's current label: path, label, annotator, labeled_at.
 
     CSV cells that would start a spreadsheet formula (=, +, -, @, tab, CR) get a leading '.
@@ -191,11 +195,17 @@ def export(folder, db, fmt, output, include_skipped, force) -> None:
             for r in store.current_labels()
             if r["action"] == "label" or include_skipped
         ]
+        if with_predictions:
+            exporter.add_predictions(rows, store)
     finally:
         store.close()
+    fields = exporter.FIELDS + (exporter.PREDICTION_FIELDS if with_predictions else ())
 
     def write(out) -> None:
-        (exporter.write_csv if fmt == "csv" else exporter.write_jsonl)(rows, out)
+        if fmt == "csv":
+            exporter.write_csv(rows, out, fields)
+        else:
+            exporter.write_jsonl(rows, out)
 
     if output is None:
         write(sys.stdout)
@@ -205,6 +215,8 @@ def export(folder, db, fmt, output, include_skipped, force) -> None:
 
 
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
+cli.add_command(predict)  # train/predict_cli.py
+cli.add_command(suspects)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,13 +16,14 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from tui_label.errors import UsageError
 
 FIELDS = ("path", "label", "annotator", "labeled_at")
+PREDICTION_FIELDS = ("predicted", "confidence")  # with --with-predictions
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -36,9 +37,10 @@ def neutralize(value: object) -> object:
     return value
 
 
-def write_csv(rows: Iterable[Mapping[str, object]], out: TextIO) -> None:
+def write_csv(rows: Iterable[Mapping[str, object]], out: TextIO,
+              fields: Sequence[str] = FIELDS) -> None:
     """Rows as CSV with a header; every text cell neutralized."""
-    writer = csv.DictWriter(out, fieldnames=FIELDS)
+    writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
     for row in rows:
         writer.writerow({key: neutralize(value) for key, value in row.items()})
@@ -48,6 +50,28 @@ def write_jsonl(rows: Iterable[Mapping[str, object]], out: TextIO) -> None:
     """Rows as one JSON object per line, values as stored."""
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def add_predictions(rows: list[dict], store) -> None:
+    """Add each row's predicted class and its probability (``predicted``, ``confidence``)
+    from the latest predicted run, in place; empty for an image it did not predict or a
+    class it predicts that no longer exists.
+
+    Raises:
+        UsageError: no run has predictions yet.
+    """
+    run = store.latest_predicted_run()
+    if run is None:
+        raise UsageError("no predictions yet: train a run (it predicts at its end) or run "
+                         "tui-label predict")
+    names = {c.id: c.name for c in store.classes()}
+    ids = dict(store.conn.execute("SELECT path, id FROM images"))
+    predicted = store.predictions(run["id"], "model")
+    for row in rows:
+        p = predicted.get(ids.get(row["path"]))
+        known = p is not None and p["class_id"] in names
+        row["predicted"] = names[p["class_id"]] if known else ""
+        row["confidence"] = round(p["probability"], 4) if known else ""
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +33,10 @@ from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
 from tui_label.train.stopper import Stopper
 from tui_label.train.writes import RunWriter, WritePolicy
+
+# Events, in order (see events.py): preparing, started, step, epoch, checkpoint, then after the
+# last epoch fold (--folds only), predicting, predicted, and last finished / failed /
+# cancelled; warning at any point.
 
 
 class NaNLoss(RuntimeError):
@@ -201,6 +209,71 @@ def _unreadable_warning(skipped: list[tuple[str, str]]) -> str:
             f"{shown}{more}")
 
 
+class Fit:
+    """One model's optimizer, learning-rate schedule and loss: ``epoch()`` trains one pass.
+
+    The run trains one; ``--folds K`` trains K more, each without one fold of the labels.
+    """
+
+    def __init__(self, model: nn.Module, opts: TrainOptions, device: torch.device,
+                 train_y: torch.Tensor, num_classes: int, generator: torch.Generator) -> None:
+        self.model, self.opts, self.device, self.generator = model, opts, device, generator
+        self.num_classes = num_classes
+        self.channels_last = device.type == "cuda"
+        self.autocast, self.scaler = autocast_for(device)
+        self.weight = None
+        if opts.balance == "loss":
+            counts = torch.bincount(train_y, minlength=num_classes).clamp(min=1).float()
+            self.weight = (counts.sum() / (num_classes * counts)).to(device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
+        self.steps = tdata.steps_per_epoch(len(train_y), opts.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=opts.learning_rate, total_steps=self.steps * opts.epochs,
+            pct_start=0.15)
+
+    def epoch(self, epoch: int, train_x: torch.Tensor, train_y: torch.Tensor,
+              check: Callable[[int], None] = lambda epoch: None,
+              on_step: Callable[[int, int, torch.Tensor, int], None] | None = None) -> float:
+        """One pass over the training images; returns the mean training loss.
+
+        ``check(epoch)`` runs before each step (it raises to stop), ``on_step(epoch, step,
+        loss, images)`` after it.
+        """
+        opts = self.opts
+        if opts.balance == "sampler":
+            order = tdata.balanced_order(train_y, self.num_classes, self.generator)
+        else:
+            order = torch.randperm(len(train_y), generator=self.generator)
+        loss_sum = torch.zeros((), device=self.device)
+        for step, idx in enumerate(tdata.batches(order, opts.batch_size), start=1):
+            check(epoch)
+            x = tdata.augment(train_x[idx.to(train_x.device)], hflip=opts.hflip,
+                              generator=self.generator)
+            y = train_y[idx].to(self.device, non_blocking=True)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self.autocast:
+                loss = F.cross_entropy(logits_of(self.model(x)).float(), y, weight=self.weight)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            self.scheduler.step()
+            loss_sum += loss.detach()
+            if on_step is not None:
+                on_step(epoch, step, loss, len(idx))
+        train_loss = (loss_sum / self.steps).item()
+        if not math.isfinite(train_loss):
+            raise NaNLoss(f"the loss became {train_loss} in epoch {epoch}: try a lower --lr "
+                          f"than {opts.learning_rate}")
+        return train_loss
+
+
 def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, names, device,
          model, warnings) -> int:
     torch.manual_seed(opts.seed)
@@ -227,12 +300,12 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
             progress=progress,
             skipped=lambda i, reason: skipped.append((subset[i].path, reason)))
         labels = torch.tensor([index_of[subset[i].class_id] for i in kept], dtype=torch.long)
-        return images, labels
+        return images, labels, [subset[i] for i in kept]
 
     train_items = [it for it in items if split[it.image_id] == "train"]
     val_items = [it for it in items if split[it.image_id] == "val"]
-    train_x, train_y = prepare(train_items)
-    val_x, val_y = prepare(val_items)
+    train_x, train_y, train_kept = prepare(train_items)
+    val_x, val_y, val_kept = prepare(val_items)
     if skipped:
         emitter.emit("warning", message=_unreadable_warning(skipped))
     if len(train_y) == 0 or len(val_y) == 0:
@@ -244,23 +317,16 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         model = model.to(memory_format=torch.channels_last)
     if device.type == "cuda":  # keep the cache on the GPU: no host-to-device copies per step
         train_x, val_x = train_x.to(device), val_x.to(device)
-    autocast, scaler = autocast_for(device)
     num_classes = len(names)
-    weight = None
-    if opts.balance == "loss":
-        counts = torch.bincount(train_y, minlength=num_classes).clamp(min=1).float()
-        weight = (counts.sum() / (num_classes * counts)).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
-    steps = tdata.steps_per_epoch(len(train_y), opts.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=opts.learning_rate, total_steps=steps * opts.epochs, pct_start=0.15)
+    fit = Fit(model, opts, device, train_y, num_classes, generator)
+    steps = fit.steps
 
     writer.must("the run's device and split sizes", store.update_run, run_id,
                 device=str(device), num_train=len(train_y), num_val=len(val_y))
     emitter.emit("started", model=opts.model, device=str(device), classes=names,
                  num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs, steps=steps,
                  image_size=opts.size, config=opts.to_json())
+    threading.Thread(target=_warm_up, name="warm-up imports", daemon=True).start()
     # Absolute: the stored paths must resolve from any working directory (the labeler's).
     out_dir = runs_dir(opts.db.resolve()) / f"run-{run_id}"
     best_acc, best_path, last_path = -1.0, out_dir / "best.pt", out_dir / "last.pt"
@@ -268,64 +334,43 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     seen = 0
 
     def checkpoint(epoch: int, path: Path, metrics: dict | None) -> None:
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_atomic({"model": model.state_dict(), "optimizer": fit.optimizer.state_dict(),
                      "epoch": epoch, "class_names": names, "config": opts.to_json(),
                      "metrics": metrics}, path)
+
+    def check(epoch: int) -> None:
+        if stopper.requested:
+            checkpoint(epoch - 1, last_path, None)
+            writer.must("the last checkpoint's path", store.update_run, run_id,
+                        last_checkpoint=str(last_path))
+            raise Cancelled(f"stopped by {stopper.requested} in epoch {epoch}; last "
+                            f"checkpoint {last_path}")
+
+    def on_step(epoch: int, step: int, loss: torch.Tensor, images: int) -> None:
+        nonlocal seen
+        seen += images
+        if emitter.step_due() or step == steps:
+            value = loss.item()  # the only sync per throttled step
+            if not math.isfinite(value):
+                raise NaNLoss(f"the loss became {value} in epoch {epoch}, step {step}: "
+                              f"try a lower --lr than {opts.learning_rate}")
+            elapsed = time.monotonic() - start
+            rate = seen / elapsed
+            remaining = (opts.epochs * steps - ((epoch - 1) * steps + step)) * opts.batch_size
+            progress = {"epoch": epoch, "epochs": opts.epochs, "step": step, "steps": steps,
+                        "loss": value, "images_per_sec": rate,
+                        "eta_s": remaining / rate if rate else 0.0}
+            if device.type == "cuda":
+                progress["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+            emitter.emit("step", **progress)
+            writer.progress(run_id, progress)
 
     set_train_mode(model, opts.freeze_backbone)
     for epoch in range(1, opts.epochs + 1):
         epoch_start = time.monotonic()
-        if opts.balance == "sampler":
-            order = tdata.balanced_order(train_y, num_classes, generator)
-        else:
-            order = torch.randperm(len(train_y), generator=generator)
-        loss_sum = torch.zeros((), device=device)
-        for step, idx in enumerate(tdata.batches(order, opts.batch_size), start=1):
-            if stopper.requested:
-                checkpoint(epoch - 1, last_path, None)
-                writer.must("the last checkpoint's path", store.update_run, run_id,
-                            last_checkpoint=str(last_path))
-                raise Cancelled(f"stopped by {stopper.requested} in epoch {epoch}; last "
-                                f"checkpoint {last_path}")
-            x = tdata.augment(train_x[idx.to(train_x.device)], hflip=opts.hflip,
-                              generator=generator)
-            y = train_y[idx].to(device, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                loss = F.cross_entropy(logits_of(model(x)).float(), y, weight=weight)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach()
-            seen += len(idx)
-            if emitter.step_due() or step == steps:
-                value = loss.item()  # the only sync per throttled step
-                if not math.isfinite(value):
-                    raise NaNLoss(f"the loss became {value} in epoch {epoch}, step {step}: "
-                                  f"try a lower --lr than {opts.learning_rate}")
-                elapsed = time.monotonic() - start
-                rate = seen / elapsed
-                remaining = (opts.epochs * steps - ((epoch - 1) * steps + step)) * opts.batch_size
-                progress = {"epoch": epoch, "epochs": opts.epochs, "step": step, "steps": steps,
-                            "loss": value, "images_per_sec": rate,
-                            "eta_s": remaining / rate if rate else 0.0}
-                if device.type == "cuda":
-                    progress["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
-                emitter.emit("step", **progress)
-                writer.progress(run_id, progress)
-        train_loss = (loss_sum / steps).item()
-        if not math.isfinite(train_loss):
-            raise NaNLoss(f"the loss became {train_loss} in epoch {epoch}: try a lower --lr "
-                          f"than {opts.learning_rate}")
+        train_loss = fit.epoch(epoch, train_x, train_y, check, on_step)
         val_loss, preds = evaluate(model, val_x, val_y, num_classes, device, opts.batch_size,
-                                   autocast, channels_last, opts.freeze_backbone)
+                                   fit.autocast, channels_last, opts.freeze_backbone)
         if not math.isfinite(val_loss):  # such a model must never become best.pt
             raise NaNLoss(f"the validation loss became {val_loss} in epoch {epoch}: try a "
                           f"lower --lr than {opts.learning_rate}")
@@ -348,10 +393,123 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                     best_accuracy=best_acc)
         emitter.emit("checkpoint", path=str(best_path if best else last_path), best=best,
                      epoch=epoch)
-    writer.must("the finished status", store.update_run, run_id, status="finished")
+    # The run stays "running" until its predictions are stored; a failure there is a warning
+    # (and the reason on the finished run): the trained model is never lost to it.
+    data = TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])
+    problem = _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names,
+                              device, model, best_path, data)
+    writer.must("the finished status", store.update_run, run_id, status="finished",
+                reason=problem)
     emitter.emit("finished", best_accuracy=best_acc, best_checkpoint=str(best_path),
                  last_checkpoint=str(last_path), seconds=time.monotonic() - start)
     return 0
+
+
+# -- after training: predictions, out-of-sample probabilities -------------------------------
+
+
+@dataclass
+class TrainedData:
+    """Every labeled image the run decoded, as ``(images, labels, items)`` blocks (training,
+    validation) where ``items[k]`` is ``images[k]``: reused for the predictions and the folds,
+    never decoded twice."""
+
+    blocks: list[tuple[torch.Tensor, torch.Tensor, list]]
+
+    def cached(self) -> list:
+        from tui_label.train.predict import Cached
+
+        return [Cached([it.image_id for it in items], images)
+                for images, _, items in self.blocks]
+
+    def joined(self) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """All blocks as one (a copy: only the folds need it)."""
+        return (torch.cat([b[0] for b in self.blocks]), torch.cat([b[1] for b in self.blocks]),
+                [it for b in self.blocks for it in b[2]])
+
+
+def _warm_up() -> None:
+    """Load the prediction step's libraries while the run trains (see ``predict.warm_up``)."""
+    try:
+        from tui_label.train import predict
+
+        predict.warm_up()
+    except Exception:  # the end of the run imports them again, and reports a failure
+        pass
+
+
+def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, device,
+                    model, best_path, data: TrainedData) -> str | None:
+    """Predict every image with the best weights (and fine-tune the folds with ``--folds``).
+    Returns None, or why there are no predictions (announced as a warning)."""
+    from tui_label.train import predict  # it imports this module: loaded here, not on top
+
+    def check(epoch: int = 0) -> None:
+        if stopper.requested:
+            raise Cancelled(f"stopped by {stopper.requested}")
+
+    try:
+        oof = None
+        if opts.folds:
+            oof = fine_tune_folds(opts, emitter, names, device, data, check)
+        state = torch.load(best_path, map_location=device, weights_only=True)["model"]
+        model.load_state_dict(state)
+        run_model = predict.RunModel(run_id, model, best_path, names, opts)
+        predict.predict_run(store, run_model, root, emitter, device=device,
+                            batch_size=opts.batch_size, cached=data.cached(),
+                            oof=oof, check=check, write=writer.must)
+        return None
+    except Cancelled as exc:
+        reason = f"no predictions: {exc}"
+    except torch.cuda.OutOfMemoryError:
+        reason = (f"no predictions: CUDA out of memory at batch size {opts.batch_size}; run "
+                  f"tui-label predict --run {run_id} --batch-size {max(1, opts.batch_size // 2)}")
+    except Exception as exc:  # the run is trained: say why, keep it
+        import traceback
+
+        traceback.print_exc()  # stderr, for whoever debugs it
+        reason = f"no predictions: {type(exc).__name__}: {exc}"
+    emitter.emit("warning", message=reason)
+    return reason
+
+
+def fine_tune_folds(opts: TrainOptions, emitter: Emitter, names: list[str],
+                    device: torch.device, data: TrainedData,
+                    check: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray]:
+    """``--folds K``: train K models with the run's settings, each on the labeled images
+    outside one fold, and predict that fold. Returns ``(image ids, probabilities)``: every
+    labeled image's probabilities from the model that never saw its label."""
+    from tui_label.train import predict
+
+    images, labels, items = data.joined()
+    columns = labels.cpu().numpy()
+    folds = predict.assign_folds(columns, [it.path for it in items], opts.folds)
+    ids, probs = [], []
+    for fold in range(opts.folds):
+        held = np.flatnonzero(folds == fold)
+        if len(held) == 0:
+            continue
+        train_idx = torch.from_numpy(np.flatnonzero(folds != fold))
+        emitter.emit("fold", fold=fold + 1, folds=opts.folds, num_train=len(train_idx),
+                     num_held_out=len(held))
+        torch.manual_seed(opts.seed + fold + 1)
+        model = build_model(opts.model, len(names), pretrained=opts.pretrained,
+                            weights_file=opts.weights, freeze_backbone=opts.freeze_backbone)
+        model = model.to(device)
+        if device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        x = images[train_idx.to(images.device)]
+        y = labels[train_idx]
+        generator = torch.Generator().manual_seed(opts.seed + fold + 1)
+        fit = Fit(model, opts, device, y, len(names), generator)
+        set_train_mode(model, opts.freeze_backbone)
+        for epoch in range(1, opts.epochs + 1):
+            fit.epoch(epoch, x, y, check)
+        held_probs, _ = predict.Predictor(model, device, opts.batch_size)(
+            images[torch.from_numpy(held).to(images.device)], check)
+        ids.append(np.asarray([items[i].image_id for i in held], dtype=np.int64))
+        probs.append(held_probs)
+    return np.concatenate(ids), np.concatenate(probs)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[nn.Module, dict]:

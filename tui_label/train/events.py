@@ -1,8 +1,12 @@
 """Trainer events: one JSON object per line on stdout, or readable lines on a terminal.
 
 Kinds, in order: ``warning`` (if any), ``preparing`` (decoding progress), ``started``,
-``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``, then one of ``finished``,
-``failed``, ``cancelled``. Every event has ``event``, ``run_id`` and ``time``. No torch here.
+``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``; after the last epoch ``fold``
+{fold, folds, num_train, num_held_out} (``--folds K`` only), ``predicting`` {done, total}
+(throttled) and ``predicted`` {images, oof, suspects, seconds, predictions} (or a ``warning``
+saying why there are no predictions); then one of ``finished``, ``failed``, ``cancelled``.
+``tui-label predict`` sends ``warning``, ``predicting`` and ``predicted``. Every event has
+``event``, ``run_id`` and ``time``. No torch here.
 """
 
 from __future__ import annotations
@@ -68,6 +72,14 @@ def human(e: dict) -> str | None:
                 f"macro-F1 {e['macro_f1']:.3f}  ({e['seconds']:.1f}s)")
     if kind == "checkpoint":
         return f"  saved {e['path']}" + (" (best so far)" if e.get("best") else "")
+    if kind == "fold":
+        return (f"fold {e['fold']}/{e['folds']}: training on {e['num_train']} labeled images, "
+                f"holding out {e['num_held_out']}")
+    if kind == "predicting":
+        return f"predicting {e['done']}/{e['total']} images" if e["done"] == e["total"] else None
+    if kind == "predicted":
+        return (f"predicted {e['images']} images in {e['seconds']:.1f}s: {e['oof']} "
+                f"out-of-sample, {e['suspects']} suspect label(s)")
     if kind == "finished":
         return (f"finished: best accuracy {e['best_accuracy']:.3f}, "
                 f"checkpoint {e['best_checkpoint']}")

@@ -81,6 +81,10 @@ class TrainOptions:
     hflip: bool = _opt(False, "Random horizontal flips (off: they harm digits, text, arrows).",
                        label="flip")
     seed: int = _opt(0, "Random seed: the initial weights, batch order and augmentation.")
+    folds: int | None = _opt(None, "Out-of-sample probabilities of the labeled images (for "
+                                   "the suspect labels) from K fine-tuned models, each trained "
+                                   "without one fold: K times the training time.",
+                             auto="a linear head on the embeddings, 5 folds")
     nice: int = _opt(0, "Lower the trainer's CPU priority (the labeler starts it at 10).",
                      hidden=True)
     events: str = _opt("auto", "JSON lines on stdout, or readable lines on a terminal.",
@@ -107,6 +111,8 @@ class TrainOptions:
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
+            (self.folds is None or self.folds >= 2,
+             "--folds must be at least 2 (one fold held out, the others to train on)"),
             *((getattr(self, f.name) in f.spec.choices,
                f"{f.flag} must be one of {', '.join(f.spec.choices)}")
               for f in option_fields() if f.spec.choices),
