@@ -8,7 +8,7 @@ from textual.app import App
 
 from tui_label.images import Prefetcher
 from tui_label.orders import OrderChoice
-from tui_label.screens.label import LabelScreen
+from tui_label.screens.label import LIVE_HEAD_EVERY, LabelScreen
 from tui_label.store import Store
 from tui_label.widgets.picture import Renderer
 
@@ -28,11 +28,15 @@ class LabelApp(App):
         order: OrderChoice | None = None,
         rescan: bool = True,
         prefetcher: Prefetcher | None = None,
+        suggestions: bool = True,
+        live_head_every: int = LIVE_HEAD_EVERY,
+        auto_train: int = 0,
     ) -> None:
         super().__init__()
         self.store = store
         self.label_screen = LabelScreen(
-            store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher
+            store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,
+            suggestions=suggestions, live_head_every=live_head_every, auto_train=auto_train,
         )
 
     def on_mount(self) -> None:

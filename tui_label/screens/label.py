@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,7 +28,15 @@ from tui_label.keys import BINDINGS
 from tui_label.orders import OrderChoice, QueueItem
 from tui_label.quiet_gc import QuietGC
 from tui_label.screens.help import HelpScreen
-from tui_label.screens.messages import CountsRefreshed, ImageDecoded, ScanDone, WriteLockFree
+from tui_label.screens.messages import (
+    CountsRefreshed,
+    ImageDecoded,
+    ModelFailed,
+    ModelReady,
+    OrderRanked,
+    ScanDone,
+    WriteLockFree,
+)
 from tui_label.screens.metrics import MetricsScreen
 from tui_label.screens.order import OrderScreen
 from tui_label.screens.training import RunUpdated, TrainerEvent, TrainingController
@@ -36,14 +45,17 @@ from tui_label.store import Store, StoreWriteError
 from tui_label.widgets.alert import Alert
 from tui_label.widgets.image_view import ImageView
 from tui_label.widgets.legend import Legend
+from tui_label.widgets.metrics_view import ConfusionView
 from tui_label.widgets.picture import Renderer
 from tui_label.widgets.status import StatusBar, StatusInfo
+from tui_label.widgets.suggestions import Suggestions, suggestions_text, suspect_text
 from tui_label.widgets.train_panel import TrainPanel
 
 PREFETCH_AHEAD = 4
 REFRESH_SECONDS = 5.0
 NOT_SAVED = {"label": "this label was not saved", "skip": "this skip was not saved",
              "undo": "nothing was undone"}
+LIVE_HEAD_EVERY = 10  # refit the live head after this many new labels (0: never)
 
 
 @dataclass
@@ -65,7 +77,8 @@ class LabelScreen(Screen):
 
     def __init__(self, store: Store, root: Path, renderer: Renderer, *,
                  order: OrderChoice | None = None, rescan: bool = True,
-                 prefetcher: Prefetcher | None = None) -> None:
+                 prefetcher: Prefetcher | None = None, suggestions: bool = True,
+                 live_head_every: int = LIVE_HEAD_EVERY, auto_train: int = 0) -> None:
         super().__init__()
         self.store = store
         self.root = root
@@ -86,11 +99,21 @@ class LabelScreen(Screen):
             self._bindings.bind(row.hotkey, f"label({row.id})", row.name, show=False)
         self.training = TrainingController(store.path, root, post=self.post_message,
                                            notify=self.notify, set_interval=self.set_interval)
+        # The model: suggestions (off for an unbiased pass), the live head, auto-retrain.
+        self.suggestions_allowed = suggestions  # False: --no-suggestions or the config
+        self.suggestions_shown = suggestions  # S toggles
+        self.live_head_every = live_head_every
+        self.auto_train = auto_train  # start a run after this many new labels (0: never)
+        self._live_head = None  # tui_label.live_head.LiveHead, started on the first refit
+        self._live_mark = 0  # session.labels_made at the last refit
+        self._train_mark = 0  # session.labels_made when the last run started
+        self._model_failed: int | None = None  # a run whose predictions could not be read
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield ImageView(self.renderer, id="image")
-            yield TrainPanel(id="train-panel")
+            yield TrainPanel(id="train-panel", auto_train=self.auto_train)
+        yield Suggestions(id="suggestions")
         yield Alert(id="alert")
         yield Legend(id="legend")
         yield StatusBar(id="status")
@@ -99,7 +122,11 @@ class LabelScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(TrainPanel).display = False
         self.training.attach()
-        self.session.load()
+        change = self.session.load()
+        if change.notice:
+            self.notify(Text(change.notice), severity="warning", timeout=6)
+        if self.session.model is not None:
+            self.session.set_model(self._with_runner(self.session.model))
         self.set_interval(REFRESH_SECONDS, self._refresh_periodically)
         self.call_after_refresh(self.show_current)
 
@@ -120,7 +147,12 @@ class LabelScreen(Screen):
 
     @on(TrainPanel.StartRequested)
     def _start_training(self, message: TrainPanel.StartRequested) -> None:
+        self._train_mark = self.session.labels_made
         self.training.start(message.settings)
+
+    @on(TrainPanel.AutoTrainChanged)
+    def _auto_train_changed(self, message: TrainPanel.AutoTrainChanged) -> None:
+        self.auto_train = message.every
 
     @on(TrainPanel.StopRequested)
     def _stop_training(self) -> None:
@@ -129,6 +161,8 @@ class LabelScreen(Screen):
     @on(TrainerEvent)
     def _trainer_event(self, message: TrainerEvent) -> None:
         self.training.on_event(message.event)
+        if message.event.get("event") in ("predicted", "finished"):
+            self._load_model()  # new predictions: suggestions and the queue follow them
 
     @on(RunUpdated)
     def _run_updated(self, message: RunUpdated) -> None:
@@ -137,10 +171,30 @@ class LabelScreen(Screen):
             panel.show_state(message.state)
 
     def action_show_metrics(self) -> None:
-        self.app.push_screen(MetricsScreen(self.training.state))
+        def chosen(cell: tuple[str, str] | None) -> None:
+            if cell is not None:
+                self.drill_down(*cell)
+
+        self.app.push_screen(MetricsScreen(self.training.state), chosen)
+
+    @on(ConfusionView.CellChosen)
+    def _cell_chosen(self, message: ConfusionView.CellChosen) -> None:
+        self.drill_down(message.true_class, message.predicted_class)
+
+    def drill_down(self, true_class: str, predicted_class: str) -> None:
+        """Open the queue of images labeled ``true_class`` that the model predicts as
+        ``predicted_class`` (a confusion matrix cell)."""
+        ids = {row.name: row.id for row in self.store.classes()}
+        if true_class not in ids or predicted_class not in ids:
+            self.notify(Text("That class no longer exists."), severity="warning", timeout=4)
+            return
+        self.screen.set_focus(None)  # keys go back to labeling
+        self.set_order(OrderChoice("confusion", ids[true_class], ids[predicted_class]))
 
     def on_unmount(self) -> None:
         self.training.close()
+        if self._live_head is not None:
+            self._live_head.close()
         self._gc.release()
         self._flush_decodes()
         self.prefetcher.close()
@@ -183,8 +237,11 @@ class LabelScreen(Screen):
         """
         geometry = geometry or self._geometry()
         if geometry is not None:
-            for item in self.session.ahead(PREFETCH_AHEAD):
+            ahead = self.session.ahead(PREFETCH_AHEAD)
+            for item in ahead:
                 self._request(item, geometry)
+            if self.suggestions_shown:
+                self.session.prefetch_suggestions(ahead)  # not on the key that shows them
 
     def _display(self, item: QueueItem, decoded: Decoded) -> None:
         view = self.query_one(ImageView)
@@ -213,6 +270,8 @@ class LabelScreen(Screen):
             self.set_interval(1.0, lambda: self._gc.tick(self._action_time))
             if self.rescan:
                 self._rescan()
+            if self.session.model is None:
+                self._load_model()  # after the first image: never slows the start
 
     @on(ImageDecoded)
     def _on_decoded(self, message: ImageDecoded) -> None:
@@ -237,12 +296,33 @@ class LabelScreen(Screen):
         ))
         self.query_one(Legend).show(s.classes, s.counts.per_class,
                                     state.class_id if state is not None else None)
+        self._show_suggestions(item, state)
+
+    def _show_suggestions(self, item: QueueItem | None, state) -> None:
+        """The suggestions line: the model's top classes, or in the suspect queue the given
+        label beside the model's; hidden without a model or when suggestions are off."""
+        s, widget = self.session, self.query_one(Suggestions)
+        if s.model is None or not self.suggestions_shown:
+            widget.say(None)
+            return
+        source, warnings = s.model.source(), s.model.warnings(s.newer_labels)
+        names = s.class_names
+        suspect = s.suspect(item.id) if item is not None else None
+        if suspect is not None:
+            given = state.class_id if state is not None and state.labeled else None
+            widget.say(suspect_text(names.get(given, "?") if given else "none",
+                                    names.get(suspect["predicted_class"], "?"),
+                                    suspect["probability"], source, warnings))
+            return
+        top = s.suggestions(item.id) if item is not None else []
+        widget.say(suggestions_text([(names.get(c, "?"), p) for c, p in top], source,
+                                    warnings))
 
     # -- actions --------------------------------------------------------------------------
 
     def _apply(self, change: Change) -> None:
         if change.notice:
-            self.notify(escape(change.notice), severity="warning", timeout=3)
+            self.notify(Text(change.notice), severity="warning", timeout=3)
         if change.moved:
             self.show_current()
         elif change.image_id is not None:
@@ -267,6 +347,8 @@ class LabelScreen(Screen):
             return
         self.query_one(Alert).say(None)
         self._apply(change)
+        if change.image_id is not None:
+            self._labels_changed()
 
     def _act_on_shown(self, action: str, call) -> None:
         item = self.current
@@ -283,6 +365,38 @@ class LabelScreen(Screen):
 
     def action_skip(self) -> None:
         self._act_on_shown("skip", self.session.skip)
+
+    def action_accept(self) -> None:
+        if self.session.model is not None and not self.suggestions_shown:
+            self.app.bell()
+            self.notify(Text("Suggestions are hidden: S shows them" if self.suggestions_allowed
+                             else "Suggestions are off in this session"), timeout=3)
+            return
+        self._act_on_shown("label", lambda ms: self._refused(self.session.accept(ms)))
+
+    def action_confirm(self) -> None:
+        self._act_on_shown("label", lambda ms: self._refused(self.session.confirm(ms)))
+
+    def _refused(self, change: Change) -> Change:
+        if change.notice:
+            self.app.bell()  # nothing to accept or confirm: the key did nothing
+        return change
+
+    def action_toggle_suggestions(self) -> None:
+        if not self.suggestions_allowed:
+            self.notify(Text("Suggestions are off in this session (--no-suggestions or "
+                             "suggestions = false in tui-label.toml)."), timeout=4)
+            return
+        self.suggestions_shown = not self.suggestions_shown
+        if self.session.model is None:
+            self.notify(Text("No model yet: suggestions come after a training run "
+                             "(t opens the panel)."), timeout=4)
+            return
+        self._update_status()
+        self.call_after_refresh(self.show_current)  # the image area changed size
+
+    def action_cycle_order(self, step: int) -> None:
+        self.set_order(self.session.cycle_order(step))
 
     def action_undo(self) -> None:
         self._write("undo", self.session.undo)
@@ -303,10 +417,23 @@ class LabelScreen(Screen):
             if order is not None:
                 self.set_order(order)
 
-        self.app.push_screen(OrderScreen(self.session.classes), chosen)
+        self.app.push_screen(OrderScreen(self.session.classes,
+                                         has_model=self.session.model is not None), chosen)
 
     def set_order(self, order: OrderChoice) -> None:
+        """Switch orders; a model order is ranked in the background, then switched to."""
+        if order.order.needs_model and self.session.model is not None:
+            self._rank_in_thread(order, self.session.model)
+            return
         self._apply(self.session.set_order(order))
+
+    @work(thread=True, exclusive=True, group="rank", exit_on_error=False, name="ordering")
+    def _rank_in_thread(self, order: OrderChoice, model) -> None:
+        self.post_message(OrderRanked(order, background.rank(self.store.path, order, model)))
+
+    @on(OrderRanked)
+    def _on_ranked(self, message: OrderRanked) -> None:
+        self._apply(self.session.set_order(message.order, message.ranked))
 
     async def action_quit(self) -> None:
         self._flush_decodes()
@@ -323,6 +450,100 @@ class LabelScreen(Screen):
     def _refresh_periodically(self) -> None:
         self._flush_decodes()
         self._count_in_thread(self.session.generation)
+        if self.painted:
+            self._load_model()  # predictions made elsewhere (tui-label predict) show up too
+
+    # -- the model ------------------------------------------------------------------------
+
+    def _labels_changed(self) -> None:
+        """After a key's write: refit the live head or retrain when enough labels are new."""
+        made = self.session.labels_made
+        model = self.session.model
+        if (self.live_head_every and model is not None
+                and made - self._live_mark >= self.live_head_every
+                and model.predictions.embeddings is not None):
+            self._live_mark = made
+            self._refit_live(model, made)
+        if (self.auto_train and made - self._train_mark >= self.auto_train
+                and not self.training.state.active):
+            self._train_mark = made
+            self.notify(Text(f"Auto-retrain: {self.auto_train} new labels, starting a run."),
+                        timeout=3)
+            self.training.start(self.query_one(TrainPanel).settings())
+
+    def _with_runner(self, model):
+        """The model, running TypiClust in the live head's process (never in this one)."""
+        return model.with_runner(self._run_elsewhere) if model is not None else None
+
+    def _run_elsewhere(self, fn, *args):
+        """On a worker thread: run ``fn`` in the live head's process and wait for it."""
+        return self._head().call(fn, *args).result()
+
+    def _head(self):
+        if self._live_head is None:
+            from tui_label.live_head import LiveHead  # numpy only: scikit-learn loads there
+
+            self._live_head = LiveHead()
+        return self._live_head
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False, name="model loading")
+    def _load_model(self) -> None:
+        """Load the latest run's predictions when they are newer than the model we have."""
+        from tui_label.model import ModelUnavailable
+
+        latest = background.latest_predicted_run_id(self.store.path)
+        current = self.session.model
+        if latest is None or latest == self._model_failed or (
+                current is not None and current.run_id == latest):
+            return
+        try:
+            model = self._with_runner(background.load_model(self.store.path))
+        except ModelUnavailable as exc:
+            self.post_message(ModelFailed(latest, str(exc)))
+            return
+        self.post_message(ModelReady(model, self._ranked(model), self.session.order))
+
+    @work(thread=True, exclusive=True, group="live", exit_on_error=False, name="live head")
+    def _refit_live(self, model, labels_at: int) -> None:
+        from concurrent.futures import CancelledError
+
+        try:
+            live = background.fit_live(self.store.path, model, self._head())
+        except CancelledError:
+            return  # replaced by a newer request in the live head's process
+        if live is None:
+            return  # labels of one class only: nothing to learn yet
+        view = model.with_live(live)
+        self.post_message(ModelReady(view, self._ranked(view), self.session.order, labels_at))
+
+    def _ranked(self, model) -> list | None:
+        """On a worker thread: the current order's queue ranked by ``model`` (None when the
+        order does not read the model)."""
+        order = self.session.order
+        if not order.order.needs_model or model is None:
+            return None
+        return background.rank(self.store.path, order, model)
+
+    @on(ModelReady)
+    def _on_model(self, message: ModelReady) -> None:
+        current, model = self.session.model, message.model
+        if message.labels_at is not None and (current is None or model.run_id != current.run_id):
+            return  # a live head over a run that has been replaced since
+        first = current is None
+        ranked = message.ranked if message.order == self.session.order else None
+        if ranked is None and self.session.order.order.needs_model:
+            self._rank_in_thread(self.session.order, model)  # the order changed meanwhile
+        change = self.session.reorder(model, ranked, labels_at=message.labels_at)
+        if first and model is not None and self.suggestions_shown:
+            self.call_after_refresh(self.show_current)  # the suggestions line takes a row
+        self._apply(change)
+        if not change.moved:
+            self._update_status()
+
+    @on(ModelFailed)
+    def _on_model_failed(self, message: ModelFailed) -> None:
+        self._model_failed = message.run_id
+        self.notify(Text(message.reason), severity="warning", timeout=6)
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, name="count")
     def _count_in_thread(self, generation: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,12 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui_label.training import RunState
-from tui_label.widgets.metrics_view import MetricsView
+from tui_label.widgets.metrics_view import ConfusionView, MetricsView
 from tui_label.widgets.train_panel import status_text
 
 
-class MetricsScreen(ModalScreen[None]):
-    """A snapshot of ``state``'s metrics; esc, M or q closes it."""
+class MetricsScreen(ModalScreen[tuple[str, str] | None]):
+    """A snapshot of ``state``'s metrics; esc, M or q closes it. Enter (or a click) picks a
+    cell of the confusion matrix: the screen closes with its (true, predicted) class names."""
 
     DEFAULT_CSS = """
     MetricsScreen { align: center middle; }
@@ -26,7 +28,8 @@ class MetricsScreen(ModalScreen[None]):
     MetricsScreen #metrics-title, MetricsScreen #metrics-summary { height: auto; }
     MetricsScreen #metrics-summary { margin: 0 0 1 0; }
     """
-    BINDINGS = [Binding("escape,M,q", "dismiss", "Close", show=False)]
+    BINDINGS = [Binding("escape,M,q", "dismiss", "Close", show=False),
+                Binding("enter", "pick_cell", "Pick a cell", show=False)]
 
     def __init__(self, state: RunState) -> None:
         super().__init__()
@@ -35,7 +38,8 @@ class MetricsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             title = Text("Metrics", style="bold")
-            title.append("  (esc closes · ↑/↓ scroll)", style="dim")
+            title.append("  (esc closes · ↑/↓ scroll · enter picks a cell of the confusion "
+                         "matrix: its images)", style="dim")
             yield Static(title, id="metrics-title")
             yield Static(self._summary(), id="metrics-summary")
             yield MetricsView(full=True, id="full-metrics")
@@ -48,3 +52,14 @@ class MetricsScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(MetricsView).show(self.state, last_epochs=len(self.state.history))
+
+    def action_pick_cell(self) -> None:
+        """Put the keys on the matrix (its own enter then opens the cell)."""
+        matrix = self.query_one(ConfusionView)
+        if matrix.report is not None:
+            matrix.focus()
+
+    @on(ConfusionView.CellChosen)
+    def _chosen(self, message: ConfusionView.CellChosen) -> None:
+        message.stop()
+        self.dismiss((message.true_class, message.predicted_class))

@@ -6,9 +6,14 @@ the user's: every cell is a ``rich.text.Text``, never markup.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from tui_label.metrics import Report
@@ -32,10 +37,12 @@ def _fit(name: str, width: int) -> str:
     return name if len(name) <= width else name[: max(width - 1, 0)] + "…"
 
 
-def confusion_text(report: Report, cell: int = 4, row_label: int = 7) -> Text:
+def confusion_text(report: Report, cell: int = 4, row_label: int = 7,
+                   cursor: tuple[int, int] | None = None) -> Text:
     """Rows are true classes, columns predictions; the diagonal bold, errors red.
 
-    ``cell`` is a column's width (names are cut to fit), ``row_label`` the row names' width.
+    ``cell`` is a column's width (names are cut to fit), ``row_label`` the row names' width;
+    ``cursor`` (true, predicted) is shown reversed.
     """
     names = [c.name for c in report.per_class]
     text = Text(" " * (row_label + 1))
@@ -46,8 +53,96 @@ def confusion_text(report: Report, cell: int = 4, row_label: int = 7) -> Text:
         text.append(f"\n{_fit(names[t], row_label):>{row_label}} ")
         for p, n in enumerate(row):
             style = "bold" if t == p else ("red" if n else "dim")
+            if cursor == (t, p):
+                style += " reverse"
             text.append(f"{n:>{cell}}", style=style)
     return text
+
+
+CONFUSION_TITLE_LINES = 1  # "confusion (rows: true class)" above the matrix
+
+
+class ConfusionView(Static, can_focus=True):
+    """The confusion matrix. Focused, the arrow keys move a cursor over the cells and enter
+    chooses one; a click chooses the cell under the mouse. Either posts ``CellChosen``: the
+    labeler opens the images of that true and predicted class."""
+
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("enter", "choose", "Open these images", show=False),
+    ]
+
+    @dataclass
+    class CellChosen(Message):
+        """Open the images labeled ``true_class`` that the model predicts as
+        ``predicted_class`` (the run's class names)."""
+
+        true_class: str
+        predicted_class: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.report: Report | None = None
+        self.cursor = (0, 0)
+        self._cell, self._row_label = 4, 7
+
+    def show_report(self, report: Report | None, cell: int = 4, row_label: int = 7) -> None:
+        self.report, self._cell, self._row_label = report, cell, row_label
+        n = len(report.per_class) if report is not None else 0
+        self.cursor = (min(self.cursor[0], max(n - 1, 0)), min(self.cursor[1], max(n - 1, 0)))
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.report is None:
+            self.update("")
+            return
+        title = Text.assemble(("confusion", "bold"), " (rows: true class)")
+        if self.has_focus:
+            title.append("  arrows choose a cell · enter opens its images", style="dim")
+        cursor = self.cursor if self.has_focus else None
+        title.append("\n")
+        self.update(title + confusion_text(self.report, self._cell, self._row_label, cursor))
+
+    def on_focus(self) -> None:
+        self._draw()
+
+    def on_blur(self) -> None:
+        self._draw()
+
+    def action_move(self, rows: int, columns: int) -> None:
+        if self.report is None:
+            return
+        n = len(self.report.per_class)
+        t, p = self.cursor
+        self.cursor = (min(max(t + rows, 0), n - 1), min(max(p + columns, 0), n - 1))
+        self._draw()
+
+    def action_choose(self) -> None:
+        if self.report is None or not self.report.per_class:
+            return
+        names = [c.name for c in self.report.per_class]
+        t, p = self.cursor
+        self.post_message(self.CellChosen(names[t], names[p]))
+
+    def cell_at(self, x: int, y: int) -> tuple[int, int] | None:
+        """The (true, predicted) cell at a content offset, or None outside the cells."""
+        if self.report is None:
+            return None
+        n = len(self.report.per_class)
+        t = y - CONFUSION_TITLE_LINES - 1  # the header row of class names
+        p = (x - self._row_label - 1) // self._cell if x > self._row_label else -1
+        return (t, p) if 0 <= t < n and 0 <= p < n else None
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        cell = offset and self.cell_at(offset.x, offset.y)
+        if cell is not None:
+            self.cursor = cell
+            self.focus()
+            self.action_choose()
 
 
 def confusion_cell_width(report: Report, width: int, row_label: int) -> int:
@@ -70,6 +165,7 @@ class MetricsView(Vertical):
     MetricsView #epochs { height: auto; margin: 0 0 1 0; }
     MetricsView DataTable { height: auto; margin: 0 0 1 0; }
     MetricsView #confusion { height: auto; }
+    MetricsView #confusion:focus { background: $boost; }
     """
 
     def __init__(self, *, full: bool = False, id: str | None = None) -> None:
@@ -80,7 +176,7 @@ class MetricsView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="epochs")
         yield DataTable(id="per-class", cursor_type="none", zebra_stripes=True)
-        yield Static("", id="confusion")
+        yield ConfusionView(id="confusion")
 
     def on_mount(self) -> None:
         self.query_one("#per-class", DataTable).add_columns(*PER_CLASS_COLUMNS)
@@ -93,9 +189,9 @@ class MetricsView(Vertical):
         self._report = report = state.report
         table = self.query_one("#per-class", DataTable)
         table.clear()
-        confusion = self.query_one("#confusion", Static)
+        confusion = self.query_one("#confusion", ConfusionView)
         if report is None:
-            confusion.update("")
+            confusion.show_report(None)
             return
         for c in report.per_class:
             table.add_row(Text(c.name), f"{c.precision:.2f}", f"{c.recall:.2f}", f"{c.f1:.2f}",
@@ -104,5 +200,4 @@ class MetricsView(Vertical):
             if self.full else 7
         cell = confusion_cell_width(report, self.app.size.width - 4, row_label) \
             if self.full else 4
-        title = Text.assemble(("confusion", "bold"), " (rows: true class)\n")
-        confusion.update(title + confusion_text(report, cell, row_label))
+        confusion.show_report(report, cell, row_label)

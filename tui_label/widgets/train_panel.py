@@ -136,8 +136,15 @@ class TrainPanel(VerticalScroll):
     class StopRequested(Message):
         """Stop the running run."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    @dataclass
+    class AutoTrainChanged(Message):
+        """Retrain after every ``every`` new labels (0: never)."""
+
+        every: int
+
+    def __init__(self, *, id: str | None = None, auto_train: int = 0) -> None:
         super().__init__(id=id)
+        self._auto_train = auto_train
         self._state = RunState()
         self._plotted = -1.0
         self._plotted_points = -1
@@ -149,6 +156,12 @@ class TrainPanel(VerticalScroll):
                 f = option_field(name)
                 yield Label(f.label)
                 yield setting_widget(f)
+            yield Label("auto")
+            auto = Input(str(self._auto_train), id="auto-train", compact=True,
+                         restrict=r"[0-9]*", max_length=6)
+            auto.tooltip = Text("Start a run after every N new labels when none is going "
+                                "(0: off); its predictions reorder the queue when they land")
+            yield auto
         yield Button("Start training (T)", id="start", compact=True)
         yield Static(IDLE_TEXT, id="train-status")
         yield Static("", id="metrics-hint")
@@ -199,6 +212,13 @@ class TrainPanel(VerticalScroll):
     def _submitted(self) -> None:
         self.screen.set_focus(None)
 
+    @on(Input.Changed, "#auto-train")
+    def _auto_train_changed(self, event: Input.Changed) -> None:
+        every = int(event.value or 0)
+        if every != self._auto_train:
+            self._auto_train = every
+            self.post_message(self.AutoTrainChanged(every))
+
     def toggle_run(self) -> None:
         if self._state.active:
             self.post_message(self.StopRequested())
@@ -216,7 +236,7 @@ class TrainPanel(VerticalScroll):
         button.label = "Stop training (T)" if state.active else "Start training (T)"
         button.set_class(state.active, "-running")
         for widget in self.query("#settings Input, #settings Select"):
-            widget.disabled = state.active
+            widget.disabled = state.active and widget.id != "auto-train"
         self.query_one("#train-status", Static).update(status_text(state))
         self._show_hint(state)
         now = time.monotonic()
