@@ -166,6 +166,25 @@ def test_live_head_refits_in_another_process(live, tmp_path):
     assert heavy == ["sklearn"]  # no torch, no textual
 
 
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_newer_refit_cancels_a_queued_refit_but_not_a_queued_call(live):
+    x, y = blobs(10, [[0, 0], [3, 3]])
+    # The pool hands up to two tasks to its one worker ahead of time: three calls make sure
+    # the first refit is still waiting in the pool's own queue (cancellable).
+    calls = [live.call(sleepy, 0.3) for _ in range(3)]
+    first = live.refit(x, np.arange(20), y, 2)
+    facts = live.call(worker_facts)
+    second = live.refit(x, np.arange(10, 20), y[10:], 2)
+    assert [c.result(timeout=60) for c in calls] == [0.3] * 3
+    assert "torch" not in facts.result(timeout=60)[1]  # ran: a refit did not cancel it
+    assert first.cancelled()
+    assert second.result(timeout=60)[1].shape == (20, 2)
+
+
 def test_live_head_bad_rows_are_refused_before_submitting(live):
     with pytest.raises(ValueError, match="3 rows but 2 labels"):
         live.refit(np.zeros((4, 2)), [0, 1, 2], [0, 1], 2)

@@ -207,14 +207,15 @@ def _refit(embeddings, rows: np.ndarray, labels: np.ndarray, num_classes: int,
 class LiveHead:
     """Refits a ``LinearHead`` in one spawned worker process (started on first use).
 
-    ``refit`` returns a ``Future``; a refit asked for while an earlier one is still queued
-    replaces it (only the newest labels matter). Call ``close()`` when done.
+    ``refit`` returns a ``Future``; a refit asked for while an earlier refit is still queued
+    (not yet running) cancels that one: its ``result()`` raises ``CancelledError`` (only the
+    newest labels matter). ``call`` futures are never cancelled. Call ``close()`` when done.
     """
 
     def __init__(self, *, C: float = DEFAULT_C) -> None:
         self.C = C
         self._executor: ProcessPoolExecutor | None = None
-        self._pending: Future | None = None
+        self._queued_refit: Future | None = None
 
     def refit(self, embeddings: np.ndarray | str | os.PathLike, rows, labels, num_classes: int,
               query=None) -> Future:
@@ -231,8 +232,11 @@ class LiveHead:
             raise ValueError(f"{len(rows)} rows but {len(labels)} labels")
         if not isinstance(embeddings, np.ndarray):
             embeddings = os.fspath(embeddings)
-        args = (_refit, embeddings, rows, labels, num_classes, query, self.C)
-        return self._submit(*args)
+        if self._queued_refit is not None:
+            self._queued_refit.cancel()  # a no-op once it runs
+        future = self._submit(_refit, embeddings, rows, labels, num_classes, query, self.C)
+        self._queued_refit = future
+        return future
 
     def call(self, fn, *args, **kwargs) -> Future:
         """Run a module-level function in the worker (e.g. ``typical.typical_first``), so that
@@ -240,8 +244,6 @@ class LiveHead:
         return self._submit(fn, *args, **kwargs)
 
     def _submit(self, fn, *args, **kwargs) -> Future:
-        if self._pending is not None:
-            self._pending.cancel()  # no-op once running
         for attempt in (1, 2):
             try:
                 future = self._pool().submit(fn, *args, **kwargs)
@@ -251,7 +253,6 @@ class LiveHead:
                 self._executor = None
                 if attempt == 2:
                     raise
-        self._pending = future
         return future
 
     def _pool(self) -> ProcessPoolExecutor:
