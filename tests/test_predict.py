@@ -483,6 +483,8 @@ def make_bad(kind: str, digits: dict, folder: Path) -> tuple[Path, list[str]]:
         torch.save(ckpt, best)
     elif kind == "missing_folder":
         args = [str(folder / "nowhere")]
+    elif kind == "zero_batch":
+        args = ["--batch-size", "0"]
     return db, args
 
 
@@ -497,6 +499,7 @@ BAD = [
     ("other_classes_checkpoint", "is not a tui-label checkpoint of this run"),
     ("misshapen_checkpoint", "is not a tui-label checkpoint of this run"),
     ("missing_folder", "folder not found"),
+    ("zero_batch", "--batch-size must be at least 1"),
 ]
 
 
