@@ -3,6 +3,8 @@ threads). No textual: the screen runs these in thread workers and posts what the
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from tui_label.orders import OrderChoice, QueueItem
@@ -86,3 +88,22 @@ def fit_live(db: Path, model, head):
         return fit(store, model, head)
     finally:
         store.close()
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a real file as its stderr.
+
+    Under Textual ``sys.stderr`` is a capture whose ``fileno()`` is -1; the tracker passes that
+    to its child, and starting a process pool then fails with "bad value(s) in fds_to_keep".
+    Once the tracker runs, later pools reuse it. (It writes its rare warnings to /dev/null,
+    never across the screen.)
+    """
+    from multiprocessing import resource_tracker
+
+    captured = sys.stderr
+    with open(os.devnull, "w") as null:
+        sys.stderr = null
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = captured

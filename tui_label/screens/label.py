@@ -6,6 +6,7 @@ the layout, the paint gating (a key labels only an image that has been drawn) an
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -105,6 +106,7 @@ class LabelScreen(Screen):
         self.live_head_every = live_head_every
         self.auto_train = auto_train  # start a run after this many new labels (0: never)
         self._live_head = None  # tui_label.live_head.LiveHead, started on the first refit
+        self._head_lock = threading.Lock()
         self._live_mark = 0  # session.labels_made at the last refit
         self._train_mark = 0  # session.labels_made when the last run started
         self._model_failed: int | None = None  # a run whose predictions could not be read
@@ -480,11 +482,14 @@ class LabelScreen(Screen):
         return self._head().call(fn, *args).result()
 
     def _head(self):
-        if self._live_head is None:
-            from tui_label.live_head import LiveHead  # numpy only: scikit-learn loads there
+        """The live head's process (started on first use, from a worker thread)."""
+        with self._head_lock:
+            if self._live_head is None:
+                from tui_label.live_head import LiveHead  # numpy only: sklearn loads there
 
-            self._live_head = LiveHead()
-        return self._live_head
+                background.start_resource_tracker()
+                self._live_head = LiveHead()
+            return self._live_head
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False, name="model loading")
     def _load_model(self) -> None:

@@ -16,6 +16,7 @@ def suggestions_text(top: list[tuple[str, float]], source: str, warnings: list[s
     text = Text("suggest ", style="dim")
     if not top:
         text.append(" no prediction for this image", style="italic")
+    top = top[:1] + [(name, p) for name, p in top[1:] if p >= 0.005]  # no "0%" entries
     for n, (name, p) in enumerate(top):
         text.append("  " if n == 0 else " · ", style="dim")
         text.append(name, style="bold" if n == 0 else "")
