@@ -901,6 +901,6 @@ class Store:
         )
         if open_only:
             sql += ("AND NOT EXISTS (SELECT 1 FROM label_events e WHERE e.image_id = s.image_id "
-                    "AND e.created_at > COALESCE(r.predicted_at, r.created_at)) ")
+                    "AND e.created_at >= COALESCE(r.predicted_at, r.created_at)) ")
         rows = self.db.query(sql + "ORDER BY s.rank", [run_id])
         return list(rows)
