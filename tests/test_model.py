@@ -166,3 +166,13 @@ def test_typical_order_runs_typiclust_through_the_runner(store: Store):
     assert ran == ["typical_rows"]
     assert sorted(queue) == [f"img{k:03d}.png" for k in range(1, 12)]  # unlabeled, once each
     assert queue.index("img011.png") > 1  # the outlier is not among the first picks
+
+
+def test_the_labeler_never_loads_scikit_learn_itself():
+    """Start-up and the model view stay free of scikit-learn: it loads in the live head's
+    process only."""
+    from tests.test_imports import imported_after
+
+    for module in ("tui_label.model", "tui_label.app", "tui_label.screens.label"):
+        loaded = imported_after(module)
+        assert "sklearn" not in loaded and "cleanlab" not in loaded, module

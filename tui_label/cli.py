@@ -42,10 +42,13 @@ def _dataset_root(path: str) -> Path:
     return root.resolve()
 
 
-def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator) -> None:
+def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator, *,
+                 no_suggestions: bool = False, live_head: int | None = None,
+                 auto_train: int = 0) -> None:
     from tui_label.startup import prepare
 
     ready = prepare(root, db, classes, order, annotator)  # every input checked, then written
+    settings = ready.settings
     store = ready.store
     try:
         # textual-image probes the terminal on import: it must happen before Textual starts.
@@ -54,7 +57,10 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
         chosen = load_renderer(renderer)
         from tui_label.app import LabelApp
 
-        app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan)
+        app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan,
+                       suggestions=settings.suggestions and not no_suggestions,
+                       live_head_every=settings.live_head_every if live_head is None
+                       else live_head, auto_train=auto_train)
     except BaseException:
         store.close()
         raise
@@ -98,6 +104,16 @@ def _labeler_options(f):
     f = click.option("--order", default="unlabeled", show_default=True, help=ORDER_HELP)(f)
     f = click.option("--annotator", default=None,
                      help="Name recorded with each label (default: your login name).")(f)
+    f = click.option("--no-suggestions", is_flag=True,
+                     help="Hide the model's suggestions, for an unbiased pass (also "
+                          "'suggestions = false' in tui-label.toml).")(f)
+    f = click.option("--live-head", "live_head", type=click.IntRange(min=0), default=None,
+                     metavar="N", help="Refit the live head on the stored embeddings after "
+                     "every N new labels; 0 turns it off [default: 10, or live_head_every in "
+                     "tui-label.toml].")(f)
+    f = click.option("--auto-train", "auto_train", type=click.IntRange(min=0), default=0,
+                     metavar="N", show_default=True, help="Start a training run (the panel's "
+                     "settings) after every N new labels when none is going; 0 is off.")(f)
     return f
 
 
@@ -113,18 +129,20 @@ def cli() -> None:
               help="Comma-separated class names, optionally NAME:KEY (default: tui-label.toml).")
 @_db_option
 @_labeler_options
-def label(folder, classes, db, renderer, order, annotator) -> None:
+def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_head,
+          auto_train) -> None:
     """Label the images under DIR (recursively)."""
     from tui_label.paths import default_db
 
     root = _dataset_root(folder)
-    _run_labeler(root, db or default_db(root), classes, renderer, order, annotator)
+    _run_labeler(root, db or default_db(root), classes, renderer, order, annotator,
+                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train)
 
 
 @cli.command()
 @_db_option
 @_labeler_options
-def demo(db, renderer, order, annotator) -> None:
+def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train) -> None:
     """Label the bundled sample of 500 handwritten digits (hotkeys 0-9)."""
     from tui_label.paths import data_dir, sample_data_dir
 
@@ -132,7 +150,8 @@ def demo(db, renderer, order, annotator) -> None:
         root = sample_data_dir()
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator)
+    _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator,
+                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train)
 
 
 def _existing_db(folder: str | None, db: Path | None) -> Path:

@@ -7,6 +7,11 @@ A ``tui-label.toml`` looks like either of::
 
 Hotkeys are single letters or digits; unassigned classes get 1-9, 0, then the letters the
 labeler does not use itself. Every problem is a ``UsageError`` with a one-line message.
+
+The labeler's settings may sit beside the classes::
+
+    suggestions = false     # hide the model's suggestions (an unbiased pass)
+    live_head_every = 20    # refit the live head after every 20 new labels (0: never)
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ else:  # pragma: no cover
 
 CONFIG_NAME = "tui-label.toml"
 _KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
+SETTINGS = ("suggestions", "live_head_every")  # besides ``classes``
+LIVE_HEAD_EVERY = 10
+
+
+@dataclass(frozen=True)
+class LabelerSettings:
+    """The labeler's settings from a ``tui-label.toml`` (the defaults without one)."""
+
+    suggestions: bool = True
+    live_head_every: int = LIVE_HEAD_EVERY
 
 
 @dataclass(frozen=True)
@@ -53,17 +68,37 @@ def parse_class_option(value: str) -> list[tuple[str, str | None]]:
     return entries
 
 
-def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
-    """Read the class entries of a ``tui-label.toml``."""
+def _read_toml(path: Path) -> dict:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"classes"})
+    unknown = sorted(set(data) - {"classes", *SETTINGS})
     if unknown:
-        raise UsageError(f"{path}: unknown setting {unknown[0]!r} (known: classes)")
+        raise UsageError(f"{path}: unknown setting {unknown[0]!r} (known: classes, "
+                         f"{', '.join(SETTINGS)})")
+    return data
+
+
+def load_config_settings(path: Path | None) -> LabelerSettings:
+    """The labeler's settings of a ``tui-label.toml`` (defaults for what it leaves out)."""
+    if path is None:
+        return LabelerSettings()
+    data = _read_toml(path)
+    suggestions = data.get("suggestions", True)
+    if not isinstance(suggestions, bool):
+        raise UsageError(f"{path}: 'suggestions' must be true or false")
+    every = data.get("live_head_every", LIVE_HEAD_EVERY)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise UsageError(f"{path}: 'live_head_every' must be a whole number, 0 or more")
+    return LabelerSettings(suggestions, every)
+
+
+def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
+    """Read the class entries of a ``tui-label.toml``."""
+    data = _read_toml(path)
     raw = data.get("classes")
     if not isinstance(raw, list):
         raise UsageError(f"{path}: 'classes' must be a list of names or {{name, key}} tables")
@@ -124,7 +159,7 @@ def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
             if key is None:
                 raise UsageError(
                     f"too many classes for the free hotkeys: set 'key' for {name!r} and later "
-                    "classes in tui-label.toml (uppercase letters other than T are free)"
+                    "classes in tui-label.toml (uppercase letters other than M, S and T are free)"
                 )
         specs.append(ClassSpec(name, key))
     return specs

@@ -37,6 +37,7 @@ class Prepared:
     store: object  # tui_label.store.Store (imported lazily: it pulls in sqlite-utils)
     order: OrderChoice
     rescan: bool  # False when this start-up has just scanned the folder
+    settings: object = None  # tui_label.config.LabelerSettings from the tui-label.toml
 
 
 def parse_order(text: str, classes) -> OrderChoice:
@@ -129,10 +130,12 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         UsageError: a bad input (nothing written, nothing created), or a write that failed
             at start-up (``StoreWriteError``: disk full, locked, read-only).
     """
+    from tui_label.config import find_config, load_config_settings
     from tui_label.scan import IMAGE_EXTENSIONS, scan
     from tui_label.store import Store, StoreWriteError
 
     specs = class_specs(root, db, classes)
+    settings = load_config_settings(find_config(root, db))
     new = NewFiles(db)
     store = None
     try:
@@ -144,7 +147,10 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         if specs is None and not any(row.hotkey for row in stored):
             raise UsageError("no classes: pass --classes cat,dog,bird or add a tui-label.toml "
                              f"to {root}")
-        parse_order(order, planned_classes(specs, stored))
+        choice = parse_order(order, planned_classes(specs, stored))
+        if choice.order.needs_model and (store is None or store.latest_predicted_run() is None):
+            raise UsageError(f"--order {order}: needs a model, and no run has predictions yet "
+                             "(train one: T in the labeler, or tui-label train)")
         files = None
         if image_count == 0:
             files = list(scan(root))
@@ -163,7 +169,8 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
             store.set_classes(specs)
         if files is not None:
             store.sync_images(files)
-        return Prepared(store, parse_order(order, store.classes()), rescan=files is None)
+        return Prepared(store, parse_order(order, store.classes()), rescan=files is None,
+                        settings=settings)
     except BaseException as exc:
         if store is not None:
             store.close()

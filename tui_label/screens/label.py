@@ -24,6 +24,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_label import background
+from tui_label.config import LIVE_HEAD_EVERY
 from tui_label.images import Decoded, Geometry, Prefetcher
 from tui_label.keys import BINDINGS
 from tui_label.orders import OrderChoice, QueueItem
@@ -56,7 +57,6 @@ PREFETCH_AHEAD = 4
 REFRESH_SECONDS = 5.0
 NOT_SAVED = {"label": "this label was not saved", "skip": "this skip was not saved",
              "undo": "nothing was undone"}
-LIVE_HEAD_EVERY = 10  # refit the live head after this many new labels (0: never)
 
 
 @dataclass
