@@ -185,3 +185,45 @@ def test_demo_opens_on_sample_data(tmp_path: Path, tmux_factory):
     store = Store(tmp_path / "xdg" / "tui-label" / "demo.db")
     assert store.counts().labeled == 1
     store.close()
+
+
+def test_label_train_see_a_suggestion_and_accept_it(tmp_path: Path, tmux_factory):
+    """The model in the loop, as a person walks it: label a few images, start a run (T), see
+    the model's suggestion under the next image when its predictions land, accept it (a)."""
+    import re
+
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(16):  # dark and light images, alternating in path order
+        shade = 20 + i if i % 2 == 0 else 235 - i
+        Image.new("RGB", (32, 32), (shade, shade, shade)).save(data / f"img{i:02d}.png")
+    db = tmp_path / "labels.db"
+    term = tmux_factory(labeler(data, db, "--classes", "dark,light", "--renderer", "halfcell"))
+    term.wait_image("1/16")
+    for i in range(8):
+        term.keys("1" if i % 2 == 0 else "2")
+        term.wait_image(f"{i + 2}/16")
+    assert "suggest" not in term.screen()  # no model yet: no suggestions line
+    term.keys("T")  # start a run with the panel's settings
+    screen = term.wait_for("suggest", timeout=240)  # its predictions landed
+    match = re.search(r"suggest\s+(dark|light) (\d+)%", screen)
+    assert match, screen
+    suggested = match.group(1)
+    assert "9/16" in screen
+    term.keys("a")
+    term.wait_for("10/16")
+    term.keys("q")
+    term.wait_for("EXITED 0")
+    store = Store(db)
+    rows = store.conn.execute(
+        "SELECT i.path, c.name, e.source, e.probability, e.run_id FROM label_events e "
+        "JOIN images i ON i.id = e.image_id JOIN classes c ON c.id = e.class_id "
+        "ORDER BY e.id").fetchall()
+    run = store.latest_predicted_run()
+    store.close()
+    assert len(rows) == 9 and all(r[2] is None for r in rows[:8])
+    path, name, source, probability, run_id = rows[8]
+    assert (path, name, source, run_id) == ("img08.png", suggested, "suggestion", run["id"])
+    assert round(probability * 100) == int(match.group(2))
