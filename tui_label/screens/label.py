@@ -309,6 +309,9 @@ class LabelScreen(Screen):
             return
         source, warnings = s.model.source(), s.model.warnings(s.newer_labels)
         names = s.class_names
+        if item is None:  # the end of a view: the line stays (the layout does not jump)
+            widget.say(Text(f"model: {source}", style="dim"))
+            return
         suspect = s.suspect(item.id) if item is not None else None
         if suspect is not None:
             given = state.class_id if state is not None and state.labeled else None
@@ -316,7 +319,7 @@ class LabelScreen(Screen):
                                     names.get(suspect["predicted_class"], "?"),
                                     suspect["probability"], source, warnings))
             return
-        top = s.suggestions(item.id) if item is not None else []
+        top = s.suggestions(item.id)
         widget.say(suggestions_text([(names.get(c, "?"), p) for c, p in top], source,
                                     warnings))
 

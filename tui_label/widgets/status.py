@@ -31,7 +31,9 @@ class StatusBar(Widget):
     StatusBar { height: 2; background: $panel; }
     StatusBar Horizontal { height: 1; }
     StatusBar #counts { width: 1fr; padding: 0 1; }
-    StatusBar ProgressBar { width: 40; padding: 0 1; }
+    /* A short bar: the counts line also names the order and the model's run. */
+    StatusBar ProgressBar { width: 24; padding: 0 1; }
+    StatusBar ProgressBar Bar { width: 16; }
     StatusBar #image-line { height: 1; padding: 0 1; color: $text-muted; }
     """
 
