@@ -85,6 +85,23 @@ def test_rank_suspects_on_out_of_sample_probabilities_of_blobs():
     assert [r["predicted_class"] for r in rows[:3]] == [truth[r["image_id"]] for r in rows[:3]]
 
 
+def test_a_label_whose_top_class_is_another_is_a_suspect_even_below_cleanlabs_thresholds():
+    # 20 sure images per class, and row 60 labeled 0 whose out-of-sample top class is 1, but
+    # only at 0.5: under class 1's threshold (~0.95), so confident learning does not flag it.
+    labels = np.repeat(np.arange(3), 20)
+    probs = np.full((60, 3), 0.025)
+    probs[np.arange(60), labels] = 0.95
+    labels = np.append(labels, 0)
+    probs = np.vstack([probs, [0.3, 0.5, 0.2]])
+    from cleanlab.filter import find_label_issues
+
+    assert 60 not in find_label_issues(labels, probs).nonzero()[0]
+    rows = rank_suspects(labels, probs, np.arange(61), [4, 5, 6])
+    assert [(r["image_id"], r["given_class"], r["predicted_class"]) for r in rows] == [(60, 4, 5)]
+    assert rows[0]["probability"] == pytest.approx(0.5)
+    assert rows[0]["given_probability"] == pytest.approx(0.3)
+
+
 def test_one_class_present_gives_no_suspects():
     probs = np.array([[0.1, 0.9], [0.9, 0.1], [0.5, 0.5]])
     assert rank_suspects(np.array([0, 0, 0]), probs, [1, 2, 3], [5, 6]) == []
