@@ -381,3 +381,39 @@ async def test_live_head_refit_after_n_labels_updates_the_suggestions(tmp_path: 
         await wait_shown(pilot, screen, 5)
     assert events(store)[-1][:4] == ("img004.png", "label", "cat", "suggestion")
     store.close()
+
+
+async def test_a_slow_ranking_of_an_earlier_order_never_overrides_a_later_choice(
+        store: Store, dataset: Path, monkeypatch):
+    import threading
+
+    import tui_label.background as background
+
+    save_run(store, PROBS)
+    gates = {name: threading.Event() for name in ("least-confident", "margin")}
+    rank = background.rank
+
+    def gated(db, order, model):
+        ranked = rank(db, order, model)
+        gates[order.name].wait(10)
+        return ranked
+
+    monkeypatch.setattr(background, "rank", gated)
+    app = make_app(store, dataset, order=OrderChoice("random"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await wait_model(pilot, screen)
+        await pilot.press("]")  # least-confident: ranked in the background, held
+        await pilot.pause(0.05)
+        await pilot.press("]")  # margin: ranked too, held
+        await pilot.pause(0.05)
+        gates["margin"].set()
+        await wait_for(pilot, lambda: screen.session.order.name == "margin")
+        gates["least-confident"].set()  # the earlier choice's ranking lands last
+        await pilot.pause(0.3)
+        assert screen.session.order.name == "margin"
+        await wait_shown(pilot, screen, 0)
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+    assert labels_by_path(store) == {"img003.png": "cat"}  # the smallest margin first

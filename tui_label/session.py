@@ -290,11 +290,11 @@ class LabelSession:
         self.pos = 0
         return Change(moved=True)
 
-    def cycle_order(self, step: int) -> OrderChoice:
-        """The order ``]`` (1) or ``[`` (-1) goes to from this one."""
+    def cycle_order(self, step: int, start: OrderChoice | None = None) -> OrderChoice:
+        """The order ``]`` (1) or ``[`` (-1) goes to from ``start`` (default: this one)."""
         from tui_label import orders
 
-        return orders.cycle(self.order, step, has_model=self.model is not None)
+        return orders.cycle(start or self.order, step, has_model=self.model is not None)
 
     def reorder(self, model: ModelView | None, ranked: list[QueueItem] | None = None, *,
                 labels_at: int | None = None) -> Change:

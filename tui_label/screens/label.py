@@ -110,6 +110,7 @@ class LabelScreen(Screen):
         self._live_mark = 0  # session.labels_made at the last refit
         self._train_mark = 0  # session.labels_made when the last run started
         self._model_failed: int | None = None  # a run whose predictions could not be read
+        self._wanted_order: OrderChoice | None = None  # the order chosen last (set_order)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -401,7 +402,8 @@ class LabelScreen(Screen):
         self.call_after_refresh(self.show_current)  # the image area changed size
 
     def action_cycle_order(self, step: int) -> None:
-        self.set_order(self.session.cycle_order(step))
+        # From the order chosen last, even while it is still being ranked.
+        self.set_order(self.session.cycle_order(step, self._wanted_order))
 
     def action_undo(self) -> None:
         self._write("undo", self.session.undo)
@@ -427,10 +429,12 @@ class LabelScreen(Screen):
 
     def set_order(self, order: OrderChoice) -> None:
         """Switch orders; a model order is ranked in the background, then switched to."""
+        self._wanted_order = order  # a ranking for an order chosen before this one is dropped
         if order.order.needs_model and self.session.model is not None:
             self._rank_in_thread(order, self.session.model)
             return
         self._apply(self.session.set_order(order))
+        self._wanted_order = self.session.order  # as it is now (a refused order: the old one)
 
     @work(thread=True, exclusive=True, group="rank", exit_on_error=False, name="ordering")
     def _rank_in_thread(self, order: OrderChoice, model) -> None:
@@ -438,6 +442,8 @@ class LabelScreen(Screen):
 
     @on(OrderRanked)
     def _on_ranked(self, message: OrderRanked) -> None:
+        if message.order != self._wanted_order:
+            return  # another order was chosen while this one was being ranked
         self._apply(self.session.set_order(message.order, message.ranked))
 
     async def action_quit(self) -> None:
