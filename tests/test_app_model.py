@@ -417,3 +417,38 @@ async def test_a_slow_ranking_of_an_earlier_order_never_overrides_a_later_choice
         await pilot.press("1")
         await wait_shown(pilot, screen, 1)
     assert labels_by_path(store) == {"img003.png": "cat"}  # the smallest margin first
+
+
+async def test_hostile_class_names_in_the_suggestions_and_a_stale_model(tmp_path: Path):
+    from tests.conftest import make_images
+    from tests.test_app import HOSTILE
+    from tui_label.scan import scan
+
+    root = tmp_path / "data"
+    make_images(root, 4)
+    store = Store(tmp_path / "x.db", annotator="tester")
+    names = HOSTILE[:3]
+    store.set_classes([ClassSpec(n, str(k + 1)) for k, n in enumerate(names)])
+    store.sync_images(scan(root))
+    ids = {r[1]: r[0] for r in store.queue_rows()}
+    store.label(ids["img001.png"], cid(store, names[0]))
+    save_run(store, {f"img{i:03d}.png": [0.6, 0.3, 0.1] for i in range(4)},
+             suspects=[("img001.png", names[0], names[1], 0.7, 0.2)])
+    # A class added since the run: the model is stale, and says so.
+    store.set_classes([ClassSpec(n, str(k + 1)) for k, n in enumerate([*names, "[i]new"])])
+    app = make_app(store, root)
+    async with app.run_test(size=(160, 34)) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await wait_model(pilot, screen)
+        text = line(app)
+        assert f"{names[0]} 60% · {names[1]} 30% · {names[2]} 10%" in text
+        assert "classes changed" in text
+        screen.set_order(OrderChoice("suspects"))
+        await wait_for(pilot, lambda: screen.session.order.name == "suspects")
+        await wait_shown(pilot, screen, 0)
+        assert f"given {names[0]} · model says {names[1]} 70%" in line(app)
+        await pilot.press("equals_sign")
+        await wait_for(pilot, lambda: screen.session.pos == 1)
+    assert events(store)[-1][1:4] == ("label", names[0], "review")
+    store.close()
