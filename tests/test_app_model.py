@@ -452,3 +452,55 @@ async def test_hostile_class_names_in_the_suggestions_and_a_stale_model(tmp_path
         await wait_for(pilot, lambda: screen.session.pos == 1)
     assert events(store)[-1][1:4] == ("label", names[0], "review")
     store.close()
+
+
+async def test_damaged_predictions_are_one_notice_no_suggestions_and_no_crash(
+        store: Store, dataset: Path):
+    from tui_label.model import run_predictions_dir
+
+    run = save_run(store, PROBS)
+    (run_predictions_dir(store.path, run) / "probs.npy").write_bytes(b"not an array")
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        shown: list[str] = []
+        screen = app.label_screen
+        notify = screen.notify
+        screen.notify = lambda message, **kw: (shown.append(str(message)), notify(message, **kw))
+        await wait_shown(pilot, screen, 0)
+        await wait_for(pilot, lambda: shown, "the notice")
+        for _ in range(3):  # the periodic check finds the same predictions: said once
+            screen._load_model()
+            await pilot.pause(0.1)
+        assert shown == [f"the predictions of run {run} are damaged "
+                         f"({run_predictions_dir(store.path.resolve(), run)}): no suggestions"]
+        assert screen.session.model is None and line(app) == ""
+        await pilot.press("a")  # nothing to accept
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        assert app.is_running
+    assert labels_by_path(store) == {"img000.png": "cat"}
+
+
+async def test_predicting_the_same_run_again_reloads_it(store: Store, dataset: Path):
+    import numpy as np
+
+    from tui_label.model import run_predictions_dir
+    from tui_label.predictions import PredictionSet, top_k_rows
+
+    run = save_run(store, PROBS)
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await wait_model(pilot, screen)
+        assert "cat 80%" in line(app)
+        # tui-label predict --run N: new arrays and rows for the same run.
+        ids = np.array(sorted(r[0] for r in store.queue_rows()), dtype=np.int64)
+        probs = np.tile(np.array([[0.1, 0.2, 0.7]], dtype=np.float32), (len(ids), 1))
+        PredictionSet(ids, probs, ["cat", "dog", "bird"]).save(run_predictions_dir(store.path,
+                                                                                   run))
+        store.save_predictions(run, "model", top_k_rows(ids, probs, [c.id for c in
+                                                                     store.classes()]))
+        screen._load_model()
+        await wait_for(pilot, lambda: "bird 70%" in line(app), "the new predictions")
+        assert screen.session.model.run_id == run

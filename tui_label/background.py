@@ -57,12 +57,13 @@ def rank(db: Path, order: OrderChoice, model) -> list[QueueItem]:
         store.close()
 
 
-def latest_predicted_run_id(db: Path) -> int | None:
-    """The newest run with stored predictions (a cheap check before loading them)."""
+def latest_predictions(db: Path) -> tuple[int, str] | None:
+    """The newest run with stored predictions and when they were stored (a cheap check before
+    loading them: ``tui-label predict`` may predict a run again)."""
     store = Store(db)
     try:
         run = store.latest_predicted_run()
-        return run["id"] if run else None
+        return (run["id"], run["predicted_at"]) if run else None
     finally:
         store.close()
 

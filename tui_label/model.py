@@ -70,6 +70,7 @@ class ModelView:
     labels_before: int  # labels written after the predictions, when this view was loaded
     suspects: tuple[int, ...] = ()
     suspect_rows: dict[int, dict] = field(default_factory=dict)
+    predicted_at: str = ""  # when the run's predictions were stored
     live: LiveProbs | None = None
     # Runs a module-level function elsewhere and returns its result (the labeler: in the live
     # head's process, so scikit-learn never loads in the labeler); None: here.
@@ -103,6 +104,7 @@ class ModelView:
             labels_before=store.labels_since(run["predicted_at"]),
             suspects=tuple(r["image_id"] for r in suspects),
             suspect_rows={r["image_id"]: r for r in suspects},
+            predicted_at=run["predicted_at"],
         )
 
     def with_live(self, live: LiveProbs) -> ModelView:

@@ -109,7 +109,8 @@ class LabelScreen(Screen):
         self._head_lock = threading.Lock()
         self._live_mark = 0  # session.labels_made at the last refit
         self._train_mark = 0  # session.labels_made when the last run started
-        self._model_failed: int | None = None  # a run whose predictions could not be read
+        # (run id, predicted at) of predictions that could not be read: said once
+        self._model_failed: tuple[int, str] | None = None
         self._wanted_order: OrderChoice | None = None  # the order chosen last (set_order)
 
     def compose(self) -> ComposeResult:
@@ -505,10 +506,10 @@ class LabelScreen(Screen):
         """Load the latest run's predictions when they are newer than the model we have."""
         from tui_label.model import ModelUnavailable
 
-        latest = background.latest_predicted_run_id(self.store.path)
+        latest = background.latest_predictions(self.store.path)
         current = self.session.model
         if latest is None or latest == self._model_failed or (
-                current is not None and current.run_id == latest):
+                current is not None and (current.run_id, current.predicted_at) == latest):
             return
         try:
             model = self._with_runner(background.load_model(self.store.path))
@@ -556,7 +557,7 @@ class LabelScreen(Screen):
 
     @on(ModelFailed)
     def _on_model_failed(self, message: ModelFailed) -> None:
-        self._model_failed = message.run_id
+        self._model_failed = message.run
         self.notify(Text(message.reason), severity="warning", timeout=6)
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, name="count")

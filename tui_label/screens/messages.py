@@ -53,9 +53,9 @@ class ModelReady(Message):
 
 @dataclass
 class ModelFailed(Message):
-    """The latest run's predictions could not be read (said once per run)."""
+    """The latest run's predictions could not be read (said once per run and prediction)."""
 
-    run_id: int | None
+    run: tuple[int, str]  # (run id, predicted at)
     reason: str
 
 
