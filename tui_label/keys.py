@@ -50,7 +50,8 @@ BINDINGS: tuple[KeySpec, ...] = (
             "Start or stop fine-tuning on the labels so far", show=False),
     # Upper case, like T: a lower-case letter would take a class hotkey away.
     KeySpec("M", "show_metrics", "Metrics", "M",
-            "Metrics of the last training run, full screen (per class, confusion matrix)",
+            "Metrics of the last training run, full screen (per class, confusion matrix; "
+            "enter, arrows and enter open a cell's images)",
             show=False),
     KeySpec("question_mark", "help", "Help", "?", "Help: this list"),
     KeySpec("q", "quit", "Quit", "q", "Quit (labels are already saved)"),
