@@ -504,3 +504,24 @@ async def test_predicting_the_same_run_again_reloads_it(store: Store, dataset: P
         screen._load_model()
         await wait_for(pilot, lambda: "bird 70%" in line(app), "the new predictions")
         assert screen.session.model.run_id == run
+
+
+@pytest.mark.parametrize("order", ["least-confident", "unlabeled"])
+async def test_the_image_fits_the_area_left_by_the_suggestions_line(store: Store, dataset: Path,
+                                                                   order: str):
+    """The line takes a row from the image: loaded at start (a model order) or after the first
+    image (the model comes in the background), the picture is sized to what is left."""
+    from tui_label.widgets.image_view import ImageView
+
+    save_run(store, PROBS)
+    app = make_app(store, dataset, order=OrderChoice(order))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        await wait_model(pilot, screen)
+        await wait_shown(pilot, screen, 0)
+        await pilot.pause()
+        assert line(app)
+        area = app.screen.query_one(ImageView).content_size
+        picture = app.screen.query_one("#picture")
+        assert picture.styles.height.value == picture.size.height == area.height

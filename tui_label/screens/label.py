@@ -131,6 +131,8 @@ class LabelScreen(Screen):
             self.notify(Text(change.notice), severity="warning", timeout=6)
         if self.session.model is not None:
             self.session.set_model(self._with_runner(self.session.model))
+            # Its line takes a row before the first image is sized.
+            self.query_one(Suggestions).display = self.suggestions_shown
         self.set_interval(REFRESH_SECONDS, self._refresh_periodically)
         self.call_after_refresh(self.show_current)
 
