@@ -56,7 +56,7 @@ CLASSES = 10
 # (start, order): each configuration's name is "start/order".
 PIXEL_CONFIGS = ["random/random", "random/least-confident", "random/margin", "random/entropy",
                  "typical/random", "typical/margin", "typical/entropy", "typical/typical"]
-CNN_CONFIGS = ["random/random", "typical/margin"]
+CNN_CONFIGS = ["random/random", "random/margin", "typical/margin"]
 seconds: list[list[float]] = []  # engine run times, per configuration and seed
 HEAD_C = [DEFAULT_C]  # the live head's regularisation (--head-c to compare others)
 
@@ -261,7 +261,9 @@ class Results:
             self.curves.setdefault((model, config), []).append(curve)
 
     def mean(self, key) -> np.ndarray:
-        return np.nanmean(self.curves[key], axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a round no seed could train
+            return np.nanmean(np.array(self.curves[key], dtype=float), axis=0)
 
 
 def _cell(values: np.ndarray) -> str:
@@ -326,31 +328,38 @@ def plot(res: Results, path: Path) -> None:
         print("matplotlib is not installed: no plot (pip install matplotlib)")
         return
     models = list(dict.fromkeys(m for m, _ in res.curves))
-    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4.4), sharey=True,
-                             squeeze=False)
+    configs = list(dict.fromkeys(c for _, c in res.curves))
+    colours = dict(zip(configs, plt.get_cmap("tab10").colors, strict=False))
+    cols = 2 if len(models) > 1 else 1
+    fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, sharey=True, squeeze=False,
+                             figsize=(5.6 * cols, 4.2 * ((len(models) + cols - 1) // cols)))
     x = np.array(res.labels)
     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: rounds with no run
-    for ax, model in zip(axes[0], models, strict=True):
+    for ax, model in zip(axes.flat, models, strict=False):
         for (m, config), runs in res.curves.items():
             if m != model:
                 continue
-            a = np.array(runs)
-            line, = ax.plot(x, np.nanmean(a, 0), marker=".", label=config,
-                            linewidth=2.2 if config in ("random/random", "typical/margin") else 1)
+            a = np.array(runs, dtype=float)
+            bold = config in ("random/random", "typical/margin", "random/margin")
+            ax.plot(x, np.nanmean(a, 0), marker=".", label=config, color=colours[config],
+                    linewidth=2.2 if bold else 1)
             ax.fill_between(x, np.nanmin(a, 0), np.nanmax(a, 0), alpha=0.12,
-                            color=line.get_color())
+                            color=colours[config])
         ax.axhline(0.93, color="grey", linestyle=":", linewidth=1)
-        ax.set_title(model)
+        ax.set_title(model, fontsize=10)
         ax.set_xlabel("labels")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    axes[0][0].set_ylabel("held-out accuracy (100 digits)")
+    for ax in axes.flat[len(models):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("held-out accuracy (100 digits)")
     axes[0][0].set_ylim(0.4, 1.0)
     seeds = len(next(iter(res.curves.values())))
-    fig.suptitle(f"Active learning on the sample digits: mean of {seeds} seeds, band = min..max",
-                 fontsize=10)
+    fig.suptitle(f"Active learning on the sample digits: mean of {seeds} seeds, band = min..max;"
+                 " dotted: 0.93", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     print(f"plot: {path}")
 
 
@@ -366,10 +375,21 @@ def main() -> None:
     parser.add_argument("--plot", default=str(HERE / "active_learning.png"),
                         help="PNG to write ('' for none)")
     parser.add_argument("--json", type=Path, help="also write the curves here")
+    parser.add_argument("--from-json", type=Path,
+                        help="report and plot the curves saved by an earlier --json run")
     parser.add_argument("--head-c", type=float, default=DEFAULT_C,
                         help="the live head's C (default: the labeler's, %(default)s)")
     add_machine_args(parser)
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        res = Results(saved["labels"])
+        for key, runs in saved["curves"].items():
+            res.curves[tuple(key.split(" | "))] = runs
+        report(res)
+        if args.plot:
+            plot(res, Path(args.plot))
+        return
     start(args)
     HEAD_C[0] = args.head_c
     t0 = time.perf_counter()

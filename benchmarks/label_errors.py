@@ -12,8 +12,9 @@ self-confidence):
   its embeddings, suspects stored in the database (read back with ``Store.suspects``);
 - ``pixels``: ``live_head.fit_predict_oof`` on raw pixels (the 8x8 source digits);
 - ``run+pixels``: the same on the run's embeddings and the pixels side by side;
-- ``run (ours)``: the run's out-of-sample probabilities ranked by our own confident-learning
-  filter instead of cleanlab (the fallback);
+- ``run, cleanlab's flags only``: the run's out-of-sample probabilities, cleanlab's
+  ``find_label_issues`` alone (without the labels whose top class is another);
+- ``run, our confident learning only``: the same with our own filter (rank_suspects' fallback);
 - ``run, all by self-confidence``: no filter, every label ranked by the run's out-of-sample
   probability of the given label (lowest first);
 - with ``--fine-tune-folds K``: the engine's ``--folds K`` (K fine-tuned CNNs, each without one
@@ -105,6 +106,18 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     return queue, oof, emb, oof_rows, seconds
 
 
+def cleanlab_only(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """cleanlab's flags alone, by self-confidence (what rank_suspects adds to)."""
+    import warnings
+
+    from cleanlab.filter import find_label_issues
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return find_label_issues(labels, probs / probs.sum(1, keepdims=True),
+                                 return_indices_ranked_by="self_confidence", n_jobs=1)
+
+
 def ranked_rows(noisy: np.ndarray, probs: np.ndarray, rows: np.ndarray) -> list[int]:
     found = rank_suspects(noisy[rows], probs, rows, list(range(CLASSES)))
     return [r["image_id"] for r in found]
@@ -134,8 +147,12 @@ def main() -> None:
                 Path(tmp) / "le.db", noisy, data.paths, seed, args.size, args.epochs, None)
             seconds.setdefault("run", []).append(took)
             results.setdefault("run", []).append(score(queue, flipped, cut))
+            flags = oof_rows[cleanlab_only(noisy[oof_rows], oof)].tolist()
+            results.setdefault("run, cleanlab's flags only", []).append(
+                score(flags, flipped, cut))
             ours = oof_rows[confident_learning_issues(noisy[oof_rows], oof)].tolist()
-            results.setdefault("run (ours)", []).append(score(ours, flipped, cut))
+            results.setdefault("run, our confident learning only", []).append(
+                score(ours, flipped, cut))
             # Not a filter: every label, lowest out-of-sample p(given label) first.
             by_self = oof_rows[np.argsort(oof[np.arange(len(oof_rows)), noisy[oof_rows]],
                                           kind="stable")].tolist()
