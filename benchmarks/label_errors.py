@@ -4,17 +4,18 @@
 
 All 500 sample digits are labeled from the ground truth, then 5% of the labels (25) are flipped
 to another digit at random (a new draw per seed). Suspect queues, each from out-of-sample
-probabilities ranked by ``label_errors.rank_suspects`` (cleanlab's ``find_label_issues``, by
-self-confidence):
+probabilities ranked by ``label_errors.rank_suspects`` (confident learning's flags and every
+label whose top class is another, by self-confidence):
 
 - ``run``: the product's path: a real engine run (small CNN, --image-size 16, 30 epochs) trained
   on the noisy labels, predictions at its end, 5-fold linear-head out-of-sample probabilities on
   its embeddings, suspects stored in the database (read back with ``Store.suspects``);
 - ``pixels``: ``live_head.fit_predict_oof`` on raw pixels (the 8x8 source digits);
 - ``run+pixels``: the same on the run's embeddings and the pixels side by side;
-- ``run, cleanlab's flags only``: the run's out-of-sample probabilities, cleanlab's
-  ``find_label_issues`` alone (without the labels whose top class is another);
-- ``run, our confident learning only``: the same with our own filter (rank_suspects' fallback);
+- ``run, confident learning only``: the run's out-of-sample probabilities, the flags of our
+  confident-learning filter alone (without the labels whose top class is another);
+- ``run, cleanlab's flags only``: the same with cleanlab's ``find_label_issues`` (its default
+  filter), when cleanlab is installed (it is not a dependency);
 - ``run, all by self-confidence``: no filter, every label ranked by the run's out-of-sample
   probability of the given label (lowest first);
 - with ``--fine-tune-folds K``: the engine's ``--folds K`` (K fine-tuned CNNs, each without one
@@ -106,11 +107,15 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     return queue, oof, emb, oof_rows, seconds
 
 
-def cleanlab_only(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """cleanlab's flags alone, by self-confidence (what rank_suspects adds to)."""
+def cleanlab_only(labels: np.ndarray, probs: np.ndarray) -> np.ndarray | None:
+    """cleanlab's flags alone (its default filter), by self-confidence; None without cleanlab
+    (not a dependency: ``pip install cleanlab`` for this comparison)."""
     import warnings
 
-    from cleanlab.filter import find_label_issues
+    try:
+        from cleanlab.filter import find_label_issues
+    except ImportError:
+        return None
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -147,11 +152,12 @@ def main() -> None:
                 Path(tmp) / "le.db", noisy, data.paths, seed, args.size, args.epochs, None)
             seconds.setdefault("run", []).append(took)
             results.setdefault("run", []).append(score(queue, flipped, cut))
-            flags = oof_rows[cleanlab_only(noisy[oof_rows], oof)].tolist()
-            results.setdefault("run, cleanlab's flags only", []).append(
-                score(flags, flipped, cut))
+            flags = cleanlab_only(noisy[oof_rows], oof)
+            if flags is not None:
+                results.setdefault("run, cleanlab's flags only", []).append(
+                    score(oof_rows[flags].tolist(), flipped, cut))
             ours = oof_rows[confident_learning_issues(noisy[oof_rows], oof)].tolist()
-            results.setdefault("run, our confident learning only", []).append(
+            results.setdefault("run, confident learning only", []).append(
                 score(ours, flipped, cut))
             # Not a filter: every label, lowest out-of-sample p(given label) first.
             by_self = oof_rows[np.argsort(oof[np.arange(len(oof_rows)), noisy[oof_rows]],

@@ -122,7 +122,7 @@ def main() -> None:
     row(f"typical_first, {n} rows, 100 labeled (120 clusters)", med, worst)
     probs = fit_predict_oof(xl, yl, c)
     med, worst, _ = timed(lambda: rank_suspects(yl, probs, np.arange(n), list(range(c))), 1)
-    row(f"rank_suspects (cleanlab), {n} labels", med, worst)
+    row(f"rank_suspects (confident learning), {n} labels", med, worst)
 
     print(f"\n{n} labels x {d} dims, {c} classes; seconds, median / max of "
           f"{args.repeats} (1 for the last three)")

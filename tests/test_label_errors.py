@@ -1,4 +1,4 @@
-"""Suspect ranking: constructed cases with known answers, cleanlab's and our own."""
+"""Suspect ranking: hand-worked and constructed cases with known answers."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_rank_suspects_on_out_of_sample_probabilities_of_blobs():
     assert [r["predicted_class"] for r in rows[:3]] == [truth[r["image_id"]] for r in rows[:3]]
 
 
-def test_a_label_whose_top_class_is_another_is_a_suspect_even_below_cleanlabs_thresholds():
+def test_a_label_whose_top_class_is_another_is_a_suspect_even_below_the_thresholds():
     # 20 sure images per class, and row 60 labeled 0 whose out-of-sample top class is 1, but
     # only at 0.5: under class 1's threshold (~0.95), so confident learning does not flag it.
     labels = np.repeat(np.arange(3), 20)
@@ -93,9 +93,7 @@ def test_a_label_whose_top_class_is_another_is_a_suspect_even_below_cleanlabs_th
     probs[np.arange(60), labels] = 0.95
     labels = np.append(labels, 0)
     probs = np.vstack([probs, [0.3, 0.5, 0.2]])
-    from cleanlab.filter import find_label_issues
-
-    assert 60 not in find_label_issues(labels, probs).nonzero()[0]
+    assert confident_learning_issues(labels, probs).tolist() == []
     rows = rank_suspects(labels, probs, np.arange(61), [4, 5, 6])
     assert [(r["image_id"], r["given_class"], r["predicted_class"]) for r in rows] == [(60, 4, 5)]
     assert rows[0]["probability"] == pytest.approx(0.5)
@@ -121,7 +119,7 @@ def test_a_class_with_one_label_does_not_stop_the_ranking():
 
 
 def test_columns_without_labels_are_left_out():
-    # Class 2 has no label (a class added after these images were labeled): cleanlab gets
+    # Class 2 has no label (a class added after these images were labeled): the ranking sees
     # two columns, renormalised, and the ranking is the two-class one.
     truth, labels, probs, flipped = flipped_case(1, classes=2, flips=3)
     wide = np.hstack([probs * 0.8, np.full((len(probs), 1), 0.2)])
@@ -145,16 +143,16 @@ def test_rows_of_zeros_do_not_break_the_ranking():
     assert {r["image_id"] for r in rows[:len(flipped)]} >= set(flipped.tolist()) - {0}
 
 
-def test_when_cleanlab_raises_our_confident_learning_ranks(monkeypatch):
-    import cleanlab.filter
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("cleanlab cannot")
-
-    monkeypatch.setattr(cleanlab.filter, "find_label_issues", broken)
+def test_hand_case_through_rank_suspects():
     rows = rank_suspects(HAND_LABELS, HAND_PROBS, [10, 11, 12, 13, 14, 15], [1, 2, 3])
     assert [r["image_id"] for r in rows] == [12, 15]
     assert [r["predicted_class"] for r in rows] == [2, 1]
+
+
+def test_a_tie_with_the_given_label_is_not_a_suspect():
+    labels = np.array([0] * 5 + [1] * 5)
+    probs = np.array([[0.9, 0.1]] * 5 + [[0.1, 0.9]] * 4 + [[0.5, 0.5]])
+    assert rank_suspects(labels, probs, np.arange(10), [1, 2]) == []
 
 
 def test_limit():

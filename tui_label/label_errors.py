@@ -1,25 +1,29 @@
 """Suspect labels: labeled images whose out-of-sample probabilities doubt the given label.
 
-``rank_suspects`` returns rows for ``Store.save_suspects``: the labels cleanlab's
-``find_label_issues`` (confident learning, Northcutt et al. 2021) flags, together with every
-label whose out-of-sample top class is another class, all ranked by self-confidence (the
-out-of-sample probability of the given label, lowest first). Should cleanlab be missing or
-raise, ``confident_learning_issues`` (the same method's basic filter, written here and tested on
-hand-worked cases) stands in for it.
+``rank_suspects`` returns rows for ``Store.save_suspects``: the labels confident learning
+(Northcutt et al. 2021, the method of cleanlab's ``find_label_issues``) flags, together with
+every label whose out-of-sample top class is another class, all ranked by self-confidence (the
+out-of-sample probability of the given label, lowest first).
 
-Why not cleanlab's flags alone: the embeddings come from a model trained on these very labels,
-so a wrong label pulls its image's embedding towards the wrong class. The image is then rarely
-*confidently* its true class (cleanlab's per-class thresholds), though its true class still
-tops the out-of-sample probabilities. On the sample digits with 5% of labels flipped, cleanlab
-alone put 28-80% of them in the top 10% of the queue, the union 88-100% (BENCHMARKS.md).
+Why not cleanlab: it needs pandas, and sqlite-utils (the store) imports pandas whenever it is
+installed: installing cleanlab added about 0.3 s to the labeler's start-up imports (0.56-0.63 s
+without pandas, 0.82-0.93 s with it), against an open-to-first-image target of 1 s. Confident
+learning's filter is a few lines of numpy (``confident_learning_issues``, tested on
+hand-worked cases; on the benchmark's data it flags what cleanlab's
+``filter_by="confident_learning"`` flags).
+
+Why not the confident-learning flags alone: the embeddings come from a model trained on these
+very labels, so a wrong label pulls its image's embedding towards the wrong class. The image is
+then rarely *confidently* its true class (above that class's threshold), though its true class
+still tops the out-of-sample probabilities. On the sample digits with 5% of labels flipped, the
+flags alone put 28-80% of them in the top 10% of the queue, the union 88-100% (BENCHMARKS.md).
 
 The probabilities must be out of sample (``live_head.fit_predict_oof``): a model that was
-trained on a label agrees with it. numpy at import; cleanlab (and scikit-learn) on call.
+trained on a label agrees with it. numpy only.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,8 +33,8 @@ def rank_suspects(labels: np.ndarray, pred_probs: np.ndarray, image_ids: Sequenc
                   class_ids: Sequence[int | None], *, limit: int | None = None) -> list[dict]:
     """Rows for ``Store.save_suspects``, most doubtful label first.
 
-    Suspects: cleanlab's label issues and every label whose most probable class is another,
-    ranked by the probability of the given label (lowest first; ties in input order).
+    Suspects: confident learning's label issues and every label whose most probable class is
+    another, ranked by the probability of the given label (lowest first; ties in input order).
     ``labels``: N given labels as column indices of ``pred_probs`` (N x C out-of-sample
     probabilities, columns in the run's class order). ``class_ids``: today's class id of each
     column, None for a class that no longer exists. Each row: ``image_id, rank (0 first),
@@ -53,13 +57,18 @@ def rank_suspects(labels: np.ndarray, pred_probs: np.ndarray, image_ids: Sequenc
     if len(present) < 2 or known.sum() < 2:
         return []
 
-    # cleanlab wants every column to be a class with labels: keep the columns of the classes
-    # present and spread each row's remaining probability over them.
+    # Confident learning needs a threshold per column, from the labels of its class: keep the
+    # columns of the classes present and spread each row's remaining probability over them.
     sub = probs[np.ix_(keep, present)]
     total = sub.sum(axis=1, keepdims=True)
     sub = np.where(total > 0, sub / np.where(total > 0, total, 1), 1.0 / len(present))
     given = np.searchsorted(present, labels[keep])
-    doubted = np.union1d(_find_issues(given, sub), np.flatnonzero(sub.argmax(axis=1) != given))
+    rows = np.arange(len(given))
+    others = sub.copy()
+    others[rows, given] = -1.0
+    # Strictly: a tie with the given label is no disagreement.
+    outvoted = np.flatnonzero(others.max(axis=1) > sub[rows, given])
+    doubted = np.union1d(confident_learning_issues(given, sub), outvoted)
     self_confidence = sub[doubted, given[doubted]]
     ranked = keep[doubted[np.argsort(self_confidence, kind="stable")]]
     if limit is not None:
@@ -73,22 +82,6 @@ def rank_suspects(labels: np.ndarray, pred_probs: np.ndarray, image_ids: Sequenc
              "predicted_class": class_ids[p], "probability": float(probs[i, p]),
              "given_probability": float(probs[i, labels[i]])}
             for rank, (i, p) in enumerate(zip(ranked.tolist(), predicted.tolist(), strict=True))]
-
-
-def _find_issues(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Indices of label issues, most doubtful first: cleanlab, else our confident learning."""
-    try:
-        from cleanlab.filter import find_label_issues
-
-        with warnings.catch_warnings():
-            # "May not flag all label issues in class k": expected with few labels.
-            warnings.simplefilter("ignore")
-            # n_jobs=1: no worker processes inside the trainer's process.
-            found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence",
-                                      n_jobs=1)
-        return np.asarray(found, dtype=np.int64)
-    except Exception:  # cleanlab missing, or raising on an input it does not expect
-        return confident_learning_issues(labels, probs)
 
 
 def confident_learning_issues(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
