@@ -9,7 +9,8 @@ overlapping enough that logistic regression needs a few dozen L-BFGS iterations)
   head after 10 more labels (what the live head does every 10 labels);
 - the live head as the labeler runs it: ``LiveHead.refit`` in its spawned worker (niced, one
   BLAS thread), reading the embeddings memory-mapped from a .npy file and returning the
-  probabilities of every row: the first call (process start and imports) and the steady state;
+  probabilities of every row: the first call (process start and imports) and the steady state
+  (warm starts), and a cold fit timed inside the worker;
 - ``fit_predict_oof`` (5 folds), ``typical_first`` and ``rank_suspects`` on the same data;
 - start-up: what importing the labeler and creating a ``LiveHead`` loads (no scikit-learn).
 
@@ -64,6 +65,17 @@ def imports_of(code: str) -> tuple[float, set[str]]:
     return float(out[0]), {m.split(".")[0] for m in out[1].split()}
 
 
+def cold_fit_in_worker(path: str, labels: np.ndarray, classes: int) -> float:
+    """In the live head's worker (niced, one BLAS thread): seconds of a fit with no warm
+    start."""
+    from tui_label.live_head import fit
+
+    emb = np.load(path, mmap_mode="r")
+    t0 = time.perf_counter()
+    fit(emb[:len(labels)], labels, classes)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, default=10_000)
@@ -113,6 +125,10 @@ def main() -> None:
                                   args.repeats)
             row(f"LiveHead refit: {n} labels, probabilities of all {len(x)} rows (worker)",
                 med, worst, "< 1")
+            cold = [live.call(cold_fit_in_worker, str(path), yl, c).result()
+                    for _ in range(args.repeats)]
+            row("  of which a cold fit alone would take (worker, 1 thread)",
+                statistics.median(cold), max(cold))
 
     med, worst, _ = timed(lambda: fit_predict_oof(xl, yl, c), 1)
     row(f"fit_predict_oof, 5 folds, {n} x {d}", med, worst)

@@ -125,3 +125,17 @@ def test_mini_batch_path_on_a_sample(monkeypatch):
     order = typical.typical_first(x, np.zeros(len(x), bool), budget=4)
     assert sorted(blob[order[:4]].tolist()) == [0, 1, 2, 3]
     assert sorted(order.tolist()) == list(range(len(x)))
+
+
+def test_wide_embeddings_are_projected_first(monkeypatch):
+    # 200-wide embeddings whose blobs differ in 4 directions: after the projection onto the
+    # leading components the picks are still one typical image per blob.
+    import tui_label.typical as typical
+
+    monkeypatch.setattr(typical, "MAX_DIMS", 8)
+    x, blob = make_blobs()
+    rng = np.random.default_rng(5)
+    wide = np.hstack([x, rng.normal(size=(len(x), 196))]).astype(np.float32)
+    order = typical.typical_first(wide, np.zeros(len(x), bool), budget=4)
+    assert list(blob[order[:4]]) == [0, 1, 2, 3]
+    assert sorted(order.tolist()) == list(range(len(x)))

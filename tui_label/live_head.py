@@ -54,10 +54,12 @@ class LinearHead:
         if len(self.classes) == 1:
             out[:, self.classes[0]] = 1.0
             return out
+        # Standardising folded into the weights: one pass over the rows instead of three.
+        weights = (self.coef / self.scale).T
+        bias = self.intercept - self.mean @ weights
         for start in range(0, n, _CHUNK):
-            x = (np.asarray(embeddings[start:start + _CHUNK], dtype=np.float32) - self.mean) \
-                / self.scale
-            logits = x @ self.coef.T + self.intercept
+            logits = np.asarray(embeddings[start:start + _CHUNK], dtype=np.float32) @ weights
+            logits += bias
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)
             p /= p.sum(axis=1, keepdims=True)

@@ -27,6 +27,11 @@ DEFAULT_BUDGET = 20
 MAX_CLUSTERS = 500
 EXACT_KMEANS_ROWS = 10_000
 KMEANS_SAMPLE = 100_000
+# Wider embeddings are projected to this many principal components first (fitted on at most
+# PCA_SAMPLE rows): k-means and the neighbour distances cost in proportion to the width, and
+# 512 wide features hold far fewer useful directions.
+MAX_DIMS = 64
+PCA_SAMPLE = 10_000
 CANDIDATES_PER_CLUSTER = 500
 REFERENCE_PER_CLUSTER = 1_000
 _CHUNK = 8192
@@ -53,6 +58,7 @@ def typical_first(embeddings: np.ndarray, labeled_mask: np.ndarray, budget: int 
         return np.empty(0, dtype=np.int64)
     budget = min(DEFAULT_BUDGET, unlabeled) if budget is None else max(1, int(budget))
     k = max(1, min(int(labeled.sum()) + budget, n, max_clusters))
+    x = _project(x, seed)
     assign, centres = _cluster(x, k, seed)
     sizes = np.bincount(assign, minlength=k)
     labels_in = np.bincount(assign[labeled], minlength=k)
@@ -88,6 +94,19 @@ def _row_norms(v: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", v, v))
 
 
+def _project(x: np.ndarray, seed: int) -> np.ndarray:
+    """``x`` on its first MAX_DIMS principal components (unchanged when it is not wider)."""
+    if x.shape[1] <= MAX_DIMS or len(x) <= MAX_DIMS:
+        return x
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    sample = x[np.sort(rng.choice(len(x), min(len(x), PCA_SAMPLE), replace=False))]
+    pca = PCA(n_components=MAX_DIMS, svd_solver="randomized", random_state=seed).fit(sample)
+    return np.concatenate([pca.transform(x[i:i + _CHUNK]).astype(np.float32)
+                           for i in range(0, len(x), _CHUNK)])
+
+
 def _cluster(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Cluster index of every row and the centres (k-means; mini-batch on a sample when big)."""
     if k == 1:
@@ -98,11 +117,11 @@ def _cluster(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         # Fewer distinct points than clusters ("ConvergenceWarning"): some clusters repeat.
         warnings.simplefilter("ignore")
         if len(x) <= EXACT_KMEANS_ROWS:
-            model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x)
+            model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(x)
             return model.labels_.astype(np.int64), model.cluster_centers_.astype(np.float32)
         rng = np.random.default_rng(seed)
         sample = x[np.sort(rng.choice(len(x), min(len(x), KMEANS_SAMPLE), replace=False))]
-        model = MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed,
+        model = MiniBatchKMeans(n_clusters=k, n_init=1, random_state=seed,
                                 batch_size=4096).fit(sample)
     centres = model.cluster_centers_.astype(np.float32)
     assign = np.concatenate([_nearest(x[i:i + _CHUNK], centres)
