@@ -123,8 +123,11 @@ def test_oof_bad_input(labels, folds, message):
         fit_predict_oof(x, np.array(labels), num_classes=3, folds=folds)
 
 
-def test_importing_the_module_loads_no_scikit_learn_or_torch():
-    code = "import sys, tui_label.live_head; print(' '.join(sys.modules))"
+@pytest.mark.parametrize("module", ["tui_label.live_head", "tui_label.typical",
+                                    "tui_label.label_errors"])
+def test_importing_the_module_loads_no_scikit_learn_or_torch(module):
+    # The labeler imports these: scikit-learn loads only where a fit runs (the worker).
+    code = f"import sys, {module}; print(' '.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     loaded = {name.split(".")[0] for name in out}
