@@ -4,7 +4,7 @@
   logistic regression (scikit-learn, L-BFGS). The returned head predicts with numpy alone.
 - ``fit_predict_oof(embeddings, labels, num_classes=None, folds=5, seed=0)``: cross-validated
   probabilities of labeled images (each row from a head that never saw that row's label), as
-  cleanlab's ``CleanLearning`` gets them; the trainer calls it after predicting.
+  cleanlab's ``CleanLearning`` does; the trainer calls it after predicting.
 - ``LiveHead``: refits between runs in a separate process, so the labeler's UI thread never
   imports scikit-learn (about 1.5 s of imports) nor competes for the GIL while it fits.
 
