@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-# This folder goes last: benchmarks/queue.py would hide the standard library's queue module.
+# This folder goes last: a script named like a standard module would hide it (queue.py hid queue).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 sys.path.insert(0, str(HERE.parent))
 from _common import SAMPLE_DATA, add_machine_args, print_table, start  # noqa: E402

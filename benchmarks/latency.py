@@ -327,6 +327,27 @@ async def burst(pilot, probe: Probe, key: str, presses: int) -> dict:
             "undrawn": advanced - len(frames)}
 
 
+def save_model(store) -> None:
+    """A finished run with predictions for every image (random, seeded), as the engine leaves
+    one: suggestions are shown for every image, as after a real run."""
+    import numpy as np
+
+    from tui_label.model import run_predictions_dir
+    from tui_label.predictions import PredictionSet, top_k_rows
+
+    classes = [c for c in store.classes() if c.hotkey]
+    ids = np.array(sorted(r[0] for r in store.queue_rows()), dtype=np.int64)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(len(ids), len(classes))) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    run_id = store.create_run("small-cnn", {"epochs": 1}, [c.name for c in classes])
+    store.update_run(run_id, status="finished")
+    emb = rng.normal(size=(len(ids), 128)).astype(np.float16)
+    PredictionSet(ids, probs.astype(np.float32), [c.name for c in classes], emb).save(
+        run_predictions_dir(store.path, run_id))
+    store.save_predictions(run_id, "model", top_k_rows(ids, probs, [c.id for c in classes]))
+
+
 async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, args) -> dict:
     from tui_label.app import LabelApp
     from tui_label.images import Prefetcher
@@ -334,6 +355,8 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
 
     with tempfile.TemporaryDirectory(prefix="tui-label-bench-") as tmp:
         store = open_store(Path(tmp) / "bench.db", root, classes)
+        if args.with_model:
+            save_model(store)
         prefetcher = Prefetcher(workers=args.decode_workers) if args.decode_workers else None
         app = LabelApp(store, root, load_renderer(renderer_name), rescan=False,
                        prefetcher=prefetcher)
@@ -343,6 +366,10 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
                 screen = app.label_screen
                 await wait_until(lambda: screen.painted[0] if screen.painted else None,
                                  "first image")
+                if args.with_model:  # the model loads after the first image: wait for it
+                    await wait_until(lambda: screen.session.model, "model")
+                    await wait_until(lambda: app.screen.query_one("#suggestions").display
+                                     or None, "suggestions shown")
                 probe.install()
                 await from_the_top(probe)  # a first frame through the probe
                 if args.gc_freeze:  # experiment: keep start-up objects out of full collections
@@ -421,6 +448,8 @@ def main() -> None:
                         help="profile the UI thread with cProfile, print the top N functions")
     parser.add_argument("--no-serialise", action="store_true",
                         help="leave out turning frames into terminal output")
+    parser.add_argument("--with-model", action="store_true",
+                        help="a finished run with predictions: suggestions shown on every image")
     parser.add_argument("--while-training", action="store_true",
                         help="measure each run idle, then again while a training run goes on "
                              "(issue 4: p99 at most 2x the idle figure)")

@@ -368,8 +368,9 @@ def linear_oof(embeddings: np.ndarray, columns: np.ndarray, num_columns: int,
 def suspect_rows(ids: np.ndarray, columns: np.ndarray, oof_probs: np.ndarray,
                  class_ids: Sequence[int | None]) -> list[dict]:
     """Rows for ``Store.save_suspects``: the labels the out-of-sample model doubts, ranked
-    (cleanlab, through ``label_errors.rank_suspects``); pairs with a class gone are left out."""
-    from tui_label.label_errors import rank_suspects  # cleanlab: loaded only here
+    (confident learning, through ``label_errors.rank_suspects``); pairs with a class gone are
+    left out."""
+    from tui_label.label_errors import rank_suspects
 
     if len(ids) == 0:
         return []
@@ -378,15 +379,10 @@ def suspect_rows(ids: np.ndarray, columns: np.ndarray, oof_probs: np.ndarray,
 
 
 def warm_up() -> None:
-    """Import scikit-learn and cleanlab (about 2 s) ahead of time: the engine calls this in a
-    thread while the run trains, so its predictions are not held up at the end."""
+    """Import scikit-learn (about 2 s) ahead of time: the engine calls this in a thread while
+    the run trains, so its predictions are not held up at the end."""
     import sklearn.linear_model  # noqa: F401
     import sklearn.model_selection  # noqa: F401
-
-    try:
-        import cleanlab.filter  # noqa: F401
-    except ImportError:  # label_errors ranks without it
-        pass
 
 
 # -- the whole step -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``tui-label predict`` and ``tui-label suspects``.
 
-Imported by ``tui_label.cli`` (and so by the labeler): torch, numpy, scikit-learn and
-cleanlab load only when a command runs.
+Imported by ``tui_label.cli`` (and so by the labeler): torch, numpy and scikit-learn
+load only when a command runs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the labeling queue of a large set: open, counts and ``store.queue`` (issue 10).
 
-Run: ``python benchmarks/queue.py [--images 100000] [--labels 1000]``. Makes a temporary
+Run: ``python benchmarks/queue_build.py [--images 100000] [--labels 1000]``. Makes a temporary
 database of N images (no files: the queue never touches them) with L labels spread over the
 set, then times, three times each: opening the store, the counts, and the default queue
 (unlabeled first). Run it from an older checkout (``PYTHONPATH=that checkout``) to compare.
