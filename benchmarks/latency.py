@@ -359,7 +359,7 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
             save_model(store)
         prefetcher = Prefetcher(workers=args.decode_workers) if args.decode_workers else None
         app = LabelApp(store, root, load_renderer(renderer_name), rescan=False,
-                       prefetcher=prefetcher)
+                       prefetcher=prefetcher, live_head_every=args.live_head)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 probe = Probe(app, serialise=not args.no_serialise)
@@ -370,6 +370,8 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
                     await wait_until(lambda: screen.session.model, "model")
                     await wait_until(lambda: app.screen.query_one("#suggestions").display
                                      or None, "suggestions shown")
+                    if args.live_head:  # let a first refit start its worker first
+                        await asyncio.sleep(1)
                 probe.install()
                 await from_the_top(probe)  # a first frame through the probe
                 if args.gc_freeze:  # experiment: keep start-up objects out of full collections
@@ -448,6 +450,8 @@ def main() -> None:
                         help="profile the UI thread with cProfile, print the top N functions")
     parser.add_argument("--no-serialise", action="store_true",
                         help="leave out turning frames into terminal output")
+    parser.add_argument("--live-head", type=int, default=10, metavar="N",
+                        help="refit the live head every N labels (0: off)")
     parser.add_argument("--with-model", action="store_true",
                         help="a finished run with predictions: suggestions shown on every image")
     parser.add_argument("--while-training", action="store_true",
