@@ -479,3 +479,18 @@ async def test_markup_in_class_names_and_paths_is_shown_literally(tmp_path: Path
         await pilot.press("t")  # the panel opens on hostile names too
         await pilot.pause()
         assert app.is_running
+
+
+async def test_redrawing_the_same_image_keeps_keys_working(store: Store, dataset: Path):
+    """A relayout (resize, the suggestions line appearing) draws the shown image again: a key
+    pressed meanwhile still labels it, instead of being refused as if nothing were on screen."""
+    app = make_app(store, dataset)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        shown = screen.shown_id
+        screen.show_current()  # the same image, drawn again
+        assert screen.shown_id == shown
+        await pilot.press("2")
+        await wait_shown(pilot, screen, 1)
+    assert labels_by_path(store) == {"img000.png": "dog"}

@@ -220,8 +220,12 @@ class LabelScreen(Screen):
     def show_current(self) -> None:
         """Put the current queue item on screen (or ask for it) and prefetch around it."""
         view = self.query_one(ImageView)
-        self.shown_id = self._displayed_id = None
         item, geometry = self.current, self._geometry()
+        # The same image drawn again (a resize, the suggestions line taking a row) stays
+        # seen: keys keep acting on it. Another image is only acted on once drawn.
+        if item is None or item.id != self.shown_id:
+            self.shown_id = None
+        self._displayed_id = None
         if item is None:
             view.show_message(self.session.end_message())
         elif geometry is not None:
