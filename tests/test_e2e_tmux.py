@@ -187,6 +187,7 @@ def test_demo_opens_on_sample_data(tmp_path: Path, tmux_factory):
     store.close()
 
 
+@pytest.mark.torch  # the run it starts imports torch
 def test_label_train_see_a_suggestion_and_accept_it(tmp_path: Path, tmux_factory):
     """The model in the loop, as a person walks it: label a few images, start a run (T), see
     the model's suggestion under the next image when its predictions land, accept it (a)."""
