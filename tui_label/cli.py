@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__, orders
 from tui_label.errors import UsageError
+from tui_label.paths import dataset_root
 from tui_label.train.cli import train
 from tui_label.train.predict_cli import predict, suspects
 
@@ -33,13 +34,6 @@ def _open_for_reading(db: Path):
         return Store(db, readonly=True)
 
 
-def _dataset_root(path: str) -> Path:
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise UsageError(f"folder not found: {root}")
-    if not root.is_dir():
-        raise UsageError(f"not a folder: {root}")
-    return root.resolve()
 
 
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator, *,
@@ -134,7 +128,7 @@ def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_
     """Label the images under DIR (recursively)."""
     from tui_label.paths import default_db
 
-    root = _dataset_root(folder)
+    root = dataset_root(folder)
     _run_labeler(root, db or default_db(root), classes, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train)
 
@@ -160,7 +154,7 @@ def _existing_db(folder: str | None, db: Path | None) -> Path:
     if db is None:
         if folder is None:
             raise UsageError("give the dataset folder DIR or --db PATH")
-        db = default_db(_dataset_root(folder))
+        db = default_db(dataset_root(folder))
     if not db.exists():
         raise UsageError(f"no database at {db}: label something first")
     return db

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tui_label.errors import UsageError
+
 DB_NAME = "tui-label.db"
 
 
@@ -46,3 +48,13 @@ def sample_data_dir() -> Path:
 def runs_dir(db: Path) -> Path:
     """Checkpoints and trainer logs: ``<db folder>/<db name>-runs/``."""
     return db.parent / f"{db.stem}-runs"
+
+
+def dataset_root(path: str | Path) -> Path:
+    """A dataset folder given on the command line, resolved; ``UsageError`` when it is not one."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise UsageError(f"folder not found: {root}")
+    if not root.is_dir():
+        raise UsageError(f"not a folder: {root}")
+    return root.resolve()

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from tui_label.errors import UsageError
+from tui_label.paths import dataset_root
 from tui_label.train.options import OptionField, TrainOptions, option_fields
 
 
@@ -45,20 +46,13 @@ def train_options(command):
     return command
 
 
-def _dataset_root(path: Path) -> Path:
-    root = path.expanduser()
-    if not root.exists():
-        raise UsageError(f"folder not found: {root}")
-    if not root.is_dir():
-        raise UsageError(f"not a folder: {root}")
-    return root.resolve()
 
 
 def options_from_command(settings: dict) -> TrainOptions:
     """Validated options from the parsed command line (the folder and database checked)."""
     from tui_label.paths import default_db
 
-    root = _dataset_root(settings["root"]) if settings["root"] is not None else None
+    root = dataset_root(settings["root"]) if settings["root"] is not None else None
     db = settings["db"]
     if db is None:
         if root is None:

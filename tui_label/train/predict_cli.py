@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from tui_label.errors import UsageError
+from tui_label.paths import dataset_root
 from tui_label.train.options import DEVICES, EVENTS
 
 SUSPECT_FIELDS = ("path", "label", "predicted", "probability", "label_probability", "rank")
@@ -34,20 +35,13 @@ def _run_option(f):
                         help="Which run (default: the latest finished one).")(f)
 
 
-def _folder(path: Path) -> Path:
-    root = path.expanduser()
-    if not root.exists():
-        raise UsageError(f"folder not found: {root}")
-    if not root.is_dir():
-        raise UsageError(f"not a folder: {root}")
-    return root.resolve()
 
 
 def existing_db(folder: Path | None, db: Path | None) -> tuple[Path, Path | None]:
     """The database to use and the dataset folder given (if any); raises ``UsageError``."""
     from tui_label.paths import default_db
 
-    root = _folder(folder) if folder is not None else None
+    root = dataset_root(folder) if folder is not None else None
     if db is None:
         if root is None:
             raise UsageError("give the dataset folder DIR or --db PATH")
