@@ -215,9 +215,9 @@ def test_labels_before_the_predictions_keep_a_suspect_open(model_store):
     predicted_long_ago(store, run_id)
     # The label that made it a suspect is older than the predictions: still open.
     assert [s["image_id"] for s in store.suspects(run_id)] == [ids[3]]
-    assert store.labels_since(store.run(run_id)["predicted_at"]) == 0
+    assert store.labels_since(store.run(run_id)) == 0
     store.label(ids[5], classes["dog"])
-    assert store.labels_since(store.run(run_id)["predicted_at"]) == 1
+    assert store.labels_since(store.run(run_id)) == 1
 
 
 def test_suspects_of_missing_files_are_left_out(model_store, dataset: Path):
@@ -230,3 +230,47 @@ def test_suspects_of_missing_files_are_left_out(model_store, dataset: Path):
     store.sync_images(scan(dataset))
     assert store.suspects(run_id) == []
 
+
+
+def test_a_label_in_the_same_millisecond_as_the_predictions_is_newer(model_store, monkeypatch):
+    """Regression (CI, Python 3.13): a label written in the millisecond the predictions were
+    stored counted as older than the model. "Newer" is by event id, which never ties."""
+    store, run_id, ids, classes = model_store
+    monkeypatch.setattr("tui_label.store.now_iso", lambda: "2026-01-01T00:00:00.000Z")
+    store.save_suspects(run_id, [suspect_row(ids[3], 0, classes["bird"], classes["cat"])])
+    store.save_predictions(run_id, "model", [])
+    assert store.labels_since(store.run(run_id)) == 0
+    store.label(ids[3], classes["dog"])  # the same instant, after the predictions
+    assert store.labels_since(store.run(run_id)) == 1
+    assert store.suspects(run_id) == []  # relabeled since: no longer open
+
+
+def test_old_predicted_runs_get_their_event_watermark_from_the_times(tmp_path: Path):
+    """A database predicted before schema 5 counts the labels after its ``predicted_at``."""
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from tui_label.store import MIGRATIONS, migrations
+
+    db = tmp_path / "v4.db"
+    conn = sqlite3.connect(db)
+    conn.isolation_level = None
+    migrations.apply(Database(conn), stop_before=MIGRATIONS[4].__name__)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO images (path, size, mtime) VALUES ('a.png', 1, 1)")
+    conn.execute("INSERT INTO classes (name, hotkey, position) VALUES ('cat', '1', 0)")
+    for when in ("2026-01-01T00:00:00.000Z", "2026-01-03T00:00:00.000Z"):
+        conn.execute("INSERT INTO label_events (image_id, action, class_id, annotator, "
+                     "created_at) VALUES (1, 'label', 1, 'x', ?)", (when,))
+    conn.execute("INSERT INTO runs (created_at, status, model, config, class_names, "
+                 "predicted_at) VALUES ('2026', 'finished', 'm', '{}', '[\"cat\"]', "
+                 "'2026-01-02T00:00:00.000Z')")
+    conn.close()
+    store = Store(db)
+    try:
+        run = store.run(1)
+        assert run["predicted_through"] == 1
+        assert store.labels_since(run) == 1
+    finally:
+        store.close()

@@ -101,7 +101,7 @@ class ModelView:
         return cls(
             run_id=run["id"], folder=folder, predictions=preds, column_classes=columns,
             stale_classes=set(preds.class_names) != set(offered),
-            labels_before=store.labels_since(run["predicted_at"]),
+            labels_before=store.labels_since(run),
             suspects=tuple(r["image_id"] for r in suspects),
             suspect_rows={r["image_id"]: r for r in suspects},
             predicted_at=run["predicted_at"],

@@ -273,11 +273,27 @@ def m004_model_in_the_loop(db: Database) -> None:
     )
 
 
+@migration
+def m005_predicted_through(db: Database) -> None:
+    # The last label event a run's predictions were stored after: "labels newer than the
+    # model" compare event ids, which never tie (millisecond times can: a label written in the
+    # same millisecond as the predictions was counted as older).
+    db.executescript(
+        """
+        ALTER TABLE runs ADD COLUMN predicted_through INTEGER;
+        UPDATE runs SET predicted_through = (
+            SELECT COALESCE(MAX(e.id), 0) FROM label_events e
+            WHERE e.created_at <= runs.predicted_at)
+        WHERE predicted_at IS NOT NULL;
+        """
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
     "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
     "num_train", "num_val", "best_accuracy", "best_checkpoint", "last_checkpoint", "pid", "host",
-    "progress", "predicted_at",
+    "progress", "predicted_at", "predicted_through",
 )
 
 
@@ -856,8 +872,9 @@ class Store:
                  for r in rows],
             )
             if kind == "model":
-                self.conn.execute("UPDATE runs SET predicted_at = ? WHERE id = ?",
-                                  (now_iso(), run_id))
+                self.conn.execute(
+                    "UPDATE runs SET predicted_at = ?, predicted_through = ? WHERE id = ?",
+                    (now_iso(), self.last_event_id(), run_id))
 
     def predictions(self, run_id: int, kind: str = "model") -> dict[int, dict]:
         """A run's predictions by image id: ``class_id, probability, margin, entropy, top_k``."""
@@ -873,11 +890,16 @@ class Store:
             "SELECT * FROM runs WHERE predicted_at IS NOT NULL ORDER BY id DESC LIMIT 1"))
         return _decode_run(rows[0]) if rows else None
 
-    def labels_since(self, when: str) -> int:
-        """How many label events were written after ``when`` (ISO time): is a model stale?"""
+    def last_event_id(self) -> int:
+        """The newest label event's id (0 when none): a watermark for "labels since"."""
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_events").fetchone()[0]
+
+    def labels_since(self, run: dict) -> int:
+        """How many labels were written after ``run``'s predictions were stored: is its model
+        stale? (Counted by event id, see ``m005_predicted_through``.)"""
         return self.conn.execute(
-            "SELECT COUNT(*) FROM label_events WHERE action = 'label' AND created_at > ?",
-            (when,)).fetchone()[0]
+            "SELECT COUNT(*) FROM label_events WHERE action = 'label' AND id > ?",
+            (run.get("predicted_through") or 0,)).fetchone()[0]
 
     def save_suspects(self, run_id: int, rows: Sequence[dict]) -> None:
         """Replace a run's ranked suspect labels. Each row: ``image_id, rank, given_class,
@@ -901,6 +923,6 @@ class Store:
         )
         if open_only:
             sql += ("AND NOT EXISTS (SELECT 1 FROM label_events e WHERE e.image_id = s.image_id "
-                    "AND e.created_at >= COALESCE(r.predicted_at, r.created_at)) ")
+                    "AND e.id > COALESCE(r.predicted_through, 0)) ")
         rows = self.db.query(sql + "ORDER BY s.rank", [run_id])
         return list(rows)

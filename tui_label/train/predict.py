@@ -409,7 +409,7 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
     """Predict every readable image with ``run``'s model, work out out-of-sample
     probabilities (``oof``: ``(ids, probs)`` from fine-tuned folds, else a linear head) and the
     suspect labels, then store it all: the arrays beside the run, the top-k rows, the
-    suspects, and last ``runs.predicted_at``.
+    suspects, and last ``runs.predicted_at`` and ``predicted_through``.
 
     ``write(what, fn, *args)`` performs each store write (the engine retries a locked
     database); by default the write is called directly.
@@ -418,7 +418,7 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
     start = time.monotonic()
     # Taken before the labels are read: a label changed while we work is newer than the
     # predictions, so ``Store.suspects(open_only=True)`` drops its image.
-    as_of = now_iso()
+    as_of, through = now_iso(), store.last_event_id()
     classes = class_map(store, run.class_names)
     labeled = labeled_images(store, classes.class_ids)
     predictor = Predictor(run.model, device, batch_size)
@@ -457,7 +457,8 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
     # The model's rows last: they make the run "predicted" (latest_predicted_run).
     write("the predictions", store.save_predictions, run.run_id, "model",
           top_k_rows(ids, probs, classes.class_ids))
-    write("the predictions' time", store.update_run, run.run_id, predicted_at=as_of)
+    write("the predictions' time", store.update_run, run.run_id, predicted_at=as_of,
+          predicted_through=through)
     seconds = time.monotonic() - start
     emitter.emit("predicted", images=len(ids), oof=len(oof_ids), suspects=len(suspects),
                  seconds=seconds, predictions=str(predictions_dir(run_dir)))
