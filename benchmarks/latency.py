@@ -229,6 +229,63 @@ class GcPauses:
         return f"{len(self.spans)}x {fmt_ms(longest)}"
 
 
+class LiveSpans:
+    """When the live head worked during the presses: its refits (fit_live on the worker
+    thread, which waits for the head's process) and the application of each result on the UI
+    thread (session.reorder). ``report`` splits the presses by what overlapped them."""
+
+    def __init__(self, screen) -> None:
+        from tui_label import background
+
+        self.fits: list[tuple[float, float]] = []
+        self.applied: list[tuple[float, float]] = []
+        real_fit, real_reorder = background.fit_live, screen.session.reorder
+
+        def fit_live(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return real_fit(*args, **kwargs)
+            finally:
+                self.fits.append((start, time.perf_counter()))
+
+        def reorder(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return real_reorder(*args, **kwargs)
+            finally:
+                self.applied.append((start, time.perf_counter()))
+
+        background.fit_live = fit_live
+        screen.session.reorder = reorder
+
+    def report(self, windows: list[tuple[float, float]]) -> None:
+        def split(spans, before=0.0):
+            hit = [any(s < f and e > t0 - before for s, e in spans) for t0, f in windows]
+            inside = [f - t0 for (t0, f), h in zip(windows, hit, strict=True) if h]
+            outside = [f - t0 for (t0, f), h in zip(windows, hit, strict=True) if not h]
+            return inside, outside
+
+        for name, spans, before in (("refit in flight", self.fits, 0.0),
+                                    ("a result applied up to 250 ms before", self.applied, 0.25)):
+            inside, outside = split(spans, before)
+            longest = max((e - s for s, e in spans), default=0.0)
+            print(f"  live head, {name}: {len(spans)} spans (longest {fmt_ms(longest)} ms); "
+                  f"presses inside {len(inside)}: p50/p95/p99 "
+                  f"{' / '.join(map(fmt_ms, p50_95_99(inside)))}; others {len(outside)}: "
+                  f"{' / '.join(map(fmt_ms, p50_95_99(outside)))}", flush=True)
+        slowest = sorted(windows, key=lambda w: w[0] - w[1])[:4]
+        index = {w: n for n, w in enumerate(windows)}
+
+        def since(spans, t, end):
+            past = [sp[end] for sp in spans if sp[end] <= t]
+            return fmt_ms(t - max(past)) if past else "-"
+
+        for t0, f in slowest:
+            print(f"  slow press #{index[(t0, f)]} {fmt_ms(f - t0)} ms: since a refit started "
+                  f"{since(self.fits, t0, 0)} ms, ended {since(self.fits, t0, 1)} ms, "
+                  f"since a result applied {since(self.applied, t0, 1)} ms", flush=True)
+
+
 async def wait_until(check, what: str):
     deadline = time.perf_counter() + TIMEOUT
     while (value := check()) is None:
@@ -257,10 +314,12 @@ async def from_the_top(probe: Probe) -> None:
 # -- the two modes ------------------------------------------------------------------------
 
 
-async def paced(pilot, probe: Probe, key: str, presses: int, interval: float) -> dict:
+async def paced(pilot, probe: Probe, keys: list[str], presses: int, interval: float) -> dict:
+    """Press ``keys`` in turn, one every ``interval`` seconds."""
     screen = probe.screen
     painted, frames, windows, hits = [], [], [], 0
-    for _ in range(presses):
+    for n in range(presses):
+        key = keys[n % len(keys)]
         if screen.session.pos >= len(screen.session.queue) - 1:
             await from_the_top(probe)
             await asyncio.sleep(interval)  # the restart is not a keypress: keep the pace
@@ -372,6 +431,7 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
                                      or None, "suggestions shown")
                     if args.live_head:  # let a first refit start its worker first
                         await asyncio.sleep(1)
+                spans = LiveSpans(screen) if args.with_model and args.live_head else None
                 probe.install()
                 await from_the_top(probe)  # a first frame through the probe
                 if args.gc_freeze:  # experiment: keep start-up objects out of full collections
@@ -381,7 +441,10 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
                     if profiler:
                         profiler.enable()
                     if mode == "paced":
-                        result = await paced(pilot, probe, key, args.presses,
+                        # Every class in turn: with a model, the live head then has something
+                        # to learn (labels of one class give it nothing to fit).
+                        keys = [c.key for c in classes]
+                        result = await paced(pilot, probe, keys, args.presses,
                                              args.interval_ms / 1000)
                     else:
                         result = await burst(pilot, probe, key, args.presses)
@@ -394,6 +457,8 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
                 clean = [f - t0 for (t0, f), h in zip(windows, hit, strict=True) if not h]
                 result["gc_hit"] = f"{sum(hit)}/{len(hit)}" if windows else "-"
                 result["p95_clean"] = fmt_ms(p50_95_99(clean)[1]) if windows else "-"
+                if spans is not None:
+                    spans.report(windows)
                 gc.unfreeze()
                 Probe.active = None
         finally:
