@@ -177,15 +177,18 @@ def test_store_rows_agree_with_the_arrays(digits):
 
 
 def test_labeled_images_are_decoded_once(tmp_path, monkeypatch):
-    """The run's decoded tensors are reused: every image is decoded exactly once."""
+    """The run's decoded images are reused: every image is decoded exactly once, and a second
+    run decodes none (the decode cache)."""
+    from tui_label import decode_cache
+
     decoded: list[str] = []
-    original = tdata.build_cache
+    original = decode_cache.images.decode_square
 
-    def spy(paths, size, **kw):
-        decoded.extend(str(p) for p in paths)
-        return original(paths, size, **kw)
+    def spy(path, size):
+        decoded.append(str(path))
+        return original(path, size)
 
-    monkeypatch.setattr(tdata, "build_cache", spy)
+    monkeypatch.setattr(decode_cache.images, "decode_square", spy)
     root, db, labeled = make_db(tmp_path, per_class=6, keep=lambda p: p.endswith(
         ("000.png", "001.png", "002.png")))
     code, events = train(opts_for(root, db, epochs=1))
@@ -193,6 +196,11 @@ def test_labeled_images_are_decoded_once(tmp_path, monkeypatch):
     assert labeled == 9
     every = [str(p) for p in root.rglob("*.png")]
     assert len(every) == 18 and sorted(decoded) == sorted(every)  # each image once
+    assert next(e for e in events if e["event"] == "predicted")["images"] == 18
+    decoded.clear()
+    code, events = train(opts_for(root, db, epochs=1))
+    assert code == 0, events
+    assert decoded == []  # the second run and its predictions read the cache
     assert next(e for e in events if e["event"] == "predicted")["images"] == 18
 
 

@@ -1,5 +1,6 @@
-"""Training data: decode each labeled image once into a uint8 tensor cache, then augment
-batches with tensor ops (no per-epoch decoding, no DataLoader workers).
+"""Training data: each image decoded once into the persistent decode cache
+(``tui_label.decode_cache``), read back as uint8 batches, augmented with tensor ops (no
+per-epoch decoding, no DataLoader workers).
 
 Pixels come from ``tui_label.images``, the labeler's own decode path: training refuses exactly
 the files the labeler shows as placeholders."""
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from tui_label import images
+from tui_label.decode_cache import CachedView, DecodeCache
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -55,6 +57,96 @@ def build_cache(
         return torch.empty((0, 3, size, size), dtype=torch.uint8), kept
     stacked = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return stacked, kept
+
+
+# Sets up to this size are read from the decode cache into memory once (on the GPU for a CUDA
+# run: no copy per step); larger ones stream from it a batch at a time, so the trainer's
+# resident memory stays bounded however many images there are.
+IN_MEMORY_BYTES = 1 << 30
+
+
+class CachedImages:
+    """Images of the decode cache, indexed like an ``N x 3 x S x S`` uint8 tensor: ``x[idx]``
+    (a tensor, array, list or slice of positions) reads those images and returns a tensor on
+    ``device`` (through pinned memory and a non-blocking copy for CUDA)."""
+
+    def __init__(self, view: CachedView, device: torch.device | str = "cpu") -> None:
+        self.view, self.device = view, torch.device(device)
+        size = view.cache.size
+        self.shape = (len(view), 3, size, size)
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.view) * self.view.cache.record
+
+    def _positions(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            return np.arange(len(self))[key]
+        if isinstance(key, torch.Tensor):
+            return key.detach().cpu().numpy().astype(np.int64, copy=False)
+        return np.asarray(key, dtype=np.int64)
+
+    def __getitem__(self, key) -> torch.Tensor:
+        pixels = self.view.batch(self._positions(key))  # N x S x S x 3, a fresh buffer
+        batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+        if self.device.type == "cuda":
+            return batch.pin_memory().to(self.device, non_blocking=True)
+        return batch.to(self.device)
+
+    def to(self, device: torch.device | str) -> CachedImages:
+        """The same images, delivered on ``device``."""
+        return CachedImages(self.view, device)
+
+    def subset(self, positions) -> CachedImages:
+        return CachedImages(self.view.subset(self._positions(positions)), self.device)
+
+    @staticmethod
+    def join(parts: Sequence[CachedImages]) -> CachedImages:
+        return CachedImages(CachedView.join([p.view for p in parts]), parts[0].device)
+
+    def ready(self, device: torch.device, in_memory: bool) -> torch.Tensor | CachedImages:
+        """What a run indexes: these images as one tensor on ``device`` (``in_memory``), else
+        streamed to ``device`` a batch at a time."""
+        return self[slice(None)].to(device) if in_memory else self.to(device)
+
+
+def from_cache(cache: DecodeCache, items: Sequence[tuple[int, Path]], *, workers: int = 1,
+               progress: Callable[[int, int, int], None] = lambda done, total, decoded: None,
+               check: Callable[[], None] = lambda: None,
+               skipped: Callable[[int, str], None] = lambda index, reason: None,
+               ) -> tuple[CachedImages, list[int]]:
+    """Fill ``cache`` with ``items`` (``(image id, path)``) and return their images with the
+    indices of the items that could be read; ``skipped(index, reason)`` hears of the others."""
+    result = cache.fill(items, workers=workers, progress=progress, check=check)
+    unreadable = dict(result.unreadable)
+    kept = [i for i, (image_id, _) in enumerate(items) if image_id not in unreadable]
+    for i, (image_id, _) in enumerate(items):
+        if image_id in unreadable:
+            skipped(i, unreadable[image_id])
+    view = cache.view([items[i][0] for i in kept], [items[i][1] for i in kept])
+    return CachedImages(view), kept
+
+
+def in_memory(*parts: CachedImages) -> bool:
+    """Whether a run's images are small enough to hold in memory (``IN_MEMORY_BYTES``)."""
+    return sum(p.nbytes for p in parts) <= IN_MEMORY_BYTES
+
+
+def concat(parts: Sequence[torch.Tensor | CachedImages]) -> torch.Tensor | CachedImages:
+    """A run's blocks of images as one (tensors copied, cached images still streamed)."""
+    if isinstance(parts[0], CachedImages):
+        return CachedImages.join(parts)
+    return torch.cat(list(parts))
+
+
+def subset(images: torch.Tensor | CachedImages, positions: torch.Tensor):
+    """Some of a run's images: a tensor's rows (a copy), or cached images still streamed."""
+    if isinstance(images, CachedImages):
+        return images.subset(positions)
+    return images[positions.to(images.device)]
 
 
 def normalize(batch: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tui_label.decode_cache import DecodeCache
 from tui_label.errors import UsageError
 from tui_label.metrics import confusion_matrix, report
 from tui_label.paths import runs_dir
@@ -287,17 +288,22 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         emitter.emit("warning", message=message)
     cpu_workers = max(1, (os.cpu_count() or 2) - 1)
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, decoded: int) -> None:
+        emitter.emit("preparing", done=done, total=total, decoded=decoded)
+
+    def check_stop() -> None:
         if stopper.requested:
             raise Cancelled(f"stopped by {stopper.requested} while decoding images")
-        emitter.emit("preparing", done=done, total=total)
 
     skipped: list[tuple[str, str]] = []  # (path, why), for the warning
+    # Every image decoded once per size, beside the database: a later run (and the
+    # predictions) reads what an earlier one decoded. Open for the rest of the process.
+    cache = DecodeCache.open(opts.db, opts.size)
 
     def prepare(subset):
-        images, kept = tdata.build_cache(
-            [root / it.path for it in subset], opts.size, workers=cpu_workers,
-            progress=progress,
+        images, kept = tdata.from_cache(
+            cache, [(it.image_id, root / it.path) for it in subset], workers=cpu_workers,
+            progress=progress, check=check_stop,
             skipped=lambda i, reason: skipped.append((subset[i].path, reason)))
         labels = torch.tensor([index_of[subset[i].class_id] for i in kept], dtype=torch.long)
         return images, labels, [subset[i] for i in kept]
@@ -315,8 +321,10 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if device.type == "cuda":  # keep the cache on the GPU: no host-to-device copies per step
-        train_x, val_x = train_x.to(device), val_x.to(device)
+    # A small set is read into memory once (onto the GPU for CUDA: no copies per step); a
+    # large one streams from the cache a batch at a time.
+    whole = tdata.in_memory(train_x, val_x)
+    train_x, val_x = train_x.ready(device, whole), val_x.ready(device, whole)
     num_classes = len(names)
     fit = Fit(model, opts, device, train_y, num_classes, generator)
     steps = fit.steps
@@ -424,7 +432,8 @@ class TrainedData:
 
     def joined(self) -> tuple[torch.Tensor, torch.Tensor, list]:
         """All blocks as one (a copy: only the folds need it)."""
-        return (torch.cat([b[0] for b in self.blocks]), torch.cat([b[1] for b in self.blocks]),
+        return (tdata.concat([b[0] for b in self.blocks]),
+                torch.cat([b[1] for b in self.blocks]),
                 [it for b in self.blocks for it in b[2]])
 
 
@@ -498,7 +507,7 @@ def fine_tune_folds(opts: TrainOptions, emitter: Emitter, names: list[str],
         model = model.to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
-        x = images[train_idx.to(images.device)]
+        x = tdata.subset(images, train_idx)
         y = labels[train_idx]
         generator = torch.Generator().manual_seed(opts.seed + fold + 1)
         fit = Fit(model, opts, device, y, len(names), generator)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tui_label.decode_cache import DecodeCache
 from tui_label.errors import UsageError
 from tui_label.paths import runs_dir
 from tui_label.predictions import PredictionSet, predictions_dir, top_k_rows
@@ -231,7 +232,7 @@ class Cached:
     ``ids[k]``."""
 
     ids: list[int]
-    images: torch.Tensor
+    images: torch.Tensor | tdata.CachedImages
 
 
 def readable_images(store: Store) -> list[tuple[int, str]]:
@@ -260,9 +261,9 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
                    workers: int | None = None,
                    check: Callable[[], None] = lambda: None) -> tuple[np.ndarray, ...]:
     """Predict every readable image of the store: ``(ids, probs, embeddings)``, ids
-    ascending. Images in ``cached`` are taken from there; the others are decoded with
-    ``data.build_cache`` (the one decode path), a chunk at a time. Files that cannot be read
-    are left out."""
+    ascending. Images in ``cached`` are taken from there; the others are read through the
+    decode cache (``tui_label.decode_cache``: decoded only when new or changed), a chunk at a
+    time. Files that cannot be read are left out."""
     targets = readable_images(store)
     progress = _Progress(emitter, len(targets))
     emitter.emit("predicting", done=0, total=len(targets))
@@ -285,16 +286,21 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
         progress.add(len(keep))
     rest = [(image_id, path) for image_id, path in targets if image_id not in have]
     workers = workers or max(1, (os.cpu_count() or 2) - 1)
-    for start in range(0, len(rest), DECODE_CHUNK):
-        check()
-        chunk = rest[start:start + DECODE_CHUNK]
-        images, kept = tdata.build_cache([root / path for _, path in chunk], size,
-                                         workers=workers)
-        p, e = predictor(images, check)
-        ids.append(np.asarray([chunk[k][0] for k in kept], dtype=np.int64))
-        probs.append(p)
-        embeddings.append(e)
-        progress.add(len(chunk))
+    if rest:
+        # The rest through the decode cache too: the next prediction (a new run, or
+        # ``tui-label predict``) decodes only what is new or changed.
+        with DecodeCache.open(store.path, size) as cache:
+            for start in range(0, len(rest), DECODE_CHUNK):
+                check()
+                chunk = rest[start:start + DECODE_CHUNK]
+                images, kept = tdata.from_cache(
+                    cache, [(image_id, root / path) for image_id, path in chunk],
+                    workers=workers, check=check)
+                p, e = predictor(images, check)
+                ids.append(np.asarray([chunk[k][0] for k in kept], dtype=np.int64))
+                probs.append(p)
+                embeddings.append(e)
+                progress.add(len(chunk))
     if not ids:
         empty_p, empty_e = predictor(torch.zeros((0, 3, size, size), dtype=torch.uint8))
         return np.zeros(0, np.int64), empty_p, empty_e

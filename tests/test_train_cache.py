@@ -1,0 +1,76 @@
+"""The trainer on the decode cache: a streamed run (larger than ``IN_MEMORY_BYTES``) trains
+exactly as an in-memory one, and the cache is reused across runs."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.test_train_engine import make_db, opts_for, parse_events
+from tui_label.decode_cache import cache_dir
+from tui_label.train import data as tdata
+from tui_label.train import engine
+from tui_label.train.events import Emitter
+
+
+def run(opts) -> list[dict]:
+    emitter = Emitter("json", stream=io.StringIO())
+    code = engine.train(opts, emitter)
+    events = parse_events(emitter.stream.getvalue())
+    assert code == 0, events
+    return events
+
+
+def losses(events: list[dict]) -> list[float]:
+    return [e[k] for e in events if e["event"] == "epoch" for k in ("train_loss", "val_loss")]
+
+
+def test_a_streamed_run_trains_exactly_as_an_in_memory_one(tmp_path: Path, monkeypatch):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    in_memory = run(opts_for(root, db, epochs=2))
+    streamed_batches: list[int] = []
+    real = tdata.CachedImages.__getitem__
+
+    def spy(self, key):
+        batch = real(self, key)
+        streamed_batches.append(len(batch))
+        return batch
+
+    monkeypatch.setattr(tdata, "IN_MEMORY_BYTES", 0)  # every set is "larger than memory"
+    monkeypatch.setattr(tdata.CachedImages, "__getitem__", spy)
+    streamed = run(opts_for(root, db, epochs=2))
+    assert len(streamed_batches) > 4  # training, validation and prediction batches streamed
+    assert losses(streamed) == pytest.approx(losses(in_memory), rel=1e-5)
+    assert [e["accuracy"] for e in streamed if e["event"] == "epoch"] == \
+        [e["accuracy"] for e in in_memory if e["event"] == "epoch"]
+
+
+def test_the_cache_lives_beside_the_database_per_size(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=4)
+    run(opts_for(root, db, epochs=1, image_size=16))
+    run(opts_for(root, db, epochs=1, image_size=24))
+    sizes = sorted(p.name for p in cache_dir(db).iterdir())
+    assert sizes == ["16px", "24px"]
+    record = 24 * 24 * 3
+    images = len(list(root.rglob("*.png")))
+    assert (cache_dir(db) / "24px" / "pixels.u8").stat().st_size == images * record
+
+
+def test_cached_images_index_like_a_tensor(tmp_path: Path):
+    from tui_label.decode_cache import DecodeCache
+
+    root, db, _ = make_db(tmp_path, per_class=3)
+    paths = sorted(root.rglob("*.png"))
+    items = [(k + 1, p) for k, p in enumerate(paths)]
+    with DecodeCache.open(db, 8) as cache:
+        images, kept = tdata.from_cache(cache, items)
+        assert kept == list(range(len(items))) and images.shape == (len(items), 3, 8, 8)
+        whole = images[slice(None)]
+        assert whole.dtype == torch.uint8 and whole.shape == (len(items), 3, 8, 8)
+        assert torch.equal(images[torch.tensor([2, 0])], whole[[2, 0]])
+        assert torch.equal(tdata.subset(images, torch.tensor([1, 2]))[[1]], whole[[2]])
+        joined = tdata.concat([images.subset([0]), images.subset([1, 2])])
+        assert torch.equal(joined[slice(None)], whole[:3])
