@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from tui_label import __version__, orders
+from tui_label.cache_cli import cache
 from tui_label.errors import UsageError
 from tui_label.paths import dataset_root
 from tui_label.train.cli import train
@@ -229,6 +230,7 @@ def export(folder, db, fmt, output, include_skipped, force, with_predictions) ->
 
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 cli.add_command(predict)  # train/predict_cli.py
+cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
 
 

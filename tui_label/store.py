@@ -755,6 +755,15 @@ class Store:
         )
         return [TrainingItem(*row) for row in rows]
 
+    def readable_images(self, *, labeled_only: bool = False) -> list[tuple[int, str]]:
+        """``(image id, path)`` of every image not known to be unreadable or missing (with
+        ``labeled_only``, of those whose current state is a label), by id."""
+        sql = "SELECT i.id, i.path FROM images i WHERE i.status IN ('unknown', 'ok') "
+        if labeled_only:
+            sql += ("AND EXISTS (SELECT 1 FROM latest_events e WHERE e.image_id = i.id "
+                    "AND e.action = 'label') ")
+        return self.conn.execute(sql + "ORDER BY i.id").fetchall()
+
     def assign_splits(self, items: Sequence[TrainingItem], val_fraction: float) -> dict[int, str]:
         """The train/validation split of ``items``, stable per image.
 

@@ -235,13 +235,6 @@ class Cached:
     images: torch.Tensor | tdata.CachedImages
 
 
-def readable_images(store: Store) -> list[tuple[int, str]]:
-    """``(image id, path)`` of every image not known to be unreadable or missing, by id."""
-    rows = store.conn.execute(
-        "SELECT id, path FROM images WHERE status IN ('unknown', 'ok') ORDER BY id")
-    return rows.fetchall()
-
-
 class _Progress:
     """``predicting`` events, at most two a second, and always the last one."""
 
@@ -264,7 +257,7 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
     ascending. Images in ``cached`` are taken from there; the others are read through the
     decode cache (``tui_label.decode_cache``: decoded only when new or changed), a chunk at a
     time. Files that cannot be read are left out."""
-    targets = readable_images(store)
+    targets = store.readable_images()
     progress = _Progress(emitter, len(targets))
     emitter.emit("predicting", done=0, total=len(targets))
     wanted = {image_id for image_id, _ in targets}
