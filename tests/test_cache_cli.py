@@ -91,3 +91,16 @@ def test_no_database_or_no_folder(tmp_path: Path, digits_db: Path, capsys):
     store.close()
     code, _, err = call(capsys, "cache", "--db", str(digits_db))
     assert_usage_error(code, err, "dataset folder not found")
+
+
+def test_human_lines_when_not_a_terminal(digits_db: Path, capsys):
+    call(capsys, "cache", "--db", str(digits_db), "--labeled", "--size", "8", "--events",
+         "json")
+    code, out, err = call(capsys, "cache", "--db", str(digits_db), "--size", "8", "--events",
+                          "human")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "caching images 500/500 (470 decoded)"
+    assert lines[1].startswith("cached 500 images in ")
+    assert lines[1].endswith(f"470 decoded, 30 already cached, 0 unreadable "
+                             f"({digits_db.parent / 'digits-cache' / '8px'})")

@@ -267,6 +267,9 @@ def human(e: dict) -> str | None:
     if kind == "fold":
         return (f"fold {e['fold']}/{e['folds']}: training on {e['num_train']} labeled images, "
                 f"holding out {e['num_held_out']}")
+    if kind == "cached":
+        return (f"cached {e['images']} images in {e['seconds']:.1f}s: {e['decoded']} decoded, "
+                f"{e['reused']} already cached, {e['unreadable']} unreadable ({e['folder']})")
     if kind == "caching":
         return (f"caching images {e['done']}/{e['total']} ({e['decoded']} decoded)"
                 if e["done"] == e["total"] else None)
