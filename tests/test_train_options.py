@@ -32,7 +32,10 @@ NON_DEFAULT_TEXT = {
     "folds": "3",
     "nice": "10",
     "events": "json",
+    "resume": "4",
 }
+# --resume takes the run's own settings: with it, only these may be given (test below).
+ALONE = {"resume"}
 # Set from the labeler's own state, not typed: the database and the dataset folder.
 FROM_CONTEXT = {"db", "root"}
 
@@ -63,15 +66,32 @@ def test_every_field_is_covered_by_this_test():
 
 def test_every_field_round_trips_panel_to_command_line_to_options(places):
     db, root, weights = places
-    settings = {k: v.replace("{weights}", str(weights)) for k, v in NON_DEFAULT_TEXT.items()}
+    settings = {k: v.replace("{weights}", str(weights)) for k, v in NON_DEFAULT_TEXT.items()
+                if k not in ALONE}
     opts = TrainOptions.from_settings(db, root, settings)
     defaults = TrainOptions(db=db, root=root)
-    for name in NON_DEFAULT_TEXT:  # each text really set its field, away from the default
+    for name in settings:  # each text really set its field, away from the default
         assert getattr(opts, name) != getattr(defaults, name), name
         assert to_text(getattr(opts, name)) == to_text(option_field(name).parse(settings[name]))
     assert opts.lr == 5e-4 and opts.weights == weights and opts.pretrained is False
     args = opts.command_args()
     assert parse_command_line(args) == opts
+
+
+def test_resume_round_trips_with_the_options_it_allows(places):
+    db, root, _ = places
+    allowed = {k: NON_DEFAULT_TEXT[k] for k in ("resume", "device", "nice", "events")}
+    opts = TrainOptions.from_settings(db, root, allowed)
+    assert (opts.resume, opts.device, opts.nice, opts.events) == (4, "cpu", 10, "json")
+    assert parse_command_line(opts.command_args()) == opts
+    for name, text in NON_DEFAULT_TEXT.items():  # any run setting with it is refused
+        if name in ("weights", *allowed):
+            continue
+        with_it = TrainOptions.from_settings(db, root, {**allowed, name: text})
+        with pytest.raises(UsageError) as err:
+            parse_command_line(with_it.command_args())
+        assert str(err.value).startswith("--resume continues a run with its own settings: "
+                                         f"{option_field(name).flag} cannot be given")
 
 
 def test_defaults_round_trip_and_write_a_short_command_line(places):
@@ -108,6 +128,7 @@ def test_fixed_settings_override_the_panel(places):
     ({"device": "tpu"}, "--device must be one of auto, cpu, cuda, mps"),
     ({"balance": "auto"}, "--balance must be one of none, loss, sampler"),
     ({"colour": "red"}, "unknown training settings: colour"),
+    ({"resume": "0"}, "--resume takes a run id (1 or more)"),
 ])
 def test_bad_panel_text_is_one_usage_error(places, settings, message):
     db, root, _ = places

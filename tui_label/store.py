@@ -823,6 +823,22 @@ class Store:
             self.conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?",
                               (*fields.values(), run_id))
 
+    def reopen_run(self, run_id: int, *, status: str, pid: int | None, last_epoch: int) -> bool:
+        """Take run ``run_id`` over for this process (``--resume``): it is running again,
+        without a reason or end time, and its epochs after ``last_epoch`` (trained past the
+        checkpoint it resumes from) are dropped. Only if its status and pid are still the
+        ones given (read when it was checked): False when another process changed it since."""
+        with self._write():
+            cur = self.conn.execute(
+                "UPDATE runs SET status = 'running', reason = NULL, finished_at = NULL, "
+                "progress = NULL, pid = ?, host = ? WHERE id = ? AND status = ? AND pid IS ?",
+                (os.getpid(), socket.gethostname(), run_id, status, pid))
+            if cur.rowcount != 1:
+                return False
+            self.conn.execute("DELETE FROM run_epochs WHERE run_id = ? AND epoch > ?",
+                              (run_id, last_epoch))
+            return True
+
     def add_epoch(self, run_id: int, epoch: int, *, train_loss: float, val_loss: float,
                   report: dict, seconds: float, images_per_sec: float) -> None:
         with self._write():

@@ -9,10 +9,16 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from tui_label.errors import UsageError
 from tui_label.paths import dataset_root
-from tui_label.train.options import OptionField, TrainOptions, option_fields
+from tui_label.train.options import (
+    OptionField,
+    TrainOptions,
+    check_resume_flags,
+    option_fields,
+)
 
 
 def _click_param(f: OptionField):
@@ -36,7 +42,8 @@ def _click_param(f: OptionField):
         kind = f.kind
     return click.option(*decls, f.name, type=None if f.kind is bool else kind,
                         default=f.default if f.has_default else None,
-                        show_default=show_default, help=help_text, hidden=f.spec.hidden)
+                        show_default=show_default, help=help_text, hidden=f.spec.hidden,
+                        metavar=f.spec.metavar or None)
 
 
 def train_options(command):
@@ -48,9 +55,19 @@ def train_options(command):
 
 
 
-def options_from_command(settings: dict) -> TrainOptions:
-    """Validated options from the parsed command line (the folder and database checked)."""
+def options_from_command(settings: dict, given: set[str] | None = None) -> TrainOptions:
+    """Validated options from the parsed command line (the folder and database checked).
+
+    ``given``: the options typed on the command line (default: those that differ from their
+    default); with ``--resume`` only a few may be.
+    """
     from tui_label.paths import default_db
+
+    if settings.get("resume") is not None:
+        if given is None:
+            given = {f.name for f in option_fields()
+                     if f.has_default and settings.get(f.name, f.default) != f.default}
+        check_resume_flags(sorted(given, key=[f.name for f in option_fields()].index))
 
     root = dataset_root(settings["root"]) if settings["root"] is not None else None
     db = settings["db"]
@@ -69,7 +86,10 @@ def options_from_command(settings: dict) -> TrainOptions:
 @train_options
 def train(**settings) -> None:
     """Fine-tune a classifier on the labels so far (headless; the panel runs the same)."""
-    opts = options_from_command(settings)
+    ctx = click.get_current_context()
+    given = {name for name in settings if ctx.get_parameter_source(name)
+             in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+    opts = options_from_command(settings, given)
     from tui_label.train.events import Emitter
     from tui_label.train.stopper import Stopper
 

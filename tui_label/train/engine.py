@@ -32,6 +32,7 @@ from tui_label.train import data as tdata
 from tui_label.train.events import Emitter
 from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
+from tui_label.train.resume import resumed_options, run_to_resume
 from tui_label.train.stopper import Stopper
 from tui_label.train.writes import RunWriter, WritePolicy
 
@@ -145,6 +146,11 @@ def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
 
 def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter,
            stopper: Stopper) -> int:
+    resume = None  # --resume: the run row and its last checkpoint, both checked
+    if opts.resume is not None:
+        run = run_to_resume(store, opts.resume)
+        opts = resumed_options(opts, run)
+        resume = (run, resume_checkpoint(run))
     root = opts.root or (Path(store.get_setting("root")) if store.get_setting("root") else None)
     if root is None:
         raise UsageError("which folder holds the images? give DIR (the labeler records it "
@@ -159,15 +165,26 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter
     device = pick_device(opts.device)
     warnings: list[str] = []
     torch.manual_seed(opts.seed)  # the initial weights too: same seed, same run
-    model = build_model(opts.model, len(names), pretrained=opts.pretrained,
-                        weights_file=opts.weights, freeze_backbone=opts.freeze_backbone,
-                        warn=warnings.append)
-
-    run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(), names)
+    # A resumed run's weights are in its checkpoint: no pretrained or --weights file needed.
+    model = build_model(opts.model, len(names),
+                        pretrained=False if resume else opts.pretrained,
+                        weights_file=None if resume else opts.weights,
+                        freeze_backbone=opts.freeze_backbone, warn=warnings.append)
+    if resume is None:
+        run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
+                             names)
+    else:
+        run, ckpt = resume
+        load_resumed_weights(model, ckpt, run)
+        run_id = run["id"]
+        if not writer.must(f"run {run_id}'s restart", store.reopen_run, run_id,
+                           status=run["status"], pid=run["pid"], last_epoch=ckpt["epoch"]):
+            raise UsageError(f"--resume {run_id}: run {run_id} changed while it was being "
+                             "resumed (another trainer took it over?)")
     emitter.run_id = run_id
     try:
         return _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of,
-                    names, device, model, warnings)
+                    names, device, model, warnings, resume[1] if resume else None)
     except Cancelled as exc:
         reason = str(exc)
         try:
@@ -233,6 +250,21 @@ class Fit:
             self.optimizer, max_lr=opts.learning_rate, total_steps=self.steps * opts.epochs,
             pct_start=0.15)
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs besides the weights and the random state."""
+        return {"optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "steps_per_epoch": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_dict()``: the optimizer's moments and the schedule where they
+        stopped (the schedule keeps the original run's total steps)."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):  # none on a CPU, or with bf16
+            self.scaler.load_state_dict(state["scaler"])
+
     def epoch(self, epoch: int, train_x: torch.Tensor, train_y: torch.Tensor,
               check: Callable[[int], None] = lambda epoch: None,
               on_step: Callable[[int, int, torch.Tensor, int], None] | None = None) -> float:
@@ -264,7 +296,10 @@ class Fit:
             else:
                 loss.backward()
                 self.optimizer.step()
-            self.scheduler.step()
+            # A resumed run with more labels than before takes more steps than its schedule
+            # has: those stay at the schedule's last rate.
+            if self.scheduler.last_epoch < self.scheduler.total_steps:
+                self.scheduler.step()
             loss_sum += loss.detach()
             if on_step is not None:
                 on_step(epoch, step, loss, len(idx))
@@ -276,7 +311,7 @@ class Fit:
 
 
 def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, names, device,
-         model, warnings) -> int:
+         model, warnings, resume: dict | None = None) -> int:
     torch.manual_seed(opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     if device.type == "cpu":
@@ -342,17 +377,24 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     seen = 0
 
     def checkpoint(epoch: int, path: Path, metrics: dict | None) -> None:
-        save_atomic({"model": model.state_dict(), "optimizer": fit.optimizer.state_dict(),
-                     "epoch": epoch, "class_names": names, "config": opts.to_json(),
-                     "metrics": metrics}, path)
+        # Everything --resume needs: optimizer, schedule, scaler, best so far, random state.
+        best = max(best_acc, metrics["accuracy"]) if metrics else best_acc
+        save_atomic({"model": model.state_dict(), **fit.state_dict(), "epoch": epoch,
+                     "class_names": names, "config": opts.to_json(), "metrics": metrics,
+                     "best_accuracy": best, "rng": rng_state(device, fit.generator)}, path)
 
     def check(epoch: int) -> None:
         if stopper.requested:
-            checkpoint(epoch - 1, last_path, None)
-            writer.must("the last checkpoint's path", store.update_run, run_id,
-                        last_checkpoint=str(last_path))
+            if epoch == 1:  # no epoch has ended: keep what it learned (for --weights)
+                checkpoint(0, last_path, None)
+                writer.must("the last checkpoint's path", store.update_run, run_id,
+                            last_checkpoint=str(last_path))
+                raise Cancelled(f"stopped by {stopper.requested} in epoch 1; last "
+                                f"checkpoint {last_path}")
+            # last.pt is the end of the previous epoch, where --resume goes on from
             raise Cancelled(f"stopped by {stopper.requested} in epoch {epoch}; last "
-                            f"checkpoint {last_path}")
+                            f"checkpoint {last_path} (epoch {epoch - 1}): tui-label train "
+                            f"--resume {run_id} goes on from there")
 
     def on_step(epoch: int, step: int, loss: torch.Tensor, images: int) -> None:
         nonlocal seen
@@ -373,8 +415,11 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
             emitter.emit("step", **progress)
             writer.progress(run_id, progress)
 
+    first_epoch = 1
+    if resume is not None:  # last: nothing may draw random numbers between this and epoch 1
+        first_epoch, best_acc = restore_fit(fit, resume, device, emitter)
     set_train_mode(model, opts.freeze_backbone)
-    for epoch in range(1, opts.epochs + 1):
+    for epoch in range(first_epoch, opts.epochs + 1):
         epoch_start = time.monotonic()
         train_loss = fit.epoch(epoch, train_x, train_y, check, on_step)
         val_loss, preds = evaluate(model, val_x, val_y, num_classes, device, opts.batch_size,
@@ -411,6 +456,75 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     emitter.emit("finished", best_accuracy=best_acc, best_checkpoint=str(best_path),
                  last_checkpoint=str(last_path), seconds=time.monotonic() - start)
     return 0
+
+
+# -- resuming a run (--resume) -------------------------------------------------------------
+
+
+def rng_state(device: torch.device, generator: torch.Generator) -> dict:
+    """The random state a resumed run continues with: torch's global one (dropout), the
+    run's generator (batch order, augmentation) and, on a GPU, its own."""
+    return {"torch": torch.get_rng_state(), "generator": generator.get_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "class_names", "config",
+               "best_accuracy", "rng", "steps_per_epoch")
+
+
+def resume_checkpoint(run: dict) -> dict:
+    """Run ``run``'s last checkpoint, checked (on the CPU: the model is not built yet).
+
+    Raises:
+        UsageError: it is not a tui-label checkpoint, not this run's, or has no finished epoch
+            or no optimizer state to continue from.
+    """
+    run_id, path = run["id"], Path(run["last_checkpoint"])
+    what = f"--resume {run_id}"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"{what}: run {run_id}'s last checkpoint {path} is missing") from None
+    except Exception:  # text, a cut file, pickled objects: not what a run writes
+        raise UsageError(f"{what}: {path} is not a tui-label checkpoint") from None
+    if not isinstance(ckpt, dict) or not {"model", "epoch", "class_names"} <= ckpt.keys():
+        raise UsageError(f"{what}: {path} is not a tui-label checkpoint")
+    if ckpt["class_names"] != run["class_names"]:
+        raise UsageError(f"{what}: {path} is not run {run_id}'s checkpoint (other classes)")
+    if not isinstance(ckpt["epoch"], int) or ckpt["epoch"] < 1:
+        raise UsageError(f"{what}: run {run_id} stopped in its first epoch: there is no "
+                         "finished epoch to resume from; start a new run")
+    missing = [k for k in RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise UsageError(f"{what}: {path} lacks the {missing[0]} state a resume needs (written "
+                         f"by an older tui-label?); start a new run, with --weights {path} "
+                         "to begin from it")
+    return ckpt
+
+
+def load_resumed_weights(model: nn.Module, ckpt: dict, run: dict) -> None:
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError):  # another model's weights under this run's name
+        raise UsageError(f"--resume {run['id']}: {run['last_checkpoint']} does not hold "
+                         f"weights of run {run['id']}'s model ({run['model']})") from None
+
+
+def restore_fit(fit: Fit, ckpt: dict, device: torch.device,
+                emitter: Emitter) -> tuple[int, float]:
+    """Put the optimizer, schedule, scaler and random state back as they were when ``ckpt``
+    was saved. Returns the epoch to continue with and the best accuracy so far."""
+    fit.load_state_dict(ckpt)
+    if ckpt["steps_per_epoch"] != fit.steps:
+        emitter.emit("warning", message=f"the run now has {fit.steps} steps per epoch, it had "
+                     f"{ckpt['steps_per_epoch']} (labels changed since it stopped): the "
+                     "learning-rate schedule keeps its original length")
+    rng = ckpt["rng"]
+    torch.set_rng_state(rng["torch"])
+    fit.generator.set_state(rng["generator"])
+    if device.type == "cuda" and rng.get("cuda") is not None:
+        torch.cuda.set_rng_state(rng["cuda"], device)
+    return ckpt["epoch"] + 1, float(ckpt["best_accuracy"])
 
 
 # -- after training: predictions, out-of-sample probabilities -------------------------------

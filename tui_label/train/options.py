@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import typing
+from collections.abc import Iterable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,9 @@ SMALL_CNN_LR, FINE_TUNE_LR = 3e-3, 1e-3
 SMALL_CNN_SIZE, FINE_TUNE_SIZE = 64, 224
 
 AUTO = "auto"  # how the panel writes "None: let the trainer decide"
+# What may be given with --resume: where the data and database are, and how this process runs.
+# The run's own settings (model, epochs, learning rate, ...) come from the run.
+RESUME_ALLOWED = ("db", "root", "device", "nice", "events", "resume")
 TRUE_WORDS = ("yes", "true", "on", "1")
 FALSE_WORDS = ("no", "false", "off", "0")
 
@@ -45,6 +49,7 @@ class Spec:
     auto: str = ""
     argument: bool = False
     hidden: bool = False
+    metavar: str = ""  # how --help names the value (default: its type)
 
 
 def _opt(default: Any = MISSING, help: str = "", **spec: Any) -> Any:
@@ -89,6 +94,11 @@ class TrainOptions:
                      hidden=True)
     events: str = _opt("auto", "JSON lines on stdout, or readable lines on a terminal.",
                        choices=EVENTS)
+    resume: int | None = _opt(None, "Continue run RUN (cancelled or failed) from its last "
+                                    "checkpoint: the same run, its epochs so far kept, its own "
+                                    "settings and learning-rate schedule. Only DIR, --db, "
+                                    "--device (default: the run's), --nice and --events may be "
+                                    "given with it.", metavar="RUN")
 
     @property
     def learning_rate(self) -> float:
@@ -113,6 +123,7 @@ class TrainOptions:
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
             (self.folds is None or self.folds >= 2,
              "--folds must be at least 2 (one fold held out, the others to train on)"),
+            (self.resume is None or self.resume >= 1, "--resume takes a run id (1 or more)"),
             *((getattr(self, f.name) in f.spec.choices,
                f"{f.flag} must be one of {', '.join(f.spec.choices)}")
               for f in option_fields() if f.spec.choices),
@@ -165,6 +176,15 @@ class TrainOptions:
         opts = cls(**{**values, "db": db, "root": root, **fixed})
         opts.validate()
         return opts
+
+
+def check_resume_flags(given: Iterable[str]) -> None:
+    """With ``--resume``, refuse the options (field names, as given on the command line) that
+    would change the run's own settings: a run goes on as it began."""
+    refused = [option_field(name).flag for name in given if name not in RESUME_ALLOWED]
+    if refused:
+        raise UsageError(f"--resume continues a run with its own settings: {', '.join(refused)} "
+                         "cannot be given with it (only DIR, --db, --device, --nice, --events)")
 
 
 @dataclass(frozen=True)
