@@ -7,12 +7,15 @@ Hostile class names, the button's contrast in a 16-colour xterm, and the layout 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from rich.color import ColorSystem
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Select, Static
 
+import tui_label.screens.training as training
 from tests.conftest import make_images
 from tui_label.app import LabelApp
 from tui_label.config import ClassSpec
@@ -236,4 +239,48 @@ async def test_panel_settings_come_from_the_options(tmp_path: Path):
         opts = TrainOptions.from_settings(db, root, panel.settings())
         assert (opts.epochs, opts.lr, opts.device, opts.hflip) == (4, 0.01, "cpu", True)
         assert {"--epochs=4", "--lr=0.01", "--device=cpu", "--hflip"} <= set(opts.command_args())
+    store.close()
+
+
+async def test_the_panel_offers_to_resume_a_cancelled_run_and_r_resumes_it(tmp_path, monkeypatch):
+    store = store_with_finished_run(tmp_path, DIGITS, status="cancelled",
+                                    reason="stopped by SIGINT in epoch 3")
+    run_id = store.latest_run()["id"]
+    last = tmp_path / "last.pt"
+    last.write_bytes(b"read by the trainer, not the labeler")
+    store.update_run(run_id, last_checkpoint=str(last), config={"epochs": 4})
+    started = []
+    monkeypatch.setattr(training, "trainer_command",
+                        lambda opts: started.append(opts) or [sys.executable, "-c", "pass"])
+    app = make_app(store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        status = plain(app.screen.query_one("#train-status", Static))
+        assert "cancelled: stopped by SIGINT in epoch 3" in status
+        assert "R resumes it from its last checkpoint (epoch 2 of 4)" in status
+        await pilot.press("R")
+        await pilot.pause()
+        (opts,) = started
+        assert opts.resume == run_id and opts.db == store.path
+        assert opts.command_args()[-3:] == [f"--resume={run_id}", "--",
+                                            store.get_setting("root")]
+        state = app.screen.training.state
+        assert state.run_id == run_id and [h.epoch for h in state.history] == [1, 2]
+    store.close()
+
+
+async def test_a_finished_run_is_not_offered_for_resuming(tmp_path: Path, monkeypatch):
+    store = store_with_finished_run(tmp_path, DIGITS)
+    store.update_run(store.latest_run()["id"], last_checkpoint=str(tmp_path / "last.pt"))
+    monkeypatch.setattr(training, "trainer_command",
+                        lambda opts: pytest.fail("no trainer may start"))
+    app = make_app(store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        assert "resumes" not in plain(app.screen.query_one("#train-status", Static))
+        await pilot.press("R")
+        await pilot.pause()
+        assert app.screen.training.state.status == "finished"
     store.close()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
+import pytest
+
+import tui_label.screens.training as training
 from tests.test_train_panel import DIGITS, store_with_finished_run
+from tui_label.config import ClassSpec
 from tui_label.screens.training import RunUpdated, TrainerEvent, TrainingController
 
 
@@ -105,3 +110,61 @@ def test_queued_step_events_merge_and_others_do_not():
     assert step.can_replace(newer)
     assert not step.can_replace(epoch) and not epoch.can_replace(newer)
     assert RunUpdated(None).can_replace(RunUpdated(None))
+
+
+def cancelled_after_two_epochs(tmp_path: Path):
+    """The store of a 4-epoch run cancelled after epoch 2, with its last checkpoint file."""
+    store = store_with_finished_run(tmp_path, DIGITS, status="cancelled",
+                                    reason="stopped by SIGINT in epoch 3")
+    run_id = store.latest_run()["id"]
+    last = tmp_path / "last.pt"
+    last.write_bytes(b"checked by the trainer")
+    store.update_run(run_id, last_checkpoint=str(last), config={"epochs": 4})
+    return store, run_id
+
+
+def test_resume_starts_the_trainer_on_the_same_run_with_its_epochs_so_far(tmp_path, monkeypatch):
+    store, run_id = cancelled_after_two_epochs(tmp_path)
+    started = []
+    monkeypatch.setattr(training, "trainer_command",
+                        lambda opts: started.append(opts) or [sys.executable, "-c", "pass"])
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    ctl.attach()
+    assert ctl.state.resumable and (ctl.state.epoch, ctl.state.epochs) == (2, 4)
+    assert ctl.resume() is True
+    (opts,) = started
+    assert opts.resume == run_id and opts.db == store.path and opts.root == tmp_path / "data"
+    assert (opts.events, opts.nice) == ("json", 10)
+    # Nothing else of the run is on its command line: the trainer takes the run's settings.
+    assert opts.command_args() == [f"--db={store.path}", "--nice=10", "--events=json",
+                                   f"--resume={run_id}", "--", str(tmp_path / "data")]
+    assert ctl.state.status == "starting" and ctl.state.run_id == run_id
+    assert [h.epoch for h in ctl.state.history] == [1, 2]  # the curve goes on from them
+    assert ctl.resume() is False  # one run at a time
+    assert rec.notes[-1][0] == "A run is already going: T stops it."
+    ctl.process.wait()
+    ctl.close()
+    store.close()
+
+
+def test_resume_is_refused_with_a_notice_when_the_run_cannot_go_on(tmp_path, monkeypatch):
+    store, run_id = cancelled_after_two_epochs(tmp_path)
+    monkeypatch.setattr(training, "trainer_command",
+                        lambda opts: pytest.fail("no trainer may start"))
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    ctl.attach()
+    store.set_classes([*(ClassSpec(n, n) for n in DIGITS), ClassSpec("ten", "a")])
+    assert ctl.resume() is False
+    message, kw = rec.notes[-1]
+    assert message == (f"Cannot resume run {run_id}: run {run_id} was trained on other classes "
+                       "(class 'ten' added since); start a new run")
+    assert kw["severity"] == "error" and kw["markup"] is False
+    assert ctl.state.status == "cancelled" and ctl.process is None
+    store.update_run(run_id, status="finished")
+    ctl.attach()
+    assert not ctl.state.resumable and ctl.resume() is False
+    assert rec.notes[-1][0].startswith("Nothing to resume")
+    ctl.close()
+    store.close()

@@ -48,6 +48,9 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("t", "toggle_training", "Train", "t", "Show or hide the training panel"),
     KeySpec("T", "start_stop_training", "Start/stop", "T",
             "Start or stop fine-tuning on the labels so far", show=False),
+    KeySpec("R", "resume_training", "Resume", "R",
+            "Resume the last training run where it stopped (when it was cancelled or failed "
+            "after an epoch)", show=False),
     # Upper case, like T: a lower-case letter would take a class hotkey away.
     KeySpec("M", "show_metrics", "Metrics", "M",
             "Metrics of the last training run, full screen (per class, confusion matrix; "

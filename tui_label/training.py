@@ -52,10 +52,18 @@ class RunState:
     best_checkpoint: str | None = None
     warnings: list[str] = field(default_factory=list)
     pid: int | None = None
+    has_checkpoint: bool = False  # a last.pt was written (a stop in epoch 1 writes one too)
 
     @property
     def active(self) -> bool:
         return self.status in ("starting", "preparing", "running")
+
+    @property
+    def resumable(self) -> bool:
+        """Cancelled or failed after at least one epoch ended and was checkpointed: ``--resume``
+        (the panel's R) can go on from there."""
+        return (self.status in ("cancelled", "failed") and self.run_id is not None
+                and self.has_checkpoint and bool(self.history))
 
     def apply(self, e: dict) -> None:
         """Fold one trainer event into the state."""
@@ -80,8 +88,10 @@ class RunState:
             self.history.append(EpochPoint(e["epoch"], e["train_loss"], e["val_loss"],
                                            e["accuracy"], e["macro_f1"]))
             self.report = Report.from_dict(e)
-        elif kind == "checkpoint" and e.get("best"):
-            self.best_checkpoint = e["path"]
+        elif kind == "checkpoint":
+            self.has_checkpoint = True
+            if e.get("best"):
+                self.best_checkpoint = e["path"]
         elif kind == "finished":
             self.status = "finished"
             self.best_checkpoint = e.get("best_checkpoint", self.best_checkpoint)
@@ -112,6 +122,7 @@ class RunState:
         state.num_train, state.num_val = run["num_train"] or 0, run["num_val"] or 0
         state.epochs = int(run["config"].get("epochs", 0))
         state.best_checkpoint = run["best_checkpoint"]
+        state.has_checkpoint = bool(run["last_checkpoint"])
         state.pid = run["pid"]
         for row in store.epochs(run_id):
             state.history.append(EpochPoint(row["epoch"], row["train_loss"], row["val_loss"],

@@ -151,6 +151,13 @@ class LabelScreen(Screen):
             self.action_toggle_training()
         panel.toggle_run()
 
+    def action_resume_training(self) -> None:
+        panel = self.query_one(TrainPanel)
+        if not panel.display:
+            self.action_toggle_training()
+        if self.training.resume():
+            self._train_mark = self.session.labels_made
+
     @on(TrainPanel.StartRequested)
     def _start_training(self, message: TrainPanel.StartRequested) -> None:
         self._train_mark = self.session.labels_made

@@ -26,6 +26,7 @@ from tui_label.errors import UsageError
 from tui_label.paths import runs_dir
 from tui_label.store import Store, StoreWriteError, pid_alive
 from tui_label.train.options import TrainOptions
+from tui_label.train.resume import run_to_resume
 from tui_label.training import RunState, trainer_command
 
 POLL_SECONDS = 1.0
@@ -161,10 +162,42 @@ class TrainingController:
         except UsageError as exc:
             self._notify(str(exc), severity="error", timeout=6, markup=False)
             return
+        self._launch(opts, RunState(status="starting", model=opts.model))
+
+    def resume(self) -> bool:
+        """Resume the run shown (``--resume``) when it was cancelled or failed after an epoch,
+        or say why not. Returns whether a trainer was started."""
+        if self.state.active:
+            self._notify("A run is already going: T stops it.", severity="warning",
+                         markup=False)
+            return False
+        store = self._open_store()
+        run_id = self.state.run_id
+        if store is None:
+            return False
+        if run_id is None or not self.state.resumable:
+            self._notify("Nothing to resume: R resumes the last run when it was cancelled or "
+                         "failed after an epoch.", severity="warning", timeout=5, markup=False)
+            return False
+        try:  # the trainer checks the same: here a refusal is a notice, not a failed run
+            run_to_resume(store, run_id)
+        except UsageError as exc:
+            self._notify(f"Cannot resume run {run_id}: "
+                         f"{str(exc).removeprefix(f'--resume {run_id}: ')}",
+                         severity="error", timeout=6, markup=False)
+            return False
+        state = RunState.from_store(store, run_id)  # its epochs so far stay on the curve
+        state.status, state.reason = "starting", None
+        self._launch(TrainOptions(db=self.db, root=self.root, resume=run_id, **PANEL_FIXED),
+                     state)
+        return True
+
+    def _launch(self, opts: TrainOptions, state: RunState) -> None:
+        """Start the trainer with ``opts``, showing ``state`` until its events arrive."""
         if self._poll_timer is not None:  # an earlier run we followed has ended
             self._poll_timer.stop()
             self._poll_timer = None
-        self._set_state(RunState(status="starting", model=opts.model))
+        self._set_state(state)
         log_path = runs_dir(opts.db) / "trainer.log"
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)

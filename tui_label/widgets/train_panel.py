@@ -88,6 +88,10 @@ def status_text(s: RunState) -> Text:
         text.append("\n")
         text.append(s.status, style="red")
         text.append(f": {s.reason or ''}")
+        if s.resumable:
+            text.append("\n")
+            text.append("R", style="bold")
+            text.append(f" resumes it from its last checkpoint (epoch {s.epoch} of {s.epochs})")
     for warning in s.warnings[-2:]:
         text.append(f"\n⚠ {warning}", style="yellow")
     return text
