@@ -18,6 +18,7 @@ from tests.test_cli import assert_usage_error, run_cli
 from tests.test_train_engine import (
     NAMES,
     integrity,
+    label_where,
     make_db,
     opts_for,
     parse_events,
@@ -342,3 +343,22 @@ def test_run_settings_cannot_change_on_resume(tmp_path, args, fragment):
     code, out, err = run_cli("train", "--db", str(db), "--resume", str(run_id), *args)
     assert_usage_error(code, err, fragment)
     assert store_state(db) == before
+
+
+def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp_path, lrs):
+    root, db, _ = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 8)
+    run_id, _ = cancelled_run(root, db, after=2)
+    store = Store(db)
+    assert label_where(store) > 0  # the rest of the images, after the run stopped
+    store.close()
+    total_steps = torch.load(run_row(db, run_id)["last_checkpoint"],
+                             weights_only=True)["scheduler"]["total_steps"]
+    code, events = resume(db, run_id)
+    assert code == 0, events
+    warning = next(e["message"] for e in events if e["event"] == "warning")
+    assert "steps per epoch" in warning and "keeps its original length" in warning
+    assert [r["epoch"] for r in epoch_rows(db, run_id)] == [1, 2, 3, 4]
+    assert len(lrs) > total_steps  # more steps than the schedule had: the last ones at its end
+    last = torch.load(run_row(db, run_id)["last_checkpoint"], weights_only=True)
+    assert last["scheduler"]["last_epoch"] == total_steps
+    assert set(lrs[total_steps:]) == {last["scheduler"]["_last_lr"][0]} != {lrs[0]}
