@@ -362,3 +362,16 @@ def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp
     last = torch.load(run_row(db, run_id)["last_checkpoint"], weights_only=True)
     assert last["scheduler"]["last_epoch"] == total_steps
     assert set(lrs[total_steps:]) == {last["scheduler"]["_last_lr"][0]} != {lrs[0]}
+
+
+@pytest.mark.torch
+def test_the_command_line_resumes_with_the_options_it_allows(tmp_path):
+    root, db, _ = make_db(tmp_path, per_class=6)
+    run_id, _ = cancelled_run(root, db, after=3)
+    code, out, err = run_cli("train", str(root), "--db", str(db), "--resume", str(run_id),
+                             "--device", "cpu", "--events", "json", "--nice", "1")
+    assert code == 0, err
+    events = parse_events(out)
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [4]
+    assert events[-1]["event"] == "finished" and events[-1]["run_id"] == run_id
+    assert [r["epoch"] for r in epoch_rows(db, run_id)] == [1, 2, 3, 4]
