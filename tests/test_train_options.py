@@ -33,9 +33,16 @@ NON_DEFAULT_TEXT = {
     "nice": "10",
     "events": "json",
     "resume": "4",
+    "gpus": "2",
+    "nproc": "2",
+    "nnodes": "2",
+    "node_rank": "1",
+    "master_addr": "10.1.2.3",
+    "master_port": "29601",
 }
-# --resume takes the run's own settings: with it, only these may be given (test below).
-ALONE = {"resume"}
+# --resume takes the run's own settings: with it, only these may be given (test below);
+# --gpus and --nproc exclude each other (the round trip takes --nproc).
+ALONE = {"resume", "gpus"}
 # Set from the labeler's own state, not typed: the database and the dataset folder.
 FROM_CONTEXT = {"db", "root"}
 
@@ -85,8 +92,8 @@ def test_resume_round_trips_with_the_options_it_allows(places):
     assert (opts.resume, opts.device, opts.nice, opts.events) == (4, "cpu", 10, "json")
     assert parse_command_line(opts.command_args()) == opts
     for name, text in NON_DEFAULT_TEXT.items():  # any run setting with it is refused
-        if name in ("weights", *allowed):
-            continue
+        if name in ("weights", "nnodes", "node_rank", *allowed):
+            continue  # (--nnodes and --node-rank are refused alone: they need --nproc)
         with_it = TrainOptions.from_settings(db, root, {**allowed, name: text})
         with pytest.raises(UsageError) as err:
             parse_command_line(with_it.command_args())

@@ -45,6 +45,7 @@ class RunState:
     images_per_sec: float = 0.0
     eta_s: float = 0.0
     gpu_memory_mb: float | None = None
+    world_size: int = 1  # processes training it (--gpus / --nproc, times --nnodes)
     prepared: tuple[int, int] = (0, 0)
     step_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch + frac, loss)
     history: list[EpochPoint] = field(default_factory=list)
@@ -81,6 +82,7 @@ class RunState:
             self.classes = e["classes"]
             self.num_train, self.num_val = e["num_train"], e["num_val"]
             self.epochs, self.steps = e["epochs"], e["steps"]
+            self.world_size = e.get("world_size", 1)
         elif kind == "step":
             self._progress(e)
         elif kind == "epoch":
@@ -118,6 +120,9 @@ class RunState:
         state.status = run["status"]
         state.reason = run["reason"]
         state.model, state.device = run["model"], run["device"] or ""
+        config = run["config"] or {}
+        state.world_size = (config.get("gpus") or config.get("nproc") or 1) * \
+            config.get("nnodes", 1)
         state.classes = run["class_names"]
         state.num_train, state.num_val = run["num_train"] or 0, run["num_val"] or 0
         state.epochs = int(run["config"].get("epochs", 0))

@@ -29,6 +29,7 @@ from tui_label.metrics import confusion_matrix, report
 from tui_label.paths import runs_dir
 from tui_label.store import Store, StoreWriteError
 from tui_label.train import data as tdata
+from tui_label.train.distributed import ALONE, RUN_ID_ENV, World, epoch_order
 from tui_label.train.events import Emitter
 from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
@@ -127,6 +128,24 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
     return total_loss / max(len(labels), 1), preds
 
 
+def evaluate_shared(world: World, model: nn.Module, images, labels: torch.Tensor,
+                    num_classes: int, device: torch.device, batch_size: int, autocast,
+                    channels_last: bool, frozen: bool = False):
+    """``evaluate`` with every rank taking its share of the images, gathered: the loss and
+    the predictions of all of them, in order, on every rank."""
+    if not world.distributed:
+        return evaluate(model, images, labels, num_classes, device, batch_size, autocast,
+                        channels_last, frozen)
+    mine = torch.arange(len(labels))[world.rank::world.size]
+    loss, preds = evaluate(model, tdata.subset(images, mine), labels[mine], num_classes,
+                           device, batch_size, autocast, channels_last, frozen)
+    total, out = 0.0, torch.empty(len(labels), dtype=torch.long)
+    for positions, part_loss, part_preds in world.gather((mine, loss * len(mine), preds)):
+        out[positions] = part_preds
+        total += part_loss
+    return total / max(len(labels), 1), out
+
+
 def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
           writes: WritePolicy | None = None) -> int:
     """Run one training run to its end. Returns the process exit code (0 finished,
@@ -137,20 +156,38 @@ def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
     writes = writes or WritePolicy()
     if opts.nice:
         os.nice(opts.nice)
-    store = Store(opts.db, busy_timeout_ms=writes.busy_timeout_ms)
+    world = World.from_env()
+    if not world.distributed and (opts.gpus or opts.nproc):
+        from tui_label.train import launch  # --gpus / --nproc: start the ranks
+
+        return launch.launch(opts, emitter, stopper, writes)
+    if not world.main:  # rank 0 alone writes to the store and sends events
+        store = Store(opts.db, readonly=True)
+        emitter = Emitter("json", stream=open(os.devnull, "w"))  # noqa: SIM115
+        writer: RunWriter | NoWrites = NoWrites()
+    else:
+        store = Store(opts.db, busy_timeout_ms=writes.busy_timeout_ms)
+        writer = RunWriter(store, emitter, writes)
     try:
-        return _train(opts, store, RunWriter(store, emitter, writes), emitter, stopper)
+        return _train(opts, store, writer, emitter, stopper, world)
     finally:
         store.close()
+        world.stop()
 
 
-def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter,
-           stopper: Stopper) -> int:
-    resume = None  # --resume: the run row and its last checkpoint, both checked
-    if opts.resume is not None:
-        run = run_to_resume(store, opts.resume)
-        opts = resumed_options(opts, run)
-        resume = (run, resume_checkpoint(run))
+class NoWrites:
+    """The writer of ranks other than 0: they never write to the store."""
+
+    def must(self, what: str, write, *args, **kwargs):
+        return None
+
+    def progress(self, run_id: int, progress: dict) -> bool:
+        return False
+
+
+def plan(opts: TrainOptions, store: Store) -> tuple[Path, list, dict[int, int], list[str]]:
+    """What a run trains on: the dataset folder, the labeled items, the column of each class
+    id and the class names. Raises ``UsageError`` when there is not enough to train."""
     root = opts.root or (Path(store.get_setting("root")) if store.get_setting("root") else None)
     if root is None:
         raise UsageError("which folder holds the images? give DIR (the labeler records it "
@@ -162,7 +199,27 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter
     index_of = {c.id: k for k, c in enumerate(classes)}
     names = [c.name for c in classes]
     check_labels(names, [index_of[it.class_id] for it in items])
+    return root, items, index_of, names
+
+
+def rank_device(opts: TrainOptions, world: World) -> torch.device:
     device = pick_device(opts.device)
+    if world.distributed and device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitter: Emitter,
+           stopper: Stopper, world: World = ALONE) -> int:
+    resume = None  # --resume: the run row and its last checkpoint, both checked
+    if opts.resume is not None:
+        run = run_to_resume(store, opts.resume)
+        opts = resumed_options(opts, run)
+        resume = (run, resume_checkpoint(run))
+    root, items, index_of, names = plan(opts, store)
+    device = rank_device(opts, world)
+    world.start(device)
     warnings: list[str] = []
     torch.manual_seed(opts.seed)  # the initial weights too: same seed, same run
     # A resumed run's weights are in its checkpoint: no pretrained or --weights file needed.
@@ -170,7 +227,9 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter
                         pretrained=False if resume else opts.pretrained,
                         weights_file=None if resume else opts.weights,
                         freeze_backbone=opts.freeze_backbone, warn=warnings.append)
-    if resume is None:
+    if world.distributed:  # the launcher made the run; rank 0 tells the others its id
+        run_id = world.broadcast(int(os.environ[RUN_ID_ENV]) if world.main else None)
+    elif resume is None:
         run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                              names)
     else:
@@ -184,7 +243,7 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter, emitter: Emitter
     emitter.run_id = run_id
     try:
         return _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of,
-                    names, device, model, warnings, resume[1] if resume else None)
+                    names, device, model, warnings, resume[1] if resume else None, world)
     except Cancelled as exc:
         reason = str(exc)
         try:
@@ -234,8 +293,13 @@ class Fit:
     """
 
     def __init__(self, model: nn.Module, opts: TrainOptions, device: torch.device,
-                 train_y: torch.Tensor, num_classes: int, generator: torch.Generator) -> None:
+                 train_y: torch.Tensor, num_classes: int, generator: torch.Generator,
+                 world: World = ALONE) -> None:
+        """``world``: with several ranks, ``model`` is the DDP-wrapped one; each rank takes
+        its share of every epoch's order, in batches of ``--batch-size / ranks``."""
         self.model, self.opts, self.device, self.generator = model, opts, device, generator
+        self.world = world
+        self.batch_size = opts.batch_size // world.size
         self.num_classes = num_classes
         self.channels_last = device.type == "cuda"
         self.autocast, self.scaler = autocast_for(device)
@@ -245,7 +309,8 @@ class Fit:
             self.weight = (counts.sum() / (num_classes * counts)).to(device)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
-        self.steps = tdata.steps_per_epoch(len(train_y), opts.batch_size)
+        self.steps = tdata.steps_per_epoch(math.ceil(len(train_y) / world.size),
+                                           self.batch_size)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=opts.learning_rate, total_steps=self.steps * opts.epochs,
             pct_start=0.15)
@@ -274,12 +339,17 @@ class Fit:
         loss, images)`` after it.
         """
         opts = self.opts
-        if opts.balance == "sampler":
+        if self.world.distributed:  # the same order on every rank, each takes its share
+            shared = torch.Generator().manual_seed(opts.seed * 100_003 + epoch)
+            order = self.world.shard(
+                tdata.balanced_order(train_y, self.num_classes, shared)
+                if opts.balance == "sampler" else epoch_order(len(train_y), opts.seed, epoch))
+        elif opts.balance == "sampler":
             order = tdata.balanced_order(train_y, self.num_classes, self.generator)
         else:
             order = torch.randperm(len(train_y), generator=self.generator)
         loss_sum = torch.zeros((), device=self.device)
-        for step, idx in enumerate(tdata.batches(order, opts.batch_size), start=1):
+        for step, idx in enumerate(tdata.batches(order, self.batch_size), start=1):
             check(epoch)
             x = tdata.augment(train_x[idx.to(train_x.device)], hflip=opts.hflip,
                               generator=self.generator)
@@ -311,14 +381,16 @@ class Fit:
 
 
 def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, names, device,
-         model, warnings, resume: dict | None = None) -> int:
+         model, warnings, resume: dict | None = None, world: World = ALONE) -> int:
     torch.manual_seed(opts.seed)
-    generator = torch.Generator().manual_seed(opts.seed)
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # one core for the labeler
+    # Each rank augments with its own random numbers (the batch order is shared: Fit.epoch).
+    generator = torch.Generator().manual_seed(opts.seed + world.rank)
+    if device.type == "cpu":  # one core for the labeler; the rest shared by this machine's ranks
+        here = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+        torch.set_num_threads(max(1, ((os.cpu_count() or 2) - 1) // here))
 
-    split = writer.must("the train/validation split", store.assign_splits, items,
-                        opts.val_fraction)
+    split = world.broadcast(writer.must("the train/validation split", store.assign_splits,
+                                        items, opts.val_fraction) if world.main else None)
     for message in warnings:
         emitter.emit("warning", message=message)
     cpu_workers = max(1, (os.cpu_count() or 2) - 1)
@@ -361,14 +433,20 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     whole = tdata.in_memory(train_x, val_x)
     train_x, val_x = train_x.ready(device, whole), val_x.ready(device, whole)
     num_classes = len(names)
-    fit = Fit(model, opts, device, train_y, num_classes, generator)
+    trained = model  # what the steps run: DDP averages the gradients over the ranks
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    fit = Fit(trained, opts, device, train_y, num_classes, generator, world)
     steps = fit.steps
 
     writer.must("the run's device and split sizes", store.update_run, run_id,
                 device=str(device), num_train=len(train_y), num_val=len(val_y))
     emitter.emit("started", model=opts.model, device=str(device), classes=names,
                  num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs, steps=steps,
-                 image_size=opts.size, config=opts.to_json())
+                 image_size=opts.size, world_size=world.size, config=opts.to_json())
     threading.Thread(target=_warm_up, name="warm-up imports", daemon=True).start()
     # Absolute: the stored paths must resolve from any working directory (the labeler's).
     out_dir = runs_dir(opts.db.resolve()) / f"run-{run_id}"
@@ -377,6 +455,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     seen = 0
 
     def checkpoint(epoch: int, path: Path, metrics: dict | None) -> None:
+        if not world.main:
+            return
         # Everything --resume needs: optimizer, schedule, scaler, best so far, random state.
         best = max(best_acc, metrics["accuracy"]) if metrics else best_acc
         save_atomic({"model": model.state_dict(), **fit.state_dict(), "epoch": epoch,
@@ -384,6 +464,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                      "best_accuracy": best, "rng": rng_state(device, fit.generator)}, path)
 
     def check(epoch: int) -> None:
+        if world.distributed and world.any(stopper.requested is not None):
+            stopper.requested = stopper.requested or "another rank"  # every rank stops here
         if stopper.requested:
             if epoch == 1:  # no epoch has ended: keep what it learned (for --weights)
                 checkpoint(0, last_path, None)
@@ -398,7 +480,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
 
     def on_step(epoch: int, step: int, loss: torch.Tensor, images: int) -> None:
         nonlocal seen
-        seen += images
+        seen += images * world.size
         if emitter.step_due() or step == steps:
             value = loss.item()  # the only sync per throttled step
             if not math.isfinite(value):
@@ -421,12 +503,15 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     set_train_mode(model, opts.freeze_backbone)
     for epoch in range(first_epoch, opts.epochs + 1):
         epoch_start = time.monotonic()
-        train_loss = fit.epoch(epoch, train_x, train_y, check, on_step)
-        val_loss, preds = evaluate(model, val_x, val_y, num_classes, device, opts.batch_size,
-                                   fit.autocast, channels_last, opts.freeze_backbone)
+        train_loss = world.mean(fit.epoch(epoch, train_x, train_y, check, on_step))
+        val_loss, preds = evaluate_shared(world, model, val_x, val_y, num_classes, device,
+                                          fit.batch_size, fit.autocast, channels_last,
+                                          opts.freeze_backbone)
         if not math.isfinite(val_loss):  # such a model must never become best.pt
             raise NaNLoss(f"the validation loss became {val_loss} in epoch {epoch}: try a "
                           f"lower --lr than {opts.learning_rate}")
+        if not world.main:
+            continue  # rank 0 records the epoch
         metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes), names)
         seconds = time.monotonic() - epoch_start
         rate = len(train_y) / seconds
@@ -446,6 +531,10 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                     best_accuracy=best_acc)
         emitter.emit("checkpoint", path=str(best_path if best else last_path), best=best,
                      epoch=epoch)
+    if world.distributed:  # the predictions are rank 0's alone: no collective after this
+        world.stop()
+        if not world.main:
+            return 0
     # The run stays "running" until its predictions are stored; a failure there is a warning
     # (and the reason on the finished run): the trained model is never lost to it.
     data = TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])

@@ -248,8 +248,10 @@ def human(e: dict) -> str | None:
     """A readable line for a terminal."""
     kind = e["event"]
     if kind == "started":
-        return (f"run {e['run_id']}: {e['model']} on {e['device']}, {e['num_train']} train / "
-                f"{e['num_val']} validation images, {len(e['classes'])} classes, "
+        world = e.get("world_size", 1)
+        ranks = f" x {world} processes (DDP)" if world > 1 else ""
+        return (f"run {e['run_id']}: {e['model']} on {e['device']}{ranks}, {e['num_train']} "
+                f"train / {e['num_val']} validation images, {len(e['classes'])} classes, "
                 f"{e['epochs']} epochs")
     if kind == "warning":
         return f"warning: {e['message']}"

@@ -94,6 +94,16 @@ class TrainOptions:
                      hidden=True)
     events: str = _opt("auto", "JSON lines on stdout, or readable lines on a terminal.",
                        choices=EVENTS)
+    gpus: int | None = _opt(None, "Train on N GPUs of this machine: one process each, "
+                                  "started by torchrun, with DDP (--batch-size is the global "
+                                  "batch).", metavar="N")
+    nproc: int | None = _opt(None, "Train in N processes on this machine with DDP (with "
+                                   "--device cpu: the gloo backend on the CPU cores).",
+                             metavar="N")
+    nnodes: int = _opt(1, "Machines in a --gpus/--nproc run (torchrun's --nnodes).")
+    node_rank: int = _opt(0, "This machine's place among --nnodes (0 holds the run).")
+    master_addr: str = _opt("127.0.0.1", "Machine 0's address, for --nnodes above 1.")
+    master_port: int = _opt(29500, "Machine 0's port, for --nnodes above 1.")
     resume: int | None = _opt(None, "Continue run RUN (cancelled or failed) from its last "
                                     "checkpoint: the same run, its epochs so far kept, its own "
                                     "settings and learning-rate schedule. Only DIR, --db, "
@@ -124,6 +134,14 @@ class TrainOptions:
             (self.folds is None or self.folds >= 2,
              "--folds must be at least 2 (one fold held out, the others to train on)"),
             (self.resume is None or self.resume >= 1, "--resume takes a run id (1 or more)"),
+            (self.gpus is None or self.gpus >= 1, "--gpus must be at least 1"),
+            (self.nproc is None or self.nproc >= 1, "--nproc must be at least 1"),
+            (not (self.gpus and self.nproc), "give --gpus or --nproc, not both"),
+            (self.nnodes >= 1, "--nnodes must be at least 1"),
+            (0 <= self.node_rank < self.nnodes, "--node-rank must be between 0 and --nnodes - 1"),
+            (self.nnodes == 1 or bool(self.gpus or self.nproc),
+             "--nnodes needs --gpus or --nproc (the processes on each machine)"),
+            (1 <= self.master_port <= 65535, "--master-port must be between 1 and 65535"),
             *((getattr(self, f.name) in f.spec.choices,
                f"{f.flag} must be one of {', '.join(f.spec.choices)}")
               for f in option_fields() if f.spec.choices),

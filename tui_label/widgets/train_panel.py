@@ -32,7 +32,7 @@ from tui_label.widgets.metrics_view import MetricsView
 PLOT_INTERVAL_S = 1.0
 # Which settings the panel offers, in reading order (two to a row).
 PANEL_FIELDS = ("model", "epochs", "lr", "batch_size", "image_size", "device", "balance",
-                "hflip")
+                "hflip", "gpus")
 # Narrower or shorter than this, the panel turns compact.
 COMPACT_WIDTH = 48
 COMPACT_SCREEN_HEIGHT = 36
@@ -66,6 +66,8 @@ def status_text(s: RunState) -> Text:
     text = Text(f"run {s.run_id or '…'} · ")
     text.append(s.model)
     text.append(f" · {s.device or '…'}")
+    if s.world_size > 1:
+        text.append(f" · {s.world_size} processes (DDP)")
     if s.status == "starting":
         text.append("\nstarting the trainer…")
         return text

@@ -1,0 +1,217 @@
+"""Several processes, one run: ``tui-label train --nproc 2 --device cpu`` (torchrun, DDP with
+the gloo backend). Rank 0 alone writes the store and sends events; a dead rank fails the run
+on every rank with the reason."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.test_cli import assert_usage_error, db_fingerprint
+from tests.test_train_engine import make_db, parse_events, train_cmd
+from tui_label import cli
+from tui_label.store import Store
+from tui_label.train import distributed, engine, launch
+from tui_label.train.distributed import World
+from tui_label.train.events import Emitter
+from tui_label.train.options import TrainOptions
+
+pytestmark = pytest.mark.torch
+
+
+def runs_and_epochs(db: Path) -> tuple[list[tuple], list[tuple]]:
+    store = Store(db)
+    try:
+        runs = [tuple(r) for r in store.conn.execute(
+            "SELECT id, status, num_train, num_val FROM runs ORDER BY id")]
+        epochs = [tuple(r) for r in store.conn.execute(
+            "SELECT run_id, epoch FROM run_epochs ORDER BY run_id, epoch")]
+    finally:
+        store.close()
+    return runs, epochs
+
+
+def test_two_gloo_ranks_train_one_run(tmp_path: Path):
+    root, db, labeled = make_db(tmp_path, per_class=8)
+    done = subprocess.run(train_cmd(root, db, 3, "--nproc", "2"), capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = parse_events(done.stdout)
+    kinds = [e["event"] for e in events]
+    # One source of events (rank 0): one start, three epochs, one end.
+    assert kinds.count("started") == 1 and kinds.count("finished") == 1
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2, 3]
+    started = next(e for e in events if e["event"] == "started")
+    assert started["world_size"] == 2
+    # One writer: exactly one run row and one set of epoch rows.
+    runs, epochs = runs_and_epochs(db)
+    assert len(runs) == 1 and runs[0][1] == "finished"
+    assert runs[0][2] + runs[0][3] == labeled
+    assert epochs == [(runs[0][0], 1), (runs[0][0], 2), (runs[0][0], 3)]
+    # The validation metrics cover every validation image (gathered over both ranks).
+    last = [e for e in events if e["event"] == "epoch"][-1]
+    assert sum(sum(row) for row in last["confusion"]) == runs[0][3]
+    assert next(e for e in events if e["event"] == "predicted")["images"] > 0
+
+
+def test_other_ranks_open_the_store_read_only_and_send_no_events(tmp_path: Path, monkeypatch):
+    """Rank 1's wiring, in this process: a read-only store, no writer, events to nowhere."""
+    root, db, _ = make_db(tmp_path, per_class=4)
+    seen = {}
+
+    def fake_train(opts, store, writer, emitter, stopper, world):
+        seen.update(readonly=store.readonly, writer=type(writer).__name__,
+                    stream=emitter.stream.name, rank=world.rank)
+        return 0
+
+    monkeypatch.setattr(World, "from_env", classmethod(lambda cls: World(1, 2, 1)))
+    monkeypatch.setattr(engine, "_train", fake_train)
+    before = db_fingerprint(db)
+    out = io.StringIO()
+    opts = TrainOptions(db=db, root=root, device="cpu", events="json")
+    assert engine.train(opts, Emitter("json", stream=out)) == 0
+    assert seen == {"readonly": True, "writer": "NoWrites", "stream": os.devnull, "rank": 1}
+    assert out.getvalue() == "" and db_fingerprint(db) == before
+
+
+def rank_pids(run_id: int) -> dict[int, int]:
+    """The ranks of run ``run_id`` on this machine: {rank: pid} (from their environment)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = dict(item.split("=", 1) for item in
+                       (entry / "environ").read_bytes().decode(errors="replace").split("\0")
+                       if "=" in item)
+        except OSError:
+            continue
+        if env.get(distributed.RUN_ID_ENV) == str(run_id) and "RANK" in env \
+                and "LOCAL_RANK" in env:
+            found[int(env["RANK"])] = int(entry.name)
+    return found
+
+
+def test_a_killed_rank_fails_the_run_with_the_reason(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    proc = subprocess.Popen(train_cmd(root, db, 100000, "--nproc", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_id = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = parse_events(line)[0]
+            run_id = event["run_id"] or run_id
+            if event["event"] == "step":
+                break
+        assert run_id is not None
+        pids = rank_pids(run_id)
+        assert set(pids) == {0, 1}, pids
+        os.kill(pids[1], signal.SIGKILL)
+        rest = proc.stdout.read()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 1
+    failed = [e for e in parse_events(rest) if e["event"] == "failed"]
+    assert failed and failed[-1]["reason"].startswith("rank 1 ended (killed by SIGKILL)")
+    runs, _ = runs_and_epochs(db)
+    store = Store(db)
+    try:
+        run = store.run(run_id)
+    finally:
+        store.close()
+    assert runs == [(run_id, "failed", run["num_train"], run["num_val"])]
+    assert run["reason"] == failed[-1]["reason"]
+    deadline = time.monotonic() + 30
+    while rank_pids(run_id) and time.monotonic() < deadline:  # no rank left behind
+        time.sleep(0.2)
+    assert rank_pids(run_id) == {}
+
+
+def call(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="counts the GPUs of a machine with none")
+def test_more_gpus_than_present_is_a_usage_error(tmp_path: Path, capsys):
+    root, db, _ = make_db(tmp_path, per_class=4)
+    before = db_fingerprint(db)
+    code, _, err = call(capsys, "train", str(root), "--db", str(db), "--gpus", "2")
+    assert_usage_error(code, err, "--gpus 2: this machine has 0 CUDA GPU(s)")
+    assert db_fingerprint(db) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nproc", "2", "--batch-size", "7"],
+     "--batch-size 7 does not divide among 2 processes"),
+    (["--nproc", "2", "--gpus", "2"], "give --gpus or --nproc, not both"),
+    (["--nnodes", "2"], "--nnodes needs --gpus or --nproc"),
+    (["--nproc", "2", "--nnodes", "2", "--node-rank", "2"],
+     "--node-rank must be between 0 and --nnodes - 1"),
+    (["--nproc", "0"], "--nproc must be at least 1"),
+    (["--nproc", "2", "--device", "mps"], "several processes train on CUDA GPUs or the CPU"),
+    (["--gpus", "1", "--device", "cpu"], "--gpus trains on CUDA GPUs, not --device cpu"),
+])
+def test_bad_process_options_are_one_line_and_write_nothing(tmp_path: Path, capsys, args,
+                                                            message):
+    root, db, _ = make_db(tmp_path, per_class=4)
+    before = db_fingerprint(db)
+    code, _, err = call(capsys, "train", str(root), "--db", str(db), *args)
+    assert_usage_error(code, err, message)
+    assert db_fingerprint(db) == before
+
+
+def test_torchrun_command_line():
+    opts = TrainOptions(db=Path("/x/l.db"), root=Path("/data"), nproc=2, device="cpu",
+                        epochs=3, nice=10)
+    cmd = launch.command(opts, "json")
+    assert cmd[:5] == [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
+                       "--standalone"]
+    rank_args = cmd[cmd.index("tui_label.train") + 1:]
+    assert "--epochs=3" in rank_args and "--events=json" in rank_args
+    assert not any(a.startswith(("--nproc", "--gpus", "--nice")) for a in rank_args)
+    assert rank_args[-2:] == ["--", "/data"]
+    two = TrainOptions(db=Path("/x/l.db"), nproc=4, nnodes=2, node_rank=1,
+                       master_addr="10.0.0.5", master_port=29611, device="cpu")
+    cmd = launch.command(two, "human")
+    assert "--nnodes=2" in cmd and "--node-rank=1" in cmd and "--standalone" not in cmd
+    assert "--master-addr=10.0.0.5" in cmd and "--master-port=29611" in cmd
+
+
+def test_root_cause_from_torchrun_summary():
+    summary = """
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-11-26_01:02:03
+  host      : box
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 4242)
+  error_file: <N/A>
+"""
+    assert launch.root_cause("noise\n" + summary) == (1, -9)
+    assert launch.describe_exit(-9) == "killed by SIGKILL"
+    assert launch.describe_exit(3) == "exit code 3"
+    assert launch.root_cause("no summary") is None
+
+
+def test_shards_cover_every_image_once_per_epoch():
+    order = distributed.epoch_order(11, seed=0, epoch=1)
+    shards = [World(r, 3).shard(order) for r in range(3)]
+    assert [len(s) for s in shards] == [4, 4, 4]  # padded to equal steps on every rank
+    assert len(torch.cat(shards)) == 12  # (the padding repeats the first one)
+    assert set(torch.cat(shards).tolist()) == set(range(11))
+    assert torch.equal(order, distributed.epoch_order(11, seed=0, epoch=1))  # same on all
+    assert not torch.equal(order, distributed.epoch_order(11, seed=0, epoch=2))
