@@ -98,7 +98,7 @@ def run_trainer(db: Path, size: int, *, steps: int = 0, seconds: float = 0.0,
            "--image-size", str(size), "--device", "cpu", "--events", "json", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    first = trained_from = None
+    first = trained_from = started = None
     rates: list[float] = []
     decoded = None
     assert proc.stdout is not None
@@ -107,6 +107,8 @@ def run_trainer(db: Path, size: int, *, steps: int = 0, seconds: float = 0.0,
         kind = event["event"]
         if kind == "preparing" and event["done"] == event["total"]:
             decoded = (decoded or 0) + event.get("decoded", 0)
+        if kind == "started":
+            started = time.perf_counter() - start
         if kind == "step":
             now = time.perf_counter()
             if first is None:
@@ -120,8 +122,9 @@ def run_trainer(db: Path, size: int, *, steps: int = 0, seconds: float = 0.0,
         pass
     proc.wait()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"first_step": first, "rate": float(np.median(rates[-5:])) if rates else 0.0,
-            "decoded": decoded, "maxrss_mb": usage.ru_maxrss / 1024}
+    return {"first_step": first, "started": started,
+            "rate": float(np.median(rates[-5:])) if rates else 0.0, "decoded": decoded,
+            "maxrss_mb": usage.ru_maxrss / 1024}
 
 
 def reuse(args) -> None:
@@ -135,10 +138,12 @@ def reuse(args) -> None:
         rows = []
         for name in ("first run (empty cache)", "second run (cache filled)"):
             r = run_trainer(db, args.size, steps=args.steps)
-            rows.append([name, r["decoded"], f"{r['first_step']:.2f}", f"{r['rate']:.0f}"])
+            rows.append([name, r["decoded"], f"{r['started']:.2f}", f"{r['first_step']:.2f}",
+                         f"{r['rate']:.0f}"])
             print(f"  {name}: {r}", flush=True)
-        ratio = float(rows[0][2]) / float(rows[1][2])
-        print_table(["run", "images decoded", "start to first step (s)", "images/s"], rows)
+        ratio = float(rows[0][3]) / float(rows[1][3])
+        print_table(["run", "images decoded", "start to 'started' (images ready, s)",
+                     "start to first step (s)", "images/s"], rows)
         print(f"first step: the second run is {ratio:.1f}x faster (target >= 10x)")
 
 
