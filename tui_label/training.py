@@ -45,6 +45,7 @@ class RunState:
     images_per_sec: float = 0.0
     eta_s: float = 0.0
     gpu_memory_mb: float | None = None
+    gpu_util: float | None = None  # percent, where NVML can be read
     world_size: int = 1  # processes training it (--gpus / --nproc, times --nnodes)
     prepared: tuple[int, int] = (0, 0)
     step_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch + frac, loss)
@@ -106,6 +107,7 @@ class RunState:
         self.step, self.steps = e["step"], e["steps"]
         self.images_per_sec, self.eta_s = e["images_per_sec"], e["eta_s"]
         self.gpu_memory_mb = e.get("gpu_memory_mb")
+        self.gpu_util = e.get("gpu_util")
         x = e["epoch"] - 1 + e["step"] / max(e["steps"], 1)
         if not self.step_losses or self.step_losses[-1][0] != x:
             self.step_losses.append((x, e["loss"]))

@@ -128,6 +128,17 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
     return total_loss / max(len(labels), 1), preds
 
 
+def gpu_status(device: torch.device) -> dict:
+    """The GPU's peak memory in this run and, where NVML can be read (the ``nvidia-ml-py``
+    package), its utilisation in percent."""
+    status = {"gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    try:
+        status["gpu_util"] = float(torch.cuda.utilization(device))
+    except Exception:  # no NVML here: memory only
+        pass
+    return status
+
+
 def evaluate_shared(world: World, model: nn.Module, images, labels: torch.Tensor,
                     num_classes: int, device: torch.device, batch_size: int, autocast,
                     channels_last: bool, frozen: bool = False):
@@ -439,6 +450,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
 
         trained = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if opts.compile:  # slower first steps, faster ones after (mostly on CUDA)
+        trained = torch.compile(trained)
     fit = Fit(trained, opts, device, train_y, num_classes, generator, world)
     steps = fit.steps
 
@@ -493,7 +506,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                         "loss": value, "images_per_sec": rate,
                         "eta_s": remaining / rate if rate else 0.0}
             if device.type == "cuda":
-                progress["gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+                progress.update(gpu_status(device))
             emitter.emit("step", **progress)
             writer.progress(run_id, progress)
 

@@ -86,6 +86,8 @@ class TrainOptions:
     hflip: bool = _opt(False, "Random horizontal flips (off: they harm digits, text, arrows).",
                        label="flip")
     seed: int = _opt(0, "Random seed: the initial weights, batch order and augmentation.")
+    compile: bool = _opt(False, "Compile the model with torch.compile: a slower start, faster "
+                                "steps (on CUDA).")
     folds: int | None = _opt(None, "Out-of-sample probabilities of the labeled images (for "
                                    "the suspect labels) from K fine-tuned models, each trained "
                                    "without one fold: K times the training time.",

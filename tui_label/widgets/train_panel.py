@@ -77,6 +77,8 @@ def status_text(s: RunState) -> Text:
     text.append(f"\n{s.num_train} train / {s.num_val} validation images")
     if s.status == "running":
         gpu = f" · GPU {s.gpu_memory_mb:.0f} MiB" if s.gpu_memory_mb else ""
+        if s.gpu_util is not None:
+            gpu += f" {s.gpu_util:.0f}%"
         text.append("\n")
         text.append(f"epoch {s.epoch}/{s.epochs}", style="bold")
         text.append(f" · step {s.step}/{s.steps} · {s.images_per_sec:.0f} img/s · "
