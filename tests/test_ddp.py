@@ -215,3 +215,31 @@ def test_shards_cover_every_image_once_per_epoch():
     assert set(torch.cat(shards).tolist()) == set(range(11))
     assert torch.equal(order, distributed.epoch_order(11, seed=0, epoch=1))  # same on all
     assert not torch.equal(order, distributed.epoch_order(11, seed=0, epoch=2))
+
+
+def test_stopping_the_launcher_cancels_every_rank(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    proc = subprocess.Popen(train_cmd(root, db, 100000, "--nproc", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        run_id = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = parse_events(line)[0]
+            run_id = event["run_id"] or run_id
+            if event["event"] == "step":
+                break
+        proc.send_signal(signal.SIGTERM)  # what the panel's T sends
+        rest = parse_events(proc.stdout.read())
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130
+    assert [e["event"] for e in rest][-1] == "cancelled"
+    store = Store(db)
+    try:
+        assert store.run(run_id)["status"] == "cancelled"
+    finally:
+        store.close()
+    assert rank_pids(run_id) == {}
