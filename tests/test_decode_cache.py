@@ -204,3 +204,25 @@ def test_each_size_has_its_own_cache(tmp_path: Path, dataset: Path):
         assert big.fill(items).decoded == 12
         assert read_all(small, items).shape == (12, 8, 8, 3)
         assert read_all(big, items).shape == (12, 24, 24, 3)
+
+
+def test_a_stop_between_batches_keeps_what_was_written(tmp_path: Path, dataset: Path, counted,
+                                                       monkeypatch):
+    monkeypatch.setattr(decode_cache, "COMMIT_EVERY", 4)
+    items = items_of(dataset)
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("stop")
+
+    with DecodeCache.open(tmp_path / "labels.db", SIZE) as cache:
+        with pytest.raises(KeyboardInterrupt):
+            cache.fill(items, check=check)
+        assert len(counted) == 4  # one batch decoded, no decode queued beyond it
+        entries = cache.entries([i for i, _ in items])
+        assert sorted(entries) == [i for i, _ in items[:4]]
+        assert {e[4] for e in entries.values()} == {"ok"}
+        counted.clear()
+        assert cache.fill(items).decoded == 8 and len(counted) == 8

@@ -40,7 +40,7 @@ import numpy as np
 from tui_label import images
 
 VERSION = 1  # the layout; another version is rebuilt
-COMMIT_EVERY = 64  # decoded images per index transaction
+COMMIT_EVERY = 256  # images decoded in parallel, then written in one index transaction
 _BUSY_MS = 60_000  # another filler holds the index: wait, it commits in milliseconds
 
 
@@ -126,10 +126,11 @@ class DecodeCache:
         return conn
 
     def close(self) -> None:
+        """Close the files (a second call does nothing)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self._conn.close()
+            self._conn.close()
 
     def __enter__(self) -> DecodeCache:
         return self
@@ -177,19 +178,15 @@ class DecodeCache:
         progress(result.reused, total, 0)
         if todo:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                decoded = pool.map(lambda t: (t, images.decode_square(t[1], self.size)), todo)
-                batch: list = []
-                for item in decoded:
-                    batch.append(item)
-                    if len(batch) >= COMMIT_EVERY:
-                        check()
-                        self._store(batch, result)
-                        progress(result.reused + result.decoded, total, result.decoded)
-                        batch = []
-                if batch:
+                # A batch at a time: a million images are never a million pending decodes,
+                # and a stop waits for one batch only.
+                for start in range(0, len(todo), COMMIT_EVERY):
                     check()
+                    batch = list(pool.map(
+                        lambda t: (t, images.decode_square(t[1], self.size)),
+                        todo[start:start + COMMIT_EVERY]))
                     self._store(batch, result)
-            progress(total, total, result.decoded)
+                    progress(result.reused + result.decoded, total, result.decoded)
         result.seconds = time.monotonic() - start
         return result
 

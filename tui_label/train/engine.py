@@ -415,7 +415,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
 
     skipped: list[tuple[str, str]] = []  # (path, why), for the warning
     # Every image decoded once per size, beside the database: a later run (and the
-    # predictions) reads what an earlier one decoded. Open for the rest of the process.
+    # predictions) reads what an earlier one decoded. Open while the run streams from it.
     cache = DecodeCache.open(opts.db, opts.size)
 
     def prepare(subset):
@@ -443,6 +443,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     # large one streams from the cache a batch at a time.
     whole = tdata.in_memory(train_x, val_x)
     train_x, val_x = train_x.ready(device, whole), val_x.ready(device, whole)
+    if whole:
+        cache.close()
     num_classes = len(names)
     trained = model  # what the steps run: DDP averages the gradients over the ranks
     if world.distributed:
@@ -547,12 +549,14 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     if world.distributed:  # the predictions are rank 0's alone: no collective after this
         world.stop()
         if not world.main:
+            cache.close()
             return 0
     # The run stays "running" until its predictions are stored; a failure there is a warning
     # (and the reason on the finished run): the trained model is never lost to it.
     data = TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])
     problem = _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names,
                               device, model, best_path, data)
+    cache.close()
     writer.must("the finished status", store.update_run, run_id, status="finished",
                 reason=problem)
     emitter.emit("finished", best_accuracy=best_acc, best_checkpoint=str(best_path),
