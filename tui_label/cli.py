@@ -14,6 +14,7 @@ from tui_label import __version__, orders
 from tui_label.cache_cli import cache
 from tui_label.errors import UsageError
 from tui_label.paths import dataset_root
+from tui_label.stats_cli import stats
 from tui_label.train.cli import train
 from tui_label.train.predict_cli import predict, suspects
 
@@ -164,24 +165,6 @@ def _existing_db(folder: str | None, db: Path | None) -> Path:
 @cli.command()
 @click.argument("folder", metavar="[DIR]", required=False)
 @_db_option
-def stats(folder, db) -> None:
-    """Counts per class and how far labeling has come."""
-    store = _open_for_reading(_existing_db(folder, db))
-    counts = store.counts()
-    status = dict(store.conn.execute("SELECT status, COUNT(*) FROM images GROUP BY status"))
-    click.echo(f"{counts.total} images: {counts.labeled} labeled, {counts.skipped} skipped, "
-               f"{counts.remaining} to go")
-    if status.get("unreadable") or status.get("missing"):
-        click.echo(f"{status.get('unreadable', 0)} unreadable, {status.get('missing', 0)} "
-                   "missing on disk")
-    for row in store.classes():
-        click.echo(f"  {row.hotkey or '-':>2}  {row.name:<24} {counts.per_class.get(row.id, 0)}")
-    store.close()
-
-
-@cli.command()
-@click.argument("folder", metavar="[DIR]", required=False)
-@_db_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -232,6 +215,7 @@ cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 cli.add_command(predict)  # train/predict_cli.py
 cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
+cli.add_command(stats)  # stats_cli.py
 
 
 def main(argv: list[str] | None = None) -> None:
