@@ -13,6 +13,7 @@ import click
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
 from tui_label.errors import UsageError
+from tui_label.import_cli import import_labels
 from tui_label.paths import dataset_root
 from tui_label.stats_cli import stats
 from tui_label.train.cli import train
@@ -215,6 +216,7 @@ cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 cli.add_command(predict)  # train/predict_cli.py
 cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
+cli.add_command(import_labels)  # import_cli.py (tui_label.importer)
 cli.add_command(stats)  # stats_cli.py
 
 

@@ -730,6 +730,62 @@ class Store:
                 counts.skipped += n
         return counts
 
+    # -- import (tui_label.importer) --------------------------------------------------------
+
+    def label_states(self) -> list[tuple[int, str, str | None, int | None]]:
+        """Every image, missing ones too, as ``(id, path, action, class_id)`` of its latest
+        event (``action`` None when it has none)."""
+        return self.conn.execute(
+            "SELECT i.id, i.path, e.action, e.class_id FROM images i "
+            "LEFT JOIN latest_events e ON e.image_id = i.id").fetchall()
+
+    def add_classes(self, names: Sequence[str], hotkeys: Iterable[str]) -> list[ClassRow]:
+        """Append the classes ``names`` after the existing ones in one transaction, each with
+        the next of ``hotkeys`` (none once they run out)."""
+        keys = iter(hotkeys)
+        with self._write():
+            position = self.conn.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM classes").fetchone()[0]
+            self.conn.executemany(
+                "INSERT INTO classes (name, hotkey, position) VALUES (?, ?, ?)",
+                [(name, next(keys, None), position + n) for n, name in enumerate(names)])
+        wanted = set(names)
+        return [row for row in self.classes() if row.name in wanted]
+
+    def import_labels(self, rows: Sequence[tuple[int, int, str, str | None]],
+                      decide) -> list[tuple[str, int | None]]:
+        """Write imported labels in one transaction: all of them or, on any error, none.
+
+        Each row is ``(image_id, class_id, annotator, created_at)`` (None: now), applied in
+        order. ``decide(current, wanted)`` gets the image's current class (None unless its
+        latest event is a label) as it is inside this transaction, and returns ``new``,
+        ``changed``, ``unchanged`` or ``conflict``; ``new`` and ``changed`` append a ``label``
+        event with ``source = 'import'``. Returns each row's ``(outcome, class before)``.
+        """
+        with self._write():
+            ids = sorted({row[0] for row in rows})
+            current: dict[int, int | None] = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for image_id, action, class_id in self.conn.execute(
+                        "SELECT image_id, action, class_id FROM label_events WHERE id IN "
+                        f"(SELECT MAX(id) FROM label_events WHERE image_id IN ({marks}) "
+                        "GROUP BY image_id)", chunk):
+                    current[image_id] = class_id if action == "label" else None
+            results, events, now = [], [], now_iso()
+            for image_id, class_id, annotator, created_at in rows:
+                before = current.get(image_id)
+                result = decide(before, class_id)
+                results.append((result, before))
+                if result in ("new", "changed"):
+                    events.append((image_id, class_id, annotator, created_at or now))
+                    current[image_id] = class_id
+            self.conn.executemany(
+                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
+                "source) VALUES (?, 'label', ?, ?, ?, 'import')", events)
+        return results
+
     # -- settings -------------------------------------------------------------------------
 
     def get_setting(self, key: str) -> str | None:

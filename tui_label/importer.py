@@ -1,0 +1,562 @@
+"""``tui-label import``: labels from a CSV, JSON lines, a tui-label export or an ImageFolder
+layout, stored as label events with ``source = 'import'``.
+
+Two passes over the source, so a file larger than memory is streamed and never held whole:
+
+1. **plan** reads every row and checks it against the store (new, changed, conflicting,
+   unchanged, unknown class, not in the dataset, cannot be parsed). Nothing is written; the dry
+   run stops here. A path outside the dataset root stops it with a ``UsageError``.
+2. **apply** reads the source again and writes in batches of ``BATCH_SIZE`` rows, one
+   transaction per batch (``Store.import_labels``), so an interrupted import leaves whole
+   batches only. Each batch decides again against the store as it is then, so a label written
+   by someone else since the plan is still a conflict, never silently replaced.
+
+Single labels only: a JSON list of labels is a row that cannot be parsed.
+Memory grows with the dataset's image count (a path index, as the labeler's queue), not with
+the file. No textual, no torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tui_label.errors import UsageError
+from tui_label.scan import scan
+
+FORMATS = ("auto", "csv", "jsonl", "imagefolder", "tui-label")
+BATCH_SIZE = 5_000
+SAMPLES = 5  # examples kept of each kind of problem
+# What ``tui-label export`` writes (tui_label.export.FIELDS), and the characters whose cells it
+# prefixes with a ' against spreadsheet formulas (taken off again here).
+EXPORT_FIELDS = ("path", "label", "annotator", "labeled_at")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One labeled image as the source gives it."""
+
+    where: str  # "line 7", or the file under an ImageFolder
+    path: str  # relative to the dataset root, '/' separated, normalized
+    label: str | None  # None or "": no label (a skipped image in a tui-label export)
+    annotator: str | None = None
+    labeled_at: str | None = None  # normalized to UTC, as the store writes times
+    fallback_name: str | None = None  # ImageFolder: match this file name when path is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row that cannot be parsed."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the labels come from, and how to read them."""
+
+    path: Path
+    fmt: str  # csv | jsonl | imagefolder (tui-label exports are csv or jsonl)
+    path_column: str = "path"
+    label_column: str = "label"
+    export: bool = False  # --format tui-label: a tui-label export, whatever its header
+    root: Path | None = None  # the dataset folder, when known (ImageFolder matching)
+
+
+def open_source(path: Path, fmt: str = "auto", *, path_column: str = "path",
+                label_column: str = "label", root: Path | None = None) -> Source:
+    """Check the source exists and fits its format (``auto``: by its extension; a folder is an
+    ImageFolder).
+
+    Raises:
+        UsageError: a missing source, an unknown format, a folder given as a file or the
+            reverse.
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if not os.path.exists(path):
+        raise UsageError(f"no such file or folder: {path}")
+    is_dir = path.is_dir()
+    export = fmt == "tui-label"
+    if fmt == "imagefolder" or (fmt == "auto" and is_dir):
+        if not is_dir:
+            raise UsageError(f"--format imagefolder takes a folder (one per class), not {path}")
+        return Source(path, "imagefolder", root=root)
+    if is_dir:
+        raise UsageError(f"{path} is a folder: use --format imagefolder, or give a file")
+    if fmt in ("auto", "tui-label"):
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            fmt = "csv"
+        elif suffix in (".jsonl", ".ndjson"):
+            fmt = "jsonl"
+        else:
+            raise UsageError(f"cannot tell the format of {path} from its name: pass --format "
+                             "csv or jsonl")
+    if export:
+        path_column, label_column = "path", "label"
+    return Source(path, fmt, path_column, label_column, export, root)
+
+
+def normalize_path(text: str) -> str | None:
+    """``text`` as a dataset path (``a/./b//c`` → ``a/b/c``); None when it lies outside the
+    dataset root (absolute, or ``..`` above it)."""
+    if text.startswith(("/", "\\")) or _DRIVE.match(text):
+        return None
+    parts: list[str] = []
+    for part in text.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def normalize_time(text: str) -> str | None:
+    """An ISO 8601 time as the store writes it (UTC, milliseconds, ``Z``); a time without a
+    zone is taken as UTC. None when it is not one."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _row(where: str, path, label, annotator=None, labeled_at=None) -> Row | BadRow:
+    """A parsed row checked: a path and at most one label, a time that is a time.
+
+    Raises:
+        UsageError: the path lies outside the dataset root.
+    """
+    if not isinstance(path, str) or not path:
+        return BadRow(where, "no path")
+    if isinstance(label, list):
+        return BadRow(where, "a list of labels: multi-label import is not supported")
+    if label is not None and not isinstance(label, str):
+        return BadRow(where, f"the label must be text, not {json.dumps(label)}")
+    if annotator is not None and not isinstance(annotator, str):
+        return BadRow(where, "the annotator must be text")
+    normalized = normalize_path(path)
+    if normalized is None:
+        raise UsageError(f"{where}: path {path!r} lies outside the dataset root (absolute, or "
+                         "'..' above it): nothing imported")
+    if not normalized:
+        return BadRow(where, f"path {path!r} names no file")
+    when = None
+    if labeled_at not in (None, ""):
+        when = normalize_time(labeled_at) if isinstance(labeled_at, str) else None
+        if when is None:
+            return BadRow(where, f"labeled_at {labeled_at!r} is not an ISO 8601 time")
+    label = label.strip() if label else None
+    return Row(where, normalized, label or None, annotator or None, when)
+
+
+def _unneutralize(cell: str) -> str:
+    """Take off the ' that ``tui-label export`` puts before a cell a spreadsheet would run."""
+    if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_TRIGGERS:
+        return cell[1:]
+    return cell
+
+
+def read_csv(source: Source) -> Iterator[Row | BadRow]:
+    """Rows of a CSV with a header naming the path and label columns (``annotator`` and
+    ``labeled_at`` are read when present).
+
+    Raises:
+        UsageError: no header, a missing column, a malformed file (with its line), not UTF-8.
+    """
+    name = source.path
+    with open(source.path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, strict=True)
+        line = 0
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise UsageError(f"{name} is empty: a CSV needs a header line")
+            if len(set(header)) != len(header):
+                raise UsageError(f"{name} line 1: a column name appears twice in the header")
+            export = source.export or set(EXPORT_FIELDS) <= set(header)
+            for column, option in ((source.path_column, "--path-column"),
+                                   (source.label_column, "--label-column")):
+                if column not in header:
+                    raise UsageError(f"{name} line 1: no {column!r} column in the header "
+                                     f"({', '.join(header)[:200]}); name it with {option}")
+            at = {key: i for i, key in enumerate(header)}
+            path_i, label_i = at[source.path_column], at[source.label_column]
+            who_i, when_i = at.get("annotator"), at.get("labeled_at")
+            for record in reader:
+                line = reader.line_num
+                where = f"line {line}"
+                if not record:
+                    continue  # a blank line
+                if len(record) != len(header):
+                    yield BadRow(where, f"{len(record)} fields, the header has {len(header)}")
+                    continue
+                if export:
+                    record = [_unneutralize(cell) for cell in record]
+                yield _row(where, record[path_i], record[label_i],
+                           record[who_i] if who_i is not None else None,
+                           record[when_i] if when_i is not None else None)
+        except csv.Error as exc:
+            raise UsageError(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{name}: not UTF-8 text (after line {reader.line_num})") from None
+
+
+def read_jsonl(source: Source) -> Iterator[Row | BadRow]:
+    """Rows of JSON lines, one object per line: ``{"path": ..., "label": ...}`` with optional
+    ``annotator`` and ``labeled_at``. Blank lines are passed over.
+
+    Raises:
+        UsageError: not UTF-8.
+    """
+    line = 0
+    try:
+        with open(source.path, encoding="utf-8-sig") as f:
+            for line, text in enumerate(f, 1):
+                if not text.strip():
+                    continue
+                where = f"line {line}"
+                try:
+                    obj = json.loads(text)
+                except ValueError as exc:
+                    yield BadRow(where, f"not valid JSON ({exc.msg})")
+                    continue
+                if not isinstance(obj, dict):
+                    yield BadRow(where, "not a JSON object")
+                    continue
+                if source.path_column not in obj:
+                    yield BadRow(where, f"no {source.path_column!r} field")
+                    continue
+                yield _row(where, obj[source.path_column], obj.get(source.label_column),
+                           obj.get("annotator"), obj.get("labeled_at"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{source.path}: not UTF-8 text (after line {line})") from None
+
+
+def read_imagefolder(source: Source) -> Iterator[Row | BadRow]:
+    """Rows of an ImageFolder layout: ``SRC/<class>/.../<file>`` is labeled ``<class>``.
+
+    Which dataset image a file is: its path relative to the dataset root when the file (or the
+    file a symlink points to, as ``tui-label export`` makes them) lies inside the dataset root;
+    else its path under the class folder, and failing that its file name when exactly one
+    image of the dataset has that name.
+    """
+    src = source.path
+    real_root = os.path.realpath(source.root) if source.root is not None else None
+    for found in scan(src):
+        label, sep, rest = found.path.partition("/")
+        if not sep:
+            yield BadRow(found.path, "not inside a class folder")
+            continue
+        path = rest
+        if real_root is not None:
+            target = os.path.realpath(src / found.path)
+            if target.startswith(real_root + os.sep):
+                path = os.path.relpath(target, real_root).replace(os.sep, "/")
+        yield Row(found.path, path, label, fallback_name=rest.rsplit("/", 1)[-1])
+
+
+def read_rows(source: Source) -> Iterator[Row | BadRow]:
+    """The source's rows, streamed."""
+    if source.fmt == "csv":
+        return read_csv(source)
+    if source.fmt == "jsonl":
+        return read_jsonl(source)
+    return read_imagefolder(source)
+
+
+class DatasetIndex:
+    """The store's images by path, with each one's current class (a label's, else None)."""
+
+    def __init__(self, store) -> None:
+        self.ids: dict[str, int] = {}
+        self.current: dict[int, int | None] = {}
+        for image_id, path, action, class_id in store.label_states():
+            self.ids[path] = image_id
+            self.current[image_id] = class_id if action == "label" else None
+        self._names: dict[str, int | None] | None = None
+
+    def find(self, row: Row) -> int | None:
+        """The image a row names, or None."""
+        image_id = self.ids.get(row.path)
+        if image_id is None and row.fallback_name is not None:
+            if self._names is None:
+                self._names = {}
+                for path, i in self.ids.items():
+                    name = path.rsplit("/", 1)[-1]
+                    self._names[name] = None if name in self._names else i  # None: ambiguous
+            image_id = self._names.get(row.fallback_name)
+        return image_id
+
+
+def outcome(current: int | None, wanted: int, overwrite: bool) -> str:
+    """What importing class ``wanted`` does to an image whose current class is ``current``:
+    ``new``, ``unchanged``, ``changed`` (overwritten) or ``conflict`` (kept)."""
+    if current is None:
+        return "new"
+    if current == wanted:
+        return "unchanged"
+    return "changed" if overwrite else "conflict"
+
+
+@dataclass
+class Summary:
+    """What an import found (the plan) or did (after apply)."""
+
+    source: str
+    format: str
+    applied: bool = False
+    rows: int = 0
+    new: int = 0
+    changed: int = 0  # different label replaced (--on-conflict overwrite)
+    conflicts: int = 0  # different label kept (--on-conflict skip)
+    unchanged: int = 0
+    no_label: int = 0
+    repeated: int = 0  # rows for a path an earlier row named
+    unknown_rows: int = 0
+    unknown_classes: dict[str, int] = field(default_factory=dict)
+    created_classes: list[str] = field(default_factory=list)
+    not_found: int = 0
+    not_found_examples: list[str] = field(default_factory=list)
+    bad_rows: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+    conflict_examples: list[str] = field(default_factory=list)
+    batches: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A row that names a known image and a known (or to be created) class."""
+
+    image_id: int
+    class_name: str
+    annotator: str | None
+    labeled_at: str | None
+    where: str
+    path: str
+
+
+class Importer:
+    """Plan and apply one import into ``store``.
+
+    Args:
+        store: an open, writable ``Store`` (only ``apply`` writes).
+        source: from ``open_source``.
+        on_conflict: ``skip`` keeps an existing different label, ``overwrite`` replaces it.
+        create_classes: create classes the store lacks (else their rows are skipped).
+        annotator: recorded for rows without one (the importing user).
+        batch_size: rows per transaction.
+    """
+
+    def __init__(self, store, source: Source, *, on_conflict: str = "skip",
+                 create_classes: bool = False, annotator: str | None = None,
+                 batch_size: int = BATCH_SIZE) -> None:
+        if on_conflict not in ("skip", "overwrite"):
+            raise UsageError(f"--on-conflict must be skip or overwrite, not {on_conflict!r}")
+        if batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        self.store = store
+        self.source = source
+        self.overwrite = on_conflict == "overwrite"
+        self.create_classes = create_classes
+        self.annotator = annotator or store.annotator
+        self.batch_size = batch_size
+        self.index = DatasetIndex(store)
+        self.classes = {c.name: c.id for c in store.classes()}
+        self.planned: Summary | None = None
+
+    def _resolved(self, summary: Summary) -> Iterator[Resolved]:
+        """The source's rows that can be imported; the others counted in ``summary``."""
+        for row in read_rows(self.source):
+            summary.rows += 1
+            if isinstance(row, BadRow):
+                summary.bad_rows += 1
+                if len(summary.bad_examples) < SAMPLES:
+                    summary.bad_examples.append(str(row))
+                continue
+            if row.label is None:
+                summary.no_label += 1
+                continue
+            image_id = self.index.find(row)
+            if image_id is None:
+                summary.not_found += 1
+                if len(summary.not_found_examples) < SAMPLES:
+                    summary.not_found_examples.append(row.path)
+                continue
+            if row.label not in self.classes:
+                summary.unknown_classes[row.label] = summary.unknown_classes.get(row.label,
+                                                                                0) + 1
+                if not self.create_classes:
+                    summary.unknown_rows += 1
+                    continue
+            yield Resolved(image_id, row.label, row.annotator, row.labeled_at, row.where,
+                           row.path)
+
+    def plan(self) -> Summary:
+        """Read the whole source and say what ``apply`` would do; writes nothing.
+
+        Raises:
+            UsageError: a malformed file, or a path outside the dataset root.
+        """
+        summary = Summary(str(self.source.path), self.source.fmt)
+        current = dict(self.index.current)  # as the rows before this one leave it
+        placeholder: dict[str, int] = {}  # classes to be created, by negative ids
+        seen: set[int] = set()
+        for item in self._resolved(summary):
+            wanted = self.classes.get(item.class_name)
+            if wanted is None:
+                wanted = placeholder.setdefault(item.class_name, -1 - len(placeholder))
+            if item.image_id in seen:
+                summary.repeated += 1
+            seen.add(item.image_id)
+            result = outcome(current[item.image_id], wanted, self.overwrite)
+            self._count(summary, result, item, current[item.image_id])
+            if result in ("new", "changed"):
+                current[item.image_id] = wanted
+        if self.create_classes:
+            summary.created_classes = sorted(summary.unknown_classes)
+        self.planned = summary
+        return summary
+
+    def _count(self, summary: Summary, result: str, item: Resolved, before: int | None) -> None:
+        setattr(summary, result if result != "conflict" else "conflicts",
+                getattr(summary, result if result != "conflict" else "conflicts") + 1)
+        if result in ("conflict", "changed") and len(summary.conflict_examples) < SAMPLES:
+            names = {v: k for k, v in self.classes.items()}
+            summary.conflict_examples.append(
+                f"{item.path}: {names.get(before, '?')} in the store, {item.class_name} in "
+                f"the file ({item.where})")
+
+    def apply(self, *, on_batch: Callable[[Summary], None] | None = None) -> Summary:
+        """Read the source again and write it, ``batch_size`` rows per transaction. Call
+        ``plan`` first: it is what checks the whole file before anything is written.
+
+        Raises:
+            UsageError: the import stopped part way (the source changed since the plan, or a
+                write failed): the batches before it are stored, the one in progress is not.
+        """
+        if self.planned is None:
+            raise RuntimeError("plan() checks the source before apply() writes it")
+        summary = Summary(str(self.source.path), self.source.fmt, applied=True)
+        unknown = self.planned.created_classes
+        if unknown:
+            for row in self.store.add_classes(unknown, free_hotkeys(self.store)):
+                self.classes[row.name] = row.id
+            summary.created_classes = unknown
+        batch: list[Resolved] = []
+        try:
+            for item in self._resolved(summary):
+                batch.append(item)
+                if len(batch) >= self.batch_size:
+                    self._write(batch, summary)
+                    batch = []
+                    if on_batch is not None:
+                        on_batch(summary)
+            if batch:
+                self._write(batch, summary)
+        except Exception as exc:
+            done = summary.new + summary.changed
+            message = str(exc) if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+            raise UsageError(
+                f"import stopped in batch {summary.batches + 1} ({message}); the "
+                f"{summary.batches} batches before it are stored ({done} labels), that one is "
+                "not: the same import again completes it") from exc
+        return summary
+
+    def _write(self, batch: list[Resolved], summary: Summary) -> None:
+        if summary.bad_rows > self.planned.bad_rows:
+            raise UsageError(f"{summary.bad_examples[-1]}: the source changed since it was "
+                             "checked")
+        missing = {item.class_name for item in batch} - set(self.classes)
+        if missing:
+            raise UsageError(f"class {sorted(missing)[0]!r} is new since the source was "
+                             "checked")
+        rows = [(item.image_id, self.classes[item.class_name],
+                 item.annotator or self.annotator, item.labeled_at) for item in batch]
+        results = self.store.import_labels(
+            rows, lambda current, wanted: outcome(current, wanted, self.overwrite))
+        for item, (result, before) in zip(batch, results, strict=True):
+            self._count(summary, result, item, before)
+            if result in ("new", "changed"):
+                self.index.current[item.image_id] = self.classes[item.class_name]
+        summary.batches += 1
+
+
+def free_hotkeys(store) -> list[str]:
+    """The default hotkeys no class and no labeler key uses, in order."""
+    from tui_label.keys import DEFAULT_HOTKEYS, reserved_keys
+
+    reserved = reserved_keys()
+    taken = {c.hotkey for c in store.classes()}
+    return [k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken]
+
+
+def _names(names: list[str], *, quote: bool = True, most: int = 10) -> str:
+    shown = ", ".join(repr(n) if quote else n for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def describe(summary: Summary) -> list[str]:
+    """The summary as lines for a person."""
+    done = summary.applied
+    lines = [f"{'Imported' if done else 'Dry run, nothing changed'}: {summary.source} "
+             f"({summary.format}, {summary.rows:,} rows)"]
+
+    def line(label: str, n: int, note: str = "") -> None:
+        lines.append(f"  {label:<24}{n:>10,}" + (f"  {note}" if note else ""))
+
+    line("new labels", summary.new)
+    line("changed labels", summary.changed,
+         "existing different labels replaced (--on-conflict overwrite)" if summary.changed
+         else "")
+    line("conflicts kept", summary.conflicts,
+         "existing different labels kept; --on-conflict overwrite replaces them"
+         if summary.conflicts else "")
+    for example in summary.conflict_examples:
+        lines.append(f"    {example}")
+    line("unchanged", summary.unchanged)
+    if summary.no_label:
+        line("rows without a label", summary.no_label, "not imported")
+    if summary.repeated:
+        line("repeated paths", summary.repeated, "a later row for an image applies after "
+             "the earlier one")
+    if summary.created_classes:
+        line("classes created" if done else "classes to create", len(summary.created_classes),
+             _names(summary.created_classes))
+    elif summary.unknown_classes:
+        counted = [f"{name!r} ({n:,})" for name, n in sorted(summary.unknown_classes.items())]
+        line("unknown classes, skipped", summary.unknown_rows,
+             f"rows: {_names(counted, quote=False)}; --create-classes creates them")
+    if summary.not_found:
+        line("not in the dataset", summary.not_found,
+             "e.g. " + ", ".join(summary.not_found_examples))
+    if summary.bad_rows:
+        line("cannot be parsed", summary.bad_rows)
+        for example in summary.bad_examples:
+            lines.append(f"    {example}")
+    if done:
+        lines.append(f"  {summary.batches} batches written as label events (source 'import')")
+    return lines
