@@ -122,8 +122,8 @@ def test_export_with_predictions_adds_class_and_confidence(tmp_path, capsys):
     code, out, err = call(capsys, "export", "--db", str(db), "--with-predictions")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["path", "label", "annotator", "labeled_at", "predicted",
-                             "confidence"]
+    assert list(rows[0]) == ["path", "label", "annotator", "labeled_at", "split",
+                             "predicted", "confidence"]
     assert [(r["path"], r["label"], r["predicted"], r["confidence"]) for r in rows] == [
         ("'=cat.png", "'=evil", "cat", "0.875"), ("img001.png", "cat", "'=evil", "0.6"),
         ("img002.png", "cat", "cat", "0.99")]
@@ -139,7 +139,7 @@ def test_export_without_the_flag_is_unchanged(tmp_path, capsys):
     db, _, _ = predicted_db(tmp_path)
     code, out, _ = call(capsys, "export", "--db", str(db))
     assert code == 0
-    assert out.splitlines()[0] == "path,label,annotator,labeled_at"
+    assert out.splitlines()[0] == "path,label,annotator,labeled_at,split"
 
 
 def test_export_with_predictions_but_none_is_one_line(tmp_path, capsys):

@@ -13,6 +13,7 @@ import click
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
 from tui_label.errors import UsageError
+from tui_label.export_cli import export
 from tui_label.import_cli import import_labels
 from tui_label.paths import dataset_root
 from tui_label.stats_cli import stats
@@ -163,61 +164,13 @@ def _existing_db(folder: str | None, db: Path | None) -> Path:
     return db
 
 
-@cli.command()
-@click.argument("folder", metavar="[DIR]", required=False)
-@_db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
-              show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here instead of standard output.")
-@click.option("--include-skipped", is_flag=True, help="Also list skipped images (label empty).")
-@click.option("--force", is_flag=True, help="Overwrite an existing output file (never a database).")
-@click.option("--with-predictions", is_flag=True,
-              help="Add the latest predicted run's class and its probability (predicted, "
-                   "confidence).")
-def export(folder, db, fmt, output, include_skipped, force, with_predictions) -> None:
-    """Write each image's current label: path, label, annotator, labeled_at.
-
-    CSV cells that would start a spreadsheet formula (=, +, -, @, tab, CR) get a leading '.
-    """
-    from tui_label import export as exporter
-
-    db = _existing_db(folder, db)
-    if output is not None:
-        exporter.check_output(output, db, force=force)  # before anything is read or written
-    store = _open_for_reading(db)
-    try:
-        rows = [
-            {"path": r["path"], "label": r["class"] or "", "annotator": r["annotator"],
-             "labeled_at": r["created_at"]}
-            for r in store.current_labels()
-            if r["action"] == "label" or include_skipped
-        ]
-        if with_predictions:
-            exporter.add_predictions(rows, store)
-    finally:
-        store.close()
-    fields = exporter.FIELDS + (exporter.PREDICTION_FIELDS if with_predictions else ())
-
-    def write(out) -> None:
-        if fmt == "csv":
-            exporter.write_csv(rows, out, fields)
-        else:
-            exporter.write_jsonl(rows, out)
-
-    if output is None:
-        write(sys.stdout)
-        return
-    exporter.write_atomically(output, write)
-    click.echo(f"wrote {len(rows)} labels to {output}", err=True)
-
-
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 cli.add_command(predict)  # train/predict_cli.py
 cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
 cli.add_command(import_labels)  # import_cli.py (tui_label.importer)
 cli.add_command(stats)  # stats_cli.py
+cli.add_command(export)  # export_cli.py
 
 
 def main(argv: list[str] | None = None) -> None:

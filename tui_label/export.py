@@ -1,11 +1,18 @@
-"""``tui-label export``: each image's current label as CSV or JSON lines.
+"""``tui-label export``: labels as CSV, JSON lines, an ImageFolder tree or the Hugging Face
+``imagefolder`` layout.
 
-Two promises: an export never writes onto the database it reads (nor its ``-wal``/``-shm``
-files, nor any other SQLite file) and never clobbers a file without ``--force``; and a failed
-export leaves no half-written file (it writes a temporary file beside the target, then renames).
+What is exported: each image's current label, one annotator's own latest labels, or only the
+labels two or more annotators agree on; each with its stored train/validation split.
+
+Promises: an export never writes onto the database it reads (nor its ``-wal``/``-shm`` files,
+nor any other SQLite file), nor inside the dataset folder, and never clobbers a file or a
+non-empty folder without ``--force``; a failed export leaves no half-written result (a file or
+folder is written beside the target under a temporary name, then renamed); and no class or
+file name writes outside the output folder (``safe_name``).
 
 CSV cells that a spreadsheet would run as a formula get a leading single quote, as OWASP
-recommends against CSV injection. JSON lines stay raw: no spreadsheet opens them.
+recommends against CSV injection. JSON lines and the Hugging Face ``metadata.csv`` stay raw:
+they are read by programs, which must see the class names as stored.
 No textual, no torch.
 """
 
@@ -14,20 +21,121 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from tui_label.errors import UsageError
 
-FIELDS = ("path", "label", "annotator", "labeled_at")
+FIELDS = ("path", "label", "annotator", "labeled_at", "split")
 PREDICTION_FIELDS = ("predicted", "confidence")  # with --with-predictions
+FORMATS = ("csv", "jsonl", "imagefolder", "hf")
+FOLDER_FORMATS = ("imagefolder", "hf")
+# The Hugging Face metadata.csv: file_name (relative to the metadata file) is required.
+HF_FIELDS = ("file_name", "label", "split", "path", "annotator", "labeled_at")
+HF_METADATA = "metadata.csv"
+# Split folders, as stored (torchvision's habit; the Hugging Face loader reads "val" as its
+# validation split). An image without a stored split goes to train/ once any split exists.
+TRAIN, VAL = "train", "val"
+# Room for a "-N" suffix under the usual 255-byte limit on a file name.
+MAX_NAME_BYTES = 200
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _SIDECARS = ("", "-wal", "-shm", "-journal")
+# Path separators (both kinds), NUL and every other control character (newlines included).
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+T = TypeVar("T")
+
+
+# --- what is exported -------------------------------------------------------------------------
+
+
+def select_rows(store, *, annotator: str | None = None, agreed: bool = False,
+                include_skipped: bool = False) -> list[dict]:
+    """The rows to export, by path: ``path, label, annotator, labeled_at, split``.
+
+    By default each image's current label; with ``annotator``, that annotator's own latest
+    label of each image (their undo events and the events they undid left out); with
+    ``agreed``, the images two or more annotators labeled alike (``annotator`` lists them,
+    ``labeled_at`` is the latest). ``split`` is the stored split, ``''`` where none.
+
+    Raises:
+        UsageError: both filters, or an annotator with no events.
+    """
+    if agreed and annotator is not None:
+        raise UsageError("give --annotator or --agreed, not both")
+    if agreed:
+        raw = store.agreed_rows()
+    else:
+        if annotator is not None and annotator not in store.annotators():
+            known = ", ".join(store.annotators()) or "none yet"
+            raise UsageError(f"no labels by annotator {annotator!r} (annotators: {known})")
+        raw = store.export_rows(annotator=annotator)
+    rows = []
+    for path, action, name, who, created_at, split in raw:
+        if action != "label" and not include_skipped:
+            continue
+        if agreed:
+            who = ",".join(sorted(who.split("\x1f")))
+        rows.append({"path": path, "label": name or "", "annotator": who,
+                     "labeled_at": created_at, "split": split})
+    return rows
+
+
+# --- names that stay inside the output folder ---------------------------------------------
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one harmless path component: separators, NUL and control characters
+    (newlines) become ``_``, a leading ``-`` (an option to a shell tool) or ``.`` (hidden,
+    ``..``) becomes ``_``, an empty name is ``_``, and it is cut to ``MAX_NAME_BYTES`` bytes
+    (keeping a short extension). An absolute path or ``../x`` thus stays one name."""
+    safe = _UNSAFE.sub("_", name)
+    if safe[:1] in ("-", "."):
+        safe = "_" + safe[1:]
+    if len(safe.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        stem, ext = _split_ext(safe)
+        room = MAX_NAME_BYTES - len(ext.encode("utf-8", "surrogateescape"))
+        stem = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+        safe = stem + ext
+    return safe or "_"
+
+
+def _split_ext(name: str) -> tuple[str, str]:
+    stem, ext = os.path.splitext(name)
+    return (stem, ext) if stem and len(ext) <= 16 else (name, "")
+
+
+class UniqueNames:
+    """Safe names in one folder, never two alike: a name taken already (ignoring case, for
+    case-insensitive file systems) gets ``-2``, ``-3``... before its extension."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self._taken = {name.casefold() for name in reserved}
+        self._next: dict[str, int] = {}
+
+    def claim(self, name: str, *, keep_ext: bool = True) -> str:
+        """A new safe name for ``name`` in this folder."""
+        base = safe_name(name)
+        if base.casefold() not in self._taken:
+            self._taken.add(base.casefold())
+            return base
+        stem, ext = _split_ext(base) if keep_ext else (base, "")
+        n = self._next.get(base.casefold(), 1)
+        while True:
+            n += 1
+            candidate = f"{stem}-{n}{ext}"
+            if candidate.casefold() not in self._taken:
+                break
+        self._next[base.casefold()] = n
+        self._taken.add(candidate.casefold())
+        return candidate
 
 
 def neutralize(value: object) -> object:
@@ -82,9 +190,12 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-def check_output(output: Path, db: Path, *, force: bool) -> None:
-    """Refuse an output that is the database, one of its files, an SQLite file, or (without
-    ``force``) any existing file.
+def check_output(output: Path, db: Path, *, force: bool, root: Path | None = None,
+                 folder: bool = False) -> None:
+    """Refuse an output that is the database, one of its files, an SQLite file, inside the
+    dataset folder ``root``, or (without ``force``) an existing file. A ``folder`` output may
+    be an empty folder; a non-empty one needs ``force``, and one that holds the dataset or the
+    database is refused (replacing it would delete them). A file output may not be a folder.
 
     Raises:
         UsageError: with a one-line reason.
@@ -95,6 +206,12 @@ def check_output(output: Path, db: Path, *, force: bool) -> None:
     resolved = output.resolve()
     if any(resolved == path.resolve() for path in db_files):
         raise UsageError(f"refusing to write the export onto the database {db}")
+    if root is not None and resolved.is_relative_to(root.resolve()):
+        raise UsageError(f"refusing to write the export inside the dataset folder {root}")
+    if folder:
+        for what, held in (("dataset folder", root), ("database", db)):
+            if held is not None and held.resolve().is_relative_to(resolved):
+                raise UsageError(f"refusing to replace {output}: it holds the {what} {held}")
     if not os.path.lexists(output):
         return
     for path in db_files:
@@ -103,6 +220,13 @@ def check_output(output: Path, db: Path, *, force: bool) -> None:
                 raise UsageError(f"refusing to write the export onto the database {db}")
         except OSError:  # that file does not exist (or the output is a dangling link)
             continue
+    if output.is_dir():
+        if not folder:
+            raise UsageError(f"{output} is a folder: give a file name (or --format "
+                             "imagefolder or hf)")
+        if force or not any(os.scandir(output)):
+            return
+        raise UsageError(f"{output} is a folder with files in it: pass --force to replace it")
     if _is_sqlite(output):
         raise UsageError(f"{output} is an SQLite database: refusing to overwrite it")
     if not force:
@@ -143,6 +267,161 @@ def _mode_for(output: Path) -> int:
     try:
         return stat.S_IMODE(os.stat(output).st_mode)
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return _new_mode(0o666)
+
+
+def _new_mode(mode: int) -> int:
+    """``mode`` less the umask, as a freshly made file or folder gets (mkdtemp's 0700 would
+    surprise whoever shares the export)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
+# --- folder formats ---------------------------------------------------------------------------
+
+
+@dataclass
+class FolderExport:
+    """What a folder export wrote and left out."""
+
+    written: int = 0
+    not_found: int = 0  # no such file under the dataset folder now
+    outside: int = 0  # a stored path that leads out of the dataset folder
+
+
+def write_folder_atomically(output: Path, build: Callable[[Path], T]) -> T:
+    """Build a folder export in a temporary folder beside ``output`` and rename it into place
+    once complete; an existing ``output`` (checked by ``check_output``) is moved aside first
+    and deleted after (its symlinks are removed, never followed). A failure leaves the old
+    output (or none) and no temporary folder.
+
+    Raises:
+        UsageError: the parent folder is missing or not writable, or a write fails.
+    """
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    try:
+        result = build(tmp)
+        os.chmod(tmp, _new_mode(0o777))
+        _replace_folder(tmp, output)
+        return result
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise
+
+
+def _replace_folder(new: Path, output: Path) -> None:
+    if not os.path.lexists(output) or (output.is_dir() and not output.is_symlink()
+                                       and not any(os.scandir(output))):
+        os.replace(new, output)  # a rename replaces an empty folder
+        return
+    trash = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".old"))
+    old = trash / "old"
+    os.rename(output, old)
+    try:
+        os.rename(new, output)
+    except BaseException:
+        os.rename(old, output)
+        trash.rmdir()
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def write_imagefolder(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
+                      copy: bool = False) -> FolderExport:
+    """``CLASS/FILE`` per labeled image, or ``train/CLASS/FILE`` and ``val/CLASS/FILE`` once
+    any image has a stored split (those without one go to train/; every class gets a folder
+    in both, so class indices agree between them). Files are symlinks to the images (absolute
+    targets), or copies."""
+    split_layout = any(row["split"] for row in rows)
+    classes = _class_folders(row["label"] for row in rows)
+    splits = (TRAIN, VAL) if split_layout else ("",)
+    for split in splits:
+        for name in classes.values():
+            os.makedirs(os.path.join(tmp, split, name))
+    names: dict[str, UniqueNames] = {}
+    summary = FolderExport()
+    for row in rows:
+        folder = os.path.join(tmp, _split_folder(row, split_layout), classes[row["label"]])
+        source = _source(root, row["path"], summary)
+        if source is None:
+            continue
+        name = names.setdefault(folder, UniqueNames()).claim(_basename(row["path"]))
+        _place(source, os.path.join(folder, name), copy)
+        summary.written += 1
+    return summary
+
+
+def write_hf(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
+             copy: bool = False, extra_fields: Sequence[str] = ()) -> FolderExport:
+    """The Hugging Face ``imagefolder`` layout: the images and a ``metadata.csv``
+    (``file_name, label, split, path, annotator, labeled_at``) in one folder, or in ``train/``
+    and ``val/`` once any image has a stored split. ``load_dataset("imagefolder",
+    data_dir=OUT)`` reads it; ``label`` is the class name as stored (a string column)."""
+    split_layout = any(row["split"] for row in rows)
+    names: dict[str, UniqueNames] = {}
+    metadata: dict[str, list[dict]] = {}
+    summary = FolderExport()
+    for split in (TRAIN, VAL) if split_layout else ("",):
+        folder = os.path.join(tmp, split)
+        os.makedirs(folder, exist_ok=True)
+        metadata[folder] = []
+        names[folder] = UniqueNames(reserved=[HF_METADATA])
+    for row in rows:
+        folder = os.path.join(tmp, _split_folder(row, split_layout))
+        source = _source(root, row["path"], summary)
+        if source is None:
+            continue
+        name = names[folder].claim(_basename(row["path"]))
+        _place(source, os.path.join(folder, name), copy)
+        metadata[folder].append({"file_name": name, **row})
+        summary.written += 1
+    for folder, entries in metadata.items():
+        with open(os.path.join(folder, HF_METADATA), "w", newline="", encoding="utf-8") as out:
+            writer = csv.DictWriter(out, fieldnames=HF_FIELDS + tuple(extra_fields))
+            writer.writeheader()
+            writer.writerows(entries)
+    return summary
+
+
+def _class_folders(labels: Iterable[object]) -> dict[str, str]:
+    """Each class name's folder name, unique once made safe (claimed in name order, so the
+    same names always get the same folders)."""
+    unique = UniqueNames()
+    return {label: unique.claim(label, keep_ext=False) for label in sorted(set(map(str, labels)))}
+
+
+def _split_folder(row: Mapping[str, object], split_layout: bool) -> str:
+    if not split_layout:
+        return ""
+    return VAL if row["split"] == VAL else TRAIN
+
+
+def _basename(path: object) -> str:
+    return str(path).rsplit("/", 1)[-1]
+
+
+def _source(root: Path, path: object, summary: FolderExport) -> str | None:
+    """The image's file under ``root``, or None (counted) when its stored path leads out of
+    ``root`` or the file is not there."""
+    rel = os.path.normpath(str(path))
+    if os.path.isabs(rel) or rel == ".." or rel.startswith("../") or "\0" in rel:
+        summary.outside += 1
+        return None
+    source = os.path.join(root, rel)
+    if not os.path.isfile(source):
+        summary.not_found += 1
+        return None
+    return source
+
+
+def _place(source: str, target: str, copy: bool) -> None:
+    if copy:
+        shutil.copyfile(source, target)
+    else:
+        os.symlink(source, target)
