@@ -282,6 +282,9 @@ class Order:
     needs_model: bool = False
     needs_class: bool = False
     needs_pair: bool = False  # two classes, ``confusion:TRUE:PREDICTED``; implies needs_class
+    # The images the store hands ``rank``: every one (``all``), or only those annotators
+    # disagree on (``disagreements``, offered only when there are any).
+    source: str = "all"
 
 
 ORDERS: dict[str, Order] = {
@@ -306,6 +309,8 @@ ORDERS: dict[str, Order] = {
         Order("suspects", "Suspect labels", _suspects, needs_model=True),
         Order("confusion", "Labeled {cls}, predicted {other}", _confusion, needs_model=True,
               needs_class=True, needs_pair=True),
+        Order("disagreements", "Disagreements between annotators (review)", _all,
+              source="disagreements"),
     )
 }
 DEFAULT = "unlabeled"
@@ -390,15 +395,22 @@ def text_of(choice: OrderChoice, class_names: dict[int, str]) -> str:
     return choice.name
 
 
-def choices(classes: Sequence[NamedClass], *, has_model: bool = False) -> list[OrderChoice]:
+def _offered(order: Order, has_model: bool, has_disagreements: bool) -> bool:
+    return ((has_model or not order.needs_model)
+            and (has_disagreements or order.source != "disagreements"))
+
+
+def choices(classes: Sequence[NamedClass], *, has_model: bool = False,
+            has_disagreements: bool = False) -> list[OrderChoice]:
     """Every choice the picker offers, in registry order (one per class where needed).
 
-    Orders that need a model come only ``has_model``; a confusion pair is not listed (one per
-    pair of classes would swamp the list): the confusion matrix's drill-down opens one.
+    Orders that need a model come only ``has_model``, the review of disagreements only
+    ``has_disagreements``; a confusion pair is not listed (one per pair of classes would swamp
+    the list): the confusion matrix's drill-down opens one.
     """
     out: list[OrderChoice] = []
     for order in ORDERS.values():
-        if (order.needs_model and not has_model) or order.needs_pair:
+        if not _offered(order, has_model, has_disagreements) or order.needs_pair:
             continue
         if order.needs_class:
             out.extend(OrderChoice(order.name, row.id) for row in classes)
@@ -407,11 +419,12 @@ def choices(classes: Sequence[NamedClass], *, has_model: bool = False) -> list[O
     return out
 
 
-def cycle(current: OrderChoice, step: int, *, has_model: bool) -> OrderChoice:
+def cycle(current: OrderChoice, step: int, *, has_model: bool,
+          has_disagreements: bool = False) -> OrderChoice:
     """The next (``step`` 1) or previous (-1) order of the registry that needs no class: what
     ``]`` and ``[`` go through. From a class order, the cycle starts at the first."""
     ring = [o.name for o in ORDERS.values()
-            if not o.needs_class and (has_model or not o.needs_model)]
+            if not o.needs_class and _offered(o, has_model, has_disagreements)]
     if current.name not in ring:
         return OrderChoice(ring[0] if step > 0 else ring[-1])
     return OrderChoice(ring[(ring.index(current.name) + step) % len(ring)])

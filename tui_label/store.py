@@ -17,7 +17,8 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -289,6 +290,25 @@ def m005_predicted_through(db: Database) -> None:
     )
 
 
+@migration
+def m006_leases(db: Database) -> None:
+    # A team on one database: an image on a labeler's screen (and the few prefetched after it)
+    # is leased to that labeler's process for a short while, renewed while shown. A lease is
+    # someone else's when its (annotator, host, pid) is not ours; it lapses at expires_at (unix
+    # seconds), or at once when its pid on this host is gone.
+    db.executescript(
+        """
+        CREATE TABLE leases (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id),
+            annotator TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        """
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_COLUMNS = (
     "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
@@ -353,6 +373,45 @@ class TrainingItem:
 def unit_hash(text: str) -> float:
     """A stable pseudo-random number in [0, 1) for a string."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def in_overlap(path: str, share: float) -> bool:
+    """Whether an image belongs to the overlap share (meant for two annotators or more): a
+    stable hash of its path under ``share``, the same in every process."""
+    return share > 0 and unit_hash(f"overlap:{path}") < share
+
+
+HOST = socket.gethostname()
+
+
+@dataclass
+class ClaimRequest:
+    """Which images to lease next (``Store.claim``): ``candidates`` are ``(id, path)`` in
+    queue order; up to ``want`` of them are leased, skipping those leased by someone else and
+    those someone else changed after event ``since`` (events in ``mine``, this session's own,
+    never count). Images in the ``overlap`` share are never leased (meant for several
+    annotators); ``release`` is an image whose lease goes (the one just labeled)."""
+
+    candidates: Iterable[tuple[int, str]]
+    want: int
+    since: int = 0
+    mine: Container[int] = frozenset()
+    overlap: float = 0.0
+    ttl: float = 30.0
+    release: int | None = None
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claimed: list[int]  # in queue order: ours to show (leased, or in the overlap share)
+    taken: list[int]  # someone else has them (leased, or changed since): leave them out
+    scanned: int  # candidates looked at
+
+
+MAX_CLAIM_SCAN = 2000  # a key never looks further ahead than this for a free image
+
+
+_NOT_REVIEW = "AND COALESCE(source, '') != 'review'"
 
 
 def pid_alive(pid: int) -> bool:
@@ -593,17 +652,55 @@ class Store:
                 [{"id": i, "width": w, "height": h, "error": e} for i, w, h, e in results],
             )
 
-    def queue_rows(self) -> list[QueueRow]:
-        """Every image that is not missing, with its current state, in path order."""
+    def queue_rows(self, overlap: float = 0.0) -> list[QueueRow]:
+        """Every image that is not missing, with its current state, in path order.
+
+        With an ``overlap`` share, an image of the share that fewer than two annotators
+        labeled is shown with this annotator's own state (unlabeled until they label it
+        themselves: nobody sees another's label there), unless a review settled it.
+        """
         rows = self.conn.execute(
             "SELECT i.id, i.path, s.action, s.class_id FROM images i "
             "LEFT JOIN latest_events s ON s.image_id = i.id "
             "WHERE i.status != 'missing' ORDER BY i.path"
-        )
-        return rows.fetchall()  # plain tuples in QueueRow's field order: a million build fast
+        ).fetchall()  # plain tuples in QueueRow's field order: a million build fast
+        if overlap > 0:
+            rows = self._with_own_state(rows, overlap)
+        return rows
+
+    def _with_own_state(self, rows: list, overlap: float) -> list:
+        own = {r[0]: (r[1], r[2]) for r in self.conn.execute(
+            "SELECT e.image_id, e.action, e.class_id FROM label_events e "
+            f"JOIN ({self._OWN_LATEST.format(where='AND annotator = ?')}) last "
+            "ON e.id = last.id", (self.annotator,))}
+        labelers = dict(self.conn.execute(
+            "SELECT e.image_id, COUNT(*) FROM label_events e "
+            f"JOIN ({self._OWN_LATEST.format(where='AND annotator != ?')}) last "
+            "ON e.id = last.id WHERE e.action = 'label' GROUP BY e.image_id",
+            (self.annotator,)))
+        reviewed = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT image_id FROM label_events WHERE source = 'review'")}
+        for n, row in enumerate(rows):
+            image_id = row[0]
+            if (image_id in reviewed or labelers.get(image_id, 0) >= 2
+                    or not in_overlap(row[1], overlap)):
+                continue
+            action, class_id = own.get(image_id, (None, None))
+            rows[n] = (image_id, row[1], action, class_id)
+        return rows
+
+    def disagreement_rows(self) -> list[QueueRow]:
+        """The images annotators disagree on (see ``disagreements``), with their current
+        state, in path order."""
+        return self.conn.execute(
+            "SELECT i.id, i.path, s.action, s.class_id FROM images i "
+            "LEFT JOIN latest_events s ON s.image_id = i.id "
+            f"WHERE i.status != 'missing' AND i.id IN ({self._DISAGREEMENTS}) "
+            "ORDER BY i.path").fetchall()
 
     def queue(self, order: OrderChoice | str = "unlabeled",
-              class_id: int | None = None, model=None) -> list[QueueItem]:
+              class_id: int | None = None, model=None, *,
+              overlap: float = 0.0) -> list[QueueItem]:
         """The images to show, ranked by an order of the registry (``tui_label.orders``).
 
         Missing files are left out. ``order`` is a choice, or an order's name with
@@ -616,7 +713,9 @@ class Store:
             if order not in orders.ORDERS:
                 raise UsageError(f"unknown order {order!r} (choose from {orders.usage()})")
             order = OrderChoice(order, class_id)
-        return order.rank(self.queue_rows(), model)
+        if order.order.source == "disagreements":
+            return order.rank(self.disagreement_rows(), model)
+        return order.rank(self.queue_rows(overlap), model)
 
     # -- classes --------------------------------------------------------------------------
 
@@ -665,14 +764,22 @@ class Store:
         model's ``probability`` and ``run_id``), ``review`` for a confirmed suspect label.
         """
         with self._write():
-            cur = self.conn.execute(
-                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
-                "ms_on_screen, undo_of, source, probability, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of,
-                 source, probability, run_id),
-            )
-            return cur.lastrowid
+            return self._insert_event(image_id, action, class_id, ms_on_screen=ms_on_screen,
+                                      undo_of=undo_of, source=source, probability=probability,
+                                      run_id=run_id)
+
+    def _insert_event(self, image_id: int, action: str, class_id: int | None, *,
+                      ms_on_screen: int | None = None, undo_of: int | None = None,
+                      source: str | None = None, probability: float | None = None,
+                      run_id: int | None = None) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
+            "ms_on_screen, undo_of, source, probability, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of,
+             source, probability, run_id),
+        )
+        return cur.lastrowid
 
     def label(self, image_id: int, class_id: int, ms_on_screen: int | None = None) -> int:
         return self.add_event(image_id, "label", class_id, ms_on_screen=ms_on_screen)
@@ -1034,6 +1141,169 @@ class Store:
     def current_labels(self) -> list[dict]:
         """Every image's current label or skip, as ``{path, action, class, annotator, ...}``."""
         return list(self.db.query("SELECT * FROM current_labels ORDER BY path"))
+
+    # -- a team on one database: leases, the overlap share, disagreements ------------------
+
+    @property
+    def holder(self) -> tuple[str, str, int]:
+        """Who this process's leases belong to: ``(annotator, host, pid)``. Anyone else is
+        "someone else", two windows of one person included: they split the work too."""
+        return (self.annotator, HOST, os.getpid())
+
+    def _lease_is_others(self, image_id: int, now: float) -> bool:
+        row = self.conn.execute("SELECT annotator, host, pid, expires_at FROM leases "
+                                "WHERE image_id = ?", (image_id,)).fetchone()
+        if row is None or tuple(row[:3]) == self.holder or row[3] <= now:
+            return False
+        return not (row[1] == HOST and not pid_alive(row[2]))  # a dead pid holds nothing
+
+    def _changed_by_others(self, image_id: int, path: str, req: ClaimRequest) -> bool:
+        """Someone else touched the image after ``req.since`` (outside the overlap share), or
+        (in it) a review settled it, this annotator labeled it in another window, or two
+        others have labeled it."""
+        newer = [r for r in self.conn.execute(
+            "SELECT id, annotator, source FROM label_events WHERE image_id = ? AND id > ?",
+            (image_id, req.since)) if r[0] not in req.mine]
+        if not newer:
+            return False
+        if not in_overlap(path, req.overlap):
+            return True
+        if any(source == "review" or annotator == self.annotator
+               for _, annotator, source in newer):
+            return True
+        others = self.conn.execute(
+            "SELECT COUNT(*) FROM label_events e "
+            f"JOIN ({self._OWN_LATEST.format(where='AND image_id = ? AND annotator != ?')}) l "
+            "ON e.id = l.id WHERE e.action = 'label'", (image_id, self.annotator)).fetchone()[0]
+        return others >= 2
+
+    def _claim(self, req: ClaimRequest) -> ClaimResult:
+        now = time.time()
+        annotator, host, pid = self.holder
+        if req.release is not None:
+            self.conn.execute("DELETE FROM leases WHERE image_id = ? AND annotator = ? AND "
+                              "host = ? AND pid = ?", (req.release, annotator, host, pid))
+        claimed: list[int] = []
+        taken: list[int] = []
+        scanned = 0
+        for image_id, path in req.candidates:
+            if len(claimed) >= req.want or scanned >= MAX_CLAIM_SCAN:
+                break
+            scanned += 1
+            shared = in_overlap(path, req.overlap)
+            if (not shared and self._lease_is_others(image_id, now)) or \
+                    self._changed_by_others(image_id, path, req):
+                taken.append(image_id)
+                continue
+            if not shared:
+                self.conn.execute(
+                    "INSERT INTO leases (image_id, annotator, host, pid, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET "
+                    "annotator = excluded.annotator, host = excluded.host, pid = excluded.pid, "
+                    "expires_at = excluded.expires_at",
+                    (image_id, annotator, host, pid, now + req.ttl))
+            claimed.append(image_id)
+        return ClaimResult(claimed, taken, scanned)
+
+    def claim(self, req: ClaimRequest) -> ClaimResult:
+        """Lease the next free images of ``req.candidates`` to this process (one write)."""
+        with self._write():
+            return self._claim(req)
+
+    def add_event_and_claim(self, image_id: int, action: str, class_id: int | None = None, *,
+                            claim: ClaimRequest, **event) -> tuple[int, ClaimResult]:
+        """``add_event`` and ``claim`` in one transaction: a key's label and the lease of the
+        images it moves on to commit together (one write, as before leases)."""
+        with self._write():
+            event_id = self._insert_event(image_id, action, class_id, **event)
+            return event_id, self._claim(claim)
+
+    def renew_leases(self, image_ids: Sequence[int], ttl: float) -> list[int]:
+        """Keep this process's leases on ``image_ids`` (those still free to it) for ``ttl``
+        seconds more, and let go of its others. Returns the ids it holds now."""
+        now = time.time()
+        annotator, host, pid = self.holder
+        held = []
+        with self._write():
+            mine = [r[0] for r in self.conn.execute(
+                "SELECT image_id FROM leases WHERE annotator = ? AND host = ? AND pid = ?",
+                (annotator, host, pid))]
+            keep = set(image_ids)
+            self.conn.executemany("DELETE FROM leases WHERE image_id = ?",
+                                  [(i,) for i in mine if i not in keep])
+            for image_id in image_ids:
+                if self._lease_is_others(image_id, now):
+                    continue
+                self.conn.execute(
+                    "INSERT INTO leases (image_id, annotator, host, pid, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (image_id) DO UPDATE SET "
+                    "annotator = excluded.annotator, host = excluded.host, pid = excluded.pid, "
+                    "expires_at = excluded.expires_at",
+                    (image_id, annotator, host, pid, now + ttl))
+                held.append(image_id)
+        return held
+
+    def release_leases(self) -> int:
+        """Let go of every lease of this process (leaving the labeler). Returns how many."""
+        with self._write():
+            return self.conn.execute(
+                "DELETE FROM leases WHERE annotator = ? AND host = ? AND pid = ?",
+                self.holder).rowcount
+
+    def leases(self) -> list[dict]:
+        """Every lease row (expired ones too), by image id."""
+        return list(self.db.query("SELECT * FROM leases ORDER BY image_id"))
+
+    def own_state(self, image_id: int) -> ImageState:
+        """The image as this annotator left it (their own latest event, undo events and the
+        events they undid left out), or as a review settled it when that is newer: what an
+        image of the overlap share shows, never another annotator's label."""
+        row = self.conn.execute(
+            "SELECT action, class_id FROM label_events WHERE image_id = ? "
+            "AND (annotator = ? OR source = 'review') AND undo_of IS NULL AND id NOT IN "
+            "(SELECT undo_of FROM label_events WHERE image_id = ? AND undo_of IS NOT NULL) "
+            "ORDER BY id DESC LIMIT 1", (image_id, self.annotator, image_id)).fetchone()
+        return ImageState.of(*row) if row else UNLABELED
+
+    # Images whose annotators' own latest labels (reviews left out) differ, unless a review
+    # (not undone) is newer than all of them.
+    _DISAGREEMENTS = (
+        "SELECT e.image_id FROM label_events e "
+        "JOIN (SELECT image_id, annotator, MAX(id) AS id FROM label_events "
+        "WHERE undo_of IS NULL AND COALESCE(source, '') != 'review' AND id NOT IN "
+        "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL) "
+        "GROUP BY image_id, annotator) own ON e.id = own.id "
+        "WHERE e.action = 'label' GROUP BY e.image_id "
+        "HAVING COUNT(DISTINCT e.class_id) >= 2 AND MAX(e.id) > COALESCE(("
+        "SELECT MAX(r.id) FROM label_events r WHERE r.image_id = e.image_id "
+        "AND r.source = 'review' AND r.id NOT IN "
+        "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL)), 0)"
+    )
+
+    def disagreement_count(self) -> int:
+        """How many images annotators disagree on (not settled by a review since)."""
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM ({self._DISAGREEMENTS}) d "
+            "JOIN images i ON i.id = d.image_id WHERE i.status != 'missing'").fetchone()[0]
+
+    def opinions(self, image_id: int) -> list[tuple[str, int]]:
+        """Each annotator's own latest label of an image (reviews left out), by annotator:
+        ``(annotator, class_id)``."""
+        return self.conn.execute(
+            "SELECT e.annotator, e.class_id FROM label_events e "
+            f"JOIN ({self._OWN_LATEST.format(where=_NOT_REVIEW + ' AND image_id = ?')}) l "
+            "ON e.id = l.id WHERE e.action = 'label' ORDER BY e.annotator",
+            (image_id,)).fetchall()
+
+    def counts_through(self) -> tuple[Counts, int]:
+        """The counts and the newest event id they include, read in one snapshot (a labeler
+        adds its own later changes on top: see ``LabelSession.take_counts``)."""
+        self.conn.execute("BEGIN")
+        try:
+            return self.counts(), self.last_event_id()
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
 
     # -- statistics (read only; tui_label.stats) ------------------------------------------
 
