@@ -91,6 +91,17 @@ def fit_live(db: Path, model, head):
         store.close()
 
 
+def statistics(db: Path):
+    """Per class, per annotator and agreement statistics (``tui_label.stats.Stats``)."""
+    from tui_label.stats import compute
+
+    store = Store(db)
+    try:
+        return compute(store)
+    finally:
+        store.close()
+
+
 def start_resource_tracker() -> None:
     """Start multiprocessing's resource tracker with a real file as its stderr.
 

@@ -22,7 +22,8 @@ class KeySpec:
     @property
     def help_keys(self) -> str:
         names = {"question_mark": "?", "left": "←", "right": "→", "enter": "⏎",
-                 "left_square_bracket": "[", "right_square_bracket": "]", "equals_sign": "="}
+                 "left_square_bracket": "[", "right_square_bracket": "]", "equals_sign": "=",
+                 "percent_sign": "%"}
         return ", ".join(names.get(k, k) for k in self.keys.split(","))
 
 
@@ -56,6 +57,11 @@ BINDINGS: tuple[KeySpec, ...] = (
             "Metrics of the last training run, full screen (per class, confusion matrix; "
             "enter, arrows and enter open a cell's images)",
             show=False),
+    # Not the s: a lower-case letter is a class hotkey (and S shows suggestions);
+    # no class can have % (class keys are letters and digits).
+    KeySpec("percent_sign", "show_stats", "Statistics", "%",
+            "Statistics: per class, per annotator (pace, undos, skips) and the agreement "
+            "between annotators", show=False),
     KeySpec("question_mark", "help", "Help", "?", "Help: this list"),
     KeySpec("q", "quit", "Quit", "q", "Quit (labels are already saved)"),
 )

@@ -12,9 +12,9 @@ Definitions (also in the README):
   suggestions (labels with source ``suggestion``) and ``reviews`` (source ``review``).
   *Active time* is the sum of the gaps between an annotator's consecutive events that are at
   most ``IDLE_GAP_SECONDS`` (5 minutes) long: a longer gap is a break and counts nothing.
-  Labels per minute is labels over active minutes (none when there is no active time, e.g. a
-  single event). Seconds on screen is the median of ``ms_on_screen`` over their labels and
-  skips.
+  Labels per minute is labels over active minutes (none under ``MIN_ACTIVE_SECONDS``, 30 s,
+  of active time: two keys a second apart are no pace). Seconds on screen is the median of
+  ``ms_on_screen`` over their labels and skips.
 - **Agreement**: an annotator's *rating* of an image is their latest own label of it, undos
   applied (an undo takes back the event it undid, so the rating falls back to their label
   before it). A skip or clear is no rating, and reviews are not ratings (a review settles a
@@ -45,6 +45,7 @@ from rich.table import Table
 from rich.text import Text
 
 IDLE_GAP_SECONDS = 300.0
+MIN_ACTIVE_SECONDS = 30.0  # less active time than this gives no pace (a few keys: no rate)
 BAR_WIDTH = 30
 MATRIX_MAX_CLASSES = 12  # the text shows the confusion matrix up to this many classes
 
@@ -294,7 +295,8 @@ def annotator_stats(events: Iterable[Event],
             annotator=name, labels=a["labels"], skips=a["skips"], undos=a["undos"],
             undo_rate=a["undos"] / actions if actions else None,
             accepted=a["accepted"], reviews=a["reviews"], active_seconds=round(active, 3),
-            labels_per_minute=a["labels"] / (active / 60) if active > 0 else None,
+            labels_per_minute=(a["labels"] / (active / 60) if active >= MIN_ACTIVE_SECONDS
+                               else None),
             median_seconds_on_screen=float(np.median(a["screen"])) if a["screen"] else None,
             first=a["first"][1] if a["first"] else None,
             last=a["last"][1] if a["last"] else None))
@@ -327,7 +329,8 @@ def compute(store, idle_gap: float = IDLE_GAP_SECONDS) -> Stats:
 DEFINITIONS = {
     "share": "a class's current labels over all current labels (missing images excluded)",
     "labels_per_minute": "labels over active minutes; active time sums the gaps between an "
-                         "annotator's consecutive events of at most idle_gap_seconds",
+                         "annotator's consecutive events of at most idle_gap_seconds; null "
+                         "under 30 s of active time",
     "undo_rate": "undos over labels, skips and reviews",
     "rating": "an annotator's latest own label of an image, undos applied; skips and reviews "
               "are no ratings",
@@ -355,6 +358,8 @@ def _bar(count: int, most: int, width: int = BAR_WIDTH) -> str:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{round(seconds)}s"
     minutes = round(seconds / 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 

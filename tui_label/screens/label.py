@@ -41,6 +41,7 @@ from tui_label.screens.messages import (
 )
 from tui_label.screens.metrics import MetricsScreen
 from tui_label.screens.order import OrderScreen
+from tui_label.screens.stats import StatsScreen
 from tui_label.screens.training import RunUpdated, TrainerEvent, TrainingController
 from tui_label.session import Change, LabelSession
 from tui_label.store import Store, StoreWriteError
@@ -189,6 +190,9 @@ class LabelScreen(Screen):
                 self.drill_down(*cell)
 
         self.app.push_screen(MetricsScreen(self.training.state), chosen)
+
+    def action_show_stats(self) -> None:
+        self.app.push_screen(StatsScreen(self.store.path))
 
     @on(ConfusionView.CellChosen)
     def _cell_chosen(self, message: ConfusionView.CellChosen) -> None:
