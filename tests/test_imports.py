@@ -13,13 +13,15 @@ HEADLESS = ["tui_label.scan", "tui_label.images", "tui_label.store", "tui_label.
             "tui_label.training", "tui_label.metrics", "tui_label.train.options",
             pytest.param("tui_label.train.engine", marks=pytest.mark.torch),
             "tui_label.export", "tui_label.startup", "tui_label.train.writes",
+            "tui_label.importer", "tui_label.import_cli",
             "tui_label.train.cli", "tui_label.train.predict_cli", "tui_label.model",
-            "tui_label.train.resume",
+            "tui_label.train.resume", "tui_label.stats", "tui_label.stats_cli",
             pytest.param("tui_label.train.predict", marks=pytest.mark.torch)]
 LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label", "tui_label.session",
            "tui_label.orders", "tui_label.store", "tui_label.background",
            "tui_label.train.writes", "tui_label.train.cli", "tui_label.train.options",
-           "tui_label.train.predict_cli", "tui_label.model", "tui_label.train.resume"]
+           "tui_label.train.predict_cli", "tui_label.model", "tui_label.train.resume",
+           "tui_label.screens.stats"]
 
 
 def imported_after(module: str) -> set[str]:
