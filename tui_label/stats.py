@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 from rich.console import Group
@@ -114,9 +115,8 @@ class Stats:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Event:
-    """One row of the event log, as the statistics read it."""
+class Event(NamedTuple):
+    """One row of the event log, as the statistics read it (a tuple: a million build fast)."""
 
     id: int
     image_id: int
@@ -316,7 +316,7 @@ def compute(store, idle_gap: float = IDLE_GAP_SECONDS) -> Stats:
     class_rows = [ClassStat(c.name, c.hotkey, counts.per_class.get(c.id, 0),
                             counts.per_class.get(c.id, 0) / labeled if labeled else 0.0)
                   for c in classes]
-    events = [Event(*row) for row in store.stats_events()]
+    events = list(map(Event._make, store.stats_events()))
     return Stats(
         images=counts.total, labeled=labeled, skipped=counts.skipped,
         remaining=counts.remaining, unreadable=status.get("unreadable", 0),
