@@ -390,6 +390,7 @@ class Importer:
 
     def _resolved(self, summary: Summary) -> Iterator[Resolved]:
         """The source's rows that can be imported; the others counted in ``summary``."""
+        seen: set[int] = set()
         for row in read_rows(self.source):
             summary.rows += 1
             if isinstance(row, BadRow):
@@ -412,6 +413,9 @@ class Importer:
                 if not self.create_classes:
                     summary.unknown_rows += 1
                     continue
+            if image_id in seen:
+                summary.repeated += 1
+            seen.add(image_id)
             yield Resolved(image_id, row.label, row.annotator, row.labeled_at, row.where,
                            row.path)
 
@@ -424,14 +428,10 @@ class Importer:
         summary = Summary(str(self.source.path), self.source.fmt)
         current = dict(self.index.current)  # as the rows before this one leave it
         placeholder: dict[str, int] = {}  # classes to be created, by negative ids
-        seen: set[int] = set()
         for item in self._resolved(summary):
             wanted = self.classes.get(item.class_name)
             if wanted is None:
                 wanted = placeholder.setdefault(item.class_name, -1 - len(placeholder))
-            if item.image_id in seen:
-                summary.repeated += 1
-            seen.add(item.image_id)
             result = outcome(current[item.image_id], wanted, self.overwrite)
             self._count(summary, result, item, current[item.image_id])
             if result in ("new", "changed"):
