@@ -84,14 +84,22 @@ def test_set_order_ranks_by_the_registry(session: LabelSession):
     assert [i.path for i in session.queue][-2:] == ["img000.png", "img001.png"]
 
 
-def test_background_counts_are_ignored_after_a_local_change(session: LabelSession,
-                                                            store: Store):
-    stale = store.counts()
-    generation = session.generation
+def test_background_counts_add_this_sessions_later_changes(session: LabelSession,
+                                                           store: Store):
+    """Counts read in the background before a key (another labeler's work in them) get this
+    session's later labels added: fast keys never freeze them, and nothing counts twice."""
+    read_early, through = store.counts_through()
     session.label(cls(session, "cat"))
-    assert not session.take_counts(stale, generation)
-    assert session.counts.labeled == 1
-    assert session.take_counts(store.counts(), session.generation)
+    bob = Store(store.path, annotator="bob")
+    bob.label(session.queue[-1].id, cls(session, "dog"))
+    assert session.take_counts(read_early, through)
+    assert session.counts.labeled == 1  # our label, added on top of the early read
+    assert session.take_counts(*bob.counts_through())
+    assert session.counts.labeled == 2 and session.counts.per_class == {1: 1, 2: 1}
+    bob.close()
+    stale, old_through = Store(store.path).counts_through()[0], through
+    assert not session.take_counts(stale, old_through)  # older than what was taken
+    assert session.counts.labeled == 2
 
 
 def test_locked_database_leaves_the_session_where_it_was(session: LabelSession, store: Store):

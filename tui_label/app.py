@@ -31,12 +31,14 @@ class LabelApp(App):
         suggestions: bool = True,
         live_head_every: int = LIVE_HEAD_EVERY,
         auto_train: int = 0,
+        overlap: float = 0.0,
     ) -> None:
         super().__init__()
         self.store = store
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,
             suggestions=suggestions, live_head_every=live_head_every, auto_train=auto_train,
+            overlap=overlap,
         )
 
     def on_mount(self) -> None:

@@ -23,6 +23,34 @@ def count(db: Path) -> Counts:
         store.close()
 
 
+def count_through(db: Path) -> tuple[Counts, int]:
+    """Fresh counts, other labelers' work included, and the newest event they include."""
+    store = Store(db)
+    try:
+        return store.counts_through()
+    finally:
+        store.close()
+
+
+def disagreement_count(db: Path) -> int:
+    """How many images annotators disagree on (``--order disagreements`` lists them)."""
+    store = Store(db)
+    try:
+        return store.disagreement_count()
+    finally:
+        store.close()
+
+
+def renew_leases(db: Path, annotator: str, image_ids: list[int], ttl: float) -> list[int]:
+    """Renew this process's leases on ``image_ids`` and let go of its others (the same
+    process: the same holder as the labeler's own connection)."""
+    store = Store(db, annotator=annotator)
+    try:
+        return store.renew_leases(image_ids, ttl)
+    finally:
+        store.close()
+
+
 def rescan(db: Path, root: Path) -> SyncResult:
     """Walk the dataset again and bring the images table in line with it."""
     store = Store(db)
@@ -48,11 +76,13 @@ def wait_for_write_lock(db: Path, cancelled=lambda: False) -> None:
         store.close()
 
 
-def rank(db: Path, order: OrderChoice, model) -> list[QueueItem]:
-    """The queue of ``order`` ranked by ``model`` (a ``tui_label.model.ModelView``)."""
-    store = Store(db)
+def rank(db: Path, order: OrderChoice, model, *, annotator: str | None = None,
+         overlap: float = 0.0) -> list[QueueItem]:
+    """The queue of ``order`` ranked by ``model`` (a ``tui_label.model.ModelView``), as
+    ``annotator`` sees it with an ``overlap`` share."""
+    store = Store(db, annotator=annotator)
     try:
-        return store.queue(order, model=model)
+        return store.queue(order, model=model, overlap=overlap)
     finally:
         store.close()
 

@@ -42,10 +42,11 @@ def _open_for_reading(db: Path):
 
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator, *,
                  no_suggestions: bool = False, live_head: int | None = None,
-                 auto_train: int = 0) -> None:
+                 auto_train: int = 0, overlap: float | None = None) -> None:
     from tui_label.startup import prepare
 
-    ready = prepare(root, db, classes, order, annotator)  # every input checked, then written
+    # every input checked, then written
+    ready = prepare(root, db, classes, order, annotator, overlap=overlap)
     settings = ready.settings
     store = ready.store
     try:
@@ -58,7 +59,7 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
         app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan,
                        suggestions=settings.suggestions and not no_suggestions,
                        live_head_every=settings.live_head_every if live_head is None
-                       else live_head, auto_train=auto_train)
+                       else live_head, auto_train=auto_train, overlap=ready.overlap)
     except BaseException:
         store.close()
         raise
@@ -112,6 +113,11 @@ def _labeler_options(f):
     f = click.option("--auto-train", "auto_train", type=click.IntRange(min=0), default=0,
                      metavar="N", show_default=True, help="Start a training run (the panel's "
                      "settings) after every N new labels when none is going; 0 is off.")(f)
+    f = click.option("--overlap", "overlap", type=click.FloatRange(0, 1), default=None,
+                     metavar="F", help="A share F (0 to 1) of the images goes to two annotators "
+                     "or more, neither seeing the other's label, to measure agreement; stored in "
+                     "the database for the whole team [default: overlap in tui-label.toml, "
+                     "else the stored share, else 0].")(f)
     return f
 
 
@@ -128,19 +134,21 @@ def cli() -> None:
 @_db_option
 @_labeler_options
 def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_head,
-          auto_train) -> None:
+          auto_train, overlap) -> None:
     """Label the images under DIR (recursively)."""
     from tui_label.paths import default_db
 
     root = dataset_root(folder)
     _run_labeler(root, db or default_db(root), classes, renderer, order, annotator,
-                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train)
+                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
+                 overlap=overlap)
 
 
 @cli.command()
 @_db_option
 @_labeler_options
-def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train) -> None:
+def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
+         overlap) -> None:
     """Label the bundled sample of 500 handwritten digits (hotkeys 0-9)."""
     from tui_label.paths import data_dir, sample_data_dir
 
@@ -149,7 +157,8 @@ def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train) 
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator,
-                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train)
+                 no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
+                 overlap=overlap)
 
 
 def _existing_db(folder: str | None, db: Path | None) -> Path:

@@ -12,6 +12,7 @@ The labeler's settings may sit beside the classes::
 
     suggestions = false     # hide the model's suggestions (an unbiased pass)
     live_head_every = 20    # refit the live head after every 20 new labels (0: never)
+    overlap = 0.1           # a tenth of the images goes to two annotators or more
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ else:  # pragma: no cover
 
 CONFIG_NAME = "tui-label.toml"
 _KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
-SETTINGS = ("suggestions", "live_head_every")  # besides ``classes``
+SETTINGS = ("suggestions", "live_head_every", "overlap")  # besides ``classes``
 LIVE_HEAD_EVERY = 10
 
 
@@ -41,6 +42,7 @@ class LabelerSettings:
 
     suggestions: bool = True
     live_head_every: int = LIVE_HEAD_EVERY
+    overlap: float | None = None  # None: not set here (the database's stored share holds)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,12 @@ def load_config_settings(path: Path | None) -> LabelerSettings:
     every = data.get("live_head_every", LIVE_HEAD_EVERY)
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
         raise UsageError(f"{path}: 'live_head_every' must be a whole number, 0 or more")
-    return LabelerSettings(suggestions, every)
+    overlap = data.get("overlap")
+    if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, int | float)
+                                or not 0 <= overlap <= 1):
+        raise UsageError(f"{path}: 'overlap' must be a number from 0 to 1")
+    return LabelerSettings(suggestions, every,
+                           None if overlap is None else float(overlap))
 
 
 def load_config_classes(path: Path) -> list[tuple[str, str | None]]:

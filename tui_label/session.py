@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from tui_label.errors import UsageError
 from tui_label.orders import OrderChoice, QueueItem
 from tui_label.store import (
+    ClaimRequest,
+    ClaimResult,
     ClassRow,
     Counts,
     ImageState,
     Store,
+    StoreWriteError,
     SyncResult,
     UndoConflict,
+    in_overlap,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +35,10 @@ if TYPE_CHECKING:
 # the interface never freezes; the screen says the database is locked and waits in the back.
 LOCK_WAIT_MS = 200
 SUGGESTION_CACHE = 4096  # images whose suggestions are kept (looked up once, when prefetched)
+# A team on one database: the image on screen and the next LEASE_AHEAD (the prefetched ones)
+# are leased to this process for LEASE_SECONDS, renewed while shown; nobody else is offered them.
+LEASE_AHEAD = 4
+LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,29 @@ class LabelSession:
         store: The session's store (its connection is used from one thread only).
         order: The order to queue images in.
         lock_wait_ms: How long a key's write waits for another process's lock.
+        overlap: The share of images meant for two annotators or more (``--overlap``).
+
+    Several labelers on one database never get the same image: each key's write also leases
+    the images it moves on to (``Store.add_event_and_claim``, one transaction), skipping those
+    someone else holds or has labeled since this queue was built (they leave the queue).
     """
 
     def __init__(self, store: Store, order: OrderChoice | None = None, *,
-                 lock_wait_ms: int = LOCK_WAIT_MS) -> None:
+                 lock_wait_ms: int = LOCK_WAIT_MS, overlap: float = 0.0,
+                 lease_ahead: int = LEASE_AHEAD, lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.order = order or OrderChoice()
         self.lock_wait_ms = lock_wait_ms
+        self.overlap = overlap
+        self.lease_ahead = lease_ahead
+        self.lease_seconds = lease_seconds
+        self.mine: set[int] = set()  # ids of the events this session wrote
+        self.queue_mark = 0  # the newest event when the queue was built
+        self.disagreements = 0  # images annotators disagree on (counted in the background)
+        # This session's count changes, (event id, before, after): added to background counts
+        # read before them.
+        self._deltas: list[tuple[int, ImageState, ImageState]] = []
+        self._counts_through = 0
         self.classes: list[ClassRow] = []
         self.class_names: dict[int, str] = {}
         self.queue: list[QueueItem] = []
@@ -90,7 +115,7 @@ class LabelSession:
         An order that needs a model loads it now (else the model comes later, in the
         background); when it cannot be read, the default order is used and the notice says why.
         """
-        self.counts = self.store.counts()
+        self.counts, self._counts_through = self.store.counts_through()
         notice = None
         if self.order.order.needs_model and self.model is None:
             from tui_label.model import ModelView
@@ -99,14 +124,19 @@ class LabelSession:
                 self.set_model(ModelView.load(self.store))
             except UsageError as exc:
                 notice = str(exc)
+        self.queue_mark = self.store.last_event_id()
         try:
-            self.queue = self.store.queue(self.order, model=self.model)
+            self.queue = self._build_queue(self.order)
         except UsageError as exc:
             notice = notice or str(exc)
             self.order = OrderChoice()
-            self.queue = self.store.queue(self.order)
+            self.queue = self._build_queue(self.order)
         self.pos = 0
+        self.claim_here()
         return Change(moved=True, notice=notice)
+
+    def _build_queue(self, order: OrderChoice) -> list[QueueItem]:
+        return self.store.queue(order, model=self.model, overlap=self.overlap)
 
     @property
     def current(self) -> QueueItem | None:
@@ -117,8 +147,52 @@ class LabelSession:
         offsets = (*range(1, n + 1), -1)
         return [self.queue[self.pos + k] for k in offsets if 0 <= self.pos + k < len(self.queue)]
 
-    def state(self, image_id: int) -> ImageState:
+    def state(self, image_id: int, path: str | None = None) -> ImageState:
+        """What the screen shows for an image: its current state, except in the overlap share,
+        where it is this annotator's own (another's label there is never shown; a review is)."""
+        if self.overlap > 0 and self.order.order.source != "disagreements":
+            if path is None:
+                path = self.store.image(image_id)["path"]
+            if in_overlap(path, self.overlap):
+                return self.store.own_state(image_id)
         return self.store.current(image_id)
+
+    def opinions(self, image_id: int) -> list[tuple[str, str]]:
+        """Each annotator's own latest label of an image: ``(annotator, class name)``."""
+        return [(who, self.class_names.get(c, "?")) for who, c in self.store.opinions(image_id)]
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def _claim_request(self, start: int, release: int | None = None) -> ClaimRequest:
+        return ClaimRequest(islice(self.queue, start, None), self.lease_ahead + 1,
+                            since=self.queue_mark, mine=self.mine, overlap=self.overlap,
+                            ttl=self.lease_seconds, release=release)
+
+    def _drop_taken(self, start: int, result: ClaimResult) -> None:
+        """Leave the images someone else has out of the queue (they are among the
+        ``result.scanned`` from ``start``)."""
+        if result.taken:
+            taken = set(result.taken)
+            end = start + result.scanned
+            self.queue[start:end] = [it for it in self.queue[start:end] if it.id not in taken]
+
+    def claim_here(self) -> bool:
+        """Lease the current image and the next ones (a new queue: start-up, another order),
+        leaving out those someone else has. False when the write failed (then the background
+        renewal tries again; nothing else changes)."""
+        try:
+            with self.store.busy_timeout(self.lock_wait_ms):
+                result = self.store.claim(self._claim_request(self.pos))
+        except StoreWriteError:
+            return False
+        self._drop_taken(self.pos, result)
+        return True
+
+    def lease_window(self) -> list[int]:
+        """The images this session holds leases on: the current one and the next
+        ``lease_ahead`` (none in the overlap share)."""
+        window = self.queue[self.pos:self.pos + self.lease_ahead + 1]
+        return [it.id for it in window if not in_overlap(it.path, self.overlap)]
 
     def state_text(self, state: ImageState) -> str:
         """``unlabeled``, ``skipped`` or ``→ cat`` (plain text: class names are user data)."""
@@ -189,7 +263,10 @@ class LabelSession:
     # -- the calls keys make --------------------------------------------------------------
 
     def label(self, class_id: int, ms_on_screen: int | None = None) -> Change:
-        """Label the current image and move to the next one."""
+        """Label the current image and move to the next one. Reviewing disagreements, the
+        label settles the image: it is recorded as a review, the current label for all."""
+        if self.order.order.source == "disagreements":
+            return self._record("label", class_id, ms_on_screen, source="review")
         return self._record("label", class_id, ms_on_screen)
 
     def skip(self, ms_on_screen: int | None = None) -> Change:
@@ -230,11 +307,15 @@ class LabelSession:
         if item is None:
             return Change(notice="Nothing to label here.")
         before = self.store.current(item.id)
+        start = self.pos + 1
         with self.store.busy_timeout(self.lock_wait_ms):
-            event_id = self.store.add_event(item.id, action, class_id, ms_on_screen=ms_on_screen,
-                                            source=source, probability=probability,
-                                            run_id=run_id)
+            event_id, claimed = self.store.add_event_and_claim(
+                item.id, action, class_id, claim=self._claim_request(start, release=item.id),
+                ms_on_screen=ms_on_screen, source=source, probability=probability,
+                run_id=run_id)
         after = ImageState.of(action, class_id)
+        self.mine.add(event_id)
+        self._drop_taken(start, claimed)
         self.undo_stack.append(event_id)
         self.events += 1
         self.labeled_here.add(item.id)
@@ -242,7 +323,7 @@ class LabelSession:
             self.labels_made += 1
         if self.model is not None and action == "label":
             self.model = self.model.resolved(item.id)  # relabeled or confirmed: not a suspect
-        self._count(before, after)
+        self._count(before, after, event_id)
         self.pos = min(self.pos + 1, len(self.queue))
         return Change(moved=True, image_id=item.id, before=before, after=after)
 
@@ -256,8 +337,9 @@ class LabelSession:
         except UndoConflict as exc:
             return Change(notice=str(exc))
         self.undo_stack.pop()
+        self.mine.add(undone.event_id)
         self.events = max(self.events - 1, 0)
-        self._count(undone.before, undone.after)
+        self._count(undone.before, undone.after, undone.event_id)
         index = next((i for i, it in enumerate(self.queue) if it.id == undone.image_id), None)
         if index is None:  # not in this view (the order changed since): show it here anyway
             path = self.store.image(undone.image_id)["path"]
@@ -279,22 +361,26 @@ class LabelSession:
         """Queue the images in another order, from its start. ``ranked`` is the queue when it
         was ranked in the background (a model order: images labeled in this session since are
         left out). An order that needs a model, without one, is a notice."""
+        mark = self.store.last_event_id()
         try:
-            queue = self.store.queue(order, model=self.model) if ranked is None else ranked
+            queue = self._build_queue(order) if ranked is None else ranked
         except UsageError as exc:
             return Change(notice=str(exc))
         if ranked is not None and order.order.needs_model:
             queue = [it for it in queue if it.id not in self.labeled_here]
         self.order = order
         self.queue = queue
+        self.queue_mark = mark
         self.pos = 0
+        self.claim_here()
         return Change(moved=True)
 
     def cycle_order(self, step: int, start: OrderChoice | None = None) -> OrderChoice:
         """The order ``]`` (1) or ``[`` (-1) goes to from ``start`` (default: this one)."""
         from tui_label import orders
 
-        return orders.cycle(start or self.order, step, has_model=self.model is not None)
+        return orders.cycle(start or self.order, step, has_model=self.model is not None,
+                            has_disagreements=self.disagreements > 0)
 
     def reorder(self, model: ModelView | None, ranked: list[QueueItem] | None = None, *,
                 labels_at: int | None = None) -> Change:
@@ -307,7 +393,7 @@ class LabelSession:
             return Change()
         if ranked is None:
             try:
-                ranked = self.store.queue(self.order, model=model)
+                ranked = self._build_queue(self.order)
             except UsageError as exc:
                 return Change(notice=str(exc))
         current = self.current
@@ -321,9 +407,10 @@ class LabelSession:
         for image_id in result.changed_ids:
             self._recorded.discard(image_id)  # its new decode status must be stored
         current = self.current
-        self.queue = self.store.queue(self.order, model=self.model)
+        self.queue_mark = self.store.last_event_id()
+        self.queue = self._build_queue(self.order)
         ids = [it.id for it in self.queue]
-        self.counts = self.store.counts()
+        self.take_counts(*self.store.counts_through())
         self.generation += 1
         if current is not None and current.id in ids and current.id not in result.changed_ids:
             self.pos = ids.index(current.id)
@@ -334,27 +421,24 @@ class LabelSession:
             self.pos = min(self.pos, len(self.queue))
         return Change(moved=True)
 
-    def take_counts(self, counts: Counts, generation: int) -> bool:
-        """Counts read in the background; kept unless this session changed a label since."""
-        if generation != self.generation:
+    def take_counts(self, counts: Counts, through: int) -> bool:
+        """Counts read in the background (every labeler's work) through event ``through``:
+        this session's own changes written after it are added on top, so fast keys never
+        make them stale. Counts older than the ones taken last are dropped."""
+        if through < self._counts_through:
             return False
+        self._deltas = [d for d in self._deltas if d[0] > through]
+        for _event, before, after in self._deltas:
+            _shift(counts, before, after)
         self.counts = counts
+        self._counts_through = through
         return True
 
-    def _count(self, before: ImageState, after: ImageState) -> None:
+    def _count(self, before: ImageState, after: ImageState, event_id: int) -> None:
         """Keep the counts in step with one image's change of state."""
         self.generation += 1
-        for state, sign in ((before, -1), (after, 1)):
-            if state.skipped:
-                self.counts.skipped += sign
-            elif state.labeled:
-                self.counts.labeled += sign
-                for class_id in state.classes:
-                    n = self.counts.per_class.get(class_id, 0) + sign
-                    if n:
-                        self.counts.per_class[class_id] = n
-                    else:
-                        self.counts.per_class.pop(class_id, None)
+        self._deltas.append((event_id, before, after))
+        _shift(self.counts, before, after)
 
     # -- what decoding found --------------------------------------------------------------
 
@@ -374,3 +458,18 @@ class LabelSession:
             self.store.record_decodes(pending)
         for row in pending:
             self._decodes.pop(row[0], None)
+
+
+def _shift(counts: Counts, before: ImageState, after: ImageState) -> None:
+    """Move one image's state in ``counts`` from ``before`` to ``after``."""
+    for state, sign in ((before, -1), (after, 1)):
+        if state.skipped:
+            counts.skipped += sign
+        elif state.labeled:
+            counts.labeled += sign
+            for class_id in state.classes:
+                n = counts.per_class.get(class_id, 0) + sign
+                if n:
+                    counts.per_class[class_id] = n
+                else:
+                    counts.per_class.pop(class_id, None)

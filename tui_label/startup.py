@@ -38,6 +38,7 @@ class Prepared:
     order: OrderChoice
     rescan: bool  # False when this start-up has just scanned the folder
     settings: object = None  # tui_label.config.LabelerSettings from the tui-label.toml
+    overlap: float = 0.0  # the share of images meant for two annotators or more
 
 
 def parse_order(text: str, classes) -> OrderChoice:
@@ -122,7 +123,7 @@ class NewFiles:
 
 
 def prepare(root: Path, db: Path, classes: str | None, order: str,
-            annotator: str | None = None) -> Prepared:
+            annotator: str | None = None, *, overlap: float | None = None) -> Prepared:
     """Check every input, then open (or create) the store, store the dataset root and the
     classes, and scan the folder on first use.
 
@@ -169,8 +170,15 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
             store.set_classes(specs)
         if files is not None:
             store.sync_images(files)
+        # The overlap share belongs to the dataset: one given (--overlap, else the toml) is
+        # stored, and every labeler of the database follows the stored one.
+        if overlap is None:
+            overlap = settings.overlap
+        if overlap is not None and store.get_setting("overlap") != repr(overlap):
+            store.set_setting("overlap", repr(overlap))
+        stored_overlap = float(store.get_setting("overlap") or 0)
         return Prepared(store, parse_order(order, store.classes()), rescan=files is None,
-                        settings=settings)
+                        settings=settings, overlap=stored_overlap)
     except BaseException as exc:
         if store is not None:
             store.close()

@@ -32,6 +32,7 @@ from tui_label.quiet_gc import QuietGC
 from tui_label.screens.help import HelpScreen
 from tui_label.screens.messages import (
     CountsRefreshed,
+    DisagreementsCounted,
     ImageDecoded,
     ModelFailed,
     ModelReady,
@@ -51,11 +52,18 @@ from tui_label.widgets.legend import Legend
 from tui_label.widgets.metrics_view import ConfusionView
 from tui_label.widgets.picture import Renderer
 from tui_label.widgets.status import StatusBar, StatusInfo
-from tui_label.widgets.suggestions import Suggestions, suggestions_text, suspect_text
+from tui_label.widgets.suggestions import (
+    Suggestions,
+    review_text,
+    suggestions_text,
+    suspect_text,
+)
 from tui_label.widgets.train_panel import TrainPanel
 
 PREFETCH_AHEAD = 4
 REFRESH_SECONDS = 5.0
+COUNTS_SECONDS = 1.0  # other labelers' work shows in the counts within this (and a read)
+LEASE_RENEW_SECONDS = 5.0  # leases last LEASE_SECONDS (30 s): renewed well before they lapse
 NOT_SAVED = {"label": "this label was not saved", "skip": "this skip was not saved",
              "undo": "nothing was undone"}
 
@@ -80,13 +88,14 @@ class LabelScreen(Screen):
     def __init__(self, store: Store, root: Path, renderer: Renderer, *,
                  order: OrderChoice | None = None, rescan: bool = True,
                  prefetcher: Prefetcher | None = None, suggestions: bool = True,
-                 live_head_every: int = LIVE_HEAD_EVERY, auto_train: int = 0) -> None:
+                 live_head_every: int = LIVE_HEAD_EVERY, auto_train: int = 0,
+                 overlap: float = 0.0) -> None:
         super().__init__()
         self.store = store
         self.root = root
         self.renderer = renderer
         self.rescan = rescan
-        self.session = LabelSession(store, order)
+        self.session = LabelSession(store, order, overlap=overlap)
         self.prefetcher = prefetcher or Prefetcher()
         if self.prefetcher.prepare is None:
             self.prefetcher.prepare = renderer.prepare  # strips / sixels off the UI thread
@@ -135,6 +144,9 @@ class LabelScreen(Screen):
             # Its line takes a row before the first image is sized.
             self.query_one(Suggestions).display = self.suggestions_shown
         self.set_interval(REFRESH_SECONDS, self._refresh_periodically)
+        self.set_interval(COUNTS_SECONDS, self._count_in_thread)
+        self.set_interval(LEASE_RENEW_SECONDS, self._renew_leases)
+        self._count_disagreements()
         self.call_after_refresh(self.show_current)
 
     # -- training -------------------------------------------------------------------------
@@ -214,6 +226,7 @@ class LabelScreen(Screen):
             self._live_head.close()
         self._gc.release()
         self._flush_decodes()
+        self._release_leases()
         self.prefetcher.close()
 
     # -- showing images -------------------------------------------------------------------
@@ -309,7 +322,7 @@ class LabelScreen(Screen):
 
     def _update_status(self) -> None:
         s, item = self.session, self.current
-        state = s.state(item.id) if item is not None else None
+        state = s.state(item.id, item.path) if item is not None else None
         self.query_one(StatusBar).show(StatusInfo(
             position=min(s.pos + 1, len(s.queue)), queue_length=len(s.queue), counts=s.counts,
             per_minute=s.per_minute, path=item.path if item else "",
@@ -323,6 +336,9 @@ class LabelScreen(Screen):
         """The suggestions line: the model's top classes, or in the suspect queue the given
         label beside the model's; hidden without a model or when suggestions are off."""
         s, widget = self.session, self.query_one(Suggestions)
+        if s.order.order.source == "disagreements":  # each annotator's label, to settle
+            widget.say(review_text(s.opinions(item.id)) if item is not None else None)
+            return
         if s.model is None or not self.suggestions_shown:
             widget.say(None)
             return
@@ -443,7 +459,9 @@ class LabelScreen(Screen):
                 self.set_order(order)
 
         self.app.push_screen(OrderScreen(self.session.classes,
-                                         has_model=self.session.model is not None), chosen)
+                                         has_model=self.session.model is not None,
+                                         has_disagreements=self.session.disagreements > 0),
+                             chosen)
 
     def set_order(self, order: OrderChoice) -> None:
         """Switch orders; a model order is ranked in the background, then switched to."""
@@ -456,7 +474,13 @@ class LabelScreen(Screen):
 
     @work(thread=True, exclusive=True, group="rank", exit_on_error=False, name="ordering")
     def _rank_in_thread(self, order: OrderChoice, model) -> None:
-        self.post_message(OrderRanked(order, background.rank(self.store.path, order, model)))
+        self.post_message(OrderRanked(order, self._rank(order, model)))
+
+    def _rank(self, order: OrderChoice, model) -> list[QueueItem]:
+        """On a worker thread: ``order``'s queue ranked by ``model``, as this annotator sees
+        it."""
+        return background.rank(self.store.path, order, model, annotator=self.store.annotator,
+                               overlap=self.session.overlap)
 
     @on(OrderRanked)
     def _on_ranked(self, message: OrderRanked) -> None:
@@ -478,7 +502,7 @@ class LabelScreen(Screen):
 
     def _refresh_periodically(self) -> None:
         self._flush_decodes()
-        self._count_in_thread(self.session.generation)
+        self._count_disagreements()
         if self.painted:
             self._load_model()  # predictions made elsewhere (tui-label predict) show up too
 
@@ -554,7 +578,7 @@ class LabelScreen(Screen):
         order = self.session.order
         if not order.order.needs_model or model is None:
             return None
-        return background.rank(self.store.path, order, model)
+        return self._rank(order, model)
 
     @on(ModelReady)
     def _on_model(self, message: ModelReady) -> None:
@@ -578,13 +602,41 @@ class LabelScreen(Screen):
         self.notify(Text(message.reason), severity="warning", timeout=6)
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, name="count")
-    def _count_in_thread(self, generation: int) -> None:
-        self.post_message(CountsRefreshed(background.count(self.store.path), generation))
+    def _count_in_thread(self) -> None:
+        self.post_message(CountsRefreshed(*background.count_through(self.store.path)))
 
     @on(CountsRefreshed)
     def _on_counts(self, message: CountsRefreshed) -> None:
-        if self.session.take_counts(message.counts, message.generation):
+        if self.session.take_counts(message.counts, message.through):
             self._update_status()
+
+    @work(thread=True, exclusive=True, group="disagreements", exit_on_error=False,
+          name="disagreement count")
+    def _count_disagreements(self) -> None:
+        self.post_message(DisagreementsCounted(background.disagreement_count(self.store.path)))
+
+    @on(DisagreementsCounted)
+    def _on_disagreements(self, message: DisagreementsCounted) -> None:
+        self.session.disagreements = message.count
+
+    def _renew_leases(self) -> None:
+        self._renew_in_thread(self.session.lease_window())
+
+    @work(thread=True, exclusive=True, group="leases", exit_on_error=False, name="lease renewal")
+    def _renew_in_thread(self, image_ids: list[int]) -> None:
+        try:
+            background.renew_leases(self.store.path, self.store.annotator, image_ids,
+                                    self.session.lease_seconds)
+        except StoreWriteError:
+            pass  # locked or full: the next renewal tries again, well before they lapse
+
+    def _release_leases(self) -> None:
+        """Leaving: the images this labeler held are offered to the others at once."""
+        try:
+            with self.store.busy_timeout(500):
+                self.store.release_leases()
+        except StoreWriteError:
+            pass  # they lapse by themselves within LEASE_SECONDS
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, name="rescan")
     def _rescan(self) -> None:

@@ -28,10 +28,20 @@ class CountsRefreshed(Message):
     """Fresh counts from the database (other labelers' work included)."""
 
     counts: Counts
-    generation: int  # the session's change counter when counting began
+    through: int  # the newest label event the counts include
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, CountsRefreshed)
+
+
+@dataclass
+class DisagreementsCounted(Message):
+    """How many images annotators disagree on now (the review order is offered when any)."""
+
+    count: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DisagreementsCounted)
 
 
 @dataclass

@@ -21,10 +21,12 @@ class OrderScreen(ModalScreen[OrderChoice | None]):
     """
     BINDINGS = [Binding("escape,o,q", "dismiss", "Close", show=False)]
 
-    def __init__(self, classes: list[ClassRow], *, has_model: bool = False) -> None:
+    def __init__(self, classes: list[ClassRow], *, has_model: bool = False,
+                 has_disagreements: bool = False) -> None:
         super().__init__()
         self._names = {row.id: row.name for row in classes}
-        self._choices = orders.choices(classes, has_model=has_model)
+        self._choices = orders.choices(classes, has_model=has_model,
+                                       has_disagreements=has_disagreements)
 
     def compose(self) -> ComposeResult:
         # Class names are user data: plain Text, never markup.

@@ -38,6 +38,23 @@ def suspect_text(given: str, predicted: str, probability: float, source: str,
     return _source(text, source, warnings)
 
 
+def review_text(opinions: list[tuple[str, str]]) -> Text:
+    """``annotators  alice cat · bob dog   a class key settles it``.
+
+    ``opinions``: each annotator's name and label (user data: plain Text, never markup).
+    """
+    text = Text("annotators ", style="dim")
+    if not opinions:
+        text.append(" settled", style="italic")
+    for n, (who, name) in enumerate(opinions):
+        text.append("  " if n == 0 else " · ", style="dim")
+        text.append(who)
+        text.append(" ")
+        text.append(name, style="bold")
+    text.append("   a class key settles it (a review)", style="dim")
+    return text
+
+
 def _source(text: Text, source: str, warnings: list[str]) -> Text:
     text.append(f"   {source}", style="dim")
     for warning in warnings:
