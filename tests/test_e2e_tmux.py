@@ -228,3 +228,48 @@ def test_label_train_see_a_suggestion_and_accept_it(tmp_path: Path, tmux_factory
     path, name, source, probability, run_id = rows[8]
     assert (path, name, source, run_id) == ("img08.png", suggested, "suggestion", run["id"])
     assert round(probability * 100) == int(match.group(2))
+
+
+def test_two_labelers_in_two_panes_split_the_work(tmp_path: Path, tmux_factory):
+    """A team on one database (issue 9): two labelers at once, each in its own terminal, with
+    a fifth of the images meant for both. Outside that share no image gets two labels, and
+    every label shown as saved is in the database."""
+    import re
+
+    from tui_label.store import in_overlap
+
+    data = tmp_path / "data"
+    make_images(data, 40, size=(32, 24))
+    db = tmp_path / "labels.db"
+    (data / "tui-label.toml").write_text('classes = ["cat", "dog"]\n')
+    alice = tmux_factory(labeler(data, db, "--annotator", "alice", "--overlap", "0.2",
+                                 "--renderer", "halfcell"))
+    alice.wait_image("1/")
+    bob = tmux_factory(labeler(data, db, "--annotator", "bob", "--renderer", "halfcell"))
+    bob.wait_image("1/")  # the stored share (0.2) holds for bob too
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        alice.keys("1")
+        bob.keys("2")
+        time.sleep(0.12)
+    for term in (alice, bob):
+        term.keys("q")
+    exits = [term.wait_for("EXITED 0").replace("\n", "") for term in (alice, bob)]
+    store = Store(db)
+    rows = store.conn.execute(
+        "SELECT i.path, e.annotator, e.action FROM label_events e "
+        "JOIN images i ON i.id = e.image_id").fetchall()
+    labeled = store.counts().labeled
+    store.close()
+    by_image: dict[str, list[str]] = {}
+    for path, annotator, action in rows:
+        assert action == "label"
+        by_image.setdefault(path, []).append(annotator)
+    assert {"alice", "bob"} <= {a for names in by_image.values() for a in names}
+    for path, names in by_image.items():
+        assert len(names) == len(set(names)), (path, names)  # nobody labeled one twice
+        if not in_overlap(path, 0.2):
+            assert len(names) == 1, (path, names)  # done once outside the share
+    assert labeled == len(by_image)  # every labeled image still is
+    totals = [int(m.group(1)) for m in (re.search(r"\((\d+) labeled", e) for e in exits) if m]
+    assert totals and max(totals) == labeled  # the last to quit saw every label saved
