@@ -423,3 +423,27 @@ def test_the_source_must_fit_its_format(tmp_path: Path):
     with pytest.raises(UsageError, match="takes a folder"):
         open_source(tmp_path / "in.csv", "imagefolder")
     assert open_source(tmp_path / "folder").fmt == "imagefolder"
+
+
+def test_ctrl_c_while_writing_says_how_far_it_got(tmp_path: Path, monkeypatch, capsys):
+    from tui_label import cli
+
+    db, _ = make_db(tmp_path)
+    src = write(tmp_path / "in.csv", "path,label\n" + "".join(
+        f"img{i:03d}.png,bird\n" for i in range(12)))
+    calls = []
+    real = Store.import_labels
+
+    def interrupted_third(self, rows, decide):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, rows, decide)
+
+    monkeypatch.setattr(Store, "import_labels", interrupted_third)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["import", str(src), "--db", str(db), "--yes", "--batch-size", "5"])
+    assert exit_info.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted in batch 3: the 2 batches before it are stored (10 labels)" in err
+    assert sorted(current(db)) == [f"img{i:03d}.png" for i in range(10)]

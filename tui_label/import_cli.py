@@ -87,7 +87,16 @@ def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_
             if not as_json:
                 click.echo("Nothing changed: run again with --yes to import.")
             return
-        _show(importer.apply(), as_json)
+        try:
+            done = importer.apply()
+        except KeyboardInterrupt:
+            s = importer.progress
+            if s is not None:
+                click.echo(f"tui-label: interrupted in batch {s.batches + 1}: the {s.batches} "
+                           f"batches before it are stored ({s.new + s.changed} labels), that "
+                           "one is not; the same import again completes it", err=True)
+            raise
+        _show(done, as_json)
     finally:
         store.close()
 

@@ -387,6 +387,7 @@ class Importer:
         self.index = DatasetIndex(store)
         self.classes = {c.name: c.id for c in store.classes()}
         self.planned: Summary | None = None
+        self.progress: Summary | None = None  # what apply has written so far
 
     def _resolved(self, summary: Summary) -> Iterator[Resolved]:
         """The source's rows that can be imported; the others counted in ``summary``."""
@@ -460,7 +461,8 @@ class Importer:
         """
         if self.planned is None:
             raise RuntimeError("plan() checks the source before apply() writes it")
-        summary = Summary(str(self.source.path), self.source.fmt, applied=True)
+        summary = self.progress = Summary(str(self.source.path), self.source.fmt,
+                                          applied=True)
         unknown = self.planned.created_classes
         if unknown:
             for row in self.store.add_classes(unknown, free_hotkeys(self.store)):
