@@ -73,6 +73,7 @@ def test_only_new_images_are_decoded(tmp_path: Path, dataset: Path, counted):
         result = cache.fill(items)
         assert (result.decoded, result.reused) == (4, 8)
         assert counted == [p for _, p in items[8:]]
+        assert 0 < result.seconds < 60  # its own duration (a loop once overwrote its start)
 
 
 def test_a_changed_file_invalidates_its_entry(tmp_path: Path, dataset: Path, counted):

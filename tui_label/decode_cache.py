@@ -180,11 +180,11 @@ class DecodeCache:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 # A batch at a time: a million images are never a million pending decodes,
                 # and a stop waits for one batch only.
-                for start in range(0, len(todo), COMMIT_EVERY):
+                for first in range(0, len(todo), COMMIT_EVERY):
                     check()
                     batch = list(pool.map(
                         lambda t: (t, images.decode_square(t[1], self.size)),
-                        todo[start:start + COMMIT_EVERY]))
+                        todo[first:first + COMMIT_EVERY]))
                     self._store(batch, result)
                     progress(result.reused + result.decoded, total, result.decoded)
         result.seconds = time.monotonic() - start
