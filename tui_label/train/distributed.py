@@ -57,6 +57,11 @@ class World:
         if dist.is_initialized():
             dist.destroy_process_group()
 
+    def barrier(self) -> None:
+        """Wait until every rank is here."""
+        if self.distributed:
+            dist.barrier()
+
     def broadcast(self, value):
         """Rank 0's ``value``, on every rank."""
         if not self.distributed:

@@ -517,6 +517,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         first_epoch, best_acc = restore_fit(fit, resume, device, emitter)
     set_train_mode(model, opts.freeze_backbone)
     for epoch in range(first_epoch, opts.epochs + 1):
+        world.barrier()  # after rank 0's writes of the last epoch: all ranks start together
         epoch_start = time.monotonic()
         train_loss = world.mean(fit.epoch(epoch, train_x, train_y, check, on_step))
         val_loss, preds = evaluate_shared(world, model, val_x, val_y, num_classes, device,
@@ -547,6 +548,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         emitter.emit("checkpoint", path=str(best_path if best else last_path), best=best,
                      epoch=epoch)
     if world.distributed:  # the predictions are rank 0's alone: no collective after this
+        world.barrier()  # rank 0's last epoch is recorded
         world.stop()
         if not world.main:
             cache.close()
