@@ -9,7 +9,7 @@ session moves: the key is simply not acknowledged.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -428,6 +428,7 @@ class LabelSession:
         if through < self._counts_through:
             return False
         self._deltas = [d for d in self._deltas if d[0] > through]
+        counts = replace(counts, per_class=dict(counts.per_class))  # the caller's stays as read
         for _event, before, after in self._deltas:
             _shift(counts, before, after)
         self.counts = counts
