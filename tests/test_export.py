@@ -292,6 +292,11 @@ def test_one_annotators_own_latest_labels(tmp_path: Path):
 
 def test_agreed_labels_only(tmp_path: Path):
     _, db = team_db(tmp_path)
+    carol = Store(db, annotator="carol")  # a review settles a label: it is no one's rating
+    cat = next(c.id for c in carol.classes() if c.name == "cat")
+    img005 = next(i.id for i in carol.queue("all") if i.path == "img005.png")
+    carol.add_event(img005, "label", cat, source="review")
+    carol.close()
     assert _csv_rows(db, "--agreed") == [
         ("img000.png", "cat", "alice,bob", "train"),
         ("img002.png", "cat", "alice,bob", "val"),

@@ -972,55 +972,6 @@ class Store:
         "GROUP BY image_id, annotator"
     )
     _EXPORT_COLUMNS = (
-        "i.path, i.status, e.action, c.name AS class, e.annotator, e.created_at, "
-        "COALESCE(s.split, '') AS split"
-    )
-
-    def export_rows(self, *, annotator: str | None = None) -> list[tuple]:
-        """``(path, status, action, class, annotator, created_at, split)`` by path: each
-        image's current label or skip, or (with ``annotator``) that annotator's own latest one.
-        ``split`` is ``''`` for an image without a stored split."""
-        if annotator is None:
-            source, params = "latest_events", ()
-        else:
-            source = f"({self._OWN_LATEST.format(where='AND annotator = ?')})"
-            params = (annotator,)
-        return self.conn.execute(
-            f"SELECT {self._EXPORT_COLUMNS} FROM {source} last "
-            "JOIN label_events e ON e.id = last.id JOIN images i ON i.id = e.image_id "
-            "LEFT JOIN classes c ON c.id = e.class_id LEFT JOIN splits s ON s.image_id = i.id "
-            "WHERE e.action != 'clear' ORDER BY i.path", params).fetchall()
-
-    def agreed_rows(self) -> list[tuple]:
-        """Images that two or more annotators labeled (their own latest event is a label) with
-        the same class, as ``(path, status, 'label', class, annotators, created_at, split)`` by
-        path: ``annotators`` joined by ``\\x1f`` (unordered), ``created_at`` the latest."""
-        return self.conn.execute(
-            "SELECT i.path, i.status, 'label', c.name, group_concat(e.annotator, char(31)), "
-            "MAX(e.created_at), COALESCE(s.split, '') "
-            f"FROM ({self._OWN_LATEST.format(where='')}) last "
-            "JOIN label_events e ON e.id = last.id JOIN images i ON i.id = e.image_id "
-            "JOIN classes c ON c.id = e.class_id LEFT JOIN splits s ON s.image_id = i.id "
-            "WHERE e.action = 'label' GROUP BY e.image_id "
-            "HAVING COUNT(*) >= 2 AND COUNT(DISTINCT e.class_id) = 1 ORDER BY i.path").fetchall()
-
-    def annotators(self) -> list[str]:
-        """Every name that has written a label event, sorted."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT DISTINCT annotator FROM label_events ORDER BY annotator")]
-
-    # -- export (read only; tui_label.export) ---------------------------------------------
-
-    # Each annotator's own latest event per image, leaving out undo events and the events they
-    # undid: an undo appends the state from before the undone event, which may be another
-    # annotator's label, and must not count as the undoer's own.
-    _OWN_LATEST = (
-        "SELECT image_id, annotator, MAX(id) AS id FROM label_events "
-        "WHERE undo_of IS NULL AND id NOT IN "
-        "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL) {where} "
-        "GROUP BY image_id, annotator"
-    )
-    _EXPORT_COLUMNS = (
         "i.path, e.action, c.name AS class, e.annotator, e.created_at, "
         "COALESCE(s.split, '') AS split"
     )
@@ -1041,13 +992,15 @@ class Store:
             "WHERE e.action != 'clear' ORDER BY i.path", params).fetchall()
 
     def agreed_rows(self) -> list[tuple]:
-        """Images that two or more annotators labeled (their own latest event is a label) with
-        the same class, as ``(path, 'label', class, annotators, created_at, split)`` by
-        path: ``annotators`` joined by ``\\x1f`` (unordered), ``created_at`` the latest."""
+        """Images that two or more annotators labeled (their own latest event is a label; a
+        review is no annotator's label, as in the statistics) with the same class, as
+        ``(path, 'label', class, annotators, created_at, split)`` by path: ``annotators``
+        joined by ``\\x1f`` (unordered), ``created_at`` the latest."""
+        own = self._OWN_LATEST.format(where="AND source IS NOT 'review'")
         return self.conn.execute(
             "SELECT i.path, 'label', c.name, group_concat(e.annotator, char(31)), "
             "MAX(e.created_at), COALESCE(s.split, '') "
-            f"FROM ({self._OWN_LATEST.format(where='')}) last "
+            f"FROM ({own}) last "
             "JOIN label_events e ON e.id = last.id JOIN images i ON i.id = e.image_id "
             "JOIN classes c ON c.id = e.class_id LEFT JOIN splits s ON s.image_id = i.id "
             "WHERE e.action = 'label' GROUP BY e.image_id "
