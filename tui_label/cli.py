@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
+from tui_label.doctor import doctor
 from tui_label.errors import UsageError
 from tui_label.export_cli import export
 from tui_label.import_cli import import_labels
@@ -178,6 +179,7 @@ cli.add_command(predict)  # train/predict_cli.py
 cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
 cli.add_command(import_labels)  # import_cli.py (tui_label.importer)
+cli.add_command(doctor)  # doctor.py: the terminal detected, the renderer auto uses
 cli.add_command(stats)  # stats_cli.py
 cli.add_command(export)  # export_cli.py
 
