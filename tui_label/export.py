@@ -359,40 +359,48 @@ def write_imagefolder(tmp: Path, rows: Sequence[Mapping[str, object]], root: Pat
 
 def write_hf(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
              copy: bool = False, extra_fields: Sequence[str] = ()) -> FolderExport:
-    """The Hugging Face ``imagefolder`` layout: the images and a ``metadata.csv``
-    (``file_name, label, split, path, annotator, labeled_at``) in one folder, or in ``train/``
-    and ``val/`` once any image has a stored split. ``load_dataset("imagefolder",
-    data_dir=OUT)`` reads it; ``label`` is the class name as stored (a string column)."""
+    """The Hugging Face ``imagefolder`` layout: a ``metadata.csv`` (``file_name, label, split,
+    path, annotator, labeled_at``) with the images in a folder per class beside it
+    (``file_name`` is ``CLASS/FILE``), in ``OUT/``, or in ``train/`` and ``val/`` once any
+    image has a stored split. ``load_dataset("imagefolder", data_dir=OUT)`` reads it; with a
+    metadata file it takes ``label`` from it (the class name as stored, a string column), not
+    from the folders. Folders per class keep each folder small: file creation in one folder of
+    100,000 entries is several times slower, and the Hub takes at most 10,000 per folder."""
     split_layout = any(row["split"] for row in rows)
+    classes = _class_folders((row["label"] for row in rows), reserved=[HF_METADATA])
     names: dict[str, UniqueNames] = {}
     metadata: dict[str, list[dict]] = {}
     summary = FolderExport()
     for split in (TRAIN, VAL) if split_layout else ("",):
-        folder = os.path.join(tmp, split)
-        os.makedirs(folder, exist_ok=True)
-        metadata[folder] = []
-        names[folder] = UniqueNames(reserved=[HF_METADATA])
+        os.makedirs(os.path.join(tmp, split), exist_ok=True)
+        metadata[split] = []
+    made: set[str] = set()
     for row in rows:
-        folder = os.path.join(tmp, _split_folder(row, split_layout))
+        split = _split_folder(row, split_layout)
+        folder = os.path.join(tmp, split, classes[row["label"]])
         source = _source(root, row["path"], summary)
         if source is None:
             continue
-        name = names[folder].claim(_basename(row["path"]))
+        if folder not in made:
+            os.mkdir(folder)
+            made.add(folder)
+        name = names.setdefault(folder, UniqueNames()).claim(_basename(row["path"]))
         _place(source, os.path.join(folder, name), copy)
-        metadata[folder].append({"file_name": name, **row})
+        metadata[split].append({"file_name": f"{classes[row['label']]}/{name}", **row})
         summary.written += 1
-    for folder, entries in metadata.items():
-        with open(os.path.join(folder, HF_METADATA), "w", newline="", encoding="utf-8") as out:
+    for split, entries in metadata.items():
+        with open(os.path.join(tmp, split, HF_METADATA), "w", newline="",
+                  encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=HF_FIELDS + tuple(extra_fields))
             writer.writeheader()
             writer.writerows(entries)
     return summary
 
 
-def _class_folders(labels: Iterable[object]) -> dict[str, str]:
+def _class_folders(labels: Iterable[object], reserved: Iterable[str] = ()) -> dict[str, str]:
     """Each class name's folder name, unique once made safe (claimed in name order, so the
     same names always get the same folders)."""
-    unique = UniqueNames()
+    unique = UniqueNames(reserved)
     return {label: unique.claim(label, keep_ext=False) for label in sorted(set(map(str, labels)))}
 
 
