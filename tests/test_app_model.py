@@ -393,8 +393,8 @@ async def test_a_slow_ranking_of_an_earlier_order_never_overrides_a_later_choice
     gates = {name: threading.Event() for name in ("least-confident", "margin")}
     rank = background.rank
 
-    def gated(db, order, model):
-        ranked = rank(db, order, model)
+    def gated(db, order, model, **kwargs):
+        ranked = rank(db, order, model, **kwargs)
         gates[order.name].wait(10)
         return ranked
 

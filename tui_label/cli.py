@@ -178,10 +178,10 @@ cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py
 cli.add_command(predict)  # train/predict_cli.py
 cli.add_command(cache)  # cache_cli.py
 cli.add_command(suspects)
-cli.add_command(import_labels)  # import_cli.py (tui_label.importer)
-cli.add_command(doctor)  # doctor.py: the terminal detected, the renderer auto uses
 cli.add_command(stats)  # stats_cli.py
 cli.add_command(export)  # export_cli.py
+cli.add_command(import_labels)  # import_cli.py (tui_label.importer)
+cli.add_command(doctor)  # doctor.py: the terminal detected, the renderer auto uses
 
 
 def main(argv: list[str] | None = None) -> None:
