@@ -393,7 +393,10 @@ def write_hf(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
                   encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=HF_FIELDS + tuple(extra_fields))
             writer.writeheader()
-            writer.writerows(entries)
+            # NUL cannot be in a file name, and csv before Python 3.11 cannot write it: a
+            # class name holding one loses it here.
+            writer.writerows({k: v.replace("\0", "") if isinstance(v, str) else v
+                              for k, v in entry.items()} for entry in entries)
     return summary
 
 

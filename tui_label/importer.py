@@ -24,11 +24,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 from tui_label.errors import UsageError
 from tui_label.scan import scan
+from tui_label.times import parse_iso
 
 FORMATS = ("auto", "csv", "jsonl", "imagefolder", "tui-label")
 BATCH_SIZE = 5_000
@@ -131,9 +132,8 @@ def normalize_path(text: str) -> str | None:
 def normalize_time(text: str) -> str | None:
     """An ISO 8601 time as the store writes it (UTC, milliseconds, ``Z``); a time without a
     zone is taken as UTC. None when it is not one."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
+    when = parse_iso(text)
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)

@@ -36,7 +36,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from itertools import combinations
 from typing import NamedTuple
 
@@ -44,6 +44,8 @@ import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+
+from tui_label.times import parse_iso
 
 IDLE_GAP_SECONDS = 300.0
 MIN_ACTIVE_SECONDS = 30.0  # less active time than this gives no pace (a few keys: no rate)
@@ -237,9 +239,8 @@ def agreement(rated: dict[int, dict[str, int]], class_ids: Sequence[int],
 def parse_time(text: str) -> float | None:
     """Seconds since the epoch of an ISO 8601 time (``Z`` or an offset; naive is UTC), or None
     when it cannot be read (an imported file's odd format must not break the statistics)."""
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
+    when = parse_iso(text)
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)

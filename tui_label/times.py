@@ -1,0 +1,26 @@
+"""ISO 8601 times as people's files write them, read the same on every Python we support.
+
+``datetime.fromisoformat`` before Python 3.11 refuses a ``Z`` suffix and fractions of other
+than 3 or 6 digits (``10:20:30.5``), which exports and other tools write.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.(\d+)")
+
+
+def parse_iso(text: str) -> datetime | None:
+    """The time ``text`` names (naive when it has no zone), or None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    text = _FRACTION.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", text, count=1)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
