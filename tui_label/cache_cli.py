@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
+from tui_label.cli_args import db_option, dir_argument, existing_db
 from tui_label.errors import UsageError
 from tui_label.train.options import EVENTS, SMALL_CNN_SIZE
-from tui_label.train.predict_cli import _db_option, _dir_argument, existing_db
 
 
 @click.command("cache")
-@_dir_argument
-@_db_option
+@dir_argument
+@db_option
 @click.option("--size", type=int, default=SMALL_CNN_SIZE, show_default=True,
               help="The image size of the runs to come (their --image-size: 64 for the small "
                    "CNN, 224 for the pretrained models).")

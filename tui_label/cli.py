@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
+from tui_label.cli_args import db_option
 from tui_label.doctor import doctor
 from tui_label.errors import UsageError
 from tui_label.export_cli import export
@@ -23,20 +24,6 @@ from tui_label.train.predict_cli import predict, suspects
 
 RENDERERS = ("auto", "kitty", "sixel", "halfcell", "unicode")
 ORDER_HELP = f"Which images to show first: {orders.usage()}."
-
-
-def _open_for_reading(db: Path):
-    """A store to read ``db`` (stats, export). Opened for writing, though nothing is written
-    on a current file: closing it then tidies the -wal and -shm files away, which a read-only
-    connection cannot do. A file we may not write is opened read-only."""
-    from tui_label.store import Store, StoreWriteError
-
-    try:
-        return Store(db, create=False)
-    except StoreWriteError as exc:
-        if exc.kind != "readonly":
-            raise
-        return Store(db, readonly=True)
 
 
 
@@ -90,13 +77,6 @@ def _reap_dead_runs(store) -> None:
         pass
 
 
-def _db_option(f):
-    return click.option(
-        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="The SQLite database (default: DIR/tui-label.db, or a per-dataset file in "
-             "~/.local/share/tui-label when DIR is read-only).")(f)
-
-
 def _labeler_options(f):
     f = click.option("--renderer", type=click.Choice(RENDERERS), default="auto",
                      show_default=True, help="How to draw images; auto detects kitty "
@@ -132,7 +112,7 @@ def cli() -> None:
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=str))
 @click.option("--classes", default=None,
               help="Comma-separated class names, optionally NAME:KEY (default: tui-label.toml).")
-@_db_option
+@db_option
 @_labeler_options
 def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_head,
           auto_train, overlap) -> None:
@@ -146,7 +126,7 @@ def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_
 
 
 @cli.command()
-@_db_option
+@db_option
 @_labeler_options
 def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
          overlap) -> None:
@@ -160,18 +140,6 @@ def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
     _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
                  overlap=overlap)
-
-
-def _existing_db(folder: str | None, db: Path | None) -> Path:
-    from tui_label.paths import default_db
-
-    if db is None:
-        if folder is None:
-            raise UsageError("give the dataset folder DIR or --db PATH")
-        db = default_db(dataset_root(folder))
-    if not db.exists():
-        raise UsageError(f"no database at {db}: label something first")
-    return db
 
 
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
+from tui_label.cli_args import db_option, dir_argument, existing_db, open_for_reading
 from tui_label.errors import UsageError
 from tui_label.export import FORMATS
-from tui_label.train.predict_cli import _db_option, _dir_argument, existing_db
 
 
 @click.command("export")
-@_dir_argument
-@_db_option
+@dir_argument
+@db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="csv or jsonl (a file, or standard output); imagefolder (a folder per "
                    "class) or hf (Hugging Face imagefolder with metadata.csv): a folder.")
@@ -49,7 +49,6 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
     (no separators, control characters, leading - or .) and unique (-2, -3...).
     """
     from tui_label import export as exporter
-    from tui_label.cli import _open_for_reading
 
     db, root = existing_db(folder, db)
     folder_format = fmt in exporter.FOLDER_FORMATS
@@ -66,7 +65,7 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
         raise UsageError("give --annotator or --agreed, not both")
     if output is not None:  # the database and DIR checked before the database is opened
         exporter.check_output(output, db, force=force, root=root, folder=folder_format)
-    store = _open_for_reading(db)
+    store = open_for_reading(db)
     try:
         if root is None and store.get_setting("root"):
             root = Path(store.get_setting("root"))  # where the labeler last saw the images

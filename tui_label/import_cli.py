@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from tui_label.cli_args import db_option, existing_db
 from tui_label.errors import UsageError
 from tui_label.importer import BATCH_SIZE, FORMATS, Importer, describe, open_source
-from tui_label.train.predict_cli import _db_option, existing_db
 
 
 def _open_store(db: Path, annotator: str | None, *, write: bool):
@@ -27,7 +27,7 @@ def _open_store(db: Path, annotator: str | None, *, write: bool):
 
 @click.command("import")
 @click.argument("args", nargs=-1, metavar="[DIR] SOURCE")
-@_db_option
+@db_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="The source's format; auto: a folder is an ImageFolder, else by extension "
                    "(.csv, .jsonl). A tui-label export is recognised by its header.")

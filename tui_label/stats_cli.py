@@ -10,12 +10,12 @@ import json
 
 import click
 
-from tui_label.train.predict_cli import _db_option, _dir_argument, existing_db
+from tui_label.cli_args import db_option, dir_argument, existing_db, open_for_reading
 
 
 @click.command("stats")
-@_dir_argument
-@_db_option
+@dir_argument
+@db_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Readable tables, or one JSON object for scripts.")
 def stats(folder, db, fmt) -> None:
@@ -26,10 +26,9 @@ def stats(folder, db, fmt) -> None:
     events are breaks. Nothing is written to the database.
     """
     from tui_label import stats as statistics
-    from tui_label.cli import _open_for_reading
 
     db, _root = existing_db(folder, db)
-    store = _open_for_reading(db)
+    store = open_for_reading(db)
     try:
         result = statistics.compute(store)
     finally:

@@ -7,27 +7,14 @@ load only when a command runs.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
+from tui_label.cli_args import db_option, dir_argument, existing_db, open_for_reading
 from tui_label.errors import UsageError
-from tui_label.paths import dataset_root
 from tui_label.train.options import DEVICES, EVENTS
 
 SUSPECT_FIELDS = ("path", "label", "predicted", "probability", "label_probability", "rank")
-
-
-def _dir_argument(f):
-    return click.argument("folder", metavar="[DIR]", required=False,
-                          type=click.Path(path_type=Path))(f)
-
-
-def _db_option(f):
-    return click.option(
-        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="The SQLite database (default: DIR/tui-label.db, or a per-dataset file in "
-             "~/.local/share/tui-label when DIR is read-only).")(f)
 
 
 def _run_option(f):
@@ -37,23 +24,9 @@ def _run_option(f):
 
 
 
-def existing_db(folder: Path | None, db: Path | None) -> tuple[Path, Path | None]:
-    """The database to use and the dataset folder given (if any); raises ``UsageError``."""
-    from tui_label.paths import default_db
-
-    root = dataset_root(folder) if folder is not None else None
-    if db is None:
-        if root is None:
-            raise UsageError("give the dataset folder DIR or --db PATH")
-        db = default_db(root)
-    if not db.exists():
-        raise UsageError(f"no database at {db}: label some images first")
-    return db, root
-
-
 @click.command("predict")
-@_dir_argument
-@_db_option
+@dir_argument
+@db_option
 @_run_option
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where to predict.")
@@ -86,8 +59,8 @@ def predict(folder, db, run_id, device, batch_size, events) -> None:
 
 
 @click.command("suspects")
-@_dir_argument
-@_db_option
+@dir_argument
+@db_option
 @click.option("--run", "run_id", type=int, default=None,
               help="Which run's suspects (default: the latest predicted run).")
 @click.option("--limit", type=int, default=None, help="At most this many, most doubtful first.")
@@ -105,7 +78,7 @@ def suspects(folder, db, run_id, limit, fmt) -> None:
     db, _ = existing_db(folder, db)
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    store = _open_for_reading(db)
+    store = open_for_reading(db)
     try:
         run = _predicted_run(store, run_id)
         names = {c.id: c.name for c in store.classes()}
@@ -121,12 +94,6 @@ def suspects(folder, db, run_id, limit, fmt) -> None:
         exporter.write_csv(out, sys.stdout, fields=SUSPECT_FIELDS)
     else:
         exporter.write_jsonl(out, sys.stdout)
-
-
-def _open_for_reading(db: Path):
-    from tui_label.cli import _open_for_reading as open_store
-
-    return open_store(db)
 
 
 def _predicted_run(store, run_id: int | None) -> dict:
