@@ -31,9 +31,10 @@ def main() -> None:
     import torch
 
     from tui_label.config import ClassSpec
+    from tui_label.decode_cache import DecodeCache
     from tui_label.scan import scan
     from tui_label.store import Store
-    from tui_label.train.data import build_cache
+    from tui_label.train.data import from_cache
     from tui_label.train.engine import load_checkpoint, predict, train
     from tui_label.train.events import Emitter
     from tui_label.train.options import TrainOptions
@@ -44,7 +45,9 @@ def main() -> None:
     for row in rows:
         seen[row["label"]] = seen.get(row["label"], 0) + 1
         (held if seen[row["label"]] <= args.held_out else pool).append(row)
-    held_x, kept = build_cache([SAMPLE_DATA / r["path"] for r in held], 64)
+    with tempfile.TemporaryDirectory() as tmp, DecodeCache.open(Path(tmp) / "held.db", 64) as c:
+        held_x, kept = from_cache(c, [(k, SAMPLE_DATA / r["path"]) for k, r in enumerate(held)])
+        held_x = held_x[slice(None)]
     held_y = torch.tensor([int(held[i]["label"]) for i in kept])
     print(machine_line())
     table = []

@@ -16,7 +16,14 @@ import torch
 
 from tests.conftest import sample_store
 from tests.test_cli import assert_usage_error, db_fingerprint
-from tests.test_train_engine import NAMES, labels_snapshot, make_db, opts_for, parse_events
+from tests.test_train_engine import (
+    NAMES,
+    decode_images,
+    labels_snapshot,
+    make_db,
+    opts_for,
+    parse_events,
+)
 from tui_label import cli, live_head
 from tui_label.paths import runs_dir
 from tui_label.predictions import PredictionSet, predictions_dir
@@ -130,7 +137,8 @@ def test_embeddings_and_probabilities_come_from_the_best_checkpoint(digits):
     assert isinstance(model, torch.nn.Module) and not model.training
     result = PredictionSet.load(predictions_dir(runs_dir(digits["db"]) / f"run-{run['id']}"))
     some = result.ids[::50].tolist()
-    images, kept = tdata.build_cache([digits["root"] / paths[i] for i in some], 16)
+    images, kept = decode_images([digits["root"] / paths[i] for i in some], 16,
+                                 digits["db"].parent / "other.db")
     assert len(kept) == len(some)
     with torch.no_grad():
         features = model.features(tdata.normalize(images))  # SmallCNN: what feeds model.fc

@@ -84,6 +84,17 @@ def train_cmd(root: Path, db: Path, epochs: int = 2, *extra: str) -> list[str]:
             "--events", "json", "--device", "cpu", *extra]
 
 
+def decode_images(paths: list[Path], size: int, cache_db: Path, skipped=lambda i, why: None):
+    """``paths`` through the trainer's decode path (the decode cache of ``cache_db``): a
+    uint8 N x 3 x size x size tensor of the readable ones, and their indices."""
+    from tui_label.decode_cache import DecodeCache
+
+    with DecodeCache.open(cache_db, size) as cache:
+        images, kept = tdata.from_cache(cache, [(k + 1, p) for k, p in enumerate(paths)],
+                                        skipped=skipped)
+        return images[slice(None)], kept
+
+
 def parse_events(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -279,7 +290,8 @@ def test_checkpoint_reloads_and_predicts_the_same(cli_run):
     finally:
         store.close()
     index_of = {name: k for k, name in enumerate(NAMES)}
-    images, kept = tdata.build_cache([cli_run["root"] / it.path for it in items], 16)
+    images, kept = decode_images([cli_run["root"] / it.path for it in items], 16,
+                                 cli_run["db"].parent / "other.db")
     assert len(kept) == len(items) and images.dtype == torch.uint8
     truth = torch.tensor([index_of[it.path.split("/")[0]] for it in items])
 
@@ -585,13 +597,16 @@ def test_trainer_refuses_what_the_labeler_refuses(tmp_path, monkeypatch, make):
     good = tmp_path / "good.png"
     Image.new("RGB", (8, 8), (9, 8, 7)).save(good)
     skipped: list[tuple[int, str]] = []
-    pixels, kept = tdata.build_cache([good, bad, good], 8,
-                                     skipped=lambda i, why: skipped.append((i, why)))
+    pixels, kept = decode_images([good, bad, good], 8, tmp_path / "cache.db",
+                                 skipped=lambda i, why: skipped.append((i, why)))
     assert kept == [0, 2] and pixels.shape == (2, 3, 8, 8)
     shown = decode_for_display(bad, Geometry(40, 20))
     assert shown.image is None
     assert skipped == [(1, shown.error)]  # the reason the labeler shows on its placeholder
-    assert tdata.decode_square(bad, 8) is None
+    from tui_label.decode_cache import DecodeCache
+
+    with DecodeCache.open(tmp_path / "cache.db", 8) as cache:  # remembered as unreadable
+        assert cache.entries([2])[2][4:] == ("unreadable", shown.error)
 
 
 def test_unreadable_labeled_image_is_named_in_the_warning(tmp_path):

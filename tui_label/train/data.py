@@ -9,54 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tui_label import images
 from tui_label.decode_cache import CachedView, DecodeCache
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-def decode_square(path: Path, size: int) -> np.ndarray | None:
-    """The image as ``size x size x 3`` uint8 (shorter side scaled, centre cropped), or None
-    when it cannot be read (see ``images.decode_square``: the labeler's guards)."""
-    decoded = images.decode_square(path, size)
-    return None if decoded.image is None else np.asarray(decoded.image, dtype=np.uint8)
-
-
-def build_cache(
-    paths: Sequence[Path],
-    size: int,
-    *,
-    workers: int = 1,
-    progress: Callable[[int, int], None] = lambda done, total: None,
-    skipped: Callable[[int, str], None] = lambda index, reason: None,
-) -> tuple[torch.Tensor, list[int]]:
-    """Decode ``paths`` into an ``N x 3 x size x size`` uint8 tensor; returns it with the
-    indices of the paths that could be read. ``skipped(index, reason)`` hears of the others."""
-    arrays: list[np.ndarray] = []
-    kept: list[int] = []
-    total = len(paths)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        decoded = pool.map(lambda p: images.decode_square(p, size), paths)
-        for i, result in enumerate(decoded):
-            if result.image is not None:
-                arrays.append(np.asarray(result.image, dtype=np.uint8))
-                kept.append(i)
-            else:
-                skipped(i, result.error or "unreadable")
-            if (i + 1) % 256 == 0 or i + 1 == total:
-                progress(i + 1, total)
-    if not arrays:
-        return torch.empty((0, 3, size, size), dtype=torch.uint8), kept
-    stacked = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    return stacked, kept
 
 
 # Sets up to this size are read from the decode cache into memory once (on the GPU for a CUDA
