@@ -100,19 +100,25 @@ def rank_pids(run_id: int) -> dict[int, int]:
     return found
 
 
-def test_a_killed_rank_fails_the_run_with_the_reason(tmp_path: Path):
-    root, db, _ = make_db(tmp_path, per_class=8)
+def start_long_run(root: Path, db: Path) -> tuple[subprocess.Popen, int]:
+    """A 2-rank run that would train for ages, once its first step is done: (process, run)."""
     proc = subprocess.Popen(train_cmd(root, db, 100000, "--nproc", "2"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = parse_events(line)[0]
+        run_id = event["run_id"] or run_id
+        if event["event"] == "step":
+            break
+    assert run_id is not None
+    return proc, run_id
+
+
+def test_a_killed_rank_fails_the_run_with_the_reason(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    proc, run_id = start_long_run(root, db)
     try:
-        run_id = None
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = parse_events(line)[0]
-            run_id = event["run_id"] or run_id
-            if event["event"] == "step":
-                break
-        assert run_id is not None
         pids = rank_pids(run_id)
         assert set(pids) == {0, 1}, pids
         os.kill(pids[1], signal.SIGKILL)
@@ -219,16 +225,8 @@ def test_shards_cover_every_image_once_per_epoch():
 
 def test_stopping_the_launcher_cancels_every_rank(tmp_path: Path):
     root, db, _ = make_db(tmp_path, per_class=8)
-    proc = subprocess.Popen(train_cmd(root, db, 100000, "--nproc", "2"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, run_id = start_long_run(root, db)
     try:
-        run_id = None
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = parse_events(line)[0]
-            run_id = event["run_id"] or run_id
-            if event["event"] == "step":
-                break
         proc.send_signal(signal.SIGTERM)  # what the panel's T sends
         rest = parse_events(proc.stdout.read())
         code = proc.wait(timeout=120)
