@@ -108,6 +108,7 @@ class LabelSession:
         every = self.store.classes()
         self.classes = [c for c in every if c.hotkey]
         self.class_names = {c.id: c.name for c in every}
+        self._position = {c.id: c.position for c in every}
 
     def load(self) -> Change:
         """Read the counts and build the queue (at start-up).
@@ -159,7 +160,14 @@ class LabelSession:
 
     def opinions(self, image_id: int) -> list[tuple[str, str]]:
         """Each annotator's own latest label of an image: ``(annotator, class name)``."""
-        return [(who, self.class_names.get(c, "?")) for who, c in self.store.opinions(image_id)]
+        return [(who, self.names(classes)) for who, classes in self.store.opinions(image_id)]
+
+    def names(self, class_ids) -> str:
+        """Class names of a set, in the legend's order (``none`` for the empty set)."""
+        if not class_ids:
+            return "none"
+        return ", ".join(self.class_names.get(c, "?") for c in sorted(
+            class_ids, key=lambda c: (self._position.get(c, 1 << 30), c)))
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -199,7 +207,7 @@ class LabelSession:
         if state.skipped:
             return "skipped"
         if state.labeled:
-            return "→ " + ", ".join(self.class_names.get(c, "?") for c in sorted(state.classes))
+            return "→ " + self.names(state.classes)
         return "unlabeled"
 
     def describe_order(self) -> str:

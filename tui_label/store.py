@@ -98,7 +98,12 @@ class ImageState:
     classes: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, action: str | None, class_id: int | None = None) -> ImageState:
+    def of(cls, action: str | None, class_id: int | None = None,
+           classes: str | None = None) -> ImageState:
+        """From an event's ``action``, ``class_id`` and ``classes`` (the JSON set of a
+        multi-label event)."""
+        if classes is not None:
+            return cls(action or "clear", frozenset(json.loads(classes)))
         return cls(action or "clear", frozenset() if class_id is None else frozenset({class_id}))
 
     @property
@@ -116,6 +121,16 @@ class ImageState:
 
 
 UNLABELED = ImageState()
+
+
+def classes_json(class_ids: Iterable[int]) -> str:
+    """A multi-label event's ``classes`` column: sorted ids, compact (``[1,3]``), so equal sets
+    are equal strings, and equal to SQLite's ``json_array(class_id)`` for a single label."""
+    return json.dumps(sorted({int(c) for c in class_ids}), separators=(",", ":"))
+
+
+# An event's classes as one comparable value: a single label ``c`` reads as the set ``[c]``.
+CLASS_SET_SQL = "COALESCE({e}.classes, json_array({e}.class_id))"
 
 migrations = Migrations("tui-label")
 MIGRATIONS = []  # ours, in order; the schema version is how many of them have run
@@ -305,6 +320,59 @@ def m006_leases(db: Database) -> None:
             pid INTEGER NOT NULL,
             expires_at REAL NOT NULL
         );
+        """
+    )
+
+
+@migration
+def m007_multi_label(db: Database) -> None:
+    # Multi-label mode: a label event may carry a set of classes, ``classes`` (a JSON list of
+    # class ids, sorted; ``[]`` is "none of the classes"), with ``class_id`` NULL. The CHECK of
+    # m001 demanded a class_id on every label, so the table is rebuilt (SQLite cannot alter a
+    # CHECK); its views and index are made again, as they were.
+    db.executescript(
+        """
+        DROP VIEW current_labels;
+        DROP VIEW latest_events;
+        CREATE TABLE label_events_new (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            action TEXT NOT NULL CHECK (action IN ('label', 'skip', 'clear')),
+            class_id INTEGER REFERENCES classes(id),
+            annotator TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            ms_on_screen INTEGER,
+            undo_of INTEGER REFERENCES label_events_new(id),  -- label_events once renamed
+            source TEXT,
+            probability REAL,
+            run_id INTEGER REFERENCES runs(id),
+            classes TEXT,                       -- multi-label: JSON list of class ids
+            CHECK (class_id IS NULL OR classes IS NULL),
+            CHECK ((action = 'label') = (class_id IS NOT NULL OR classes IS NOT NULL))
+        );
+        INSERT INTO label_events_new (id, image_id, action, class_id, annotator, created_at,
+            ms_on_screen, undo_of, source, probability, run_id)
+            SELECT id, image_id, action, class_id, annotator, created_at, ms_on_screen,
+                undo_of, source, probability, run_id FROM label_events;
+        DROP TABLE label_events;
+        ALTER TABLE label_events_new RENAME TO label_events;
+        CREATE INDEX label_events_image ON label_events (image_id, id);
+        CREATE VIEW latest_events AS
+            SELECT e.* FROM label_events e
+            JOIN (SELECT image_id, MAX(id) AS id FROM label_events GROUP BY image_id) last
+                ON e.id = last.id;
+        CREATE VIEW current_labels AS
+            SELECT e.image_id, i.path, e.action,
+                CASE WHEN e.classes IS NULL THEN c.name ELSE (
+                    SELECT group_concat(name, ';') FROM (
+                        SELECT c2.name FROM json_each(e.classes) j
+                        JOIN classes c2 ON c2.id = j.value ORDER BY c2.position))
+                END AS class,
+                e.annotator, e.created_at
+            FROM latest_events e
+            JOIN images i ON i.id = e.image_id
+            LEFT JOIN classes c ON c.id = e.class_id
+            WHERE e.action != 'clear';
         """
     )
 
@@ -757,32 +825,42 @@ class Store:
         source: str | None = None,
         probability: float | None = None,
         run_id: int | None = None,
+        classes: Iterable[int] | None = None,
     ) -> int:
         """Append one event and commit it before returning; returns its id.
 
         ``source`` is None for a typed key, ``suggestion`` for an accepted suggestion (with the
         model's ``probability`` and ``run_id``), ``review`` for a confirmed suspect label.
+        ``classes`` (multi-label mode) is the set of classes of a ``label`` event, which then
+        has no ``class_id``; an empty set is a label too ("none of the classes").
         """
         with self._write():
             return self._insert_event(image_id, action, class_id, ms_on_screen=ms_on_screen,
                                       undo_of=undo_of, source=source, probability=probability,
-                                      run_id=run_id)
+                                      run_id=run_id, classes=classes)
 
     def _insert_event(self, image_id: int, action: str, class_id: int | None, *,
                       ms_on_screen: int | None = None, undo_of: int | None = None,
                       source: str | None = None, probability: float | None = None,
-                      run_id: int | None = None) -> int:
+                      run_id: int | None = None, classes: Iterable[int] | None = None) -> int:
+        if classes is not None and (action != "label" or class_id is not None):
+            raise ValueError("a class set is a label event's, without class_id")
         cur = self.conn.execute(
             "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
-            "ms_on_screen, undo_of, source, probability, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "ms_on_screen, undo_of, source, probability, run_id, classes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (image_id, action, class_id, self.annotator, now_iso(), ms_on_screen, undo_of,
-             source, probability, run_id),
+             source, probability, run_id, None if classes is None else classes_json(classes)),
         )
         return cur.lastrowid
 
     def label(self, image_id: int, class_id: int, ms_on_screen: int | None = None) -> int:
         return self.add_event(image_id, "label", class_id, ms_on_screen=ms_on_screen)
+
+    def label_set(self, image_id: int, class_ids: Iterable[int],
+                  ms_on_screen: int | None = None) -> int:
+        """Label an image with a set of classes (multi-label mode)."""
+        return self.add_event(image_id, "label", classes=class_ids, ms_on_screen=ms_on_screen)
 
     def skip(self, image_id: int, ms_on_screen: int | None = None) -> int:
         return self.add_event(image_id, "skip", ms_on_screen=ms_on_screen)
@@ -803,21 +881,22 @@ class Store:
                 raise UndoConflict("someone else has labeled this image since: not undone")
             latest = self.current(image_id)
             restored = self.conn.execute(
-                "SELECT action, class_id FROM label_events WHERE image_id = ? AND id < ? "
-                "ORDER BY id DESC LIMIT 1",
+                "SELECT action, class_id, classes FROM label_events WHERE image_id = ? "
+                "AND id < ? ORDER BY id DESC LIMIT 1",
                 (image_id, event_id),
-            ).fetchone() or ("clear", None)
+            ).fetchone() or ("clear", None, None)
             cur = self.conn.execute(
-                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
-                "undo_of) VALUES (?, ?, ?, ?, ?, ?)",
-                (image_id, restored[0], restored[1], self.annotator, now_iso(), event_id),
+                "INSERT INTO label_events (image_id, action, class_id, classes, annotator, "
+                "created_at, undo_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (image_id, *restored, self.annotator, now_iso(), event_id),
             )
             return UndoResult(image_id, cur.lastrowid, latest, ImageState.of(*restored))
 
     def current(self, image_id: int) -> ImageState:
         """The image's state (``UNLABELED`` if it has no events)."""
         row = self.conn.execute(
-            "SELECT action, class_id FROM label_events WHERE image_id = ? ORDER BY id DESC LIMIT 1",
+            "SELECT action, class_id, classes FROM label_events WHERE image_id = ? "
+            "ORDER BY id DESC LIMIT 1",
             (image_id,),
         ).fetchone()
         return ImageState.of(*row) if row else UNLABELED
@@ -832,10 +911,29 @@ class Store:
         for action, class_id, n in rows:
             if action == "label":
                 counts.labeled += n
-                counts.per_class[class_id] = n
+                if class_id is not None:  # None: class sets, counted below
+                    counts.per_class[class_id] = n
             elif action == "skip":
                 counts.skipped += n
+        # Multi-label: each class counts the images whose set holds it.
+        for class_id, n in self.conn.execute(
+                "SELECT j.value, COUNT(*) FROM latest_events e JOIN images i ON i.id = e.image_id "
+                "JOIN json_each(e.classes) j WHERE e.classes IS NOT NULL "
+                "AND i.status != 'missing' GROUP BY j.value"):
+            counts.per_class[class_id] = counts.per_class.get(class_id, 0) + n
         return counts
+
+    # -- multi-label mode ----------------------------------------------------------------
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether this database is labeled in multi-label mode (a set of classes per image)."""
+        return self.get_setting("multi_label") == "1"
+
+    def set_multi_label(self) -> None:
+        """Switch this database to multi-label mode, for good: a single label already given
+        reads as a set of one class."""
+        self.set_setting("multi_label", "1")
 
     # -- import (tui_label.importer) --------------------------------------------------------
 
@@ -1212,7 +1310,7 @@ class Store:
         events they undid left out), or as a review settled it when that is newer: what an
         image of the overlap share shows, never another annotator's label."""
         row = self.conn.execute(
-            "SELECT action, class_id FROM label_events WHERE image_id = ? "
+            "SELECT action, class_id, classes FROM label_events WHERE image_id = ? "
             "AND (annotator = ? OR source = 'review') AND undo_of IS NULL AND id NOT IN "
             "(SELECT undo_of FROM label_events WHERE image_id = ? AND undo_of IS NOT NULL) "
             "ORDER BY id DESC LIMIT 1", (image_id, self.annotator, image_id)).fetchone()
@@ -1227,7 +1325,7 @@ class Store:
         "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL) "
         "GROUP BY image_id, annotator) own ON e.id = own.id "
         "WHERE e.action = 'label' GROUP BY e.image_id "
-        "HAVING COUNT(DISTINCT e.class_id) >= 2 AND MAX(e.id) > COALESCE(("
+        f"HAVING COUNT(DISTINCT {CLASS_SET_SQL.format(e='e')}) >= 2 AND MAX(e.id) > COALESCE(("
         "SELECT MAX(r.id) FROM label_events r WHERE r.image_id = e.image_id "
         "AND r.source = 'review' AND r.id NOT IN "
         "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL)), 0)"
@@ -1239,14 +1337,15 @@ class Store:
             f"SELECT COUNT(*) FROM ({self._DISAGREEMENTS}) d "
             "JOIN images i ON i.id = d.image_id WHERE i.status != 'missing'").fetchone()[0]
 
-    def opinions(self, image_id: int) -> list[tuple[str, int]]:
+    def opinions(self, image_id: int) -> list[tuple[str, frozenset[int]]]:
         """Each annotator's own latest label of an image (reviews left out), by annotator:
-        ``(annotator, class_id)``."""
-        return self.conn.execute(
-            "SELECT e.annotator, e.class_id FROM label_events e "
+        ``(annotator, class ids)`` (one id in single-label mode)."""
+        rows = self.conn.execute(
+            "SELECT e.annotator, e.action, e.class_id, e.classes FROM label_events e "
             f"JOIN ({self._OWN_LATEST.format(where=_NOT_REVIEW + ' AND image_id = ?')}) l "
             "ON e.id = l.id WHERE e.action = 'label' ORDER BY e.annotator",
             (image_id,)).fetchall()
+        return [(who, ImageState.of(*state).classes) for who, *state in rows]
 
     def counts_through(self) -> tuple[Counts, int]:
         """The counts and the newest event id they include, read in one snapshot (a labeler
