@@ -72,7 +72,21 @@ def sixel_data(image: PILImage.Image, background: tuple[int, int, int] = (0, 0, 
     return image_to_sixels(image, background=(*background, 1.0))
 
 
-class HalfcellPicture(Widget):
+class _LeafPicture(Widget):
+    """A picture widget painted once per layout change.
+
+    When a new image has another size, Textual lays the screen out and paints the picture in
+    its new region; then the widget's new virtual size (a reactive with ``layout=True``) asks
+    for a second layout and a second paint of the same region. For a leaf widget that cannot
+    scroll, that second pass changes nothing on screen but sends the whole image again: for
+    sixel, hundreds of kilobytes. The size is recorded without asking for it.
+    """
+
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
+class HalfcellPicture(_LeafPicture):
     """Shows strips made by ``halfcell_strips``."""
 
     DEFAULT_CSS = "HalfcellPicture { width: auto; height: auto; }"
@@ -90,7 +104,7 @@ class HalfcellPicture(Widget):
         return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
 
 
-class SixelPicture(Widget):
+class SixelPicture(_LeafPicture):
     """Injects sixel data made by ``sixel_data`` (as textual-image's sixel widget does, minus
     the encoding)."""
 
