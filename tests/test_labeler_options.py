@@ -67,7 +67,8 @@ def test_toml_settings_and_the_command_line_over_them(tmp_path: Path, monkeypatc
     ("live_head_every = 2.5", "'live_head_every' must be a whole number"),
     ("live_head_every = true", "'live_head_every' must be a whole number"),
     ("suggestion = false", "unknown setting 'suggestion' (known: classes, suggestions, "
-                           "live_head_every, overlap)"),
+                           "live_head_every, overlap, multi_label"),
+    ('multi_label = "yes"', "'multi_label' must be true or false"),
     ("overlap = 1.5", "'overlap' must be a number from 0 to 1"),
     ("overlap = -0.1", "'overlap' must be a number from 0 to 1"),
     ('overlap = "half"', "'overlap' must be a number from 0 to 1"),

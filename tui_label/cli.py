@@ -30,11 +30,13 @@ ORDER_HELP = f"Which images to show first: {orders.usage()}."
 
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator, *,
                  no_suggestions: bool = False, live_head: int | None = None,
-                 auto_train: int = 0, overlap: float | None = None) -> None:
+                 auto_train: int = 0, overlap: float | None = None,
+                 multi_label: bool = False) -> None:
     from tui_label.startup import prepare
 
     # every input checked, then written
-    ready = prepare(root, db, classes, order, annotator, overlap=overlap)
+    ready = prepare(root, db, classes, order, annotator, overlap=overlap,
+                    multi_label=multi_label)
     settings = ready.settings
     store = ready.store
     try:
@@ -99,6 +101,10 @@ def _labeler_options(f):
                      "or more, neither seeing the other's label, to measure agreement; stored in "
                      "the database for the whole team [default: overlap in tui-label.toml, "
                      "else the stored share, else 0].")(f)
+    f = click.option("--multi-label", "multi_label", is_flag=True,
+                     help="Several classes per image: class keys toggle, enter saves the set "
+                     "and moves on. The database remembers it (also 'multi_label = true' in "
+                     "tui-label.toml); labels given so far become sets of one.")(f)
     return f
 
 
@@ -115,21 +121,21 @@ def cli() -> None:
 @db_option
 @_labeler_options
 def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_head,
-          auto_train, overlap) -> None:
+          auto_train, overlap, multi_label) -> None:
     """Label the images under DIR (recursively)."""
     from tui_label.paths import default_db
 
     root = dataset_root(folder)
     _run_labeler(root, db or default_db(root), classes, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
-                 overlap=overlap)
+                 overlap=overlap, multi_label=multi_label)
 
 
 @cli.command()
 @db_option
 @_labeler_options
 def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
-         overlap) -> None:
+         overlap, multi_label) -> None:
     """Label the bundled sample of 500 handwritten digits (hotkeys 0-9)."""
     from tui_label.paths import data_dir, sample_data_dir
 
@@ -139,7 +145,7 @@ def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
         raise UsageError(str(exc)) from None
     _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
-                 overlap=overlap)
+                 overlap=overlap, multi_label=multi_label)
 
 
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py

@@ -13,6 +13,7 @@ The labeler's settings may sit beside the classes::
     suggestions = false     # hide the model's suggestions (an unbiased pass)
     live_head_every = 20    # refit the live head after every 20 new labels (0: never)
     overlap = 0.1           # a tenth of the images goes to two annotators or more
+    multi_label = true      # a set of classes per image: keys toggle, enter saves
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ else:  # pragma: no cover
 
 CONFIG_NAME = "tui-label.toml"
 _KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
-SETTINGS = ("suggestions", "live_head_every", "overlap")  # besides ``classes``
+SETTINGS = ("suggestions", "live_head_every", "overlap", "multi_label")  # besides ``classes``
 LIVE_HEAD_EVERY = 10
 
 
@@ -43,6 +44,7 @@ class LabelerSettings:
     suggestions: bool = True
     live_head_every: int = LIVE_HEAD_EVERY
     overlap: float | None = None  # None: not set here (the database's stored share holds)
+    multi_label: bool = False  # switches the database to multi-label mode (for good)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,11 @@ def load_config_settings(path: Path | None) -> LabelerSettings:
     if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, int | float)
                                 or not 0 <= overlap <= 1):
         raise UsageError(f"{path}: 'overlap' must be a number from 0 to 1")
+    multi_label = data.get("multi_label", False)
+    if not isinstance(multi_label, bool):
+        raise UsageError(f"{path}: 'multi_label' must be true or false")
     return LabelerSettings(suggestions, every,
-                           None if overlap is None else float(overlap))
+                           None if overlap is None else float(overlap), multi_label)
 
 
 def load_config_classes(path: Path) -> list[tuple[str, str | None]]:

@@ -100,6 +100,11 @@ class LabelSession:
         self._model_base = 0  # labels newer than the model when it was taken ...
         self._model_mark = 0  # ... and ``labels_made`` then
         self._suggested: dict[int, list[tuple[int, float]]] = {}
+        # Multi-label mode: class keys toggle classes of the image on screen (``pending``, for
+        # image ``pending_for``) and ``commit_set`` (enter) saves the set and moves on.
+        self.multi_label = store.multi_label
+        self.pending: frozenset[int] | None = None
+        self.pending_for: int | None = None
         self.load_classes()
 
     # -- reading --------------------------------------------------------------------------
@@ -210,6 +215,19 @@ class LabelSession:
             return "→ " + self.names(state.classes)
         return "unlabeled"
 
+    def label_text(self, image_id: int, state: ImageState) -> str:
+        """The status line's label: ``state_text``, and in multi-label mode the toggled set
+        while it differs from the saved one."""
+        text = self.state_text(state)
+        if not self.multi_label:
+            return text
+        toggled = self.toggled(image_id, state)
+        if state.labeled and toggled == state.classes:
+            return text
+        if not toggled and not state.labeled:
+            return f"{text} · class keys toggle, ⏎ saves"
+        return f"{text} · toggled: {self.names(toggled)} (⏎ saves)"
+
     def describe_order(self) -> str:
         """The order, and for a model order the model it ranks by (``least confident · run
         3``)."""
@@ -308,9 +326,39 @@ class LabelSession:
         return self._record("label", state.class_id, ms_on_screen, source="review",
                             run_id=self.model.run_id)
 
+    # -- multi-label mode -----------------------------------------------------------------
+
+    def toggled(self, image_id: int, state: ImageState) -> frozenset[int]:
+        """The classes toggled on an image so far: its saved set until a key changes it."""
+        if self.pending_for == image_id and self.pending is not None:
+            return self.pending
+        return state.classes if state.labeled else frozenset()
+
+    def toggle(self, class_id: int) -> Change:
+        """Multi-label mode: add or remove a class on the image on screen (nothing is saved
+        until ``commit_set``)."""
+        item = self.current
+        if item is None:
+            return Change(notice="Nothing to label here.")
+        state = self.state(item.id, item.path)
+        now = self.toggled(item.id, state)
+        self.pending = now - {class_id} if class_id in now else now | {class_id}
+        self.pending_for = item.id
+        return Change(image_id=item.id, before=state, after=state)
+
+    def commit_set(self, ms_on_screen: int | None = None) -> Change:
+        """Multi-label mode: save the toggled set (empty: none of the classes) and move on.
+        Reviewing disagreements, it is recorded as a review, as ``label`` does."""
+        item = self.current
+        if item is None:
+            return Change(notice="Nothing to label here.")
+        classes = self.toggled(item.id, self.state(item.id, item.path))
+        source = "review" if self.order.order.source == "disagreements" else None
+        return self._record("label", None, ms_on_screen, source=source, classes=classes)
+
     def _record(self, action: str, class_id: int | None, ms_on_screen: int | None, *,
                 source: str | None = None, probability: float | None = None,
-                run_id: int | None = None) -> Change:
+                run_id: int | None = None, classes: frozenset[int] | None = None) -> Change:
         item = self.current
         if item is None:
             return Change(notice="Nothing to label here.")
@@ -320,8 +368,10 @@ class LabelSession:
             event_id, claimed = self.store.add_event_and_claim(
                 item.id, action, class_id, claim=self._claim_request(start, release=item.id),
                 ms_on_screen=ms_on_screen, source=source, probability=probability,
-                run_id=run_id)
-        after = ImageState.of(action, class_id)
+                run_id=run_id, classes=classes)
+        after = (ImageState(action, frozenset(classes)) if classes is not None
+                 else ImageState.of(action, class_id))
+        self.pending = self.pending_for = None
         self.mine.add(event_id)
         self._drop_taken(start, claimed)
         self.undo_stack.append(event_id)
@@ -345,6 +395,7 @@ class LabelSession:
         except UndoConflict as exc:
             return Change(notice=str(exc))
         self.undo_stack.pop()
+        self.pending = self.pending_for = None
         self.mine.add(undone.event_id)
         self.events = max(self.events - 1, 0)
         self._count(undone.before, undone.after, undone.event_id)

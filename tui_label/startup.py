@@ -123,7 +123,8 @@ class NewFiles:
 
 
 def prepare(root: Path, db: Path, classes: str | None, order: str,
-            annotator: str | None = None, *, overlap: float | None = None) -> Prepared:
+            annotator: str | None = None, *, overlap: float | None = None,
+            multi_label: bool = False) -> Prepared:
     """Check every input, then open (or create) the store, store the dataset root and the
     classes, and scan the folder on first use.
 
@@ -177,6 +178,10 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         if overlap is not None and store.get_setting("overlap") != repr(overlap):
             store.set_setting("overlap", repr(overlap))
         stored_overlap = float(store.get_setting("overlap") or 0)
+        # Multi-label mode belongs to the database too: once on (--multi-label or the toml),
+        # every labeler and the trainer follow it; single labels read as sets of one.
+        if (multi_label or settings.multi_label) and not store.multi_label:
+            store.set_multi_label()
         return Prepared(store, parse_order(order, store.classes()), rescan=files is None,
                         settings=settings, overlap=stored_overlap)
     except BaseException as exc:

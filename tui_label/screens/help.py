@@ -25,19 +25,29 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, classes: list[ClassRow]) -> None:
+    def __init__(self, classes: list[ClassRow], *, multi_label: bool = False) -> None:
         super().__init__()
         self._label_classes = classes
+        self._multi_label = multi_label
 
     def compose(self) -> ComposeResult:
-        rows = [(row.hotkey, f"label as {row.name} and go to the next image")
-                for row in self._label_classes if row.hotkey]
-        rows += [(spec.help_keys, spec.help) for spec in BINDINGS]
+        if self._multi_label:
+            rows = [(row.hotkey, f"add or remove {row.name} on this image")
+                    for row in self._label_classes if row.hotkey]
+            rows.append(("⏎", "Save the classes toggled on this image (none: no class "
+                              "applies) and go to the next image"))
+            specs = [s for s in BINDINGS if s.action != "accept"]  # no suggestions here
+        else:
+            rows = [(row.hotkey, f"label as {row.name} and go to the next image")
+                    for row in self._label_classes if row.hotkey]
+            specs = list(BINDINGS)
+        rows += [(spec.help_keys, spec.help) for spec in specs]
         # Class names are user data: Text, never markup (escape() misses an unclosed "[red").
         lines = Text("\n").join(Text.assemble((f"{key:>12}", "bold"), "  ", text)
                                 for key, text in rows)
         with VerticalScroll():
-            yield Static("[b]Keys[/]  (every label is saved the moment you press its key)\n")
+            saved = "when you press enter" if self._multi_label else "the moment you press its key"
+            yield Static(f"[b]Keys[/]  (every label is saved {saved})\n")
             yield Static(lines, id="help-keys")
             yield Static("\n[dim]esc or ? closes this help[/]")
 

@@ -108,6 +108,13 @@ class LabelScreen(Screen):
         self._locked = False  # a key met another process's lock: keys wait for it
         for row in self.session.classes:
             self._bindings.bind(row.hotkey, f"label({row.id})", row.name, show=False)
+        if self.session.multi_label:
+            # Class keys toggle; enter saves the set and moves on (a/enter accept a model's
+            # suggestion in single-label mode: multi-label mode has no suggestions).
+            self._bindings.key_to_bindings.pop("a", None)
+            self._bindings.key_to_bindings["enter"] = [
+                Binding("enter", "commit_set", "Save", key_display="⏎")]
+            suggestions, live_head_every = False, 0
         self.training = TrainingController(store.path, root, post=self.post_message,
                                            notify=self.notify, set_interval=self.set_interval)
         # The model: suggestions (off for an unbiased pass), the live head, auto-retrain.
@@ -326,10 +333,16 @@ class LabelScreen(Screen):
         self.query_one(StatusBar).show(StatusInfo(
             position=min(s.pos + 1, len(s.queue)), queue_length=len(s.queue), counts=s.counts,
             per_minute=s.per_minute, path=item.path if item else "",
-            label=s.state_text(state) if state is not None else "", order=s.describe_order(),
+            label=s.label_text(item.id, state) if state is not None else "",
+            order=s.describe_order(),
         ))
-        self.query_one(Legend).show(s.classes, s.counts.per_class,
-                                    state.class_id if state is not None else None)
+        if state is None:
+            marked = frozenset()
+        elif s.multi_label:
+            marked = s.toggled(item.id, state)
+        else:
+            marked = state.classes if state.labeled else frozenset()
+        self.query_one(Legend).show(s.classes, s.counts.per_class, marked)
         self._show_suggestions(item, state)
 
     def _show_suggestions(self, item: QueueItem | None, state) -> None:
@@ -401,7 +414,18 @@ class LabelScreen(Screen):
         self._write(action, lambda: call(ms))
 
     def action_label(self, class_id: int) -> None:
+        if self.session.multi_label:
+            item = self.current
+            if item is None or self.shown_id != item.id:
+                self.app.bell()  # never toggle on an image nobody has seen
+                return
+            self._action_time = time.perf_counter()
+            self._apply(self.session.toggle(class_id))
+            return
         self._act_on_shown("label", lambda ms: self.session.label(class_id, ms))
+
+    def action_commit_set(self) -> None:
+        self._act_on_shown("label", self.session.commit_set)
 
     def action_skip(self) -> None:
         self._act_on_shown("skip", self.session.skip)
@@ -451,7 +475,8 @@ class LabelScreen(Screen):
         self._apply(self.session.move(1))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.session.classes))
+        self.app.push_screen(HelpScreen(self.session.classes,
+                                        multi_label=self.session.multi_label))
 
     def action_choose_order(self) -> None:
         def chosen(order: OrderChoice | None) -> None:
@@ -547,6 +572,8 @@ class LabelScreen(Screen):
         """Load the latest run's predictions when they are newer than the model we have."""
         from tui_label.model import ModelUnavailable
 
+        if self.session.multi_label:
+            return  # suggestions and model orders are single-label (softmax) for now
         latest = background.latest_predictions(self.store.path)
         current = self.session.model
         if latest is None or latest == self._model_failed or (

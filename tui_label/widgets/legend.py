@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -9,13 +11,14 @@ from tui_label.store import ClassRow
 
 
 class Legend(Static):
-    """``1 cat 12   2 dog 7 ...``; the shown image's class is highlighted."""
+    """``1 cat 12   2 dog 7 ...``; the shown image's classes are highlighted."""
 
     DEFAULT_CSS = """
     Legend { height: auto; padding: 0 1; background: $boost; }
     """
 
-    def show(self, classes: list[ClassRow], per_class: dict[int, int], current: int | None) -> None:
+    def show(self, classes: list[ClassRow], per_class: dict[int, int],
+             current: Collection[int] = ()) -> None:
         # Class names are user data: built as Text, never parsed as markup.
         text = Text()
         for row in classes:
@@ -24,7 +27,7 @@ class Legend(Static):
             if text:
                 text.append("  ")
             count = per_class.get(row.id, 0)
-            if row.id == current:
+            if row.id in current:
                 text.append(f"[{row.hotkey}] {row.name} ({count})", style="bold reverse")
             else:
                 text.append(f"[{row.hotkey}]", style="bold " + self._accent())
