@@ -129,3 +129,13 @@ def test_current_labels_view_joins_a_sets_names(store: Store):
     first = images(store)[0]
     store.label_set(first, [c["bird"], c["cat"]])
     assert [r["class"] for r in store.current_labels()] == ["cat;bird"]  # legend order
+
+
+def test_the_order_of_one_class_finds_the_sets_that_hold_it(store: Store):
+    c = ids(store)
+    a, b, d = images(store)[:3]
+    store.label_set(a, [c["cat"], c["dog"]])
+    store.label_set(b, [c["dog"]])
+    store.label(d, c["cat"])
+    assert [it.id for it in store.queue("class", c["cat"])] == [a, d]
+    assert [it.id for it in store.queue("class", c["dog"])] == [a, b]

@@ -9,6 +9,7 @@ No SQL, no textual, no torch: an order ranks plain rows the store hands it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -29,7 +30,7 @@ class QueueRow(NamedTuple):
     id: int
     path: str
     action: str | None  # the latest event's action: 'label', 'skip', 'clear', or None
-    class_id: int | None
+    class_id: int | str | None  # its class, or a multi-label set as JSON (``[1,3]``)
 
 
 class NamedClass(Protocol):
@@ -92,9 +93,16 @@ def _skipped(rows: Sequence[QueueRow], class_id: int | None,
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "skip"]
 
 
+def _has_class(value: int | str | None, class_id: int | None) -> bool:
+    """Whether a row's class (or multi-label set, JSON) is or holds ``class_id``."""
+    if isinstance(value, str):
+        return class_id in json.loads(value)
+    return value == class_id
+
+
 def _of_class(rows: Sequence[QueueRow], class_id: int | None,
               model: ModelScores | None = None) -> list[QueueItem]:
-    return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and r[3] == class_id]
+    return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and _has_class(r[3], class_id)]
 
 
 # -- orders that read a model (numpy imported when one runs: the CLI starts without it) ----

@@ -728,7 +728,7 @@ class Store:
         themselves: nobody sees another's label there), unless a review settled it.
         """
         rows = self.conn.execute(
-            "SELECT i.id, i.path, s.action, s.class_id FROM images i "
+            "SELECT i.id, i.path, s.action, COALESCE(s.class_id, s.classes) FROM images i "
             "LEFT JOIN latest_events s ON s.image_id = i.id "
             "WHERE i.status != 'missing' ORDER BY i.path"
         ).fetchall()  # plain tuples in QueueRow's field order: a million build fast
@@ -738,7 +738,7 @@ class Store:
 
     def _with_own_state(self, rows: list, overlap: float) -> list:
         own = {r[0]: (r[1], r[2]) for r in self.conn.execute(
-            "SELECT e.image_id, e.action, e.class_id FROM label_events e "
+            "SELECT e.image_id, e.action, COALESCE(e.class_id, e.classes) FROM label_events e "
             f"JOIN ({self._OWN_LATEST.format(where='AND annotator = ?')}) last "
             "ON e.id = last.id", (self.annotator,))}
         labelers = dict(self.conn.execute(
@@ -761,7 +761,7 @@ class Store:
         """The images annotators disagree on (see ``disagreements``), with their current
         state, in path order."""
         return self.conn.execute(
-            "SELECT i.id, i.path, s.action, s.class_id FROM images i "
+            "SELECT i.id, i.path, s.action, COALESCE(s.class_id, s.classes) FROM images i "
             "LEFT JOIN latest_events s ON s.image_id = i.id "
             f"WHERE i.status != 'missing' AND i.id IN ({self._DISAGREEMENTS}) "
             "ORDER BY i.path").fetchall()
