@@ -126,6 +126,35 @@ def test_label_a_few_images_in_tmux(tmp_path: Path, tmux_factory):
     }
 
 
+def test_multi_label_sets_in_tmux(tmp_path: Path, tmux_factory):
+    data = tmp_path / "data"
+    make_images(data, 4, size=(64, 48))
+    db = tmp_path / "labels.db"
+    term = tmux_factory(labeler(data, db, "--classes", "cat,dog,bird", "--renderer",
+                                "halfcell", "--multi-label"))
+    term.wait_image("1/4")
+    term.keys("1")
+    term.wait_for("toggled: cat (⏎ saves)")
+    term.keys("3")
+    term.wait_for("toggled: cat, bird (⏎ saves)")
+    term.keys("Enter")
+    term.wait_image("2/4")
+    term.keys("Enter")  # nothing toggled: none of the classes
+    term.wait_image("3/4")
+    term.keys("2", "Enter")
+    term.wait_image("4/4")
+    term.keys("u")  # undo the last set: back to image 3, its toggles gone
+    screen = term.wait_for("3/4")
+    assert "labeled 2" in screen
+    term.keys("q")
+    term.wait_for("EXITED 0")
+    store = Store(db)
+    labels = {r["path"]: (r["action"], r["class"]) for r in store.current_labels()}
+    assert store.multi_label
+    store.close()
+    assert labels == {"img000.png": ("label", "cat;bird"), "img001.png": ("label", None)}
+
+
 def test_dropped_connection_keeps_every_label(tmp_path: Path, tmux_factory):
     """Killing the terminal (what an SSH drop does) loses no label that was shown as saved."""
     data = tmp_path / "data"
