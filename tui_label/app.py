@@ -33,7 +33,8 @@ class LabelApp(App):
         auto_train: int = 0,
         overlap: float = 0.0,
     ) -> None:
-        super().__init__()
+        # kitty graphics read the terminal's replies through their own driver
+        super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
         self.store = store
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,

@@ -279,8 +279,8 @@ class LabelScreen(Screen):
         geometry = geometry or self._geometry()
         if geometry is not None:
             ahead = self.session.ahead(PREFETCH_AHEAD)
-            for item in ahead:
-                self._request(item, geometry)
+            futures = [self._request(item, geometry) for item in ahead]
+            self.query_one(ImageView).prefetched(futures)  # kitty: uploaded ahead
             if self.suggestions_shown:
                 self.session.prefetch_suggestions(ahead)  # not on the key that shows them
 

@@ -39,7 +39,11 @@ def load_renderer(name: str) -> Renderer:
     if name == "sixel":
         return Renderer("sixel", SixelPicture, sixel_data, (cell.width, cell.height))
     if name == "kitty":
-        return Renderer("kitty", LibraryPicture(ti.TGPImage), None, (cell.width, cell.height))
+        # our own: direct placements (kitty before 0.28 too) and images uploaded ahead
+        from tui_label.kitty import prepare as kitty_prepare
+        from tui_label.widgets.kitty_picture import KittyPicture
+
+        return Renderer("kitty", KittyPicture, kitty_prepare, (cell.width, cell.height))
     if name == "unicode":
         return Renderer("unicode", LibraryPicture(ti.UnicodeImage), None, (1, 1))
     raise ValueError(f"unknown renderer {name!r}")
@@ -82,13 +86,22 @@ class ImageView(Widget):
 
     def show_image(self, decoded: Decoded) -> None:
         picture = self.query_one("#picture")
-        picture.styles.width, picture.styles.height = decoded.cells
+        if getattr(picture, "fills_area", False):
+            picture.cells = decoded.cells  # it places the image centred: no relayout
+        else:
+            picture.styles.width, picture.styles.height = decoded.cells
         prepared = decoded.prepared
         if prepared is None and self._renderer.prepare is not None:
             prepared = self._renderer.prepare(decoded.image)  # not prefetched: do it now
         picture.show(decoded.image, prepared)  # type: ignore[attr-defined]
         picture.display = True
         self.query_one("#message").display = False
+
+    def prefetched(self, futures: list) -> None:
+        """The decodes of the next images, nearest first (kitty graphics uploads them)."""
+        picture = self.query_one("#picture")
+        if hasattr(picture, "prefetched"):
+            picture.prefetched(futures)
 
     def show_message(self, text: str) -> None:
         picture = self.query_one("#picture")
