@@ -31,6 +31,8 @@ NON_DEFAULT_TEXT = {
     "seed": "7",
     "compile": "yes",
     "folds": "3",
+    "multi_label": "yes",
+    "threshold": "0.3",
     "nice": "10",
     "events": "json",
     "resume": "4",

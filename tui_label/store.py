@@ -435,7 +435,16 @@ class UndoResult:
 class TrainingItem:
     image_id: int
     path: str
-    class_id: int
+    class_id: int | None  # None for a set of classes (multi-label mode)
+    classes: frozenset[int] = frozenset()  # the image's classes (one for a single label)
+
+    @property
+    def split_key(self) -> int:
+        """What splits are stratified by: the class, or for a set its first class id (-1 for
+        the empty set)."""
+        if self.class_id is not None:
+            return self.class_id
+        return min(self.classes, default=-1)
 
 
 def unit_hash(text: str) -> float:
@@ -1008,13 +1017,16 @@ class Store:
     # -- training data --------------------------------------------------------------------
 
     def training_items(self) -> list[TrainingItem]:
-        """Labeled images that can be read (not missing, not known unreadable), by path."""
+        """Labeled images that can be read (not missing, not known unreadable), by path. A
+        multi-label event's item has no ``class_id``; every item has its ``classes``."""
         rows = self.conn.execute(
-            "SELECT i.id, i.path, e.class_id FROM latest_events e "
+            "SELECT i.id, i.path, e.class_id, e.classes FROM latest_events e "
             "JOIN images i ON i.id = e.image_id "
             "WHERE e.action = 'label' AND i.status IN ('unknown', 'ok') ORDER BY i.path"
         )
-        return [TrainingItem(*row) for row in rows]
+        return [TrainingItem(image_id, path, class_id,
+                             ImageState.of("label", class_id, classes).classes)
+                for image_id, path, class_id, classes in rows]
 
     def readable_images(self, *, labeled_only: bool = False) -> list[tuple[int, str]]:
         """``(image id, path)`` of every image not known to be unreadable or missing (with
@@ -1030,7 +1042,8 @@ class Store:
 
         An image keeps the split it got the first time. A new image goes to validation when the
         hash of its path falls under ``val_fraction``, so each class is split in proportion.
-        Every class with two or more images gets at least one of each.
+        Every class with two or more images gets at least one of each (a set of classes counts
+        for its first class: ``TrainingItem.split_key``), and so does the whole of two or more.
         """
         with self._write():
             stored = dict(self.conn.execute("SELECT image_id, split FROM splits"))
@@ -1039,8 +1052,8 @@ class Store:
             for item in items:
                 split[item.image_id] = stored.get(item.image_id) or (
                     "val" if unit_hash(item.path) < val_fraction else "train")
-                by_class.setdefault(item.class_id, []).append(item)
-            for members in by_class.values():
+                by_class.setdefault(item.split_key, []).append(item)
+            for members in [*by_class.values(), list(items)]:
                 if len(members) < 2:
                     continue
                 # Move an image that has no stored split first, so old ones keep theirs.

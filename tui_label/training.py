@@ -24,6 +24,7 @@ class EpochPoint:
     val_loss: float
     accuracy: float
     macro_f1: float
+    micro_f1: float | None = None  # multi-label runs
 
 
 @dataclass
@@ -55,6 +56,11 @@ class RunState:
     warnings: list[str] = field(default_factory=list)
     pid: int | None = None
     has_checkpoint: bool = False  # a last.pt was written (a stop in epoch 1 writes one too)
+    threshold: float | None = None  # a multi-label run's: its metrics are measured at it
+
+    @property
+    def multi_label(self) -> bool:
+        return self.threshold is not None
 
     @property
     def active(self) -> bool:
@@ -84,13 +90,15 @@ class RunState:
             self.num_train, self.num_val = e["num_train"], e["num_val"]
             self.epochs, self.steps = e["epochs"], e["steps"]
             self.world_size = e.get("world_size", 1)
+            self.threshold = threshold_of(e.get("config") or {})
         elif kind == "step":
             self._progress(e)
         elif kind == "epoch":
             self.epoch = e["epoch"]
             self.history.append(EpochPoint(e["epoch"], e["train_loss"], e["val_loss"],
-                                           e["accuracy"], e["macro_f1"]))
+                                           e["accuracy"], e["macro_f1"], e.get("micro_f1")))
             self.report = Report.from_dict(e)
+            self.threshold = self.report.threshold
         elif kind == "checkpoint":
             self.has_checkpoint = True
             if e.get("best"):
@@ -128,12 +136,14 @@ class RunState:
         state.classes = run["class_names"]
         state.num_train, state.num_val = run["num_train"] or 0, run["num_val"] or 0
         state.epochs = int(run["config"].get("epochs", 0))
+        state.threshold = threshold_of(config)
         state.best_checkpoint = run["best_checkpoint"]
         state.has_checkpoint = bool(run["last_checkpoint"])
         state.pid = run["pid"]
         for row in store.epochs(run_id):
             state.history.append(EpochPoint(row["epoch"], row["train_loss"], row["val_loss"],
-                                            row["accuracy"], row["macro_f1"]))
+                                            row["accuracy"], row["macro_f1"],
+                                            (row["report"] or {}).get("micro_f1")))
             state.step_losses.append((float(row["epoch"]), row["train_loss"]))
             if row["report"]:
                 state.report = Report.from_dict(row["report"])
@@ -141,3 +151,10 @@ class RunState:
         if run["progress"] and state.status == "running":
             state._progress(run["progress"])
         return state
+
+
+def threshold_of(config: dict) -> float | None:
+    """A run's threshold when it is a multi-label run (from its config), else None."""
+    if not config.get("multi_label"):
+        return None
+    return float(config.get("threshold", 0.5))

@@ -38,8 +38,11 @@ class MetricsScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             title = Text("Metrics", style="bold")
-            title.append("  (esc closes · ↑/↓ scroll · enter picks a cell of the confusion "
-                         "matrix: its images)", style="dim")
+            if self.state.multi_label:  # no confusion matrix: nothing to pick
+                title.append("  (esc closes · ↑/↓ scroll)", style="dim")
+            else:
+                title.append("  (esc closes · ↑/↓ scroll · enter picks a cell of the "
+                             "confusion matrix: its images)", style="dim")
             yield Static(title, id="metrics-title")
             yield Static(self._summary(), id="metrics-summary")
             yield MetricsView(full=True, id="full-metrics")

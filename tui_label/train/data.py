@@ -143,9 +143,18 @@ def augment(batch: torch.Tensor, *, hflip: bool, generator: torch.Generator | No
 
 def balanced_order(labels: torch.Tensor, num_classes: int,
                    generator: torch.Generator) -> torch.Tensor:
-    """An epoch's worth of indices drawn so that every class is equally likely."""
-    counts = torch.bincount(labels, minlength=num_classes).clamp(min=1).float()
-    weights = (1.0 / counts)[labels]
+    """An epoch's worth of indices drawn so that every class is equally likely.
+
+    Multi-hot rows (multi-label mode): an image weighs as its rarest class, and the images
+    with no class as one more class."""
+    if labels.dim() == 2:
+        counts = labels.sum(0).clamp(min=1)
+        weights = (labels / counts).max(1).values
+        empty = labels.sum(1) == 0
+        weights[empty] = 1.0 / empty.sum().clamp(min=1)
+    else:
+        counts = torch.bincount(labels, minlength=num_classes).clamp(min=1).float()
+        weights = (1.0 / counts)[labels]
     return torch.multinomial(weights, len(labels), replacement=True, generator=generator)
 
 

@@ -13,9 +13,9 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +25,9 @@ from torch import nn
 
 from tui_label.decode_cache import DecodeCache
 from tui_label.errors import UsageError
-from tui_label.metrics import confusion_matrix, report
+from tui_label.metrics import confusion_matrix, multi_label_report, report
 from tui_label.paths import runs_dir
-from tui_label.store import Store, StoreWriteError
+from tui_label.store import Store, StoreWriteError, TrainingItem
 from tui_label.train import data as tdata
 from tui_label.train.distributed import ALONE, RUN_ID_ENV, World, epoch_order
 from tui_label.train.events import Emitter
@@ -86,6 +86,58 @@ def logits_of(output) -> torch.Tensor:
     return getattr(output, "logits", output)
 
 
+def loss_of(logits: torch.Tensor, y: torch.Tensor, multi_label: bool,
+            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """The training loss: cross-entropy over the classes (softmax) for class columns, or in
+    multi-label mode binary cross-entropy per class (a sigmoid each) for multi-hot rows, with
+    ``weight`` as each class's positive weight."""
+    if multi_label:
+        return F.binary_cross_entropy_with_logits(logits, y, pos_weight=weight,
+                                                  reduction=reduction)
+    return F.cross_entropy(logits, y, weight=weight, reduction=reduction)
+
+
+def targets(items: Sequence[TrainingItem], index_of: dict[int, int],
+            multi_label: bool) -> torch.Tensor:
+    """What the loss compares the model's output with: each item's class column (long), or
+    in multi-label mode a multi-hot row per item (float; the empty set is all zeros)."""
+    if not multi_label:
+        return torch.tensor([index_of[it.class_id] for it in items], dtype=torch.long)
+    y = torch.zeros(len(items), len(index_of))
+    for row, it in enumerate(items):
+        y[row, [index_of[c] for c in it.classes if c in index_of]] = 1.0
+    return y
+
+
+def label_mode(opts: TrainOptions, store: Store) -> TrainOptions:
+    """``opts`` with ``multi_label`` decided: the database's mode unless given. A run records
+    it in its config, and a resumed run keeps the mode it began in.
+
+    Raises:
+        UsageError: single-label training asked of a multi-label database, or ``--folds``
+            (out-of-sample probabilities for the single-label suspect labels) in multi-label
+            mode.
+    """
+    mode = store.multi_label if opts.multi_label is None else opts.multi_label
+    if store.multi_label and not mode:
+        raise UsageError("this database is labeled in multi-label mode (a set of classes per "
+                         "image): a single-label run cannot train on it"
+                         + (f"; run {opts.resume} was single-label: start a new run"
+                            if opts.resume else ""))
+    if mode and opts.folds:
+        raise UsageError("--folds gives out-of-sample probabilities for the suspect labels, "
+                         "which are single-label: leave it out in multi-label mode")
+    return replace(opts, multi_label=mode)
+
+
+def check_multi_labels(names: list[str], sets: list[frozenset[int]]) -> None:
+    """Multi-label mode: at least two labeled images, and a class given to one of them."""
+    if len(sets) < 2 or not any(sets):
+        raise UsageError(f"too few labels to train: {len(sets)} labeled image(s), "
+                         f"{sum(1 for s in sets if s)} with a class; label at least 2 images, "
+                         "at least one with a class")
+
+
 def check_labels(names: list[str], labels: list[int]) -> None:
     counts = [labels.count(k) for k in range(len(names))]
     present = [(n, c) for n, c in zip(names, counts, strict=True) if c > 0]
@@ -110,8 +162,11 @@ def set_train_mode(model: nn.Module, frozen: bool) -> None:
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
              device: torch.device, batch_size: int, autocast, channels_last: bool,
-             frozen: bool = False):
-    """Validation loss and predictions, under no-grad; puts the model back in train mode."""
+             frozen: bool = False, multi_label: bool = False):
+    """Validation loss and predictions, under no-grad; puts the model back in train mode.
+
+    The predictions are the top class of each image, or in multi-label mode each class's
+    sigmoid probability (N x classes); the loss is per image, or per image and class."""
     model.eval()
     total_loss, predictions = 0.0, []
     with torch.no_grad(), autocast:
@@ -121,11 +176,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()
             y = labels[idx].to(device)
-            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-            predictions.append(logits.argmax(1).cpu())
+            total_loss += loss_of(logits, y, multi_label, reduction="sum").item()
+            predictions.append((logits.sigmoid() if multi_label else logits.argmax(1)).cpu())
     set_train_mode(model, frozen)
-    preds = torch.cat(predictions) if predictions else torch.empty(0, dtype=torch.long)
-    return total_loss / max(len(labels), 1), preds
+    if predictions:
+        preds = torch.cat(predictions)
+    else:
+        preds = torch.empty((0, num_classes)) if multi_label else torch.empty(0, dtype=torch.long)
+    per = num_classes if multi_label else 1  # BCE's sum is over images and classes
+    return total_loss / max(len(labels) * per, 1), preds
 
 
 def gpu_status(device: torch.device) -> dict:
@@ -141,16 +200,17 @@ def gpu_status(device: torch.device) -> dict:
 
 def evaluate_shared(world: World, model: nn.Module, images, labels: torch.Tensor,
                     num_classes: int, device: torch.device, batch_size: int, autocast,
-                    channels_last: bool, frozen: bool = False):
+                    channels_last: bool, frozen: bool = False, multi_label: bool = False):
     """``evaluate`` with every rank taking its share of the images, gathered: the loss and
     the predictions of all of them, in order, on every rank."""
     if not world.distributed:
         return evaluate(model, images, labels, num_classes, device, batch_size, autocast,
-                        channels_last, frozen)
+                        channels_last, frozen, multi_label)
     mine = torch.arange(len(labels))[world.rank::world.size]
     loss, preds = evaluate(model, tdata.subset(images, mine), labels[mine], num_classes,
-                           device, batch_size, autocast, channels_last, frozen)
-    total, out = 0.0, torch.empty(len(labels), dtype=torch.long)
+                           device, batch_size, autocast, channels_last, frozen, multi_label)
+    total = 0.0
+    out = torch.empty((len(labels), *preds.shape[1:]), dtype=preds.dtype)
     for positions, part_loss, part_preds in world.gather((mine, loss * len(mine), preds)):
         out[positions] = part_preds
         total += part_loss
@@ -209,6 +269,13 @@ def plan(opts: TrainOptions, store: Store) -> tuple[Path, list, dict[int, int], 
     items = store.training_items()
     index_of = {c.id: k for k, c in enumerate(classes)}
     names = [c.name for c in classes]
+    if opts.multi_label:
+        check_multi_labels(names, [it.classes for it in items])
+        return root, items, index_of, names
+    sets = sum(1 for it in items if it.class_id is None)
+    if sets:
+        raise UsageError(f"{sets} image(s) are labeled with a set of classes: they need a "
+                         "multi-label run (tui-label label --multi-label switches the database)")
     check_labels(names, [index_of[it.class_id] for it in items])
     return root, items, index_of, names
 
@@ -228,6 +295,9 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
         run = run_to_resume(store, opts.resume)
         opts = resumed_options(opts, run)
         resume = (run, resume_checkpoint(run))
+        if "multi_label" not in (run["config"] or {}):  # a run from before multi-label mode
+            opts = replace(opts, multi_label=False)
+    opts = label_mode(opts, store)
     root, items, index_of, names = plan(opts, store)
     device = rank_device(opts, world)
     world.start(device)
@@ -314,8 +384,14 @@ class Fit:
         self.num_classes = num_classes
         self.channels_last = device.type == "cuda"
         self.autocast, self.scaler = autocast_for(device)
+        self.multi_label = bool(opts.multi_label)
         self.weight = None
-        if opts.balance == "loss":
+        if opts.balance == "loss" and self.multi_label:
+            # Each class's positives weigh as much as its negatives (BCE's pos_weight).
+            positives = train_y.sum(0)
+            self.weight = ((len(train_y) - positives) / positives.clamp(min=1)).clamp(min=1.0)
+            self.weight = self.weight.to(device)
+        elif opts.balance == "loss":
             counts = torch.bincount(train_y, minlength=num_classes).clamp(min=1).float()
             self.weight = (counts.sum() / (num_classes * counts)).to(device)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -368,7 +444,8 @@ class Fit:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self.autocast:
-                loss = F.cross_entropy(logits_of(self.model(x)).float(), y, weight=self.weight)
+                loss = loss_of(logits_of(self.model(x)).float(), y, self.multi_label,
+                               weight=self.weight)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -423,7 +500,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
             cache, [(it.image_id, root / it.path) for it in subset], workers=cpu_workers,
             progress=progress, check=check_stop,
             skipped=lambda i, reason: skipped.append((subset[i].path, reason)))
-        labels = torch.tensor([index_of[subset[i].class_id] for i in kept], dtype=torch.long)
+        labels = targets([subset[i] for i in kept], index_of, bool(opts.multi_label))
         return images, labels, [subset[i] for i in kept]
 
     train_items = [it for it in items if split[it.image_id] == "train"]
@@ -522,13 +599,17 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         train_loss = world.mean(fit.epoch(epoch, train_x, train_y, check, on_step))
         val_loss, preds = evaluate_shared(world, model, val_x, val_y, num_classes, device,
                                           fit.batch_size, fit.autocast, channels_last,
-                                          opts.freeze_backbone)
+                                          opts.freeze_backbone, fit.multi_label)
         if not math.isfinite(val_loss):  # such a model must never become best.pt
             raise NaNLoss(f"the validation loss became {val_loss} in epoch {epoch}: try a "
                           f"lower --lr than {opts.learning_rate}")
         if not world.main:
             continue  # rank 0 records the epoch
-        metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes), names)
+        if fit.multi_label:
+            metrics = multi_label_report(val_y.tolist(), preds.tolist(), names, opts.threshold)
+        else:
+            metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes),
+                             names)
         seconds = time.monotonic() - epoch_start
         rate = len(train_y) / seconds
         writer.must(f"epoch {epoch}'s metrics", store.add_epoch, run_id, epoch,
@@ -669,6 +750,11 @@ def _warm_up() -> None:
         pass
 
 
+MULTI_LABEL_NO_PREDICTIONS = (
+    "multi-label run: no predictions, suggestions or suspect labels are stored (they are "
+    "single-label); its model is in its checkpoints")
+
+
 def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, device,
                     model, best_path, data: TrainedData) -> str | None:
     """Predict every image with the best weights (and fine-tune the folds with ``--folds``).
@@ -679,6 +765,9 @@ def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, 
         if stopper.requested:
             raise Cancelled(f"stopped by {stopper.requested}")
 
+    if opts.multi_label:
+        emitter.emit("warning", message=MULTI_LABEL_NO_PREDICTIONS)
+        return None
     try:
         oof = None
         if opts.folds:

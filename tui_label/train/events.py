@@ -261,9 +261,13 @@ def human(e: dict) -> str | None:
         return (f"  epoch {e['epoch']}/{e['epochs']} step {e['step']}/{e['steps']} "
                 f"loss {e['loss']:.4f}  {e['images_per_sec']:.0f} img/s  ETA {e['eta_s']:.0f}s")
     if kind == "epoch":
+        if e.get("threshold") is not None:  # multi-label: exact-match accuracy, micro-F1
+            scores = (f"exact-match accuracy {e['accuracy']:.3f}  micro-F1 {e['micro_f1']:.3f}  "
+                      f"macro-F1 {e['macro_f1']:.3f} at threshold {e['threshold']:.2f}")
+        else:
+            scores = f"accuracy {e['accuracy']:.3f}  macro-F1 {e['macro_f1']:.3f}"
         return (f"epoch {e['epoch']}/{e['epochs']}: train loss {e['train_loss']:.4f}  "
-                f"val loss {e['val_loss']:.4f}  accuracy {e['accuracy']:.3f}  "
-                f"macro-F1 {e['macro_f1']:.3f}  ({e['seconds']:.1f}s)")
+                f"val loss {e['val_loss']:.4f}  {scores}  ({e['seconds']:.1f}s)")
     if kind == "checkpoint":
         return f"  saved {e['path']}" + (" (best so far)" if e.get("best") else "")
     if kind == "fold":

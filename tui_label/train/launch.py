@@ -143,13 +143,14 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
     from tui_label.decode_cache import DecodeCache
     from tui_label.store import Store
     from tui_label.train import data as tdata
-    from tui_label.train.engine import plan
+    from tui_label.train.engine import label_mode, plan
     from tui_label.train.models import build_model
     from tui_label.train.writes import RunWriter
 
     check(opts)
     store = Store(opts.db, busy_timeout_ms=writes.busy_timeout_ms)
     try:
+        opts = label_mode(opts, store)  # the ranks get it on their command line
         root, items, _index_of, names = plan(opts, store)
         # The model's own errors (an unknown name, weights not downloadable) before a run
         # exists; the ranks build it again.

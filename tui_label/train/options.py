@@ -92,6 +92,13 @@ class TrainOptions:
                                    "the suspect labels) from K fine-tuned models, each trained "
                                    "without one fold: K times the training time.",
                              auto="a linear head on the embeddings, 5 folds")
+    multi_label: bool | None = _opt(None, "Train for sets of classes: a sigmoid per class "
+                                          "with a binary cross-entropy loss.",
+                                    auto="the database's mode (tui-label label --multi-label)",
+                                    hidden=True)
+    threshold: float = _opt(0.5, "Multi-label: a class is predicted when its probability "
+                                 "reaches this; precision, recall, F1 and exact-match accuracy "
+                                 "are measured at it.")
     nice: int = _opt(0, "Lower the trainer's CPU priority (the labeler starts it at 10).",
                      hidden=True)
     events: str = _opt("auto", "JSON lines on stdout, or readable lines on a terminal.",
@@ -133,6 +140,7 @@ class TrainOptions:
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
+            (0 < self.threshold < 1, "--threshold must be between 0 and 1"),
             (self.folds is None or self.folds >= 2,
              "--folds must be at least 2 (one fold held out, the others to train on)"),
             (self.resume is None or self.resume >= 1, "--resume takes a run id (1 or more)"),

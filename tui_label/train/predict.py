@@ -471,6 +471,9 @@ def predict_command(db: Path, root: Path | None, run_id: int | None, device: str
     store = Store(db, create=False)
     try:
         run = choose_run(store, run_id)
+        if options_of_run(run["config"]).multi_label:
+            raise UsageError(f"run {run['id']} is a multi-label run: predictions, suggestions "
+                             "and suspect labels are single-label, none are stored for it")
         emitter.run_id = run["id"]
         if root is None:
             recorded = store.get_setting("root") or run["config"].get("root")

@@ -1,5 +1,9 @@
 """A run's metrics: the per-epoch summary, the per-class table and the confusion matrix.
 
+A multi-label run's metrics are measured at its threshold, shown above them; its table adds
+each class's true positives, false positives and false negatives, and it has no confusion
+matrix (an image may hold several classes, or none).
+
 Used by the training panel and, full-screen, by the metrics screen (``M``). Class names are
 the user's: every cell is a ``rich.text.Text``, never markup.
 """
@@ -20,15 +24,37 @@ from tui_label.metrics import Report
 from tui_label.training import EpochPoint, RunState
 
 PER_CLASS_COLUMNS = ("class", "precision", "recall", "F1", "support")
+MULTI_LABEL_COLUMNS = (*PER_CLASS_COLUMNS, "TP", "FP", "FN")
+NO_CONFUSION = ("no confusion matrix in multi-label mode (an image may hold several classes "
+                "or none): the table gives each class's TP, FP and FN")
 
 
-def epochs_text(history: list[EpochPoint], last: int = 6) -> Text:
-    """The last few epochs' accuracy, macro-F1 and validation loss."""
+def threshold_text(threshold: float) -> Text:
+    """The line above a multi-label run's metrics."""
+    text = Text("multi-label · ")
+    text.append(f"threshold {threshold:.2f}", style="bold")
+    text.append(" · accuracy is exact match (the whole set right)", style="dim")
+    return text
+
+
+def epochs_text(history: list[EpochPoint], last: int = 6,
+                threshold: float | None = None) -> Text:
+    """The last few epochs' accuracy, macro-F1 and validation loss; with a ``threshold``
+    (a multi-label run) the threshold first, and micro-F1 too."""
     if not history:
         return Text()
-    text = Text("epoch  accuracy  macro-F1  val loss", style="bold")
+    if threshold is None:
+        text = Text("epoch  accuracy  macro-F1  val loss", style="bold")
+        for h in history[-last:]:
+            text.append(f"\n{h.epoch:>5}  {h.accuracy:>8.3f}  {h.macro_f1:>8.3f}  "
+                        f"{h.val_loss:>8.4f}")
+        return text
+    text = threshold_text(threshold)
+    text.append("\nepoch  accuracy  micro-F1  macro-F1  val loss", style="bold")
     for h in history[-last:]:
-        text.append(f"\n{h.epoch:>5}  {h.accuracy:>8.3f}  {h.macro_f1:>8.3f}  {h.val_loss:>8.4f}")
+        micro = f"{h.micro_f1:>8.3f}" if h.micro_f1 is not None else f"{'-':>8}"
+        text.append(f"\n{h.epoch:>5}  {h.accuracy:>8.3f}  {micro}  {h.macro_f1:>8.3f}  "
+                    f"{h.val_loss:>8.4f}")
     return text
 
 
@@ -86,10 +112,16 @@ class ConfusionView(Static, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.report: Report | None = None
+        self._note = False  # a multi-label report: say why there is no matrix
         self.cursor = (0, 0)
         self._cell, self._row_label = 4, 7
 
     def show_report(self, report: Report | None, cell: int = 4, row_label: int = 7) -> None:
+        """Draw ``report``'s matrix; a multi-label report has none: a note says so, and there
+        is no cell to choose."""
+        self._note = report is not None and report.multi_label
+        if self._note:
+            report = None
         self.report, self._cell, self._row_label = report, cell, row_label
         n = len(report.per_class) if report is not None else 0
         self.cursor = (min(self.cursor[0], max(n - 1, 0)), min(self.cursor[1], max(n - 1, 0)))
@@ -97,7 +129,7 @@ class ConfusionView(Static, can_focus=True):
 
     def _draw(self) -> None:
         if self.report is None:
-            self.update("")
+            self.update(Text(NO_CONFUSION, style="dim") if self._note else "")
             return
         title = Text.assemble(("confusion", "bold"), " (rows: true class)")
         if self.has_focus:
@@ -183,19 +215,26 @@ class MetricsView(Vertical):
 
     def show(self, state: RunState, *, last_epochs: int = 6) -> None:
         """Draw ``state``'s history and report (the table only when the report changed)."""
-        self.query_one("#epochs", Static).update(epochs_text(state.history, last_epochs))
+        self.query_one("#epochs", Static).update(
+            epochs_text(state.history, last_epochs, state.threshold))
         if state.report is self._report:
             return
         self._report = report = state.report
         table = self.query_one("#per-class", DataTable)
+        columns = MULTI_LABEL_COLUMNS if report is not None and report.multi_label \
+            else PER_CLASS_COLUMNS
+        if len(table.columns) != len(columns):
+            table.clear(columns=True)
+            table.add_columns(*columns)
         table.clear()
         confusion = self.query_one("#confusion", ConfusionView)
         if report is None:
             confusion.show_report(None)
             return
         for c in report.per_class:
+            counts = [str(c.tp), str(c.fp), str(c.fn)] if report.multi_label else []
             table.add_row(Text(c.name), f"{c.precision:.2f}", f"{c.recall:.2f}", f"{c.f1:.2f}",
-                          str(c.support))
+                          str(c.support), *counts)
         row_label = min(max((len(c.name) for c in report.per_class), default=1), 16) \
             if self.full else 7
         cell = confusion_cell_width(report, self.app.size.width - 4, row_label) \

@@ -75,6 +75,8 @@ def status_text(s: RunState) -> Text:
         text.append(f"\ndecoding images {s.prepared[0]}/{s.prepared[1]}…")
         return text
     text.append(f"\n{s.num_train} train / {s.num_val} validation images")
+    if s.threshold is not None:
+        text.append(f" · multi-label, threshold {s.threshold:.2f}")
     if s.status == "running":
         gpu = f" · GPU {s.gpu_memory_mb:.0f} MiB" if s.gpu_memory_mb else ""
         if s.gpu_util is not None:
@@ -87,7 +89,7 @@ def status_text(s: RunState) -> Text:
         best = max((h.accuracy for h in s.history), default=0.0)
         text.append("\n")
         text.append("finished", style="green")
-        text.append(f": best accuracy {best:.3f}")
+        text.append(f": best {'exact-match ' if s.multi_label else ''}accuracy {best:.3f}")
     else:
         text.append("\n")
         text.append(s.status, style="red")
@@ -262,10 +264,11 @@ class TrainPanel(VerticalScroll):
             return
         text = Text("▸ ")
         text.append("M", style="bold")
+        below = "per-class TP/FP/FN" if state.multi_label else "confusion matrix"
         if self.compact:
-            text.append(": per-class metrics, confusion matrix", style="italic")
+            text.append(f": per-class metrics, {below}", style="italic")
         else:
-            text.append(": metrics full screen · per-class table and confusion matrix below ↓",
+            text.append(f": metrics full screen · per-class table and {below} below ↓",
                         style="italic")
         hint.update(text)
 
