@@ -39,6 +39,16 @@ def test_a_big_transmit_is_chunked_and_parses_back_to_the_same_pixels():
     assert (decode(command)[..., :3] == np.asarray(image)).all()
 
 
+def test_frame_edits_repeat_their_action_in_every_chunk():
+    # kitty 0.26 treats a chunk without a=f as a transmission's (checked in the real kitty)
+    data = kitty.edit(9, kitty.encode_pixels(photo(300, 100)), y=40)
+    chunks = re.findall(rb"\x1b_G([^;\x1b]*);", data)
+    assert len(chunks) > 1
+    assert all(c.startswith(b"a=f,r=1,m=") for c in chunks[1:])
+    [(_, command)] = parse_commands(data)
+    assert command.keys["y"] == "40" and command.action == "f"
+
+
 def test_the_smaller_encoding_is_chosen():
     flat = Image.new("RGB", (400, 300), (10, 200, 30))
     noisy = photo(200, 150, noise=60)

@@ -38,7 +38,7 @@ DA1 = b"\x1b[c"  # primary device attributes: every terminal answers, in order
 def command(keys: dict[str, object], payload: bytes = b"") -> bytes:
     """One graphics command; a payload over ``CHUNK`` base64 bytes goes in chunks (``m=1``
     on every chunk but the last, whose ``m=0`` ends it; later chunks carry only ``m`` and
-    ``q``)."""
+    ``q``, and ``a=f,r=N`` for frame edits)."""
     control = ",".join(f"{k}={v}" for k, v in keys.items()).encode()
     if not payload:
         return APC + control + ST
@@ -46,10 +46,13 @@ def command(keys: dict[str, object], payload: bytes = b"") -> bytes:
     if len(data) <= CHUNK:
         return APC + control + b";" + data + ST
     quiet = f",q={keys['q']}".encode() if "q" in keys else b""
+    # kitty 0.26 reads a chunk without a= as a transmission's: frame edits repeat a=f and
+    # the frame number in every chunk (without them the image ends up replaced or untouched)
+    action = f"a=f,r={keys.get('r', 1)},".encode() if keys.get("a") == "f" else b""
     parts = []
     for offset in range(0, len(data), CHUNK):
         more = b"m=1" if offset + CHUNK < len(data) else b"m=0"
-        head = control + b"," + more if offset == 0 else more + quiet
+        head = control + b"," + more if offset == 0 else action + more + quiet
         parts.append(APC + head + b";" + data[offset:offset + CHUNK] + ST)
     return b"".join(parts)
 

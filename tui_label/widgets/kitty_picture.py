@@ -168,7 +168,10 @@ class KittyPicture(Widget):
 
     def show(self, image: PILImage.Image, prepared: kitty.KittyImage) -> None:
         self.image, self._kitty = image, prepared
-        self.call_after_refresh(self._place_now)  # after the layout gives its place
+        # The area does not change with the image: placed now, ahead of the key's frame
+        # (and again after the next refresh, a no-op unless the layout moved it).
+        self._place_now()
+        self.call_after_refresh(self._place_now)
 
     def ahead(self, prepared: list[kitty.KittyImage]) -> None:
         """The next images, nearest first, ready to upload in the background."""
