@@ -343,7 +343,7 @@ def test_a_parse_error_in_the_third_batch_leaves_whole_batches(tmp_path: Path):
     ("bad.jsonl", '{"path": "img000.png", "label": "cat"}\n\n{"path": "img001.png", "lab\n',
      [], "line 3: not valid JSON"),
     ("list.jsonl", '{"path": "img000.png", "label": ["cat", "dog"]}\n', [],
-     "multi-label import is not supported"),
+     "a list of labels, but this database is single-label"),
     ("bad.csv", 'path,label\nimg000.png,cat\n"img001.png"x,dog\n', [], "line 3: malformed CSV"),
     ("fields.csv", "path,label\nimg000.png,cat\nimg001.png,dog,extra\n", [],
      "line 3: 3 fields, the header has 2"),
@@ -434,11 +434,11 @@ def test_ctrl_c_while_writing_says_how_far_it_got(tmp_path: Path, monkeypatch, c
     calls = []
     real = Store.import_labels
 
-    def interrupted_third(self, rows, decide):
+    def interrupted_third(self, rows, decide, **kwargs):
         calls.append(len(rows))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(self, rows, decide)
+        return real(self, rows, decide, **kwargs)
 
     monkeypatch.setattr(Store, "import_labels", interrupted_third)
     with pytest.raises(SystemExit) as exit_info:

@@ -13,6 +13,15 @@ file name writes outside the output folder (``safe_name``).
 CSV cells that a spreadsheet would run as a formula get a leading single quote, as OWASP
 recommends against CSV injection. JSON lines and the Hugging Face ``metadata.csv`` stay raw:
 they are read by programs, which must see the class names as stored.
+
+Multi-label databases (``multi_label``: the mode is set, or any event holds a set of classes):
+``label`` is a list of class names in class order for JSON lines and the Hugging Face layout
+(``[]``: labeled, none of the classes; a skipped image's is ``null``), and the names joined by
+``;`` in a CSV (the empty set is an empty cell, so a CSV of a multi-label database cannot also
+list skipped images, and a class whose name holds ``;`` is refused: JSON lines hold it). The
+Hugging Face layout then writes ``metadata.jsonl`` (its list column is read by ``datasets`` as
+a list; a CSV cell would be one string) with the images in folders of ``HF_FOLDER_SIZE``.
+ImageFolder has one class per image: refused for a multi-label database.
 No textual, no torch.
 """
 
@@ -39,6 +48,9 @@ FOLDER_FORMATS = ("imagefolder", "hf")
 # The Hugging Face metadata.csv: file_name (relative to the metadata file) is required.
 HF_FIELDS = ("file_name", "label", "split", "path", "annotator", "labeled_at")
 HF_METADATA = "metadata.csv"
+HF_METADATA_JSONL = "metadata.jsonl"  # multi-label: lists stay lists
+HF_FOLDER_SIZE = 1_000  # multi-label hf: images per folder (no class folders for sets)
+SET_SEPARATOR = ";"  # between the class names of a set in a CSV cell
 # Split folders, as stored (torchvision's habit; the Hugging Face loader reads "val" as its
 # validation split). An image without a stored split goes to train/ once any split exists.
 TRAIN, VAL = "train", "val"
@@ -56,14 +68,22 @@ T = TypeVar("T")
 # --- what is exported -------------------------------------------------------------------------
 
 
+def multi_label(store) -> bool:
+    """Whether ``store`` is exported as multi-label: the mode is set, or an event holds a set
+    (older single labels then read as sets of one)."""
+    return store.multi_label or store.has_class_sets()
+
+
 def select_rows(store, *, annotator: str | None = None, agreed: bool = False,
-                include_skipped: bool = False) -> list[dict]:
+                include_skipped: bool = False, sets: bool = False) -> list[dict]:
     """The rows to export, by path: ``path, label, annotator, labeled_at, split``.
 
     By default each image's current label; with ``annotator``, that annotator's own latest
     label of each image (their undo events and the events they undid left out); with
     ``agreed``, the images two or more annotators labeled alike (``annotator`` lists them,
-    ``labeled_at`` is the latest). ``split`` is the stored split, ``''`` where none.
+    ``labeled_at`` is the latest; sets agree when equal). ``split`` is the stored split,
+    ``''`` where none. With ``sets`` (multi-label), ``label`` is the list of class names in
+    class order (None for a skip); else the class name (``''`` for a skip).
 
     Raises:
         UsageError: both filters, or an annotator with no events.
@@ -77,15 +97,56 @@ def select_rows(store, *, annotator: str | None = None, agreed: bool = False,
             known = ", ".join(store.annotators()) or "none yet"
             raise UsageError(f"no labels by annotator {annotator!r} (annotators: {known})")
         raw = store.export_rows(annotator=annotator)
+    names = _set_names(store) if sets else None
     rows = []
-    for path, action, name, who, created_at, split in raw:
+    for path, action, name, who, created_at, split, classes in raw:
         if action != "label" and not include_skipped:
             continue
         if agreed:
             who = ",".join(sorted(who.split("\x1f")))
-        rows.append({"path": path, "label": name or "", "annotator": who,
+        label = (None if classes is None else names(classes)) if names else name or ""
+        rows.append({"path": path, "label": label, "annotator": who,
                      "labeled_at": created_at, "split": split})
     return rows
+
+
+def _set_names(store) -> Callable[[str], list[str]]:
+    """A set's JSON (``[1,3]``) to its class names in class order; each distinct set is
+    parsed once (a dataset has few)."""
+    order = {c.id: (n, c.name) for n, c in enumerate(store.classes())}
+    seen: dict[str, list[str]] = {}
+
+    def names(classes: str) -> list[str]:
+        found = seen.get(classes)
+        if found is None:
+            found = seen[classes] = [
+                name for _, name in sorted(order.get(cid, (len(order) + cid, f"#{cid}"))
+                                           for cid in json.loads(classes))]
+        return found
+
+    return names
+
+
+def join_sets(rows: Iterable[Mapping[str, object]]) -> list[dict]:
+    """Multi-label rows for a CSV: each ``label`` list joined by ``;``.
+
+    Raises:
+        UsageError: a class name holds ``;`` (it would read as two classes), or a row is a
+            skip (an empty cell is the empty set).
+    """
+    out = []
+    for row in rows:
+        label = row["label"]
+        if label is None:
+            raise UsageError("a CSV of a multi-label database cannot list skipped images (an "
+                             "empty label cell is the empty set): use --format jsonl")
+        for name in label:
+            if SET_SEPARATOR in name:
+                raise UsageError(f"class {name!r} holds {SET_SEPARATOR!r}, which separates "
+                                 "the classes of a set in a CSV: rename it, or export "
+                                 "--format jsonl or hf")
+        out.append({**row, "label": SET_SEPARATOR.join(label)})
+    return out
 
 
 # --- names that stay inside the output folder ---------------------------------------------
@@ -358,14 +419,22 @@ def write_imagefolder(tmp: Path, rows: Sequence[Mapping[str, object]], root: Pat
 
 
 def write_hf(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
-             copy: bool = False, extra_fields: Sequence[str] = ()) -> FolderExport:
+             copy: bool = False, extra_fields: Sequence[str] = (),
+             sets: bool = False) -> FolderExport:
     """The Hugging Face ``imagefolder`` layout: a ``metadata.csv`` (``file_name, label, split,
     path, annotator, labeled_at``) with the images in a folder per class beside it
     (``file_name`` is ``CLASS/FILE``), in ``OUT/``, or in ``train/`` and ``val/`` once any
     image has a stored split. ``load_dataset("imagefolder", data_dir=OUT)`` reads it; with a
     metadata file it takes ``label`` from it (the class name as stored, a string column), not
     from the folders. Folders per class keep each folder small: file creation in one folder of
-    100,000 entries is several times slower, and the Hub takes at most 10,000 per folder."""
+    100,000 entries is several times slower, and the Hub takes at most 10,000 per folder.
+
+    With ``sets`` (multi-label rows: ``label`` a list of names), the metadata is
+    ``metadata.jsonl``, where ``label`` stays a list (``datasets`` reads it as a sequence of
+    strings), and the images go in numbered folders of ``HF_FOLDER_SIZE`` (``0000/FILE``):
+    an image of several classes has no one class folder."""
+    if sets:
+        return _write_hf_sets(tmp, rows, root, copy=copy, extra_fields=extra_fields)
     split_layout = any(row["split"] for row in rows)
     classes = _class_folders((row["label"] for row in rows), reserved=[HF_METADATA])
     names: dict[str, UniqueNames] = {}
@@ -397,6 +466,40 @@ def write_hf(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
             # class name holding one loses it here.
             writer.writerows({k: v.replace("\0", "") if isinstance(v, str) else v
                               for k, v in entry.items()} for entry in entries)
+    return summary
+
+
+def _write_hf_sets(tmp: Path, rows: Sequence[Mapping[str, object]], root: Path, *,
+                   copy: bool, extra_fields: Sequence[str]) -> FolderExport:
+    split_layout = any(row["split"] for row in rows)
+    fields = HF_FIELDS + tuple(extra_fields)
+    metadata: dict[str, list[str]] = {}
+    names: dict[str, UniqueNames] = {}
+    summary = FolderExport()
+    for split in (TRAIN, VAL) if split_layout else ("",):
+        os.makedirs(os.path.join(tmp, split), exist_ok=True)
+        metadata[split] = []
+    for row in rows:
+        split = _split_folder(row, split_layout)
+        source = _source(root, row["path"], summary)
+        if source is None:
+            continue
+        entries = metadata[split]
+        part = f"{len(entries) // HF_FOLDER_SIZE:04d}"
+        folder = os.path.join(tmp, split, part)
+        if len(entries) % HF_FOLDER_SIZE == 0:
+            os.mkdir(folder)
+        name = names.setdefault(folder, UniqueNames()).claim(_basename(row["path"]))
+        _place(source, os.path.join(folder, name), copy)
+        entry = {"file_name": f"{part}/{name}", **row}
+        if entry.get("confidence") == "":  # no prediction: null, as a number column's
+            entry["confidence"] = None
+        entries.append(json.dumps({key: entry.get(key) for key in fields},
+                                  ensure_ascii=False))
+        summary.written += 1
+    for split, lines in metadata.items():
+        with open(os.path.join(tmp, split, HF_METADATA_JSONL), "w", encoding="utf-8") as out:
+            out.writelines(line + "\n" for line in lines)
     return summary
 
 

@@ -47,6 +47,9 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
     spreadsheet formula (=, +, -, @, tab, CR) get a leading '. Folder formats split into
     train/ and val/ once any image has a stored split; class and file names are made safe
     (no separators, control characters, leading - or .) and unique (-2, -3...).
+
+    A multi-label database exports each image's set of classes: a list in jsonl and hf (hf
+    then writes metadata.jsonl), the names joined by ';' in csv; imagefolder is refused.
     """
     from tui_label import export as exporter
 
@@ -74,15 +77,27 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
                              else f"dataset folder not found: {root}")
         if output is not None:  # again with the recorded folder, before anything is written
             exporter.check_output(output, db, force=force, root=root, folder=folder_format)
+        sets = exporter.multi_label(store)
+        if sets and fmt == "imagefolder":
+            raise UsageError("this database is multi-label (a set of classes per image) and "
+                             "imagefolder holds one class per image: use --format csv, jsonl "
+                             "or hf")
+        if sets and fmt == "csv" and include_skipped:
+            raise UsageError("--include-skipped with csv in a multi-label database: an empty "
+                             "label cell is the empty set there; use --format jsonl (a skip "
+                             "is null)")
         rows = exporter.select_rows(store, annotator=annotator, agreed=agreed,
-                                    include_skipped=include_skipped)
+                                    include_skipped=include_skipped, sets=sets)
+        if sets and fmt == "csv":
+            rows = exporter.join_sets(rows)
         if with_predictions:
             exporter.add_predictions(rows, store)
     finally:
         store.close()
     extra = exporter.PREDICTION_FIELDS if with_predictions else ()
     if folder_format:
-        _write_folder(exporter, fmt, rows, output, root.resolve(), copy=copy, extra=extra)
+        _write_folder(exporter, fmt, rows, output, root.resolve(), copy=copy, extra=extra,
+                      sets=sets)
         return
 
     def write(out) -> None:
@@ -99,14 +114,14 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
 
 
 def _write_folder(exporter, fmt: str, rows: list[dict], output: Path, root: Path, *,
-                  copy: bool, extra: tuple[str, ...]) -> None:
+                  copy: bool, extra: tuple[str, ...], sets: bool = False) -> None:
     if fmt == "imagefolder":
         summary = exporter.write_folder_atomically(
             output, lambda tmp: exporter.write_imagefolder(tmp, rows, root, copy=copy))
     else:
         summary = exporter.write_folder_atomically(
             output, lambda tmp: exporter.write_hf(tmp, rows, root, copy=copy,
-                                                  extra_fields=extra))
+                                                  extra_fields=extra, sets=sets))
     how = "copied" if copy else "linked"
     click.echo(f"wrote {summary.written} labels to {output} (images {how})", err=True)
     if summary.not_found:

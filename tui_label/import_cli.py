@@ -45,19 +45,24 @@ def _open_store(db: Path, annotator: str | None, *, write: bool):
               help="Recorded for rows without an annotator (default: your login name).")
 @click.option("--skip-bad-rows", is_flag=True,
               help="Import the other rows when some cannot be parsed (else nothing is).")
+@click.option("--multi-label", is_flag=True,
+              help="Read each label as a set of classes (a JSON list; CSV names joined by "
+                   "';') and switch the database to multi-label mode, for good, when "
+                   "importing. A multi-label database reads sets without it.")
 @click.option("--yes", is_flag=True, help="Import. Without it, only show what would change.")
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
 @click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True,
               help="Rows per transaction: an interrupted import leaves whole batches.")
 def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_classes,
-                  annotator, skip_bad_rows, yes, as_json, batch_size) -> None:
+                  annotator, skip_bad_rows, multi_label, yes, as_json, batch_size) -> None:
     """Import labels from SOURCE: a CSV (path,label), JSON lines ({"path", "label"}, with
     optional annotator and labeled_at), a tui-label export, or an ImageFolder (one folder per
     class).
 
     Shows what would change and changes nothing until --yes. Paths are relative to the
     dataset root. Imported labels are label events (source 'import') keeping the file's
-    annotator and time when it has them. Single labels only.
+    annotator and time when it has them. A multi-label database (or --multi-label) reads sets
+    of classes: JSON lists, CSV names joined by ';' (an empty cell is the empty set).
     """
     if not 1 <= len(args) <= 2:
         raise UsageError("give the labels to import: tui-label import [DIR] SOURCE")
@@ -74,7 +79,7 @@ def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_
         source = dataclasses.replace(source, root=root)
         importer = Importer(store, source, on_conflict=on_conflict,
                             create_classes=create_classes, annotator=annotator,
-                            batch_size=batch_size)
+                            batch_size=batch_size, multi_label=multi_label)
         plan = importer.plan()
         blocked = plan.bad_rows and not skip_bad_rows
         if blocked or not yes:

@@ -11,7 +11,13 @@ Two passes over the source, so a file larger than memory is streamed and never h
    batches only. Each batch decides again against the store as it is then, so a label written
    by someone else since the plan is still a conflict, never silently replaced.
 
-Single labels only: a JSON list of labels is a row that cannot be parsed.
+Multi-label: a database in multi-label mode (or any import with ``--multi-label``, which
+switches the database to that mode for good when it writes) reads each row's label as a set of
+classes: a JSON list (``[]``: labeled, none of the classes; a string is a set of one), or a CSV
+cell with the names joined by ``;`` (an empty cell is the empty set). A single-label database
+never gets a set: a JSON list there is a row that cannot be parsed, and so is a CSV label
+holding ``;`` that names no class. Sets are compared whole (a stored single label ``c`` reads
+as ``{c}``).
 Memory grows with the dataset's image count (a path index, as the labeler's queue), not with
 the file. No textual, no torch.
 """
@@ -19,6 +25,7 @@ the file. No textual, no torch.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -38,6 +45,7 @@ SAMPLES = 5  # examples kept of each kind of problem
 # prefixes with a ' against spreadsheet formulas (taken off again here).
 EXPORT_FIELDS = ("path", "label", "annotator", "labeled_at")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+SET_SEPARATOR = ";"  # between the class names of a set in a CSV cell (multi-label)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
@@ -51,6 +59,13 @@ class Row:
     annotator: str | None = None
     labeled_at: str | None = None  # normalized to UTC, as the store writes times
     fallback_name: str | None = None  # ImageFolder: match this file name when path is unknown
+    labels: frozenset[str] | None = None  # multi-label: the set of class names (label None)
+
+    def names(self) -> frozenset[str] | None:
+        """The row's classes as a set (a single label as a set of one); None: no label."""
+        if self.labels is not None:
+            return self.labels
+        return None if self.label is None else frozenset((self.label,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +89,7 @@ class Source:
     label_column: str = "label"
     export: bool = False  # --format tui-label: a tui-label export, whatever its header
     root: Path | None = None  # the dataset folder, when known (ImageFolder matching)
+    sets: bool = False  # multi-label: JSON lists and ';'-joined CSV cells are sets
 
 
 def open_source(path: Path, fmt: str = "auto", *, path_column: str = "path",
@@ -141,16 +157,27 @@ def normalize_time(text: str) -> str | None:
         "+00:00", "Z")
 
 
-def _row(where: str, path, label, annotator=None, labeled_at=None) -> Row | BadRow:
-    """A parsed row checked: a path and at most one label, a time that is a time.
+def _row(where: str, path, label, annotator=None, labeled_at=None, *,
+         sets: bool = False) -> Row | BadRow:
+    """A parsed row checked: a path and at most one label (with ``sets``, a list of them, or
+    one), a time that is a time.
 
     Raises:
         UsageError: the path lies outside the dataset root.
     """
     if not isinstance(path, str) or not path:
         return BadRow(where, "no path")
+    labels = None
     if isinstance(label, list):
-        return BadRow(where, "a list of labels: multi-label import is not supported")
+        if not sets:
+            return BadRow(where, "a list of labels, but this database is single-label (import "
+                                 "--multi-label switches it to multi-label mode)")
+        labels = _label_set(label)
+        if isinstance(labels, str):
+            return BadRow(where, labels)
+        label = None
+    elif sets and isinstance(label, str) and label.strip():
+        labels, label = frozenset((label.strip(),)), None
     if label is not None and not isinstance(label, str):
         return BadRow(where, f"the label must be text, not {json.dumps(label)}")
     if annotator is not None and not isinstance(annotator, str):
@@ -167,7 +194,19 @@ def _row(where: str, path, label, annotator=None, labeled_at=None) -> Row | BadR
         if when is None:
             return BadRow(where, f"labeled_at {labeled_at!r} is not an ISO 8601 time")
     label = label.strip() if label else None
-    return Row(where, normalized, label or None, annotator or None, when)
+    return Row(where, normalized, label or None, annotator or None, when, labels=labels)
+
+
+def _label_set(names: list) -> frozenset[str] | str:
+    """A list of class names as a set, or why it is not one."""
+    found = set()
+    for name in names:
+        if not isinstance(name, str):
+            return f"the labels must be text, not {json.dumps(name)}"
+        if not name.strip():
+            return f"an empty class name in the labels {json.dumps(names)[:200]}"
+        found.add(name.strip())
+    return frozenset(found)
 
 
 def _unneutralize(cell: str) -> str:
@@ -213,9 +252,12 @@ def read_csv(source: Source) -> Iterator[Row | BadRow]:
                     continue
                 if export:
                     record = [_unneutralize(cell) for cell in record]
-                yield _row(where, record[path_i], record[label_i],
+                label = record[label_i]
+                if source.sets:  # names joined by ';', an empty cell the empty set
+                    label = label.split(SET_SEPARATOR) if label.strip() else []
+                yield _row(where, record[path_i], label,
                            record[who_i] if who_i is not None else None,
-                           record[when_i] if when_i is not None else None)
+                           record[when_i] if when_i is not None else None, sets=source.sets)
         except csv.Error as exc:
             raise UsageError(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
         except UnicodeDecodeError:
@@ -248,7 +290,7 @@ def read_jsonl(source: Source) -> Iterator[Row | BadRow]:
                     yield BadRow(where, f"no {source.path_column!r} field")
                     continue
                 yield _row(where, obj[source.path_column], obj.get(source.label_column),
-                           obj.get("annotator"), obj.get("labeled_at"))
+                           obj.get("annotator"), obj.get("labeled_at"), sets=source.sets)
     except UnicodeDecodeError:
         raise UsageError(f"{source.path}: not UTF-8 text (after line {line})") from None
 
@@ -286,14 +328,22 @@ def read_rows(source: Source) -> Iterator[Row | BadRow]:
 
 
 class DatasetIndex:
-    """The store's images by path, with each one's current class (a label's, else None)."""
+    """The store's images by path, with each one's current class (a label's, else None; with
+    ``sets``, the label's set of class ids)."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, *, sets: bool = False) -> None:
+        from tui_label.store import ImageState
+
         self.ids: dict[str, int] = {}
-        self.current: dict[int, int | None] = {}
-        for image_id, path, action, class_id in store.label_states():
+        self.current: dict[int, int | frozenset[int] | None] = {}
+        for image_id, path, action, class_id, classes in store.label_states():
             self.ids[path] = image_id
-            self.current[image_id] = class_id if action == "label" else None
+            if action != "label":
+                self.current[image_id] = None
+            elif sets:
+                self.current[image_id] = ImageState.of(action, class_id, classes).classes
+            else:
+                self.current[image_id] = class_id
         self._names: dict[str, int | None] | None = None
 
     def find(self, row: Row) -> int | None:
@@ -309,9 +359,11 @@ class DatasetIndex:
         return image_id
 
 
-def outcome(current: int | None, wanted: int, overwrite: bool) -> str:
-    """What importing class ``wanted`` does to an image whose current class is ``current``:
-    ``new``, ``unchanged``, ``changed`` (overwritten) or ``conflict`` (kept)."""
+def outcome(current: int | frozenset[int] | None, wanted: int | frozenset[int],
+            overwrite: bool) -> str:
+    """What importing class ``wanted`` (or set of classes) does to an image whose current class
+    (or set) is ``current``: ``new``, ``unchanged``, ``changed`` (overwritten) or ``conflict``
+    (kept)."""
     if current is None:
         return "new"
     if current == wanted:
@@ -326,6 +378,8 @@ class Summary:
     source: str
     format: str
     applied: bool = False
+    multi_label: bool = False  # labels read as sets of classes
+    switches_mode: bool = False  # --multi-label on a single-label database
     rows: int = 0
     new: int = 0
     changed: int = 0  # different label replaced (--on-conflict overwrite)
@@ -352,7 +406,7 @@ class Resolved:
     """A row that names a known image and a known (or to be created) class."""
 
     image_id: int
-    class_name: str
+    class_names: frozenset[str]  # one name unless multi-label
     annotator: str | None
     labeled_at: str | None
     where: str
@@ -369,11 +423,13 @@ class Importer:
         create_classes: create classes the store lacks (else their rows are skipped).
         annotator: recorded for rows without one (the importing user).
         batch_size: rows per transaction.
+        multi_label: read labels as sets, and switch a single-label database to multi-label
+            mode when writing (a multi-label database reads sets without it).
     """
 
     def __init__(self, store, source: Source, *, on_conflict: str = "skip",
                  create_classes: bool = False, annotator: str | None = None,
-                 batch_size: int = BATCH_SIZE) -> None:
+                 batch_size: int = BATCH_SIZE, multi_label: bool = False) -> None:
         if on_conflict not in ("skip", "overwrite"):
             raise UsageError(f"--on-conflict must be skip or overwrite, not {on_conflict!r}")
         if batch_size < 1:
@@ -384,7 +440,11 @@ class Importer:
         self.create_classes = create_classes
         self.annotator = annotator or store.annotator
         self.batch_size = batch_size
-        self.index = DatasetIndex(store)
+        in_mode = store.multi_label
+        self.switch_mode = multi_label and not in_mode
+        self.sets = multi_label or in_mode
+        self.source = dataclasses.replace(source, sets=self.sets)
+        self.index = DatasetIndex(store, sets=self.sets)
         self.classes = {c.name: c.id for c in store.classes()}
         self.planned: Summary | None = None
         self.progress: Summary | None = None  # what apply has written so far
@@ -399,8 +459,18 @@ class Importer:
                 if len(summary.bad_examples) < SAMPLES:
                     summary.bad_examples.append(str(row))
                 continue
-            if row.label is None:
+            names = row.names()
+            if names is None:
                 summary.no_label += 1
+                continue
+            if (not self.sets and SET_SEPARATOR in row.label
+                    and row.label not in self.classes):
+                summary.bad_rows += 1
+                if len(summary.bad_examples) < SAMPLES:
+                    summary.bad_examples.append(
+                        f"{row.where}: label {row.label!r} holds {SET_SEPARATOR!r} and is no "
+                        "class; sets of classes need a multi-label database (import "
+                        "--multi-label switches it)")
                 continue
             image_id = self.index.find(row)
             if image_id is None:
@@ -408,17 +478,34 @@ class Importer:
                 if len(summary.not_found_examples) < SAMPLES:
                     summary.not_found_examples.append(row.path)
                 continue
-            if row.label not in self.classes:
-                summary.unknown_classes[row.label] = summary.unknown_classes.get(row.label,
-                                                                                0) + 1
-                if not self.create_classes:
-                    summary.unknown_rows += 1
-                    continue
+            unknown = [name for name in names if name not in self.classes]
+            for name in unknown:
+                summary.unknown_classes[name] = summary.unknown_classes.get(name, 0) + 1
+            if unknown and not self.create_classes:
+                summary.unknown_rows += 1
+                continue
             if image_id in seen:
                 summary.repeated += 1
             seen.add(image_id)
-            yield Resolved(image_id, row.label, row.annotator, row.labeled_at, row.where,
-                           row.path)
+            yield Resolved(image_id, names, row.annotator, row.labeled_at, row.where, row.path)
+
+    def _wanted(self, names: frozenset[str], ids: dict[str, int]) -> int | frozenset[int]:
+        """The class (or, multi-label, the set of class ids) a row asks for."""
+        if self.sets:
+            return frozenset(ids[name] for name in names)
+        (name,) = names
+        return ids[name]
+
+    def _describe(self, state: int | frozenset[int] | None, names: dict[int, str]) -> str:
+        if not self.sets:
+            return names.get(state, "?")
+        if not state:
+            return "(no class)"
+        return SET_SEPARATOR.join(names.get(c, "?") for c in self._ordered(state))
+
+    def _ordered(self, ids: frozenset[int]) -> list[int]:
+        position = {cid: n for n, cid in enumerate(self.classes.values())}
+        return sorted(ids, key=lambda c: (position.get(c, len(position)), c))
 
     def plan(self) -> Summary:
         """Read the whole source and say what ``apply`` would do; writes nothing.
@@ -426,13 +513,14 @@ class Importer:
         Raises:
             UsageError: a malformed file, or a path outside the dataset root.
         """
-        summary = Summary(str(self.source.path), self.source.fmt)
+        summary = self._summary(applied=False)
         current = dict(self.index.current)  # as the rows before this one leave it
-        placeholder: dict[str, int] = {}  # classes to be created, by negative ids
+        ids = dict(self.classes)  # and classes to be created, by negative ids
         for item in self._resolved(summary):
-            wanted = self.classes.get(item.class_name)
-            if wanted is None:
-                wanted = placeholder.setdefault(item.class_name, -1 - len(placeholder))
+            for name in item.class_names:
+                if name not in ids:
+                    ids[name] = -1 - (len(ids) - len(self.classes))
+            wanted = self._wanted(item.class_names, ids)
             result = outcome(current[item.image_id], wanted, self.overwrite)
             self._count(summary, result, item, current[item.image_id])
             if result in ("new", "changed"):
@@ -442,14 +530,25 @@ class Importer:
         self.planned = summary
         return summary
 
-    def _count(self, summary: Summary, result: str, item: Resolved, before: int | None) -> None:
+    def _summary(self, *, applied: bool) -> Summary:
+        return Summary(str(self.source.path), self.source.fmt, applied=applied,
+                       multi_label=self.sets, switches_mode=self.switch_mode)
+
+    def _count(self, summary: Summary, result: str, item: Resolved,
+               before: int | frozenset[int] | None) -> None:
         setattr(summary, result if result != "conflict" else "conflicts",
                 getattr(summary, result if result != "conflict" else "conflicts") + 1)
         if result in ("conflict", "changed") and len(summary.conflict_examples) < SAMPLES:
             names = {v: k for k, v in self.classes.items()}
+            wanted = (SET_SEPARATOR.join(sorted(item.class_names, key=self._position))
+                      or "(no class)") if self.sets else next(iter(item.class_names))
             summary.conflict_examples.append(
-                f"{item.path}: {names.get(before, '?')} in the store, {item.class_name} in "
+                f"{item.path}: {self._describe(before, names)} in the store, {wanted} in "
                 f"the file ({item.where})")
+
+    def _position(self, name: str) -> tuple[int, str]:
+        ids = list(self.classes)
+        return (ids.index(name) if name in self.classes else len(ids), name)
 
     def apply(self, *, on_batch: Callable[[Summary], None] | None = None) -> Summary:
         """Read the source again and write it, ``batch_size`` rows per transaction. Call
@@ -461,8 +560,9 @@ class Importer:
         """
         if self.planned is None:
             raise RuntimeError("plan() checks the source before apply() writes it")
-        summary = self.progress = Summary(str(self.source.path), self.source.fmt,
-                                          applied=True)
+        summary = self.progress = self._summary(applied=True)
+        if self.switch_mode:
+            self.store.set_multi_label()
         unknown = self.planned.created_classes
         if unknown:
             for row in self.store.add_classes(unknown, free_hotkeys(self.store)):
@@ -492,18 +592,19 @@ class Importer:
         if summary.bad_rows > self.planned.bad_rows:
             raise UsageError(f"{summary.bad_examples[-1]}: the source changed since it was "
                              "checked")
-        missing = {item.class_name for item in batch} - set(self.classes)
+        missing = {name for item in batch for name in item.class_names} - set(self.classes)
         if missing:
             raise UsageError(f"class {sorted(missing)[0]!r} is new since the source was "
                              "checked")
-        rows = [(item.image_id, self.classes[item.class_name],
+        rows = [(item.image_id, self._wanted(item.class_names, self.classes),
                  item.annotator or self.annotator, item.labeled_at) for item in batch]
         results = self.store.import_labels(
-            rows, lambda current, wanted: outcome(current, wanted, self.overwrite))
-        for item, (result, before) in zip(batch, results, strict=True):
+            rows, lambda current, wanted: outcome(current, wanted, self.overwrite),
+            sets=self.sets)
+        for item, row, (result, before) in zip(batch, rows, results, strict=True):
             self._count(summary, result, item, before)
             if result in ("new", "changed"):
-                self.index.current[item.image_id] = self.classes[item.class_name]
+                self.index.current[item.image_id] = row[1]
         summary.batches += 1
 
 
@@ -526,6 +627,11 @@ def describe(summary: Summary) -> list[str]:
     done = summary.applied
     lines = [f"{'Imported' if done else 'Dry run, nothing changed'}: {summary.source} "
              f"({summary.format}, {summary.rows:,} rows)"]
+    if summary.switches_mode:
+        lines.append("  the database " + ("is now" if done else "would switch to")
+                     + " multi-label mode (labels read as sets of classes)")
+    elif summary.multi_label:
+        lines.append("  multi-label: labels read as sets of classes")
 
     def line(label: str, n: int, note: str = "") -> None:
         lines.append(f"  {label:<24}{n:>10,}" + (f"  {note}" if note else ""))

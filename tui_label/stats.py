@@ -28,10 +28,23 @@ Definitions (also in the README):
   confusion between annotators counts, over every image, each unordered pair of ratings by two
   annotators once, in both cells (a symmetric matrix; its diagonal is agreement). A kappa is
   ``None`` where it is undefined (chance agreement is 1: everyone used one class).
+
+Multi-label mode (the database's mode is set, or an event holds a set of classes; an older
+single label reads as a set of one): a rating is a set of classes. A class's count is the
+images whose current set holds it, and its share is that over the labeled images (an image
+counts for each class of its set: shares add up to more than 100%; the empty set counts as
+labeled, for no class). Agreement is given two ways. *Exact set*: each distinct set is one
+category, so two ratings agree when their sets are equal; the kappas above are computed over
+those categories (with single labels only they are the single-label kappas). *Per class*:
+each rating says "has the class" or not, a binary rating: Cohen's kappa per pair over the
+images both rated (a 2x2 confusion: neither, only b, only a, both) and Fleiss' kappa over the
+images with two or more raters. The class-by-class confusion matrix is left out (a pair of
+sets has no one cell).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -88,6 +101,17 @@ class PairAgreement:
 
 
 @dataclass(frozen=True)
+class ClassAgreement:
+    """Multi-label: agreement on one class, each rating saying "has it" or "not"."""
+
+    name: str
+    images: int  # of the images with two or more raters, those with the class in a rating
+    fleiss_kappa: float | None
+    observed: float | None
+    pairs: list[PairAgreement]  # confusion [[neither, only b], [only a, both]]
+
+
+@dataclass(frozen=True)
 class Agreement:
     classes: list[str]  # the axes of the confusion matrices
     images: int  # rated by two or more annotators
@@ -96,6 +120,8 @@ class Agreement:
     observed: float | None  # Fleiss' mean per-image agreement
     pairs: list[PairAgreement]
     confusion: list[list[int]]  # pooled over every pair of ratings of an image, symmetric
+    multi_label: bool = False  # kappas over exact sets; confusions empty; per_class below
+    per_class: list[ClassAgreement] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,7 @@ class Stats:
     annotators: list[AnnotatorStat]
     agreement: Agreement
     idle_gap_seconds: float = IDLE_GAP_SECONDS
+    multi_label: bool = False  # shares: of labeled images holding the class (sets)
     definitions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -129,6 +156,7 @@ class Event(NamedTuple):
     ms_on_screen: int | None = None
     undo_of: int | None = None
     source: str | None = None
+    classes: str | None = None  # a multi-label event's set of class ids, as JSON
 
 
 # -- kappas ---------------------------------------------------------------------------------
@@ -172,10 +200,10 @@ def fleiss_kappa(counts: Sequence[Sequence[int]]) -> tuple[float | None, float |
 # -- ratings and agreement ------------------------------------------------------------------
 
 
-def ratings(events: Iterable[Event]) -> dict[int, dict[str, int]]:
+def ratings(events: Iterable[Event], *, sets: bool = False) -> dict[int, dict[str, object]]:
     """Each image's ratings: ``{image_id: {annotator: class_id}}`` (see the module docstring:
-    latest own label, undos applied, skips and reviews are no ratings). ``events`` in id
-    order."""
+    latest own label, undos applied, skips and reviews are no ratings), with ``sets`` a
+    frozenset of class ids (a single label as a set of one). ``events`` in id order."""
     own: dict[tuple[int, str], list[Event]] = defaultdict(list)
     for e in events:
         key = (e.image_id, e.annotator)
@@ -189,8 +217,15 @@ def ratings(events: Iterable[Event]) -> dict[int, dict[str, int]]:
         own[key].append(e)
     result: dict[int, dict[str, int]] = defaultdict(dict)
     for (image_id, annotator), stack in own.items():
-        if stack and stack[-1].action == "label" and stack[-1].class_id is not None:
-            result[image_id][annotator] = stack[-1].class_id
+        if not stack or stack[-1].action != "label":
+            continue
+        last = stack[-1]
+        if sets:
+            result[image_id][annotator] = (
+                frozenset(json.loads(last.classes)) if last.classes is not None
+                else frozenset((last.class_id,)))
+        elif last.class_id is not None:
+            result[image_id][annotator] = last.class_id
     return {k: v for k, v in result.items() if v}
 
 
@@ -231,6 +266,65 @@ def agreement(rated: dict[int, dict[str, int]], class_ids: Sequence[int],
     kappa, observed = fleiss_kappa(counts)
     return Agreement(names, len(shared), dict(sorted(raters.items())), kappa, observed, pairs,
                      pooled.tolist())
+
+
+def set_agreement(rated: dict[int, dict[str, frozenset[int]]], class_ids: Sequence[int],
+                  class_names: Sequence[str]) -> Agreement:
+    """Multi-label agreement (see the module docstring): kappas over exact sets, and per
+    class binary kappas."""
+    names = dict(zip(class_ids, class_names, strict=True))
+    order = list(class_ids)
+    for ratings_of in rated.values():  # a class the store no longer lists: never crash on it
+        for cid in sorted(set().union(*ratings_of.values()) - set(names)):
+            names[cid] = f"#{cid}"
+            order.append(cid)
+    shared = {img: r for img, r in rated.items() if len(r) >= 2}
+    raters = Counter(len(r) for r in shared.values())
+    # Exact sets: each distinct set one category.
+    kinds = {s: n for n, s in enumerate(sorted({s for r in shared.values() for s in r.values()},
+                                               key=sorted))}
+    counts = np.zeros((len(shared), len(kinds)), dtype=np.int64)
+    pair_cells: dict[tuple[str, str], np.ndarray] = {}
+    for row, r in enumerate(shared.values()):
+        for s in r.values():
+            counts[row, kinds[s]] += 1
+        for a, b in combinations(sorted(r), 2):
+            cells = pair_cells.get((a, b))
+            if cells is None:
+                cells = pair_cells[(a, b)] = np.zeros((len(kinds), len(kinds)), dtype=np.int64)
+            cells[kinds[r[a]], kinds[r[b]]] += 1
+    pairs = []
+    for (a, b), cells in sorted(pair_cells.items()):
+        n = int(cells.sum())
+        pairs.append(PairAgreement(a, b, n, float(np.trace(cells) / n), cohen_kappa(cells), []))
+    kappa, observed = fleiss_kappa(counts)
+    per_class = [_class_agreement(names[cid], cid, shared) for cid in order]
+    return Agreement([names[cid] for cid in order], len(shared), dict(sorted(raters.items())),
+                     kappa, observed, pairs, [], multi_label=True, per_class=per_class)
+
+
+def _class_agreement(name: str, cid: int,
+                     shared: dict[int, dict[str, frozenset[int]]]) -> ClassAgreement:
+    counts = np.zeros((len(shared), 2), dtype=np.int64)  # per image: raters without, with
+    pair_cells: dict[tuple[str, str], np.ndarray] = {}
+    with_class = 0
+    for row, r in enumerate(shared.values()):
+        has = {who: cid in s for who, s in r.items()}
+        yes = sum(has.values())
+        counts[row] = (len(r) - yes, yes)
+        with_class += yes > 0
+        for a, b in combinations(sorted(r), 2):
+            cells = pair_cells.get((a, b))
+            if cells is None:
+                cells = pair_cells[(a, b)] = np.zeros((2, 2), dtype=np.int64)
+            cells[int(has[a]), int(has[b])] += 1
+    pairs = []
+    for (a, b), cells in sorted(pair_cells.items()):
+        n = int(cells.sum())
+        pairs.append(PairAgreement(a, b, n, float(np.trace(cells) / n), cohen_kappa(cells),
+                                   cells.tolist()))
+    kappa, observed = fleiss_kappa(counts)
+    return ClassAgreement(name, with_class, kappa, observed, pairs)
 
 
 # -- per annotator --------------------------------------------------------------------------
@@ -318,13 +412,17 @@ def compute(store, idle_gap: float = IDLE_GAP_SECONDS) -> Stats:
                             counts.per_class.get(c.id, 0) / labeled if labeled else 0.0)
                   for c in classes]
     events = list(map(Event._make, store.stats_events()))
+    sets = store.multi_label or store.has_class_sets()
+    ids, names = [c.id for c in classes], [c.name for c in classes]
+    agreed = (set_agreement(ratings(events, sets=True), ids, names) if sets
+              else agreement(ratings(events), ids, names))
     return Stats(
         images=counts.total, labeled=labeled, skipped=counts.skipped,
         remaining=counts.remaining, unreadable=status.get("unreadable", 0),
         missing=status.get("missing", 0), classes=class_rows,
-        annotators=annotator_stats(events, idle_gap),
-        agreement=agreement(ratings(events), [c.id for c in classes], [c.name for c in classes]),
-        idle_gap_seconds=idle_gap, definitions=DEFINITIONS)
+        annotators=annotator_stats(events, idle_gap), agreement=agreed,
+        idle_gap_seconds=idle_gap, multi_label=sets,
+        definitions={**DEFINITIONS, **MULTI_LABEL_DEFINITIONS} if sets else DEFINITIONS)
 
 
 DEFINITIONS = {
@@ -340,6 +438,16 @@ DEFINITIONS = {
                     "image has the same number of raters)",
     "confusion": "each unordered pair of two annotators' ratings of an image, counted in both "
                  "cells",
+}
+MULTI_LABEL_DEFINITIONS = {
+    "share": "the share of labeled images whose current set holds the class (missing images "
+             "excluded; an image counts for each class of its set)",
+    "rating": "an annotator's latest own set of classes for an image, undos applied; skips "
+              "and reviews are no ratings",
+    "fleiss_kappa": "exact sets: each distinct set one category (two ratings agree when their "
+                    "sets are equal); per_class: each rating has the class or not",
+    "confusion": "left out in multi-label mode; per_class pairs hold 2x2 confusions "
+                 "[[neither, only b], [only a, both]]",
 }
 
 
@@ -387,6 +495,9 @@ def render(stats: Stats) -> Group:
         classes.add_row(c.hotkey or "-", Text(c.name), str(c.count), f"{c.share:.1%}",
                         Text(_bar(c.count, most), style="bold"))
     parts.append(classes)
+    if stats.multi_label:
+        parts.append(Text("multi-label: share of labeled images whose set holds the class (an "
+                          "image counts for each of its classes)", style="italic"))
 
     parts.append(Text("\nPer annotator", style="bold underline"))
     if not stats.annotators:
@@ -415,7 +526,8 @@ def render(stats: Stats) -> Group:
         return Group(*parts)
     raters = ", ".join(f"{n} with {r} raters" for r, n in ag.raters.items())
     parts.append(Text(f"{ag.images} images labeled by two or more annotators ({raters})"))
-    parts.append(Text(f"Fleiss' kappa {_num(ag.fleiss_kappa, 3)}  "
+    exact = "exact sets: " if ag.multi_label else ""
+    parts.append(Text(f"{exact}Fleiss' kappa {_num(ag.fleiss_kappa, 3)}  "
                       f"(observed agreement {_num(ag.observed, 3)})", style="bold"))
     pairs = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for title in ("annotators", "images", "agree", "Cohen's kappa"):
@@ -424,8 +536,36 @@ def render(stats: Stats) -> Group:
         pairs.add_row(Text(f"{p.a} · {p.b}"), str(p.images), f"{p.observed:.1%}",
                       _num(p.kappa, 3))
     parts.append(pairs)
+    if ag.multi_label:
+        parts.append(_per_class(ag))
+        return Group(*parts)
     parts.append(_confusion(ag))
     return Group(*parts)
+
+
+PER_CLASS_MAX_PAIRS = 3  # pair columns shown in the per-class table
+
+
+def _per_class(ag: Agreement) -> Group:
+    """Multi-label: each class's agreement, has it or not."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("class")
+    table.add_column("images with it", justify="right")
+    table.add_column("Fleiss' kappa", justify="right")
+    table.add_column("agree", justify="right")
+    shown = [(p.a, p.b) for p in ag.pairs[:PER_CLASS_MAX_PAIRS]]
+    for a, b in shown:
+        table.add_column(Text(f"{a} · {b}"), justify="right")
+    for c in ag.per_class:
+        kappas = {(p.a, p.b): p.kappa for p in c.pairs}
+        table.add_row(Text(c.name), str(c.images), _num(c.fleiss_kappa, 3),
+                      "—" if c.observed is None else f"{c.observed:.1%}",
+                      *(_num(kappas.get(pair), 3) for pair in shown))
+    note = "each rating has the class or not; the pair columns are Cohen's kappa"
+    if len(ag.pairs) > len(shown):
+        note += f" (first {len(shown)} pairs; --format json has all)"
+    return Group(Text("\nPer class (multi-label)", style="bold underline"), table,
+                 Text(note, style="italic"))
 
 
 def _confusion(ag: Agreement) -> Group:

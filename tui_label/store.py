@@ -944,13 +944,18 @@ class Store:
         reads as a set of one class."""
         self.set_setting("multi_label", "1")
 
+    def has_class_sets(self) -> bool:
+        """Whether any event carries a set of classes (a multi-label label, or its undo)."""
+        return bool(self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM label_events WHERE classes IS NOT NULL)").fetchone()[0])
+
     # -- import (tui_label.importer) --------------------------------------------------------
 
-    def label_states(self) -> list[tuple[int, str, str | None, int | None]]:
-        """Every image, missing ones too, as ``(id, path, action, class_id)`` of its latest
-        event (``action`` None when it has none)."""
+    def label_states(self) -> list[tuple[int, str, str | None, int | None, str | None]]:
+        """Every image, missing ones too, as ``(id, path, action, class_id, classes)`` of its
+        latest event (``action`` None when it has none; ``classes`` a multi-label set's JSON)."""
         return self.conn.execute(
-            "SELECT i.id, i.path, e.action, e.class_id FROM images i "
+            "SELECT i.id, i.path, e.action, e.class_id, e.classes FROM images i "
             "LEFT JOIN latest_events e ON e.image_id = i.id").fetchall()
 
     def add_classes(self, names: Sequence[str], hotkeys: Iterable[str]) -> list[ClassRow]:
@@ -967,7 +972,7 @@ class Store:
         return [row for row in self.classes() if row.name in wanted]
 
     def import_labels(self, rows: Sequence[tuple[int, int, str, str | None]],
-                      decide) -> list[tuple[str, int | None]]:
+                      decide, *, sets: bool = False) -> list[tuple[str, int | None]]:
         """Write imported labels in one transaction: all of them or, on any error, none.
 
         Each row is ``(image_id, class_id, annotator, created_at)`` (None: now), applied in
@@ -975,6 +980,9 @@ class Store:
         latest event is a label) as it is inside this transaction, and returns ``new``,
         ``changed``, ``unchanged`` or ``conflict``; ``new`` and ``changed`` append a ``label``
         event with ``source = 'import'``. Returns each row's ``(outcome, class before)``.
+        With ``sets`` (multi-label), a row's class is a frozenset of class ids, written as the
+        event's ``classes``, and the current class is a frozenset too (a single label ``c``
+        reads as ``{c}``).
         """
         with self._write():
             ids = sorted({row[0] for row in rows})
@@ -982,22 +990,28 @@ class Store:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 marks = ",".join("?" * len(chunk))
-                for image_id, action, class_id in self.conn.execute(
-                        "SELECT image_id, action, class_id FROM label_events WHERE id IN "
-                        f"(SELECT MAX(id) FROM label_events WHERE image_id IN ({marks}) "
+                for image_id, action, class_id, classes in self.conn.execute(
+                        "SELECT image_id, action, class_id, classes FROM label_events WHERE id "
+                        f"IN (SELECT MAX(id) FROM label_events WHERE image_id IN ({marks}) "
                         "GROUP BY image_id)", chunk):
-                    current[image_id] = class_id if action == "label" else None
+                    if action != "label":
+                        current[image_id] = None
+                    elif sets:
+                        current[image_id] = ImageState.of(action, class_id, classes).classes
+                    else:
+                        current[image_id] = class_id
             results, events, now = [], [], now_iso()
             for image_id, class_id, annotator, created_at in rows:
                 before = current.get(image_id)
                 result = decide(before, class_id)
                 results.append((result, before))
                 if result in ("new", "changed"):
-                    events.append((image_id, class_id, annotator, created_at or now))
+                    wanted = (None, classes_json(class_id)) if sets else (class_id, None)
+                    events.append((image_id, *wanted, annotator, created_at or now))
                     current[image_id] = class_id
             self.conn.executemany(
-                "INSERT INTO label_events (image_id, action, class_id, annotator, created_at, "
-                "source) VALUES (?, 'label', ?, ?, ?, 'import')", events)
+                "INSERT INTO label_events (image_id, action, class_id, classes, annotator, "
+                "created_at, source) VALUES (?, 'label', ?, ?, ?, ?, 'import')", events)
         return results
 
     # -- settings -------------------------------------------------------------------------
@@ -1082,15 +1096,18 @@ class Store:
         "(SELECT undo_of FROM label_events WHERE undo_of IS NOT NULL) {where} "
         "GROUP BY image_id, annotator"
     )
+    # A label's classes as a JSON list of ids (a single label c as [c]); NULL for a skip.
+    _LABEL_SET = f"CASE WHEN e.action = 'label' THEN {CLASS_SET_SQL.format(e='e')} END"
     _EXPORT_COLUMNS = (
         "i.path, e.action, c.name AS class, e.annotator, e.created_at, "
-        "COALESCE(s.split, '') AS split"
+        f"COALESCE(s.split, '') AS split, {_LABEL_SET} AS classes"
     )
 
     def export_rows(self, *, annotator: str | None = None) -> list[tuple]:
-        """``(path, action, class, annotator, created_at, split)`` by path: each
+        """``(path, action, class, annotator, created_at, split, classes)`` by path: each
         image's current label or skip, or (with ``annotator``) that annotator's own latest one.
-        ``split`` is ``''`` for an image without a stored split."""
+        ``split`` is ``''`` for an image without a stored split; ``classes`` is a label's set
+        of class ids as JSON (a single label ``c`` as ``[c]``), None for a skip."""
         if annotator is None:
             source, params = "latest_events", ()
         else:
@@ -1108,14 +1125,16 @@ class Store:
         ``(path, 'label', class, annotators, created_at, split)`` by path: ``annotators``
         joined by ``\\x1f`` (unordered), ``created_at`` the latest."""
         own = self._OWN_LATEST.format(where="AND source IS NOT 'review'")
+        label_set = CLASS_SET_SQL.format(e="e")
         return self.conn.execute(
-            "SELECT i.path, 'label', c.name, group_concat(e.annotator, char(31)), "
-            "MAX(e.created_at), COALESCE(s.split, '') "
+            "SELECT i.path, 'label', MAX(c.name), group_concat(e.annotator, char(31)), "
+            f"MAX(e.created_at), COALESCE(s.split, ''), MAX({label_set}) "
             f"FROM ({own}) last "
             "JOIN label_events e ON e.id = last.id JOIN images i ON i.id = e.image_id "
-            "JOIN classes c ON c.id = e.class_id LEFT JOIN splits s ON s.image_id = i.id "
+            "LEFT JOIN classes c ON c.id = e.class_id LEFT JOIN splits s ON s.image_id = i.id "
             "WHERE e.action = 'label' GROUP BY e.image_id "
-            "HAVING COUNT(*) >= 2 AND COUNT(DISTINCT e.class_id) = 1 ORDER BY i.path").fetchall()
+            f"HAVING COUNT(*) >= 2 AND COUNT(DISTINCT {label_set}) = 1 "
+            "ORDER BY i.path").fetchall()
 
     def annotators(self) -> list[str]:
         """Every name that has written a label event, sorted."""
@@ -1378,10 +1397,11 @@ class Store:
 
     def stats_events(self) -> Iterator[tuple]:
         """Every label event in id order, as ``(id, image_id, action, class_id, annotator,
-        created_at, ms_on_screen, undo_of, source)`` (``tui_label.stats.Event``'s fields)."""
+        created_at, ms_on_screen, undo_of, source, classes)`` (``tui_label.stats.Event``'s
+        fields)."""
         return self.conn.execute(
             "SELECT id, image_id, action, class_id, annotator, created_at, ms_on_screen, "
-            "undo_of, source FROM label_events ORDER BY id")
+            "undo_of, source, classes FROM label_events ORDER BY id")
 
     # -- predictions ----------------------------------------------------------------------
 
