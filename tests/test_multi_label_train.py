@@ -5,6 +5,7 @@ images (a colour channel bright per class of the set, with noise) at 16x16 keep 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from itertools import combinations
@@ -15,7 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.test_train_engine import make_db, opts_for, parse_events, train_in_process
+from tests.test_train_engine import (
+    make_db,
+    opts_for,
+    parse_events,
+    run_row,
+    train_cmd,
+    train_in_process,
+)
 from tui_label.config import ClassSpec
 from tui_label.errors import UsageError
 from tui_label.scan import scan
@@ -253,3 +261,68 @@ def test_balanced_order_weighs_an_image_as_its_rarest_class():
     share = counts / counts.sum()
     # weights 1/3, 1/3, 1 (its rarest class: 1), 1 (the only empty image): 1/8, 1/8, 3/8, 3/8
     assert share.tolist() == pytest.approx([1 / 8, 1 / 8, 3 / 8, 3 / 8], abs=0.03)
+
+
+def val_memberships(db: Path) -> list[int]:
+    """How many validation images hold each class (by the stored split)."""
+    store = Store(db)
+    try:
+        splits = dict(store.conn.execute("SELECT image_id, split FROM splits"))
+        ids = [c.id for c in store.classes()]
+        return [sum(1 for it in store.training_items()
+                    if splits[it.image_id] == "val" and c in it.classes) for c in ids]
+    finally:
+        store.close()
+
+
+@pytest.mark.torch
+def test_two_gloo_ranks_train_a_multi_label_run(tmp_path):
+    root, db = make_multi_db(tmp_path, per_set=4)
+    done = subprocess.run(train_cmd(root, db, 2, "--nproc", "2"), capture_output=True,
+                          text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = parse_events(done.stdout)
+    assert next(e for e in events if e["event"] == "started")["world_size"] == 2
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    # The probabilities of both ranks' validation images were gathered: every class's
+    # TP + FN is the number of validation images that hold it.
+    expected = val_memberships(db)
+    for e in epochs:
+        assert e["threshold"] == 0.5 and e["confusion"] == []
+        assert [c["tp"] + c["fn"] for c in e["per_class"]] == expected
+    assert events[-1]["event"] == "finished"
+
+
+def test_a_multi_label_run_resumes_in_its_mode_with_its_threshold(tmp_path):
+    from tests.test_resume import cancelled_run, resume
+
+    root, db = make_multi_db(tmp_path, per_set=3)
+    run_id, stopped = cancelled_run(root, db, after=1, threshold=0.4)
+    assert [e["threshold"] for e in stopped if e["event"] == "epoch"] == [0.4]
+    code, events = resume(db, run_id)
+    assert code == 0, events
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [2, 3, 4]
+    assert all(e["threshold"] == 0.4 and e["confusion"] == [] for e in epochs)
+
+
+def test_a_single_label_run_cannot_resume_once_the_database_is_multi_label(tmp_path):
+    from tests.test_resume import cancelled_run, resume
+
+    root, db, _ = make_db(tmp_path, per_class=6)
+    run_id, _ = cancelled_run(root, db, after=1)
+    store = Store(db)
+    try:
+        store.set_multi_label()
+        # A run of a tui-label from before multi-label mode: no such key in its config.
+        config = store.run(run_id)["config"]
+        del config["multi_label"]
+        store.conn.execute("UPDATE runs SET config = ? WHERE id = ?",
+                           (json.dumps(config), run_id))
+        store.conn.commit()
+    finally:
+        store.close()
+    with pytest.raises(UsageError, match=f"run {run_id} was single-label"):
+        resume(db, run_id)
+    assert run_row(db, run_id)["status"] == "cancelled"
