@@ -180,3 +180,42 @@ def test_run_state_follows_the_trainer_events_of_a_multi_label_run():
     state.apply({"event": "epoch", "run_id": 4, "epoch": 1, "epochs": 2, "train_loss": 0.5,
                  "val_loss": 0.6, **rep.to_dict()})
     assert state.report == rep and state.history[-1].micro_f1 == rep.micro_f1
+
+
+@pytest.mark.torch  # starts the trainer
+async def test_a_run_started_from_the_panel_of_a_multi_label_database(tmp_path: Path):
+    import time
+
+    from tests.conftest import SAMPLE_DATA, sample_store
+    from tui_label.app import LabelApp
+    from tui_label.widgets.image_view import load_renderer
+
+    store = sample_store(tmp_path / "l.db", per_class=6)  # single labels: sets of one
+    store.set_multi_label()
+    digits = {c.name: c.id for c in store.classes()}
+    for item in store.queue("unlabeled")[:10]:
+        store.label_set(item.id, [digits["1"], digits["7"]])  # a few sets of two
+    app = LabelApp(store, SAMPLE_DATA.resolve(), load_renderer("halfcell"), rescan=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = app.label_screen
+        await pilot.press("t")
+        await pilot.pause()
+        panel = app.screen.query_one(TrainPanel)
+        panel.query_one("#set-epochs").value = "2"
+        await pilot.press("T")
+        deadline = time.monotonic() + 240
+        while screen.training.state.status not in ("finished", "failed", "cancelled"):
+            assert time.monotonic() < deadline, "training never finished"
+            await pilot.pause(0.2)
+        state = screen.training.state
+        assert state.status == "finished", state.reason
+        await pilot.pause(0.3)
+        assert state.threshold == 0.5 and state.report.multi_label
+        assert "threshold 0.50" in plain(panel.query_one("#epochs", Static))
+        columns, rows = table_text(panel.query_one("#per-class", DataTable))
+        assert columns[-3:] == ["TP", "FP", "FN"] and len(rows) == 10
+        assert "no confusion matrix" in plain(panel.query_one("#confusion", ConfusionView))
+        assert screen.session.model is None  # no single-label suggestions from this run
+    run = store.latest_run()
+    assert run["config"]["multi_label"] is True and store.predictions(run["id"]) == {}
+    store.close()
