@@ -29,13 +29,15 @@ class PtyApp:
 
     ``terminal``: "sixel" (device attributes with 4), "plain" (no graphics), "kitty"
     (answers the kitty graphics query with OK; ``xtversion`` for its XTVERSION answer), or
-    "silent" (answers nothing at all).
+    "silent" (answers nothing at all). ``delay``: seconds before each answer is written
+    (a slow link).
     """
 
     def __init__(self, args: list[str], *, size: tuple[int, int] = (100, 30),
                  cell: tuple[int, int] = (10, 20), terminal: str = "plain",
-                 xtversion: str | None = None, env: dict[str, str] | None = None) -> None:
-        self.terminal, self.xtversion = terminal, xtversion
+                 xtversion: str | None = None, env: dict[str, str] | None = None,
+                 delay: float = 0.0) -> None:
+        self.terminal, self.xtversion, self.delay = terminal, xtversion, delay
         self.data = bytearray()
         self.lock = threading.Lock()
         self.started = time.monotonic()
@@ -72,7 +74,9 @@ class PtyApp:
                     continue
                 self._answered_upto = base + m.end()
                 answer = self._answer(m)
-                if answer:
+                if answer and self.delay:
+                    threading.Timer(self.delay, self.write, (answer,)).start()
+                elif answer:
                     self.write(answer)
 
     def _answer(self, m: re.Match) -> bytes | None:

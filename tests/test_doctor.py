@@ -8,21 +8,31 @@ import subprocess
 import sys
 import threading
 
-from tui_label.doctor import QUERIES, auto_renderer, parse_replies, warnings
+from tui_label.doctor import (
+    FIRST_ROUND,
+    SECOND_ROUND,
+    auto_renderer,
+    parse_replies,
+    placeholder_support,
+    warnings,
+)
 
-KITTY_026 = "\x1bP>|kitty(0.26.5)\x1b\\\x1b_Gi=31;OK\x1b\\\x1b[6;20;10t\x1b[?62;22c"
+KITTY_026_FIRST = "\x1b[?62;22c"
+KITTY_026_SECOND = "\x1b[6;20;10t\x1bP>|kitty(0.26.5)\x1b\\\x1b_Gi=31;OK\x1b\\\x1b[?62;22c"
+KITTY_026 = KITTY_026_FIRST + KITTY_026_SECOND
 
 
 def test_parse_replies_reads_each_answer():
-    replies = parse_replies(KITTY_026)
+    replies = parse_replies(KITTY_026, rounds=2)
     assert replies.xtversion == "kitty(0.26.5)"
     assert replies.kitty_graphics == "OK"
     assert replies.device_attributes == [62, 22]
     assert replies.cell_size == (10, 20)
     assert replies.complete
+    assert not parse_replies(KITTY_026_FIRST, rounds=2).complete  # the second round is out
 
 
-def test_auto_follows_textual_image_rule():
+def test_auto_prefers_sixel_then_kitty_then_half_blocks():
     assert auto_renderer(True, parse_replies("\x1b[?62;4;22c"))[0] == "sixel"
     assert auto_renderer(True, parse_replies(KITTY_026))[0] == "kitty"
     assert auto_renderer(True, parse_replies("\x1b[?62;22c"))[0] == "halfcell"
@@ -31,16 +41,36 @@ def test_auto_follows_textual_image_rule():
     assert auto_renderer(False, None)[0] == "unicode"
 
 
-def test_old_kitty_is_warned_about_placeholders_new_one_is_not():
-    old = warnings({}, parse_replies(KITTY_026), "kitty")
-    assert any("placeholders" in w for w in old)
-    new = parse_replies(KITTY_026.replace("0.26.5", "0.32.2"))
+def test_placeholder_support_by_xtversion():
+    def version(v: str) -> bool | None:
+        return placeholder_support(parse_replies(f"\x1bP>|{v}\x1b\\\x1b[?62c"))
+
+    assert version("kitty(0.26.5)") is False
+    assert version("kitty(0.27.1)") is False
+    assert version("kitty(0.28.0)") is True
+    assert version("kitty(0.35.2)") is True
+    assert version("ghostty 1.1.3") is True
+    assert version("WezTerm 20240203-110809-5046fc22") is False
+    assert version("XTerm(390)") is None
+    assert placeholder_support(parse_replies("\x1b[?62c")) is None
+    assert placeholder_support(None) is None
+
+
+def test_old_kitty_is_told_about_placeholders_and_still_gets_kitty():
+    # our kitty graphics are placed directly: kitty 0.26 draws them (no wall of boxes)
+    renderer, why = auto_renderer(True, parse_replies(KITTY_026))
+    assert renderer == "kitty" and "placed directly" in why
+    old = warnings({}, parse_replies(KITTY_026, rounds=2), "kitty")
+    assert any("no Unicode placeholders" in w for w in old)
+    new = parse_replies(KITTY_026.replace("0.26.5", "0.32.2"), rounds=2)
     assert not warnings({}, new, "kitty")
 
 
-def run_doctor_in_pty(answer: str | None, timeout: float = 0.5) -> tuple[int, str]:
-    """Run ``tui-label doctor`` on a pty; ``answer`` is written back once the queries arrive
-    (None: the terminal stays silent). Returns the exit code and everything it wrote."""
+def run_doctor_in_pty(answers: tuple[str, str] | None, timeout: float = 0.5
+                      ) -> tuple[int, str]:
+    """Run ``tui-label doctor`` on a pty; ``answers`` to the first and second round are
+    written back once that round's queries arrive (None: the terminal stays silent). Returns
+    the exit code and everything it wrote."""
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "tui_label", "doctor", "--timeout",
                              str(timeout)], stdin=slave, stdout=slave, stderr=slave,
@@ -49,7 +79,8 @@ def run_doctor_in_pty(answer: str | None, timeout: float = 0.5) -> tuple[int, st
     out = bytearray()
 
     def read() -> None:
-        answered = False
+        pending = list(zip((FIRST_ROUND, SECOND_ROUND), answers, strict=True)) if answers \
+            else []
         while True:
             ready = select.select([master], [], [], 30)[0]
             if not ready:
@@ -61,9 +92,8 @@ def run_doctor_in_pty(answer: str | None, timeout: float = 0.5) -> tuple[int, st
             if not data:
                 return
             out.extend(data)
-            if answer is not None and not answered and QUERIES.encode() in out:
-                answered = True
-                os.write(master, answer.encode())
+            if pending and pending[0][0].encode() in out:
+                os.write(master, pending.pop(0)[1].encode())
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -77,27 +107,32 @@ def run_doctor_in_pty(answer: str | None, timeout: float = 0.5) -> tuple[int, st
     return code, out.decode("utf-8", "replace")
 
 
-def report_part(output: str) -> str:
-    assert output.count(QUERIES) == 1  # the queries, once
-    return output.split(QUERIES, 1)[1]
+def report_part(output: str, rounds: int = 2) -> str:
+    # the second round is only asked of a terminal that answered the first
+    asked = FIRST_ROUND + SECOND_ROUND if rounds == 2 else FIRST_ROUND
+    assert output.startswith(asked)
+    report = output[len(asked):]
+    assert "\x1b[" not in report  # asked once, nothing after
+    return report
 
 
 def test_silent_terminal_returns_and_falls_back_to_half_blocks():
     code, output = run_doctor_in_pty(None)
     assert code == 0
-    report = report_part(output)
+    report = report_part(output, rounds=1)
     assert "queries: no reply within 0.5 s" in report
     assert "renderer auto uses: halfcell" in report
     assert "\x1b" not in report and "^[" not in report
 
 
 def test_answering_terminal_is_reported_without_echoing_the_answers():
-    code, output = run_doctor_in_pty(KITTY_026)
+    code, output = run_doctor_in_pty((KITTY_026_FIRST, KITTY_026_SECOND))
     assert code == 0
     report = report_part(output)
     assert "queries: all answered" in report
     assert "XTVERSION: kitty(0.26.5)" in report
     assert "kitty graphics: OK" in report
     assert "renderer auto uses: kitty" in report
+    assert "kitty Unicode placeholders (by XTVERSION): no" in report
     assert "warning: kitty(0.26.5) draws no Unicode placeholders" in report
     assert "\x1b" not in report and "^[" not in report  # the answers were not echoed

@@ -6,7 +6,10 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.pty_app import HALF, PtyApp, frames, make_photos, sixels
+from tui_label.fidelity import LINKS
 
 # landscape and portrait in turn: every key changes the picture's size (a new layout)
 SIZES = [(640, 400), (400, 640), (640, 400), (400, 640)]
@@ -34,11 +37,10 @@ def press_through(app: PtyApp, paints, images: int) -> list[bytes]:
 
 
 def assert_each_sent_once(painted: list[bytes], images: int) -> None:
-    # The first image may be drawn more than once while the app starts; every image a key
-    # brings is drawn exactly once, even when its size differs from the one before.
-    later = [p for p in painted if p != painted[0]]
-    assert len(set(later)) == images - 1
-    assert len(later) == images - 1, f"{len(later) - images + 1} repaints"
+    # every image is drawn exactly once: the first one while the app starts too, and each
+    # image a key brings, even when its size differs from the one before
+    assert len(set(painted)) == images
+    assert len(painted) == images, f"{len(painted) - images} repaints"
 
 
 def sixel_paints(out: bytes) -> list[bytes]:
@@ -52,8 +54,9 @@ def halfcell_paints(out: bytes) -> list[bytes]:
     return [b"".join(HALF_RUN.findall(f)) for f in frames(out) if f.count(HALF) > 200]
 
 
-def test_sixel_each_image_is_sent_once(tmp_path: Path):
-    app = PtyApp(labeler(tmp_path, "sixel"), terminal="sixel")
+@pytest.mark.parametrize("extra", [(), ("--link", "slow")])
+def test_sixel_each_image_is_sent_once(tmp_path: Path, extra):
+    app = PtyApp(labeler(tmp_path, "sixel", *extra), terminal="sixel")
     painted = press_through(app, sixel_paints, len(SIZES))
     assert_each_sent_once(painted, len(SIZES))
 
@@ -61,3 +64,32 @@ def test_sixel_each_image_is_sent_once(tmp_path: Path):
 def test_halfcell_each_image_is_sent_once(tmp_path: Path):
     app = PtyApp(labeler(tmp_path, "halfcell"))
     assert_each_sent_once(press_through(app, halfcell_paints, len(SIZES)), len(SIZES))
+
+
+@pytest.mark.parametrize("extra, cap, colours", [
+    ((), None, 256),
+    (("--link", "slow"), LINKS["slow"].max_pixels, LINKS["slow"].sixel_colors),
+    (("--link", "slow", "--max-pixels", "60000"), 60_000, LINKS["slow"].sixel_colors),
+])
+def test_link_preset_and_pixel_cap_on_the_wire(tmp_path: Path, extra, cap, colours):
+    app = PtyApp(labeler(tmp_path, "sixel", *extra), size=(120, 40), terminal="sixel")
+    painted = press_through(app, sixel_paints, 2)
+    sizes = [sixel_raster(data) for data in painted]
+    assert all(registers <= colours for _, registers in sizes)
+    pixels = [width * height for (width, height), _ in sizes]
+    if cap is not None:
+        assert max(pixels) <= cap
+    else:
+        assert max(pixels) > LINKS["slow"].max_pixels  # the default has no cap
+
+
+def test_slow_link_half_blocks_use_the_256_colour_palette(tmp_path: Path):
+    app = PtyApp(labeler(tmp_path, "halfcell", "--link", "slow"))
+    painted = press_through(app, halfcell_paints, 2)
+    for data in painted:
+        assert b"38;5;" in data and b"38;2;" not in data and b"48;2;" not in data
+
+
+def sixel_raster(data: bytes) -> tuple[tuple[int, int], int]:
+    m = re.match(rb'\x1bP[0-9;]*q"1;1;(\d+);(\d+)', data)
+    return (int(m.group(1)), int(m.group(2))), len(set(re.findall(rb"#(\d+);2;", data)))

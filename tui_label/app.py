@@ -42,6 +42,11 @@ class LabelApp(App):
             overlap=overlap,
         )
 
+    def get_default_screen(self) -> LabelScreen:
+        # The labeling screen is the base screen, not pushed over Textual's blank default:
+        # every refresh of a screen underneath repaints the whole screen above it, image
+        # included (hundreds of kilobytes of sixel, over SSH).
+        return self.label_screen
+
     def on_mount(self) -> None:
         self.sub_title = str(self.store.path)
-        self.push_screen(self.label_screen)

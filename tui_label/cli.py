@@ -16,6 +16,7 @@ from tui_label.cli_args import db_option
 from tui_label.doctor import doctor
 from tui_label.errors import UsageError
 from tui_label.export_cli import export
+from tui_label.fidelity import LINKS, MIN_PIXELS
 from tui_label.import_cli import import_labels
 from tui_label.paths import dataset_root
 from tui_label.stats_cli import stats
@@ -31,7 +32,8 @@ ORDER_HELP = f"Which images to show first: {orders.usage()}."
 def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annotator, *,
                  no_suggestions: bool = False, live_head: int | None = None,
                  auto_train: int = 0, overlap: float | None = None,
-                 multi_label: bool = False) -> None:
+                 multi_label: bool = False, link: str | None = None,
+                 max_pixels: int | None = None) -> None:
     from tui_label.startup import prepare
 
     # every input checked, then written
@@ -40,10 +42,13 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
     settings = ready.settings
     store = ready.store
     try:
-        # textual-image probes the terminal on import: it must happen before Textual starts.
+        # the terminal is asked (auto) before Textual starts: it reads the input after that
+        from tui_label.fidelity import fidelity_for
         from tui_label.widgets.image_view import load_renderer
 
-        chosen = load_renderer(renderer)
+        fidelity = fidelity_for(link or settings.link or "default",
+                                max_pixels if max_pixels is not None else settings.max_pixels)
+        chosen = load_renderer(renderer, fidelity)
         from tui_label.app import LabelApp
 
         app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan,
@@ -101,6 +106,14 @@ def _labeler_options(f):
                      "or more, neither seeing the other's label, to measure agreement; stored in "
                      "the database for the whole team [default: overlap in tui-label.toml, "
                      "else the stored share, else 0].")(f)
+    f = click.option("--link", type=click.Choice(list(LINKS)), default=None,
+                     help="'slow' for a link of a few Mbit/s or less (SSH over a VPN or a "
+                     "hotel's wifi): fewer colours and pixels per image, about a third of the "
+                     "bytes [default: link in tui-label.toml, else default].")(f)
+    f = click.option("--max-pixels", "max_pixels", type=click.IntRange(min=MIN_PIXELS),
+                     default=None, metavar="N", help="Send at most N pixels per image (kitty "
+                     "graphics keep their size, in less detail; sixel images get smaller) "
+                     "[default: max_pixels in tui-label.toml, else --link's].")(f)
     f = click.option("--multi-label", "multi_label", is_flag=True,
                      help="Several classes per image: class keys toggle, enter saves the set "
                      "and moves on. The database remembers it (also 'multi_label = true' in "
@@ -121,21 +134,21 @@ def cli() -> None:
 @db_option
 @_labeler_options
 def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_head,
-          auto_train, overlap, multi_label) -> None:
+          auto_train, overlap, multi_label, link, max_pixels) -> None:
     """Label the images under DIR (recursively)."""
     from tui_label.paths import default_db
 
     root = dataset_root(folder)
     _run_labeler(root, db or default_db(root), classes, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
-                 overlap=overlap, multi_label=multi_label)
+                 overlap=overlap, multi_label=multi_label, link=link, max_pixels=max_pixels)
 
 
 @cli.command()
 @db_option
 @_labeler_options
 def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
-         overlap, multi_label) -> None:
+         overlap, multi_label, link, max_pixels) -> None:
     """Label the bundled sample of 500 handwritten digits (hotkeys 0-9)."""
     from tui_label.paths import data_dir, sample_data_dir
 
@@ -145,7 +158,7 @@ def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
         raise UsageError(str(exc)) from None
     _run_labeler(root, db or data_dir() / "demo.db", None, renderer, order, annotator,
                  no_suggestions=no_suggestions, live_head=live_head, auto_train=auto_train,
-                 overlap=overlap, multi_label=multi_label)
+                 overlap=overlap, multi_label=multi_label, link=link, max_pixels=max_pixels)
 
 
 cli.add_command(train)  # made from TrainOptions' fields: see train/cli.py

@@ -14,6 +14,8 @@ The labeler's settings may sit beside the classes::
     live_head_every = 20    # refit the live head after every 20 new labels (0: never)
     overlap = 0.1           # a tenth of the images goes to two annotators or more
     multi_label = true      # a set of classes per image: keys toggle, enter saves
+    link = "slow"           # fewer bytes per image for a slow SSH link (see tui_label.fidelity)
+    max_pixels = 300000     # at most this many pixels per image
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_label.errors import UsageError
+from tui_label.fidelity import LINKS, MIN_PIXELS
 from tui_label.keys import DEFAULT_HOTKEYS, reserved_keys
 
 if sys.version_info >= (3, 11):
@@ -33,7 +36,8 @@ else:  # pragma: no cover
 
 CONFIG_NAME = "tui-label.toml"
 _KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
-SETTINGS = ("suggestions", "live_head_every", "overlap", "multi_label")  # besides ``classes``
+SETTINGS = ("suggestions", "live_head_every", "overlap", "multi_label",  # besides ``classes``
+            "link", "max_pixels")
 LIVE_HEAD_EVERY = 10
 
 
@@ -45,6 +49,8 @@ class LabelerSettings:
     live_head_every: int = LIVE_HEAD_EVERY
     overlap: float | None = None  # None: not set here (the database's stored share holds)
     multi_label: bool = False  # switches the database to multi-label mode (for good)
+    link: str | None = None  # a tui_label.fidelity.LINKS preset (None: not set here)
+    max_pixels: int | None = None  # the pixel cap (None: not set here)
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,16 @@ def load_config_settings(path: Path | None) -> LabelerSettings:
     multi_label = data.get("multi_label", False)
     if not isinstance(multi_label, bool):
         raise UsageError(f"{path}: 'multi_label' must be true or false")
+    link = data.get("link")
+    if link is not None and link not in LINKS:
+        raise UsageError(f"{path}: 'link' must be one of {', '.join(map(repr, LINKS))}")
+    max_pixels = data.get("max_pixels")
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int)
+                                   or max_pixels < MIN_PIXELS):
+        raise UsageError(f"{path}: 'max_pixels' must be a whole number, {MIN_PIXELS:,} or more")
     return LabelerSettings(suggestions, every,
-                           None if overlap is None else float(overlap), multi_label)
+                           None if overlap is None else float(overlap), multi_label,
+                           link, max_pixels)
 
 
 def load_config_classes(path: Path) -> list[tuple[str, str | None]]:

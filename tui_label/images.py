@@ -53,14 +53,28 @@ class Geometry:
     rows: int
     cell: tuple[int, int] = (10, 20)
     density: tuple[int, int] = (1, 2)
+    max_pixels: int | None = None  # the pixel cap (``--max-pixels``, ``--link slow``)
+    scaled: bool = False  # the terminal scales the image to its cells (kitty graphics)
 
     def layout(self, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Cells and pixel size for a ``width x height`` image, as large as fits, aspect kept."""
+        """Cells and pixel size for a ``width x height`` image, as large as fits, aspect kept.
+
+        Over the pixel cap, a ``scaled`` image keeps its cells with fewer pixels; any other
+        gets fewer cells (one image pixel per screen pixel: sixel, half blocks).
+        """
         screen_w, screen_h = self.cols * self.cell[0], self.rows * self.cell[1]
         scale = min(screen_w / width, screen_h / height)
         cols = min(self.cols, max(1, round(width * scale / self.cell[0])))
         rows = min(self.rows, max(1, round(height * scale / self.cell[1])))
-        return (cols, rows), (cols * self.density[0], rows * self.density[1])
+        target_w, target_h = cols * self.density[0], rows * self.density[1]
+        if self.max_pixels and target_w * target_h > self.max_pixels:
+            shrink = (self.max_pixels / (target_w * target_h)) ** 0.5
+            if self.scaled:
+                return (cols, rows), (max(1, int(target_w * shrink)),
+                                      max(1, int(target_h * shrink)))
+            cols, rows = max(1, int(cols * shrink)), max(1, int(rows * shrink))
+            target_w, target_h = cols * self.density[0], rows * self.density[1]
+        return (cols, rows), (target_w, target_h)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tui_label.doctor import Detection, detect
+from tui_label.fidelity import Fidelity
 from tui_label.images import Decoded, Geometry
 from tui_label.widgets.picture import (
     HalfcellPicture,
@@ -19,25 +24,92 @@ from tui_label.widgets.picture import (
 )
 
 
-def load_renderer(name: str) -> Renderer:
-    """The renderer for ``name`` (auto, kitty, sixel, halfcell, unicode).
+def load_renderer(name: str, fidelity: Fidelity | None = None,
+                  detection: Detection | None = None) -> Renderer:
+    """The renderer for ``name`` (auto, kitty, sixel, halfcell, unicode), its images within
+    ``fidelity`` (``--link``, ``--max-pixels``).
 
-    Importing ``textual_image.widget`` probes the terminal (sixel and kitty support, cell size
-    in pixels) by writing to it and reading the reply, which is impossible once Textual owns
-    the terminal: call this before ``App.run()``.
+    ``auto`` asks the terminal (``tui_label.doctor.detect``: two rounds, each with a time
+    limit, late answers discarded) unless ``detection`` is given. That is impossible once
+    Textual owns the terminal: call this before ``App.run()``.
     """
-    from textual_image import widget as ti
-    from textual_image._terminal import get_cell_size
-    from textual_image.renderable import Image as Detected
+    fidelity = fidelity or Fidelity()
+    renderer = _load_renderer(name, fidelity, detection)
+    if renderer.name == "kitty":  # placements take a size in cells: the terminal scales
+        renderer = replace(renderer, fidelity=fidelity, scales=True)
+    return renderer
 
-    if name == "auto":
-        name = {ti.SixelRenderable: "sixel", ti.TGPRenderable: "kitty",
-                ti.HalfcellRenderable: "halfcell"}.get(Detected, "unicode")
+
+def _import_textual_image(cell: tuple[int, int] | None):
+    """``textual_image.widget``, imported without the terminal queries it makes on import.
+
+    textual-image asks for sixel and kitty support when first imported, each with a 0.1 s
+    limit and echo back on afterwards: over a slow link the answers come later and reach
+    Textual as key presses, or the shell as stray characters. The answers ``detect`` got, or
+    the forced renderer, decide instead; the cell size is set from the pty or ``cell``.
+    """
+    import textual_image._terminal as terminal
+
+    if not hasattr(terminal.get_cell_size, "_result"):  # its cache: it never asks itself
+        size = _pty_cell_size() or cell or (10, 20)  # (10, 20): a VT340's, as textual-image
+        terminal.get_cell_size._result = terminal.CellSize(*size)  # type: ignore[attr-defined]
+
+    def no_query(*_args, **_kwargs):
+        raise terminal.TerminalError("not asked: tui_label.doctor.detect asks")
+
+    asking = terminal.capture_terminal_response
+    terminal.capture_terminal_response = no_query  # bound by name when renderable imports
+    try:
+        from textual_image import widget
+    finally:
+        terminal.capture_terminal_response = asking
+    return widget
+
+
+def _pty_cell_size() -> tuple[int, int] | None:
+    """The cell size in pixels from the pty's window size, when the terminal sets it."""
+    import fcntl
+    import struct
+    import sys
+    import termios
+
+    try:
+        rows, cols, width, height = struct.unpack(
+            "HHHH", fcntl.ioctl(sys.__stdout__.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+    except (OSError, AttributeError, ValueError):
+        return None
+    return (width // cols, height // rows) if width and height and cols and rows else None
+
+
+def _filtering_replies(widget_class, **kwargs):
+    """The widget factory, with the driver whose input thread takes terminal replies out of
+    the keys (device attributes, kitty graphics): an answer to the start-up probe that comes
+    after its time limit is dropped, never read as a class key."""
+    from tui_label.widgets.kitty_picture import KittyDriver
+
+    factory = partial(widget_class, **kwargs)
+    factory.driver_class = KittyDriver  # type: ignore[attr-defined]  # read by LabelApp
+    return factory
+
+
+def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -> Renderer:
+    from textual_image._terminal import get_cell_size
+
+    if name == "auto" or (name in ("sixel", "kitty") and detection is None
+                          and _pty_cell_size() is None):  # pixels, but no cell size yet
+        detection = detection or detect()
+        name = detection.renderer if name == "auto" else name
+    replies = detection.replies if detection is not None else None
+    ti = _import_textual_image(replies.cell_size if replies is not None else None)
     cell = get_cell_size()
     if name == "halfcell":
-        return Renderer("halfcell", HalfcellPicture, halfcell_strips, (1, 2))
+        return Renderer("halfcell", _filtering_replies(HalfcellPicture),
+                        partial(halfcell_strips, colors=fidelity.halfcell_colors), (1, 2),
+                        fidelity)
     if name == "sixel":
-        return Renderer("sixel", SixelPicture, sixel_data, (cell.width, cell.height))
+        return Renderer("sixel", _filtering_replies(SixelPicture, fidelity=fidelity),
+                        partial(sixel_data, fidelity=fidelity), (cell.width, cell.height),
+                        fidelity)
     if name == "kitty":
         # our own: direct placements (kitty before 0.28 too) and images uploaded ahead
         from tui_label.kitty import prepare as kitty_prepare
@@ -82,7 +154,8 @@ class ImageView(Widget):
         size = self.content_size
         if size.width < 1 or size.height < 1:
             return None
-        return Geometry(size.width, size.height, self._cell, self._density)
+        return Geometry(size.width, size.height, self._cell, self._density,
+                        self._renderer.fidelity.max_pixels, self._renderer.scales)
 
     def show_image(self, decoded: Decoded) -> None:
         picture = self.query_one("#picture")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
-from rich.color import Color
+from rich.color import Color, ColorTriplet, ColorType
 from rich.control import Control
 from rich.segment import ControlType, Segment
 from rich.style import Style
@@ -23,20 +23,37 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui_label import sixel
+from tui_label.fidelity import Fidelity
+
 _NULL_STYLE = Style()
 _HALF = "▀"  # upper half block: foreground = top pixel, background = bottom pixel
 _styles: dict[int, Style] = {}
 _styles_lock = threading.Lock()
 _MAX_STYLES = 200_000
 
+QUANTIZE = 0xF8  # keep 5 bits a channel: invisible at half-block size, far fewer styles
+
+# The xterm 256-colour palette: a 6x6x6 cube (16-231) and 24 greys (232-255).
+_CUBE = np.array([0, 95, 135, 175, 215, 255])
+_PALETTE_256 = np.concatenate([
+    np.stack(np.meshgrid(_CUBE, _CUBE, _CUBE, indexing="ij"), axis=-1).reshape(-1, 3),
+    np.repeat(np.arange(8, 248, 10)[:, None], 3, axis=1)])  # index i: colour 16 + i
+_EIGHT_BIT = 1 << 48  # style keys of 256-colour pairs, apart from the 24-bit ones
+
 
 def _style(key: int) -> Style:
     """A shared Style per (top, bottom) colour pair: rich caches its ANSI codes per instance."""
     style = _styles.get(key)
     if style is None:
-        top, bottom = key >> 24, key & 0xFFFFFF
-        style = Style(color=Color.from_rgb(top >> 16, (top >> 8) & 255, top & 255),
-                      bgcolor=Color.from_rgb(bottom >> 16, (bottom >> 8) & 255, bottom & 255))
+        if key & _EIGHT_BIT:
+            top, bottom = (key >> 8) & 255, key & 255
+            style = Style(color=_color_256(top), bgcolor=_color_256(bottom))
+        else:
+            top, bottom = key >> 24, key & 0xFFFFFF
+            style = Style(color=Color.from_rgb(top >> 16, (top >> 8) & 255, top & 255),
+                          bgcolor=Color.from_rgb(bottom >> 16, (bottom >> 8) & 255,
+                                                 bottom & 255))
         with _styles_lock:
             if len(_styles) > _MAX_STYLES:
                 _styles.clear()
@@ -44,16 +61,45 @@ def _style(key: int) -> Style:
     return style
 
 
-QUANTIZE = 0xF8  # keep 5 bits a channel: invisible at half-block size, far fewer styles
+def _color_256(number: int) -> Color:
+    """A 256-colour palette entry written as ``5;N`` (short), with its RGB triplet known, so
+    Textual's filters keep it as it is instead of turning it into 24-bit colour."""
+    r, g, b = (int(v) for v in _PALETTE_256[number - 16])
+    return Color(f"color({number})", ColorType.EIGHT_BIT, number=number,
+                 triplet=ColorTriplet(r, g, b))
 
 
-def halfcell_strips(image: PILImage.Image) -> list[Strip]:
-    """One strip per two pixel rows; runs of equal colour pairs become one segment."""
-    pixels = np.asarray(image.convert("RGB"), dtype=np.int64) & QUANTIZE
-    if pixels.shape[0] % 2:
-        pixels = np.concatenate([pixels, pixels[-1:]], axis=0)
-    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-    keys = (packed[0::2] << 24) | packed[1::2]
+def nearest_256(pixels: np.ndarray) -> np.ndarray:
+    """The nearest xterm palette colour (16-255) of each RGB pixel (``pixels[..., 3]``)."""
+    flat = pixels.reshape(-1, 3).astype(np.int32)
+    cube = np.abs(flat[:, :, None] - _CUBE[None, None, :]).argmin(axis=2)
+    cube_index = cube[:, 0] * 36 + cube[:, 1] * 6 + cube[:, 2]
+    grey_index = 216 + np.clip((flat.mean(axis=1) - 3) // 10, 0, 23).astype(np.int64)
+    best = np.where(_distance(flat, _PALETTE_256[cube_index]) <=
+                    _distance(flat, _PALETTE_256[grey_index]), cube_index, grey_index)
+    return (best + 16).reshape(pixels.shape[:-1])
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = a - b
+    return (d * d).sum(axis=1)
+
+
+def halfcell_strips(image: PILImage.Image, colors: str = "truecolor") -> list[Strip]:
+    """One strip per two pixel rows; runs of equal colour pairs become one segment.
+
+    ``colors``: "truecolor" (24-bit, 5 bits a channel kept) or "256" (the xterm palette).
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int64)
+    if rgb.shape[0] % 2:
+        rgb = np.concatenate([rgb, rgb[-1:]], axis=0)
+    if colors == "256":
+        packed = nearest_256(rgb)
+        keys = _EIGHT_BIT | (packed[0::2] << 8) | packed[1::2]
+    else:
+        pixels = rgb & QUANTIZE
+        packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+        keys = (packed[0::2] << 24) | packed[1::2]
     width = keys.shape[1]
     strips = []
     for row in keys:
@@ -66,10 +112,12 @@ def halfcell_strips(image: PILImage.Image) -> list[Strip]:
     return strips
 
 
-def sixel_data(image: PILImage.Image, background: tuple[int, int, int] = (0, 0, 0)) -> str:
-    from textual_image._sixel import image_to_sixels
-
-    return image_to_sixels(image, background=(*background, 1.0))
+def sixel_data(image: PILImage.Image, fidelity: Fidelity | None = None) -> str:
+    """The sixel sequence for ``image`` (see ``tui_label.sixel``: fewer bytes than
+    textual-image's own encoding of the same image)."""
+    fidelity = fidelity or Fidelity()
+    return sixel.encode(image, colors=fidelity.sixel_colors, merge=fidelity.sixel_merge,
+                        denoise=fidelity.sixel_denoise)
 
 
 class _LeafPicture(Widget):
@@ -110,10 +158,11 @@ class SixelPicture(_LeafPicture):
 
     DEFAULT_CSS = "SixelPicture { width: auto; height: auto; }"
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, fidelity: Fidelity | None = None) -> None:
         super().__init__(id=id)
         self.image: PILImage.Image | None = None
         self._data = ""
+        self.fidelity = fidelity or Fidelity()
 
     def show(self, image: PILImage.Image, prepared: str) -> None:
         self.image, self._data = image, prepared
@@ -133,7 +182,7 @@ class SixelPicture(_LeafPicture):
             cw = self.image.width // max(self.size.width, 1)
             ch = self.image.height // max(self.size.height, 1)
             part = self.image.crop((crop.x * cw, crop.y * ch, crop.right * cw, crop.bottom * ch))
-            data = sixel_data(part)
+            data = sixel_data(part, self.fidelity)
         segments = [
             Segment(Control.move_to(visible.x, visible.y).segment.text, style=_NULL_STYLE),
             Segment(data, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
@@ -157,9 +206,12 @@ class LibraryPicture:
 
 @dataclass(frozen=True)
 class Renderer:
-    """How images are drawn: the widget factory, the off-thread preparation, the density."""
+    """How images are drawn: the widget factory, the off-thread preparation, the density, and
+    what each image may cost on the wire."""
 
     name: str
     widget: Any  # callable(id=...) -> Widget with .show(image, prepared)
     prepare: Any  # callable(PIL image) -> prepared data, run on a decode thread
     density: tuple[int, int]
+    fidelity: Fidelity = Fidelity()  # --link, --max-pixels: see ImageView.geometry
+    scales: bool = False  # the terminal scales images to their cells (kitty graphics)
