@@ -34,10 +34,13 @@ replies are faked, and nothing is drawn.
 
 **Frames.** A frame is one synchronized-update block. The image's frame is the first block
 after the key reached the app that holds the image: for sixel a DCS sixel sequence
-(``ESC P ... q``), for kitty graphics a Unicode placeholder (U+10EEEE; the image upload itself
-is written just before the block, straight to stdout by textual-image), for half-blocks at
-least a tenth of the screen's cells as ``▀``. Status-line and count refreshes are frames too,
-but hold no image, so they are never mistaken for it.
+(``ESC P ... q``), for half-blocks at least a tenth of the screen's cells as ``▀``.
+Status-line and count refreshes are frames too, but hold no image, so they are never mistaken
+for it. Kitty graphics (tui_label/kitty.py) place images directly, outside the frames: the
+image's "frame" is the placement (``APC G a=p``) of an image id never placed before, which the
+app writes only once the pixels it shows (at least the half-resolution layer) precede it on
+the wire. The terminal answers the uploads' ``CSI c`` (device attributes) after the link's
+delay, as it answers every query here: that is what paces the pre-sending.
 
 **Measured**, per key (class "1": label and move on):
 
@@ -221,8 +224,31 @@ class Run:
     answered: list[str]
 
 
+PLACE = re.compile(rb"\x1b_Ga=p,i=(\d+)[^\x1b]*\x1b\\")
+
+
+def kitty_placements(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each placement of an image id placed for the first time: with the
+    kitty renderer, an image is on screen once that placement arrives (it places only
+    layers whose pixels precede it: the low-resolution layer complete, the full one on top
+    as it fills in). Placements are written outside Textual's frames."""
+    seen: set[bytes] = set()
+    found = []
+    for m in PLACE.finditer(data):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            if found and m.start() - found[-1][1] < 64:  # the same key's second layer
+                found[-1] = (found[-1][0], m.end())
+            else:
+                found.append((m.start(), m.end()))
+    return found
+
+
 def image_frames(data: bytes, renderer: str, cols: int, rows: int) -> list[tuple[int, int]]:
-    """(start, end) offsets of the synchronized-update blocks that hold an image."""
+    """(start, end) offsets of the synchronized-update blocks that hold an image (kitty:
+    the placements of new images)."""
+    if renderer == "kitty":
+        return kitty_placements(data)
     frames = []
     pos = 0
     while True:
@@ -361,6 +387,8 @@ def run_session(photos: Path, renderer: str, size: tuple[int, int], link_name: s
 # ---------------------------------------------------------------------------------- report
 
 def kb(n: float) -> str:
+    if n < 10_000:
+        return f"{n:,.0f} B"
     return f"{n / 1000:,.0f} KB" if n < 1e6 else f"{n / 1e6:.2f} MB"
 
 

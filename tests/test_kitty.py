@@ -251,3 +251,40 @@ def test_a_base64_chunk_never_breaks_an_escape_code():
         assert b"\x1b" not in m.group(0)[1:-2]
     payload = b"".join(p for _, p in re.findall(rb"\x1b_G([^;\x1b]*);([^\x1b]*)\x1b\\", data))
     assert base64.standard_b64decode(payload) == bytes(range(256)) * 40
+
+
+def test_answers_read_in_a_burst_do_not_inflate_the_rate():
+    link = kitty.LinkEstimate()
+    rate, rtt, piece = 1_250_000.0, 0.04, 40_000
+    # pieces sent back to back onto an idle line at t=0, answered as the line delivers them
+    answers = [rtt + (k + 1) * piece / rate for k in range(20)]
+    previous = 0.0
+    for t in answers[:10]:
+        link.update(piece, 0.0, t, previous)
+        previous = t
+    # the app was busy: the last ten answers are read all at once
+    for _ in answers[10:]:
+        link.update(piece, 0.0, answers[-1], previous)
+        previous = answers[-1]
+    assert link.rate is not None and 0.5 * rate <= link.rate <= 2.0 * rate
+    idle = kitty.LinkEstimate(rate=rate)
+    idle.update(piece, 10.0, 10.0 + rtt + piece / rate, 0.0)
+    assert abs(idle.rtt - rtt) < 1e-6  # its own bytes on the line are not round trip
+
+
+def test_a_key_holds_the_pre_sending_until_the_image_is_shown():
+    wire = Wire()
+    now = [0.0]
+    up = Uploader(wire, clock=lambda: now[0])
+    shown, *rest = images(3)
+    up.show(shown)
+    up.resume()
+    up.ahead(rest)
+    up.hold(0.3)
+    sent, waiting = len(wire.data), wire.queries
+    for _ in range(waiting):
+        up.on_reply(Reply(attributes=(62, 22)))
+    assert len(wire.data) == sent  # answers arrive, but nothing new goes during the hold
+    now[0] = 1.0
+    up.tick()  # the hold ran out (no image shown): pre-sending goes on
+    assert len(wire.data) > sent

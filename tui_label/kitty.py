@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 APC, ST = b"\x1b_G", b"\x1b\\"
@@ -276,7 +277,7 @@ def new_image_id() -> int:
         return next(_ids) & 0xFFFFFFFF or next(_ids)
 
 
-STRIP_BYTES = 96_000  # raw RGB bytes per strip (about 20-40 KB once compressed)
+STRIP_BYTES = 48_000  # raw RGB bytes per strip (10-30 KB once compressed)
 
 
 @dataclass
@@ -333,10 +334,18 @@ class KittyImage:
         return sum(layer.memory for layer in self.layers if layer.started)
 
 
+LOW_BITS_MASK = 0xFC  # the low layer keeps 6 bits a channel: 35-45% fewer bytes on photos
+
+
 def prepare(image: Image.Image) -> KittyImage:
-    """The two layers of ``image`` (run on a decode thread: tens to hundreds of ms)."""
+    """The two layers of ``image`` (run on a decode thread: tens to hundreds of ms).
+
+    The low layer is half the resolution each way with 6 bits a channel (sensor noise in the
+    last two bits is what PNG compresses worst); the full layer replaces it.
+    """
     half = image.resize((max(1, image.width // 2), max(1, image.height // 2)),
                         Image.Resampling.BILINEAR)
+    half = Image.fromarray(np.asarray(half.convert("RGB")) & LOW_BITS_MASK)
     return KittyImage(make_layer(half, 6), make_layer(image, 3))
 
 
@@ -347,20 +356,38 @@ Writer = Callable[[bytes], None]
 
 @dataclass
 class LinkEstimate:
-    """Round trip and rate, measured from the pieces' answers."""
+    """Round trip and rate, measured from the answers to the pieces' ``CSI c``.
 
-    rtt: float | None = None  # seconds, the smallest send-to-answer time seen
-    rate: float | None = None  # bytes a second while the line was busy
+    The rate is the bytes answered over the time they took while the line stayed busy (each
+    piece sent before the previous one was answered), over at least ``min_span`` seconds:
+    answers read in a burst (the app was busy) then barely move it. A rate sample may at
+    most double the estimate. The round trip is the smallest answer time of a piece sent
+    onto an idle line, less the time its own bytes took on the line.
+    """
+
+    rtt: float | None = None  # seconds
+    rate: float | None = None  # bytes a second
     samples: int = 0
+    min_span: float = 0.15
+    _busy_start: float | None = None
+    _busy_bytes: int = 0
 
     def update(self, size: int, sent: float, answered: float, previous: float) -> None:
         self.samples += 1
-        elapsed = answered - sent
-        if self.rtt is None or elapsed < self.rtt:
-            self.rtt = max(elapsed, 0.001)
-        if previous > sent and answered > previous:  # queued behind the last piece: busy line
-            rate = size / (answered - previous)
-            self.rate = rate if self.rate is None else 0.7 * self.rate + 0.3 * rate
+        if previous > sent:  # queued behind the previous piece: the line was busy
+            if self._busy_start is None:
+                self._busy_start, self._busy_bytes = previous, 0
+            self._busy_bytes += size
+            span = answered - self._busy_start
+            if span >= self.min_span:
+                sample = self._busy_bytes / span
+                self.rate = sample if self.rate is None else min(sample, 2 * self.rate)
+        else:
+            self._busy_start = None
+            line = size / self.rate if self.rate else 0.0
+            rtt = max(0.001, answered - sent - line)
+            if self.rtt is None or rtt < self.rtt:
+                self.rtt = rtt
 
 
 @dataclass
@@ -384,8 +411,9 @@ class Uploader:
 
     write: Writer
     budget: int = 96 * 2**20  # bytes of decoded pixels the terminal may hold for us
-    queue_s: float = 0.025
+    queue_s: float = 0.015  # what a placement may wait behind, beyond the round trip
     min_piece: int = 8_000
+    max_window: int = 4 * 2**20
     stall_s: float = 3.0  # no answer for this long: the terminal does not answer CSI c
     started: Callable[[Layer], None] = lambda layer: None
     clock: Callable[[], float] = time.monotonic
@@ -397,6 +425,7 @@ class Uploader:
     _flight: deque = field(default_factory=deque)
     _last_answer: float = 0.0
     _paused: bool = False
+    _hold_until: float = 0.0
     silent: bool = False  # gave up waiting for answers: pre-sending stops
     bytes_written: int = 0
 
@@ -425,7 +454,14 @@ class Uploader:
     def resume(self) -> None:
         with self._lock:
             self._paused = False
+            self._hold_until = 0.0
             self._pump()
+
+    def hold(self, seconds: float = 0.3) -> None:
+        """A key was read: write no new piece for a while, so that the placement it may
+        lead to waits behind nothing (``show`` and ``resume`` end the wait)."""
+        with self._lock:
+            self._hold_until = self.clock() + seconds
 
     def ahead(self, images: list[KittyImage]) -> None:
         """The images that come next, nearest first: uploaded in the background."""
@@ -455,6 +491,7 @@ class Uploader:
             if self._flight and self.clock() - self._flight[0].sent > self.stall_s:
                 self.silent = True
                 self._flight.clear()
+            self._pump()  # a hold may have ended with nothing in flight to wake it
 
     def in_flight(self) -> int:
         with self._lock:
@@ -470,16 +507,16 @@ class Uploader:
     def _window(self) -> int:
         rate = self.link.rate or 250_000.0
         rtt = self.link.rtt or 0.05
-        return max(self.min_piece, int(rate * (rtt + self.queue_s)))
+        return min(self.max_window, max(self.min_piece, int(rate * (rtt + self.queue_s))))
 
     def _piece_limit(self) -> int:
         return max(self.min_piece, int((self.link.rate or 250_000.0) * self.queue_s))
 
     def _order(self) -> list[tuple[KittyImage, Layer]]:
         """Layers still to upload, most wanted first: the low layers of the shown image and
-        the next two, then the shown image's full layer, then the rest in queue order."""
+        the next three, then the shown image's full layer, then the rest in queue order."""
         shown = [self._shown] if self._shown is not None else []
-        order = [(i, i.low) for i in shown + self._ahead[:2] if not i.full.complete]
+        order = [(i, i.low) for i in shown + self._ahead[:3] if not i.full.complete]
         order += [(i, i.full) for i in shown]
         for image in self._ahead:
             if (image, image.low) not in order and not image.full.complete:
@@ -488,7 +525,7 @@ class Uploader:
         return [(i, layer) for i, layer in order if not layer.complete]
 
     def _pump(self) -> None:
-        if self._paused or self.silent:
+        if self._paused or self.silent or self.clock() < self._hold_until:
             return
         while self.in_flight() < self._window():
             todo = self._order()

@@ -41,9 +41,11 @@ class ReplyParser(XTermParser):
     """Textual's input parser, minus the terminal's graphics and device attribute replies,
     which go to ``sink`` instead (on the input thread)."""
 
-    def __init__(self, sink: Callable[[kitty.Reply], None], debug: bool = False) -> None:
+    def __init__(self, sink: Callable[[kitty.Reply], None], debug: bool = False,
+                 on_input: Callable[[], None] = lambda: None) -> None:
         self._filter = kitty.ReplyFilter()
         self._sink = sink
+        self._on_input = on_input
         super().__init__(debug)
 
     def feed(self, data: str):  # type: ignore[override]
@@ -54,6 +56,8 @@ class ReplyParser(XTermParser):
             yield from super().feed("")
             return
         text, replies = self._filter.feed(data)
+        if text:
+            self._on_input()  # before the replies: a key's placement should not wait
         for reply in replies:
             self._sink(reply)
         if text:
@@ -73,17 +77,22 @@ class KittyDriver(LinuxDriver):
     """
 
     reply_sink: Callable[[kitty.Reply], None] | None = None
+    input_seen: Callable[[], None] | None = None  # a key (or other input) was read
 
     def _reply(self, reply: kitty.Reply) -> None:
         if self.reply_sink is not None:
             self.reply_sink(reply)
+
+    def _input(self) -> None:
+        if self.input_seen is not None:
+            self.input_seen()
 
     def run_input_thread(self) -> None:
         # Textual 8's LinuxDriver.run_input_thread with ReplyParser in place of XTermParser.
         selector = selectors.SelectSelector()
         selector.register(self.fileno, selectors.EVENT_READ)
         fileno = self.fileno
-        parser = ReplyParser(self._reply, self._debug)
+        parser = ReplyParser(self._reply, self._debug, self._input)
         feed, tick = parser.feed, parser.tick
         decode = getincrementaldecoder("utf-8")().decode
 
@@ -125,6 +134,7 @@ def uploader_for(app: Any) -> kitty.Uploader:
         found = kitty.Uploader(write)
         if isinstance(driver, KittyDriver):
             driver.reply_sink = found.on_reply
+            driver.input_seen = found.hold
         app._kitty_uploader = found
     return found
 
