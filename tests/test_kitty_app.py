@@ -100,3 +100,23 @@ def test_a_terminal_that_never_answers_still_shows_images(tmp_path: Path):
     assert b"(1 labeled" in app.output()
     term = FakeKitty()
     term.feed(app.output())  # every placement refers to an image it had received
+
+
+def test_going_back_places_the_image_still_held_by_the_terminal(tmp_path: Path):
+    app = start(tmp_path, count=4)
+    try:
+        assert app.wait_for(lambda d: placements(d), 60)
+        assert wait_settled(app)
+        first = {i for _, i in placements(app.output())}
+        app.write(b" ")  # skip: the next image
+        assert app.wait_for(lambda d: {i for _, i in placements(d)} - first, 30)
+        assert wait_settled(app)
+        mark = len(app.output())
+        app.write(b"\x1b[D")  # left: back to the first image
+        assert app.wait_for(lambda d: {i for _, i in placements(d[mark:])} & first, 30)
+        time.sleep(0.3)
+        after = app.output()[mark:]
+    finally:
+        assert app.close() == 0
+    uploads = {c.image_id for _, c in parse_commands(after) if c.action in "tf"}
+    assert not uploads & first  # placed again, not sent again
