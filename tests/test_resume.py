@@ -345,7 +345,10 @@ def test_run_settings_cannot_change_on_resume(tmp_path, args, fragment):
     assert store_state(db) == before
 
 
-def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp_path, lrs):
+def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp_path, lrs,
+                                                                            monkeypatch):
+    # One pass an epoch whatever the set's size: more labels, more steps per epoch.
+    monkeypatch.setattr(engine.tdata, "MIN_STEPS_PER_EPOCH", 1)
     root, db, _ = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 8)
     run_id, _ = cancelled_run(root, db, after=2)
     store = Store(db)

@@ -340,6 +340,49 @@ def test_train_loss_falls(tmp_path):
     assert losses[-1] < losses[0]
 
 
+def test_a_small_set_is_passed_over_several_times_an_epoch(tmp_path, monkeypatch):
+    """63 labels at batch 64 were one step an epoch, ten in a run: far too few to learn."""
+    from tui_label.train import data as tdata
+
+    assert tdata.epoch_repeats(63, 64) == 11  # 693 images an epoch: 11 steps
+    assert tdata.epoch_repeats(640, 64) == 1 and tdata.epoch_repeats(5000, 64) == 1
+    root, db, _ = make_db(tmp_path, per_class=6)
+    seen: list[torch.Tensor] = []
+    real_augment = tdata.augment
+    monkeypatch.setattr(tdata, "augment",
+                        lambda x, **kw: (seen.append(x), real_augment(x, **kw))[1])
+    code, events = train_in_process(opts_for(root, db, epochs=1, batch_size=8))
+    assert code == 0, events
+    started = next(e for e in events if e["event"] == "started")
+    n = started["num_train"]
+    repeats = tdata.epoch_repeats(n, 8)
+    assert repeats > 1
+    steps = [e for e in events if e["event"] == "step"]
+    assert steps[-1]["steps"] == -(-n * repeats // 8) >= tdata.MIN_STEPS_PER_EPOCH
+    assert sum(len(x) for x in seen) == n * repeats  # every image, ``repeats`` times
+
+
+def test_a_class_with_one_label_trains_with_a_warning(tmp_path):
+    """One label of a class no longer blocks training (it did, in the panel, after 50 labels
+    of the digits): the image is trained on, the warning names the class."""
+    root, db, _ = make_db(tmp_path, per_class=6,
+                          keep=lambda p: not p.startswith("blue/") or p == "blue/000.png")
+    code, events = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0, events
+    warning = next(e["message"] for e in events if e["event"] == "warning")
+    assert "single label" in warning and "'blue'" in warning
+    store = Store(db)
+    blue = store.conn.execute(
+        "SELECT s.split FROM splits s JOIN images i ON i.id = s.image_id "
+        "WHERE i.path = 'blue/000.png'").fetchone()
+    store.close()
+    assert blue == ("train",)
+    started = next(e for e in events if e["event"] == "started")
+    epoch = next(e for e in events if e["event"] == "epoch")
+    assert next(c for c in epoch["per_class"] if c["name"] == "blue")["support"] == 0
+    assert started["num_val"] > 0
+
+
 def test_splits_stay_put_when_labels_are_added(tmp_path):
     root, db, first = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 10)
     assert first == 30

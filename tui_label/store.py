@@ -1061,6 +1061,7 @@ class Store:
         """
         with self._write():
             stored = dict(self.conn.execute("SELECT image_id, split FROM splits"))
+        A class with a single image trains on it (nothing of it is validated).
             split: dict[int, str] = {}
             by_class: dict[int, list[TrainingItem]] = {}
             for item in items:
@@ -1070,6 +1071,9 @@ class Store:
             for members in [*by_class.values(), list(items)]:
                 if len(members) < 2:
                     continue
+            for members in by_class.values():
+                if len(members) == 1:
+                    split[members[0].image_id] = "train"
                 # Move an image that has no stored split first, so old ones keep theirs.
                 ranked = sorted(members, key=lambda it: (it.image_id in stored,
                                                          unit_hash(it.path)))

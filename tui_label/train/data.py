@@ -164,3 +164,13 @@ def batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
+
+
+MIN_STEPS_PER_EPOCH = 10
+
+
+def epoch_repeats(n: int, batch_size: int) -> int:
+    """How many times an epoch passes over ``n`` training images: once, or for a small set as
+    often as it takes to make ``MIN_STEPS_PER_EPOCH`` optimizer steps (each pass in its own
+    random order, with its own augmentation)."""
+    return max(1, math.ceil(MIN_STEPS_PER_EPOCH * batch_size / max(n, 1)))

@@ -108,6 +108,8 @@ class World:
 ALONE = World()  # one process: every collective is a no-op
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The same permutation of ``n`` on every rank (each then takes its ``shard``)."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+def epoch_order(n: int, seed: int, epoch: int, repeats: int = 1) -> torch.Tensor:
+    """The same order on every rank (each then takes its ``shard``): ``repeats`` permutations
+    of ``n`` one after the other (see ``data.epoch_repeats``)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.cat([torch.randperm(n, generator=generator) for _ in range(repeats)])

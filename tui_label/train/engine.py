@@ -138,16 +138,23 @@ def check_multi_labels(names: list[str], sets: list[frozenset[int]]) -> None:
                          "at least one with a class")
 
 
-def check_labels(names: list[str], labels: list[int]) -> None:
+def check_labels(names: list[str], labels: list[int]) -> list[str]:
+    """Refuse a set that cannot train (fewer than 2 classes with labels, or no image left for
+    validation); returns the warnings for what it can train on with a caveat."""
     counts = [labels.count(k) for k in range(len(names))]
     present = [(n, c) for n, c in zip(names, counts, strict=True) if c > 0]
     if len(present) < 2:
         raise UsageError(f"too few labels to train: {len(present)} class(es) have labels; "
                          "label images of at least 2 classes")
+    if all(c < 2 for _, c in present):
+        raise UsageError("too few labels to train: no class has 2 labels, so none is left "
+                         "for validation; label a few more")
     thin = [n for n, c in present if c < 2]
-    if thin:
-        raise UsageError(f"too few labels to train: class {thin[0]!r} has 1 label; every "
-                         "labeled class needs at least 2 (one for validation)")
+    if not thin:
+        return []
+    shown = ", ".join(repr(n) for n in thin[:5]) + (f" and {len(thin) - 5} more"
+                                                   if len(thin) > 5 else "")
+    return [f"{len(thin)} class(es) have a single label, trained on but not validated: {shown}"]
 
 
 def set_train_mode(model: nn.Module, frozen: bool) -> None:
@@ -256,9 +263,11 @@ class NoWrites:
         return False
 
 
-def plan(opts: TrainOptions, store: Store) -> tuple[Path, list, dict[int, int], list[str]]:
+def plan(opts: TrainOptions, store: Store, warn: Callable[[str], None] = lambda m: None,
+         ) -> tuple[Path, list, dict[int, int], list[str]]:
     """What a run trains on: the dataset folder, the labeled items, the column of each class
-    id and the class names. Raises ``UsageError`` when there is not enough to train."""
+    id and the class names. Raises ``UsageError`` when there is not enough to train; ``warn``
+    gets what it trains on with a caveat."""
     root = opts.root or (Path(store.get_setting("root")) if store.get_setting("root") else None)
     if root is None:
         raise UsageError("which folder holds the images? give DIR (the labeler records it "
@@ -276,7 +285,8 @@ def plan(opts: TrainOptions, store: Store) -> tuple[Path, list, dict[int, int], 
     if sets:
         raise UsageError(f"{sets} image(s) are labeled with a set of classes: they need a "
                          "multi-label run (tui-label label --multi-label switches the database)")
-    check_labels(names, [index_of[it.class_id] for it in items])
+    for message in check_labels(names, [index_of[it.class_id] for it in items]):
+        warn(message)
     return root, items, index_of, names
 
 
@@ -298,10 +308,10 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
         if "multi_label" not in (run["config"] or {}):  # a run from before multi-label mode
             opts = replace(opts, multi_label=False)
     opts = label_mode(opts, store)
-    root, items, index_of, names = plan(opts, store)
+    warnings: list[str] = []
+    root, items, index_of, names = plan(opts, store, warnings.append)
     device = rank_device(opts, world)
     world.start(device)
-    warnings: list[str] = []
     torch.manual_seed(opts.seed)  # the initial weights too: same seed, same run
     # A resumed run's weights are in its checkpoint: no pretrained or --weights file needed.
     model = build_model(opts.model, len(names),
@@ -396,8 +406,11 @@ class Fit:
             self.weight = (counts.sum() / (num_classes * counts)).to(device)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
-        self.steps = tdata.steps_per_epoch(math.ceil(len(train_y) / world.size),
-                                           self.batch_size)
+        # A small set is passed over several times an epoch, so that a run takes enough steps
+        # to learn: 63 labels at batch 64 would otherwise be 10 steps in 10 epochs.
+        self.repeats = tdata.epoch_repeats(len(train_y), opts.batch_size)
+        self.steps = tdata.steps_per_epoch(
+            math.ceil(len(train_y) * self.repeats / world.size), self.batch_size)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=opts.learning_rate, total_steps=self.steps * opts.epochs,
             pct_start=0.15)
@@ -428,13 +441,16 @@ class Fit:
         opts = self.opts
         if self.world.distributed:  # the same order on every rank, each takes its share
             shared = torch.Generator().manual_seed(opts.seed * 100_003 + epoch)
-            order = self.world.shard(
+            order = self.world.shard(torch.cat([
                 tdata.balanced_order(train_y, self.num_classes, shared)
-                if opts.balance == "sampler" else epoch_order(len(train_y), opts.seed, epoch))
+                for _ in range(self.repeats)]) if opts.balance == "sampler"
+                else epoch_order(len(train_y), opts.seed, epoch, self.repeats))
         elif opts.balance == "sampler":
-            order = tdata.balanced_order(train_y, self.num_classes, self.generator)
+            order = torch.cat([tdata.balanced_order(train_y, self.num_classes, self.generator)
+                               for _ in range(self.repeats)])
         else:
-            order = torch.randperm(len(train_y), generator=self.generator)
+            order = torch.cat([torch.randperm(len(train_y), generator=self.generator)
+                               for _ in range(self.repeats)])
         loss_sum = torch.zeros((), device=self.device)
         for step, idx in enumerate(tdata.batches(order, self.batch_size), start=1):
             check(epoch)
