@@ -1,6 +1,8 @@
 """Accuracy of the small CNN on the sample digits with 10, 30 and all labels per class.
 
     python benchmarks/train_accuracy.py [--epochs 30] [--held-out 10]
+    python benchmarks/train_accuracy.py --epochs 10 --batch-size 64 --per-class 5,8 \
+        --min-steps 1,10    # the panel's defaults after a few labels, one pass an epoch or not
 
 A fixed held-out set (the first --held-out images of each digit in ground_truth.csv) is never
 labeled; from the rest, the first k images of each digit are labeled from the ground truth,
@@ -26,6 +28,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--held-out", type=int, default=10)
     parser.add_argument("--per-class", default="10,30,all")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--min-steps", default=None,
+                        help="comma-separated MIN_STEPS_PER_EPOCH values to compare (1: one "
+                        "pass over the set an epoch, however small)")
     args = parser.parse_args()
 
     import torch
@@ -34,6 +40,7 @@ def main() -> None:
     from tui_label.decode_cache import DecodeCache
     from tui_label.scan import scan
     from tui_label.store import Store
+    from tui_label.train import data as tdata
     from tui_label.train.data import from_cache
     from tui_label.train.engine import load_checkpoint, predict, train
     from tui_label.train.events import Emitter
@@ -51,7 +58,10 @@ def main() -> None:
     held_y = torch.tensor([int(held[i]["label"]) for i in kept])
     print(machine_line())
     table = []
-    for k in args.per_class.split(","):
+    min_steps = [int(m) for m in args.min_steps.split(",")] if args.min_steps else \
+        [tdata.MIN_STEPS_PER_EPOCH]
+    for k, steps in [(k, m) for k in args.per_class.split(",") for m in min_steps]:
+        tdata.MIN_STEPS_PER_EPOCH = steps
         limit = 10**9 if k == "all" else int(k)
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "acc.db"
@@ -67,8 +77,8 @@ def main() -> None:
                     store.label(ids[row["path"]], cls[row["label"]])
             labeled = sum(taken.values())
             store.close()
-            opts = TrainOptions(db=db, root=SAMPLE_DATA, epochs=args.epochs, batch_size=32,
-                                device="cpu", events="json")
+            opts = TrainOptions(db=db, root=SAMPLE_DATA, epochs=args.epochs,
+                                batch_size=args.batch_size, device="cpu", events="json")
             assert train(opts, Emitter("json", io.StringIO())) == 0
             store = Store(db)
             run = store.latest_run()
@@ -79,11 +89,11 @@ def main() -> None:
             pred = predict(model, held_x).argmax(1)
             hits = sum(int(names[p]) == int(t) for p, t in zip(pred, held_y, strict=True))
             acc = hits / len(held_y)
-            table.append([k, labeled, f"{run['best_accuracy']:.3f}", f"{acc:.3f}"])
-    print(f"\nsmall-cnn, 64x64, {args.epochs} epochs, held-out set: {len(held_y)} images "
-          f"({args.held_out} per digit)")
-    print_table(["labels per class", "labeled", "own val accuracy", "held-out accuracy"],
-                table)
+            table.append([k, labeled, steps, f"{run['best_accuracy']:.3f}", f"{acc:.3f}"])
+    print(f"\nsmall-cnn, 64x64, {args.epochs} epochs, batch {args.batch_size}, held-out set: "
+          f"{len(held_y)} images ({args.held_out} per digit)")
+    print_table(["labels per class", "labeled", "min steps an epoch", "own val accuracy",
+                 "held-out accuracy"], table)
 
 
 if __name__ == "__main__":
