@@ -21,7 +21,8 @@ from pathlib import Path
 BSU, ESU = b"\x1b[?2026h", b"\x1b[?2026l"
 SIXEL = re.compile(rb'\x1bP[0-9;]*q"1;1;(\d+);(\d+)(.*?)\x1b\\', re.S)
 HALF = "▀".encode()
-_QUERY = re.compile(rb"\x1b\[0?c|\x1b\[16t|\x1b\[>0?q|\x1b\[\?2026\$p|\x1b_G([^\x1b]{0,200})\x1b\\")
+_QUERY = re.compile(rb"\x1b\[0?c|\x1b\[16t|\x1b\[>0?q|\x1b\[\?2026\$p|\x1b\[\?2;1;0S|"
+                    rb"\x1b_G([^\x1b]{0,200})\x1b\\")
 
 
 class PtyApp:
@@ -30,14 +31,15 @@ class PtyApp:
     ``terminal``: "sixel" (device attributes with 4), "plain" (no graphics), "kitty"
     (answers the kitty graphics query with OK; ``xtversion`` for its XTVERSION answer), or
     "silent" (answers nothing at all). ``delay``: seconds before each answer is written
-    (a slow link).
+    (a slow link). ``sixel_max``: the largest sixel image, told when asked (xterm: 1000x1000).
     """
 
     def __init__(self, args: list[str], *, size: tuple[int, int] = (100, 30),
                  cell: tuple[int, int] = (10, 20), terminal: str = "plain",
                  xtversion: str | None = None, env: dict[str, str] | None = None,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, sixel_max: tuple[int, int] | None = None) -> None:
         self.terminal, self.xtversion, self.delay = terminal, xtversion, delay
+        self.sixel_max = sixel_max
         self.data = bytearray()
         self.lock = threading.Lock()
         self.started = time.monotonic()
@@ -93,6 +95,9 @@ class PtyApp:
             return b"\x1b[?62;4;22c" if self.terminal == "sixel" else b"\x1b[?62;22c"
         if query == b"\x1b[16t":
             return b"\x1b[6;20;10t"
+        if query.endswith(b"S"):  # XTSMGRAPHICS: the largest sixel image
+            return f"\x1b[?2;0;{self.sixel_max[0]};{self.sixel_max[1]}S".encode() \
+                if self.sixel_max and self.terminal == "sixel" else None
         if query.endswith(b"q"):  # XTVERSION
             return f"\x1bP>|{self.xtversion}\x1b\\".encode() if self.xtversion else None
         return b"\x1b[?2026;2$y"

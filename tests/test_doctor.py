@@ -32,6 +32,11 @@ def test_parse_replies_reads_each_answer():
     assert not parse_replies(KITTY_026_FIRST, rounds=2).complete  # the second round is out
 
 
+def test_parse_replies_reads_the_largest_sixel_image():
+    assert parse_replies("\x1b[?2;0;1000;1000S\x1b[?62;4c").sixel_max == (1000, 1000)
+    assert parse_replies("\x1b[?2;3;0S\x1b[?62;4c").sixel_max is None  # an error status
+
+
 def test_auto_prefers_sixel_then_kitty_then_half_blocks():
     assert auto_renderer(True, parse_replies("\x1b[?62;4;22c"))[0] == "sixel"
     assert auto_renderer(True, parse_replies(KITTY_026))[0] == "kitty"

@@ -93,3 +93,14 @@ def test_slow_link_half_blocks_use_the_256_colour_palette(tmp_path: Path):
 def sixel_raster(data: bytes) -> tuple[tuple[int, int], int]:
     m = re.match(rb'\x1bP[0-9;]*q"1;1;(\d+);(\d+)', data)
     return (int(m.group(1)), int(m.group(2))), len(set(re.findall(rb"#(\d+);2;", data)))
+
+
+def test_sixel_fits_the_largest_image_the_terminal_draws(tmp_path: Path):
+    # xterm draws no sixel image over 1000x1000 (its maxGraphicSize) and says so when asked:
+    # a 160x48 image area of 10x20-pixel cells would be 1600 wide
+    app = PtyApp(labeler(tmp_path, "sixel"), size=(160, 48), terminal="sixel",
+                 sixel_max=(1000, 1000))
+    painted = press_through(app, sixel_paints, 2)
+    sizes = [sixel_raster(data)[0] for data in painted]
+    assert all(w <= 1000 and h <= 1000 for w, h in sizes)
+    assert max(w for w, _ in sizes) > 900  # as large as allowed, not smaller

@@ -33,6 +33,7 @@ KITTY_QUERY_ID = 31
 FIRST_ROUND = "\x1b[c"  # primary device attributes: the sentinel, answered by every terminal
 SECOND_ROUND = (
     "\x1b[16t"  # cell size in pixels
+    "\x1b[?2;1;0S"  # XTSMGRAPHICS: the largest sixel image (xterm draws none over 1000x1000)
     "\x1b[>0q"  # XTVERSION: name and version
     f"\x1b_Gi={KITTY_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"  # kitty graphics support
     "\x1b[c"  # the sentinel again
@@ -44,6 +45,7 @@ _DA1 = re.compile(r"\x1b\[\?([\d;]*)c")
 _XTVERSION = re.compile(r"\x1bP>\|([^\x1b]*)\x1b\\")
 _KITTY = re.compile(r"\x1b_G([^;\x1b]*);([^\x1b]*)\x1b\\")
 _CELL = re.compile(r"\x1b\[6;(\d+);(\d+)t")
+_SIXEL_MAX = re.compile(r"\x1b\[\?2;0;(\d+);(\d+)S")
 _KITTY_VERSION = re.compile(r"kitty\((\d+)\.(\d+)")
 PLACEHOLDERS_SINCE = (0, 28)  # kitty draws Unicode placeholders from 0.28
 
@@ -56,6 +58,7 @@ class Replies:
     xtversion: str | None = None
     kitty_graphics: str | None = None  # the status, "OK" or an error
     cell_size: tuple[int, int] | None = None  # (width, height) pixels, from CSI 16 t
+    sixel_max: tuple[int, int] | None = None  # the largest sixel image, from XTSMGRAPHICS
     complete: bool = False  # every round's sentinel arrived: no more answers are coming
     raw: str = ""
     seconds: float = 0.0
@@ -77,6 +80,8 @@ def parse_replies(text: str, rounds: int = 1) -> Replies:
             replies.kitty_graphics = m.group(2)
     if m := _CELL.search(text):
         replies.cell_size = (int(m.group(2)), int(m.group(1)))
+    if m := _SIXEL_MAX.search(text):
+        replies.sixel_max = (int(m.group(1)), int(m.group(2)))
     return replies
 
 
@@ -244,6 +249,9 @@ def report(env: dict[str, str], stdin_tty: bool, stdout_tty: bool, size: str,
             f"kitty Unicode placeholders (by XTVERSION): {placeholders}",
             "cell size (CSI 16 t): " + (f"{replies.cell_size[0]}x{replies.cell_size[1]} px"
                                         if replies.cell_size else "(none)"),
+            "largest sixel image (XTSMGRAPHICS): " + (
+                f"{replies.sixel_max[0]}x{replies.sixel_max[1]} px (larger images are made "
+                "smaller to fit)" if replies.sixel_max else "(none)"),
         ]
     renderer, why = auto_renderer(stdout_tty, replies)
     lines.append(f"renderer auto uses: {renderer} ({why})")

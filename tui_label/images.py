@@ -55,20 +55,26 @@ class Geometry:
     density: tuple[int, int] = (1, 2)
     max_pixels: int | None = None  # the pixel cap (``--max-pixels``, ``--link slow``)
     scaled: bool = False  # the terminal scales the image to its cells (kitty graphics)
+    max_size: tuple[int, int] | None = None  # the terminal draws no larger image (sixel)
 
     def layout(self, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Cells and pixel size for a ``width x height`` image, as large as fits, aspect kept.
 
-        Over the pixel cap, a ``scaled`` image keeps its cells with fewer pixels; any other
-        gets fewer cells (one image pixel per screen pixel: sixel, half blocks).
+        Over the pixel cap or ``max_size``, a ``scaled`` image keeps its cells with fewer
+        pixels; any other gets fewer cells (one image pixel per screen pixel: sixel, half
+        blocks).
         """
         screen_w, screen_h = self.cols * self.cell[0], self.rows * self.cell[1]
         scale = min(screen_w / width, screen_h / height)
         cols = min(self.cols, max(1, round(width * scale / self.cell[0])))
         rows = min(self.rows, max(1, round(height * scale / self.cell[1])))
         target_w, target_h = cols * self.density[0], rows * self.density[1]
+        shrink = 1.0
         if self.max_pixels and target_w * target_h > self.max_pixels:
             shrink = (self.max_pixels / (target_w * target_h)) ** 0.5
+        if self.max_size:
+            shrink = min(shrink, self.max_size[0] / target_w, self.max_size[1] / target_h)
+        if shrink < 1:
             if self.scaled:
                 return (cols, rows), (max(1, int(target_w * shrink)),
                                       max(1, int(target_h * shrink)))

@@ -95,10 +95,13 @@ def _filtering_replies(widget_class, **kwargs):
 def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -> Renderer:
     from textual_image._terminal import get_cell_size
 
-    if name == "auto" or (name in ("sixel", "kitty") and detection is None
-                          and _pty_cell_size() is None):  # pixels, but no cell size yet
-        detection = detection or detect()
-        name = detection.renderer if name == "auto" else name
+    # auto asks; so does sixel (the largest image the terminal draws) and kitty without a
+    # cell size from the pty
+    if detection is None and (name in ("auto", "sixel") or (name == "kitty"
+                                                             and _pty_cell_size() is None)):
+        detection = detect()
+    if name == "auto":
+        name = detection.renderer
     replies = detection.replies if detection is not None else None
     ti = _import_textual_image(replies.cell_size if replies is not None else None)
     cell = get_cell_size()
@@ -109,7 +112,7 @@ def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -
     if name == "sixel":
         return Renderer("sixel", _filtering_replies(SixelPicture, fidelity=fidelity),
                         partial(sixel_data, fidelity=fidelity), (cell.width, cell.height),
-                        fidelity)
+                        fidelity, max_size=replies.sixel_max if replies is not None else None)
     if name == "kitty":
         # our own: direct placements (kitty before 0.28 too) and images uploaded ahead
         from tui_label.kitty import prepare as kitty_prepare
@@ -155,7 +158,8 @@ class ImageView(Widget):
         if size.width < 1 or size.height < 1:
             return None
         return Geometry(size.width, size.height, self._cell, self._density,
-                        self._renderer.fidelity.max_pixels, self._renderer.scales)
+                        self._renderer.fidelity.max_pixels, self._renderer.scales,
+                        self._renderer.max_size)
 
     def show_image(self, decoded: Decoded) -> None:
         picture = self.query_one("#picture")

@@ -215,3 +215,4 @@ class Renderer:
     density: tuple[int, int]
     fidelity: Fidelity = Fidelity()  # --link, --max-pixels: see ImageView.geometry
     scales: bool = False  # the terminal scales images to their cells (kitty graphics)
+    max_size: tuple[int, int] | None = None  # the largest image the terminal draws (sixel)
