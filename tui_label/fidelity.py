@@ -31,7 +31,7 @@ class Fidelity:
     """
 
     sixel_colors: int = 256
-    sixel_merge: int = 20
+    sixel_merge: int = 24
     sixel_denoise: bool = True
     halfcell_colors: str = "truecolor"
     max_pixels: int | None = None

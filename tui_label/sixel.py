@@ -64,7 +64,7 @@ def merge_band_columns(indexed: Image.Image, merge: float) -> Image.Image:
     return out
 
 
-def encode(image: Image.Image, *, colors: int = 256, merge: float = 20,
+def encode(image: Image.Image, *, colors: int = 256, merge: float = 24,
            denoise: bool = True) -> str:
     """The sixel sequence (``ESC P ... ESC \\``) for ``image``, drawn at its pixel size."""
     from textual_image._sixel import SixelOptions, image_to_sixels  # no textual inside
