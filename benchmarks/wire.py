@@ -222,6 +222,7 @@ class Run:
     missed: int  # keys whose frame never arrived within the drain time
     startup: float
     answered: list[str]
+    full_after: list[float] = field(default_factory=list)  # kitty: key to full resolution
 
 
 PLACE = re.compile(rb"\x1b_Ga=p,i=(\d+)[^\x1b]*\x1b\\")
@@ -242,6 +243,32 @@ def kitty_placements(data: bytes) -> list[tuple[int, int]]:
             else:
                 found.append((m.start(), m.end()))
     return found
+
+
+def kitty_full_ends(data: bytes) -> tuple[dict[int, int], dict[int, int]]:
+    """For each image id whose pixels all arrived, the offset where its last strip ends (a
+    canvas is a PNG whose IHDR gives its height; strips are frame edits at row ``y``); and
+    each canvas's height."""
+    from tui_label.kitty import parse_commands
+
+    heights: dict[int, int] = {}
+    rows: dict[int, set[int]] = {}
+    done: dict[int, int] = {}
+    for end, command in parse_commands(data):
+        i = command.image_id
+        if command.action == "t" and command.payload[:4] == b"\x89PNG":
+            heights[i] = struct.unpack(">I", command.payload[20:24])[0]
+            rows[i] = set()
+        elif command.action == "f" and i in rows:
+            if command.keys.get("f") == "100":
+                v = struct.unpack(">I", command.payload[20:24])[0]
+            else:
+                v = int(command.keys["v"])
+            y = int(command.keys.get("y", 0))
+            rows[i].update(range(y, y + v))
+            if len(rows[i]) >= heights[i] and i not in done:
+                done[i] = end
+    return done, heights
 
 
 def image_frames(data: bytes, renderer: str, cols: int, rows: int) -> list[tuple[int, int]]:
@@ -380,8 +407,29 @@ def run_session(photos: Path, renderer: str, size: tuple[int, int], link_name: s
         bytes_per_key.append(nxt - first)
         latency.append(delivered.time_of(frame[1] - 1) - pressed)
     missed += presses - len(arrivals)
+    full_after = []
+    if renderer == "kitty":
+        # the key's image at full resolution: prepare() numbers an image's low layer, then
+        # its full one (twice the height); the key placed the low one, or both, or the full
+        full_ends, heights = kitty_full_ends(app_data)
+        for pressed, arrived in zip(presses_at, arrivals, strict=False):
+            first = app.offset_at(arrived)
+            frame = next((f for f in frames if f[0] >= first), None)
+            if frame is None:
+                full_after.append(math.inf)
+                continue
+            ids = [int(i) for i in PLACE.findall(app_data[frame[0]:frame[1]])]
+            full = max(ids) if ids else None
+            if full is not None and heights.get(full + 1, 0) > 1.5 * heights.get(full, 1):
+                full += 1  # only the low layer was placed: the full one is the next id
+            end = full_ends.get(full) if full is not None else None
+            if end is None or end > delivered.ends[-1]:
+                full_after.append(math.inf)
+            else:
+                full_after.append(max(delivered.time_of(end - 1),
+                                      delivered.time_of(frame[1] - 1)) - pressed)
     return Run(renderer, size, link_name, pace, bytes_to_frame, bytes_per_key, latency, missed,
-               startup, terminal.answered)
+               startup, terminal.answered, full_after)
 
 
 # ---------------------------------------------------------------------------------- report
@@ -468,6 +516,15 @@ def main() -> None:
                   f"p50 {ms(percentile(lat, 50)) if lat else '-'}, "
                   f"p95 {ms(percentile(lat, 95)) if lat else '-'}, missed {run.missed}, "
                   f"start-up {run.startup:.1f} s, run {time.monotonic() - t:.0f} s", flush=True)
+            if run.full_after:
+                full = run.full_after
+                within = sum(1 for f in full if f <= pace)
+                print(f"         bytes from key to image: p95 "
+                      f"{kb(percentile(run.bytes_to_frame, 95))}, max "
+                      f"{kb(max(run.bytes_to_frame))}; "
+                      f"full resolution on screen: p50 "
+                      f"{ms(percentile(full, 50)) if within * 2 > len(full) else 'later'}, "
+                      f"before the next key for {within} of {len(full)} keys", flush=True)
     for renderer in renderers:
         answered = next((r.answered for r in runs if r.renderer == renderer), [])
         print(f"\nTerminal replies ({renderer}):", "; ".join(answered))

@@ -66,16 +66,19 @@ class Pixels:
     data: bytes
 
 
-def encode_pixels(image: Image.Image, png_level: int = 6) -> Pixels:
-    """The smaller of zlib-deflated raw RGB (``f=24,o=z``) and PNG (``f=100``)."""
+def encode_pixels(image: Image.Image, png_level: int = 6, only: int | None = None) -> Pixels:
+    """The smaller of zlib-deflated raw RGB (``f=24,o=z``) and PNG (``f=100``); ``only``
+    (24 or 100) encodes that one alone."""
     rgb = image.convert("RGB") if image.mode != "RGB" else image
-    raw = zlib.compress(rgb.tobytes(), 1)
-    out = io.BytesIO()
-    rgb.save(out, "PNG", compress_level=png_level)
-    png = out.getvalue()
-    if len(png) < len(raw):
-        return Pixels({"f": 100}, png)
-    return Pixels({"f": 24, "o": "z", "s": rgb.width, "v": rgb.height}, raw)
+    candidates = []
+    if only in (None, 24):
+        raw = zlib.compress(rgb.tobytes(), 1)
+        candidates.append(Pixels({"f": 24, "o": "z", "s": rgb.width, "v": rgb.height}, raw))
+    if only in (None, 100):
+        out = io.BytesIO()
+        rgb.save(out, "PNG", compress_level=png_level)
+        candidates.append(Pixels({"f": 100}, out.getvalue()))
+    return min(candidates, key=lambda p: len(p.data))
 
 
 def transmit(image_id: int, image: Image.Image, quiet: int = 1) -> bytes:
@@ -312,9 +315,12 @@ def make_layer(image: Image.Image, png_level: int = 6) -> Layer:
     image_id = new_image_id()
     rows = max(1, STRIP_BYTES // max(1, image.width * 3))
     pieces = [canvas(image_id, image.width, image.height)]
+    chosen = None  # the format that won on the first strip: the others alike, half the work
     for y in range(0, image.height, rows):
         strip = image.crop((0, y, image.width, min(image.height, y + rows)))
-        pieces.append(edit(image_id, encode_pixels(strip, png_level), y))
+        pixels = encode_pixels(strip, png_level, chosen)
+        chosen = int(pixels.keys["f"])  # type: ignore[call-overload]
+        pieces.append(edit(image_id, pixels, y))
     return Layer(image_id, image.width, image.height, pieces)
 
 
@@ -346,7 +352,7 @@ def prepare(image: Image.Image) -> KittyImage:
     half = image.resize((max(1, image.width // 2), max(1, image.height // 2)),
                         Image.Resampling.BILINEAR)
     half = Image.fromarray(np.asarray(half.convert("RGB")) & LOW_BITS_MASK)
-    return KittyImage(make_layer(half, 6), make_layer(image, 3))
+    return KittyImage(make_layer(half, 6), make_layer(image, 2))
 
 
 # ---------------------------------------------------------------------------------- pre-sender
