@@ -16,7 +16,7 @@ HEADLESS = ["tui_label.scan", "tui_label.images", "tui_label.store", "tui_label.
             "tui_label.importer", "tui_label.import_cli",
             "tui_label.train.cli", "tui_label.train.predict_cli", "tui_label.model",
             "tui_label.train.resume", "tui_label.stats", "tui_label.stats_cli",
-            "tui_label.doctor", "tui_label.fidelity", "tui_label.sixel",
+            "tui_label.doctor", "tui_label.fidelity", "tui_label.sixel", "tui_label.kitty",
             pytest.param("tui_label.train.predict", marks=pytest.mark.torch)]
 LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label", "tui_label.session",
            "tui_label.orders", "tui_label.store", "tui_label.background",
