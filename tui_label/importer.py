@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tui_label.errors import UsageError
@@ -47,6 +47,7 @@ EXPORT_FIELDS = ("path", "label", "annotator", "labeled_at")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SET_SEPARATOR = ";"  # between the class names of a set in a CSV cell (multi-label)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,12 @@ def normalize_path(text: str) -> str | None:
 def normalize_time(text: str) -> str | None:
     """An ISO 8601 time as the store writes it (UTC, milliseconds, ``Z``); a time without a
     zone is taken as UTC. None when it is not one."""
+    if _STORE_TIME.match(text):  # already as the store writes it (a tui-label export)
+        try:
+            datetime.fromisoformat(text[:-1])  # a real date and time (no 2024-13-45)
+            return text
+        except ValueError:
+            return None
     when = parse_iso(text)
     if when is None:
         return None
@@ -199,6 +206,9 @@ def _row(where: str, path, label, annotator=None, labeled_at=None, *,
 
 def _label_set(names: list) -> frozenset[str] | str:
     """A list of class names as a set, or why it is not one."""
+    if all(type(name) is str and name and not name[0].isspace() and not name[-1].isspace()
+           for name in names):
+        return frozenset(names)  # the usual case, as tui-label exports it
     found = set()
     for name in names:
         if not isinstance(name, str):
@@ -492,7 +502,7 @@ class Importer:
     def _wanted(self, names: frozenset[str], ids: dict[str, int]) -> int | frozenset[int]:
         """The class (or, multi-label, the set of class ids) a row asks for."""
         if self.sets:
-            return frozenset(ids[name] for name in names)
+            return frozenset(map(ids.__getitem__, names))
         (name,) = names
         return ids[name]
 

@@ -1001,12 +1001,15 @@ class Store:
                     else:
                         current[image_id] = class_id
             results, events, now = [], [], now_iso()
+            as_json: dict[frozenset[int], str] = {}  # a dataset has few distinct sets
             for image_id, class_id, annotator, created_at in rows:
                 before = current.get(image_id)
                 result = decide(before, class_id)
                 results.append((result, before))
                 if result in ("new", "changed"):
-                    wanted = (None, classes_json(class_id)) if sets else (class_id, None)
+                    if sets and class_id not in as_json:
+                        as_json[class_id] = classes_json(class_id)
+                    wanted = (None, as_json[class_id]) if sets else (class_id, None)
                     events.append((image_id, *wanted, annotator, created_at or now))
                     current[image_id] = class_id
             self.conn.executemany(
@@ -1058,22 +1061,22 @@ class Store:
         hash of its path falls under ``val_fraction``, so each class is split in proportion.
         Every class with two or more images gets at least one of each (a set of classes counts
         for its first class: ``TrainingItem.split_key``), and so does the whole of two or more.
+        A class with a single image trains on it (nothing of it is validated).
         """
         with self._write():
             stored = dict(self.conn.execute("SELECT image_id, split FROM splits"))
-        A class with a single image trains on it (nothing of it is validated).
             split: dict[int, str] = {}
             by_class: dict[int, list[TrainingItem]] = {}
             for item in items:
                 split[item.image_id] = stored.get(item.image_id) or (
                     "val" if unit_hash(item.path) < val_fraction else "train")
                 by_class.setdefault(item.split_key, []).append(item)
-            for members in [*by_class.values(), list(items)]:
-                if len(members) < 2:
-                    continue
             for members in by_class.values():
                 if len(members) == 1:
                     split[members[0].image_id] = "train"
+            for members in [*by_class.values(), list(items)]:
+                if len(members) < 2:
+                    continue
                 # Move an image that has no stored split first, so old ones keep theirs.
                 ranked = sorted(members, key=lambda it: (it.image_id in stored,
                                                          unit_hash(it.path)))
