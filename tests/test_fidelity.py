@@ -117,8 +117,31 @@ def test_halfcell_256_colours_writes_palette_codes_and_fewer_bytes(photo):
     assert "38;2;" in truecolor and "38;2;" not in eight_bit and "48;2;" not in eight_bit
     numbers = {int(n) for n in re.findall(r"[34]8;5;(\d+)", eight_bit)}
     assert numbers and all(16 <= n <= 255 for n in numbers)
-    assert len(eight_bit) < 0.6 * len(truecolor)
-    assert eight_bit.count("▀") == truecolor.count("▀") == 150 * 44
+    assert len(eight_bit) < 0.8 * len(truecolor)
+    cells = 150 * 44  # every cell drawn: a half block, or a space where both pixels are alike
+    assert eight_bit.count("▀") + eight_bit.count(" ") == cells
+    assert truecolor.count("▀") + truecolor.count(" ") == cells
+
+
+def test_halfcell_cells_with_two_alike_pixels_are_spaces_on_their_colour():
+    from tui_label.widgets.picture import halfcell_strips
+
+    image = Image.new("RGB", (3, 2), (255, 0, 0))
+    image.putpixel((2, 0), (0, 0, 255))  # the third cell: blue over red
+    for colors in ("truecolor", "256"):
+        line = render(halfcell_strips(image, colors))
+        assert line.count(" ") == 2 and line.count("▀") == 1
+        solid = line.split("\x1b[0m")[0]  # the two red cells: one segment, background only
+        assert "38;" not in solid and "48;" in solid and solid.endswith("m  ")
+
+
+def test_truecolor_half_blocks_use_16_levels_a_channel(photo):
+    from tui_label.widgets.picture import LEVELS, halfcell_strips
+
+    ours = render(halfcell_strips(photo.resize((150, 88))))
+    values = {int(v) for m in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", ours) for v in m}
+    assert values <= {round(k * 255 / (LEVELS - 1)) for k in range(LEVELS)}
+    assert len(values) > LEVELS // 2
 
 
 def test_256_colour_half_blocks_survive_textuals_truecolor_filter():
@@ -130,7 +153,7 @@ def test_256_colour_half_blocks_survive_textuals_truecolor_filter():
 
     strip = halfcell_strips(Image.new("RGB", (4, 2), (200, 30, 30)), "256")[0]
     filtered = ANSIToTruecolor(MONOKAI).apply(list(strip), Color(0, 0, 0))
-    assert render([type(strip)(filtered)]).count("38;5;") == 1
+    assert render([type(strip)(filtered)]).count("48;5;") == 1
 
 
 def test_pixel_cap_shrinks_sixel_cells_and_keeps_kitty_cells():

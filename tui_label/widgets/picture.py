@@ -32,7 +32,7 @@ _styles: dict[int, Style] = {}
 _styles_lock = threading.Lock()
 _MAX_STYLES = 200_000
 
-QUANTIZE = 0xF8  # keep 5 bits a channel: invisible at half-block size, far fewer styles
+LEVELS = 16  # levels a channel (0, 17, ..., 255): invisible at half-block size, longer runs
 
 # The xterm 256-colour palette: a 6x6x6 cube (16-231) and 24 greys (232-255).
 _CUBE = np.array([0, 95, 135, 175, 215, 255])
@@ -40,13 +40,19 @@ _PALETTE_256 = np.concatenate([
     np.stack(np.meshgrid(_CUBE, _CUBE, _CUBE, indexing="ij"), axis=-1).reshape(-1, 3),
     np.repeat(np.arange(8, 248, 10)[:, None], 3, axis=1)])  # index i: colour 16 + i
 _EIGHT_BIT = 1 << 48  # style keys of 256-colour pairs, apart from the 24-bit ones
+_SOLID = 1 << 49  # top and bottom alike: a space on the background colour, no foreground
 
 
 def _style(key: int) -> Style:
     """A shared Style per (top, bottom) colour pair: rich caches its ANSI codes per instance."""
     style = _styles.get(key)
     if style is None:
-        if key & _EIGHT_BIT:
+        if key & _SOLID and key & _EIGHT_BIT:
+            style = Style(bgcolor=_color_256(key & 255))
+        elif key & _SOLID:
+            bottom = key & 0xFFFFFF
+            style = Style(bgcolor=Color.from_rgb(bottom >> 16, (bottom >> 8) & 255, bottom & 255))
+        elif key & _EIGHT_BIT:
             top, bottom = (key >> 8) & 255, key & 255
             style = Style(color=_color_256(top), bgcolor=_color_256(bottom))
         else:
@@ -88,18 +94,24 @@ def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def halfcell_strips(image: PILImage.Image, colors: str = "truecolor") -> list[Strip]:
     """One strip per two pixel rows; runs of equal colour pairs become one segment.
 
-    ``colors``: "truecolor" (24-bit, 5 bits a channel kept) or "256" (the xterm palette).
+    ``colors``: "truecolor" (24-bit, ``LEVELS`` levels a channel) or "256" (the xterm
+    palette). A cell whose two pixels are alike is a space on that background colour: no
+    foreground code, a 1-byte character instead of 3 (about a tenth fewer bytes on photos).
     """
     rgb = np.asarray(image.convert("RGB"), dtype=np.int64)
     if rgb.shape[0] % 2:
         rgb = np.concatenate([rgb, rgb[-1:]], axis=0)
     if colors == "256":
         packed = nearest_256(rgb)
-        keys = _EIGHT_BIT | (packed[0::2] << 8) | packed[1::2]
+        top, bottom = packed[0::2], packed[1::2]
+        keys = _EIGHT_BIT | (top << 8) | bottom
     else:
-        pixels = rgb & QUANTIZE
+        pixels = (rgb * (LEVELS - 1) + 127) // 255 * 255 // (LEVELS - 1)
         packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-        keys = (packed[0::2] << 24) | packed[1::2]
+        top, bottom = packed[0::2], packed[1::2]
+        keys = (top << 24) | bottom
+    solid = _SOLID | (_EIGHT_BIT if colors == "256" else 0) | bottom
+    keys = np.where(top == bottom, solid, keys)
     width = keys.shape[1]
     strips = []
     for row in keys:
@@ -107,7 +119,7 @@ def halfcell_strips(image: PILImage.Image, colors: str = "truecolor") -> list[St
         starts = [0, *cuts.tolist()]
         ends = [*cuts.tolist(), width]
         values = row[starts].tolist()
-        strips.append(Strip([Segment(_HALF * (e - s), _style(v))
+        strips.append(Strip([Segment((" " if v & _SOLID else _HALF) * (e - s), _style(v))
                              for s, e, v in zip(starts, ends, values, strict=True)], width))
     return strips
 
