@@ -34,7 +34,7 @@ replies are faked, and nothing is drawn.
 
 **Frames.** A frame is one synchronized-update block. The image's frame is the first block
 after the key reached the app that holds the image: for sixel a DCS sixel sequence
-(``ESC P ... q``), for half-blocks at least a tenth of the screen's cells as ``▀``.
+(``ESC P ... q``), for half-blocks at least 100 ``▀``.
 Status-line and count refreshes are frames too, but hold no image, so they are never mistaken
 for it. Kitty graphics (tui_label/kitty.py) place images directly, outside the frames: the
 image's "frame" is the placement (``APC G a=p``) of an image id never placed before, which the
@@ -292,7 +292,9 @@ def image_frames(data: bytes, renderer: str, cols: int, rows: int) -> list[tuple
         elif renderer == "kitty":
             has_image = PLACEHOLDER in block
         else:
-            has_image = block.count(HALF) >= cols * rows // 10
+            # nothing else on screen draws a half block; cells whose two pixels are
+            # alike are spaces, so a photo with flat areas has fewer of them
+            has_image = block.count(HALF) >= 100
         if has_image:
             frames.append((start, end))
         pos = end
