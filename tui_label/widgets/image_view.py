@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from functools import partial
 
@@ -100,11 +101,23 @@ def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -
     if detection is None and (name in ("auto", "sixel") or (name == "kitty"
                                                              and _pty_cell_size() is None)):
         detection = detect()
-    if name == "auto":
+    auto = name == "auto"
+    if auto:
         name = detection.renderer
     replies = detection.replies if detection is not None else None
     ti = _import_textual_image(replies.cell_size if replies is not None else None)
     cell = get_cell_size()
+    if os.environ.get("TMUX") and (name == "kitty" or (auto and name == "halfcell")):
+        # Inside tmux: kitty graphics only as Unicode placeholders through passthrough
+        # (direct placements do not get through), else half blocks
+        from tui_label.kitty import tmux_placeholders
+
+        if tmux_placeholders(dict(os.environ)).usable:
+            from tui_label.widgets.kitty_picture import KittyPlaceholderPicture, prepare_tmux
+
+            return Renderer("kitty", KittyPlaceholderPicture, prepare_tmux,
+                            (cell.width, cell.height))
+        name = "halfcell"
     if name == "halfcell":
         return Renderer("halfcell", _filtering_replies(HalfcellPicture),
                         partial(halfcell_strips, colors=fidelity.halfcell_colors), (1, 2),

@@ -12,15 +12,21 @@ takes them out of the input before Textual's parser would turn them into key pre
 
 from __future__ import annotations
 
+import itertools
 import os
 import selectors
+import threading
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image as PILImage
+from rich.color import Color, ColorTriplet, ColorType
 from rich.control import Control
+from rich.segment import Segment
+from rich.style import Style
 from textual._loop import loop_last
 from textual._parser import ParseError
 from textual._xterm_parser import XTermParser
@@ -266,3 +272,80 @@ class KittyPicture(Widget):
 
 def prepare(image: PILImage.Image) -> kitty.KittyImage:
     return kitty.prepare(image)
+
+
+@dataclass(frozen=True)
+class TmuxImage:
+    """An image ready for tmux: its id and its upload, each escape code wrapped for
+    passthrough (made on a decode thread)."""
+
+    image_id: int
+    upload: bytes
+
+
+_tmux_ids = itertools.cycle(range(16, 256))
+_tmux_ids_lock = threading.Lock()
+
+
+def prepare_tmux(image: PILImage.Image) -> TmuxImage:
+    """Ids 16-255: the placeholders' colour says the id, and as a 256-colour index it gets
+    through tmux as it is (a 24-bit one becomes the nearest palette colour where tmux does
+    not know the terminal takes 24-bit colour)."""
+    with _tmux_ids_lock:
+        image_id = next(_tmux_ids)
+    return TmuxImage(image_id, kitty.passthrough(kitty.transmit(image_id, image, quiet=2)))
+
+
+def _id_colour(image_id: int) -> Color:
+    """``38;5;ID``, with a triplet so that Textual's filters leave it alone (see
+    picture._color_256)."""
+    return Color(f"color({image_id})", ColorType.EIGHT_BIT, number=image_id,
+                 triplet=ColorTriplet(0, 0, 0))
+
+
+class KittyPlaceholderPicture(Widget):
+    """Kitty graphics inside tmux: the image is uploaded through tmux's passthrough with a
+    virtual placement, and drawn where its Unicode placeholder cells are (tmux keeps them
+    like any text). Needs ``allow-passthrough on`` and a terminal that draws placeholders
+    (kitty 0.28+, Ghostty): ``kitty.tmux_placeholders`` checks both."""
+
+    DEFAULT_CSS = "KittyPlaceholderPicture { width: auto; height: auto; }"
+    driver_class = KittyDriver
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: PILImage.Image | None = None
+        self._shown: TmuxImage | None = None
+        self._placed: tuple[int, int, int] | None = None  # (id, cols, rows) placed
+        self._strips: list[Strip] = []
+
+    def _write(self, data: bytes) -> None:
+        driver = self.app._driver  # noqa: SLF001 (through the writer thread, in order)
+        if driver is not None:
+            driver.write(data.decode("ascii"))
+
+    def on_unmount(self) -> None:
+        if self._shown is not None:
+            self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+
+    def show(self, image: PILImage.Image, prepared: TmuxImage) -> None:
+        self.image = image
+        if self._shown is not prepared:
+            if self._shown is not None:
+                self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+            self._write(prepared.upload)
+            self._shown, self._placed = prepared, None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        cols, rows = self.size
+        if self._shown is None or cols < 1 or rows < 1:
+            return Strip.blank(cols)
+        key = (self._shown.image_id, cols, rows)
+        if self._placed != key:
+            self._write(kitty.passthrough(kitty.virtual_place(*key)))
+            style = Style(color=_id_colour(self._shown.image_id))
+            self._strips = [Strip([Segment(text, style)], cols)
+                            for text in kitty.placeholder_rows(*key)]
+            self._placed = key
+        return self._strips[y] if y < len(self._strips) else Strip.blank(cols)
