@@ -120,3 +120,32 @@ def test_going_back_places_the_image_still_held_by_the_terminal(tmp_path: Path):
         assert app.close() == 0
     uploads = {c.image_id for _, c in parse_commands(after) if c.action in "tf"}
     assert not uploads & first  # placed again, not sent again
+
+
+async def test_a_message_in_the_image_s_place_removes_its_placement():
+    from textual.app import App
+
+    from tests.test_kitty import photo
+    from tui_label import kitty
+    from tui_label.widgets.kitty_picture import KittyPicture
+
+    class One(App):
+        def compose(self):
+            yield KittyPicture(id="p")
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        picture = app.query_one(KittyPicture)
+        written: list[bytes] = []
+        picture.uploader.write = written.append
+        picture.cells = (40, 12)
+        prepared = kitty.prepare(photo(400, 240))
+        picture.show(photo(400, 240), prepared)
+        await pilot.pause()
+        placed = [c for _, c in parse_commands(b"".join(written)) if c.action == "p"]
+        assert [c.image_id for c in placed] == [prepared.low.image_id]
+        assert placed[0].keys["c"] == "40" and placed[0].keys["r"] == "12"
+        picture.display = False  # what ImageView.show_message does
+        await pilot.pause()
+        deleted = [c for _, c in parse_commands(b"".join(written)) if c.action == "d"]
+        assert [c.image_id for c in deleted] == [prepared.low.image_id]
