@@ -8,7 +8,8 @@ The labeler asks the same questions before Textual starts (``detect``), in two r
    its answer comes late anyway, the labeler's input filter (``KittyDriver``, used for every
    renderer) takes it out of the keys.
 2. only once the terminal has answered: cell size (``CSI 16 t``), XTVERSION (name and
-   version), a kitty graphics query, and ``CSI c`` again. Some of these answers would reach
+   version), a kitty graphics query, the largest sixel image (XTSMGRAPHICS, only where the
+   device attributes say sixel), and ``CSI c`` again. Some of these answers would reach
    Textual as key presses if they came late, so they are asked only of a terminal known to
    answer, with a time limit scaled to the round trip just measured (at most
    ``SECOND_ROUND_MAX`` seconds).
@@ -33,12 +34,13 @@ KITTY_QUERY_ID = 31
 FIRST_ROUND = "\x1b[c"  # primary device attributes: the sentinel, answered by every terminal
 SECOND_ROUND = (
     "\x1b[16t"  # cell size in pixels
-    "\x1b[?2;1;0S"  # XTSMGRAPHICS: the largest sixel image (xterm draws none over 1000x1000)
     "\x1b[>0q"  # XTVERSION: name and version
     f"\x1b_Gi={KITTY_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"  # kitty graphics support
     "\x1b[c"  # the sentinel again
 )
-QUERIES = FIRST_ROUND + SECOND_ROUND  # everything a terminal that answers is asked
+# a terminal with sixel (4 in its device attributes) is also asked XTSMGRAPHICS, the largest
+# sixel image it draws (xterm: none over 1000x1000); kitty logs that query as a parse error
+SIXEL_SIZE_QUERY = "\x1b[?2;1;0S"
 PROBE_SECONDS = 1.0  # the first round's limit: what a silent terminal costs at start-up
 SECOND_ROUND_MAX = 3.0
 _DA1 = re.compile(r"\x1b\[\?([\d;]*)c")
@@ -115,11 +117,13 @@ def probe(fd_in: int, fd_out: int, timeout: float = PROBE_SECONDS) -> Replies:
     try:
         termios.tcsetattr(fd_in, termios.TCSANOW, quiet)
         text = _ask(fd_in, fd_out, FIRST_ROUND, text, 1, start + timeout)
-        if _DA1.search(text):
+        if m := _DA1.search(text):
             round_trip = time.monotonic() - start
             limit = min(SECOND_ROUND_MAX, max(timeout, 8 * round_trip))
             rounds = 2
-            text = _ask(fd_in, fd_out, SECOND_ROUND, text, 2, time.monotonic() + limit)
+            sixel = "4" in m.group(1).split(";")
+            second = SIXEL_SIZE_QUERY + SECOND_ROUND if sixel else SECOND_ROUND
+            text = _ask(fd_in, fd_out, second, text, 2, time.monotonic() + limit)
     finally:
         termios.tcflush(fd_in, termios.TCIFLUSH)  # late answers never reach the shell
         termios.tcsetattr(fd_in, termios.TCSANOW, saved)
