@@ -469,3 +469,16 @@ def test_single_label_stats_are_not_multi_label(tmp_path: Path):
     store.close()
     assert not result.multi_label and not result.agreement.multi_label
     assert result.agreement.per_class == []
+
+
+def test_an_imagefolder_imports_into_a_multi_label_database_as_sets_of_one(tmp_path: Path):
+    data, _ = multi_db(tmp_path)
+    db = fresh_db(tmp_path, data, "fresh.db")
+    sorted_folder = tmp_path / "sorted"
+    for cls, image in (("dog", "img000.png"), ("bird", "img001.png")):
+        (sorted_folder / cls).mkdir(parents=True)
+        (sorted_folder / cls / image).write_bytes((data / image).read_bytes())
+    summary = _summary(db, sorted_folder, "--yes")
+    assert (summary["new"], summary["multi_label"]) == (2, True)
+    assert _sets(db) == {"img000.png": {"dog"}, "img001.png": {"bird"}}
+    assert _jsonl(_export(db, "--format", "jsonl"))[0]["label"] == ["dog"]
