@@ -227,7 +227,9 @@ def test_label_train_see_a_suggestion_and_accept_it(tmp_path: Path, tmux_factory
     data = tmp_path / "data"
     data.mkdir()
     for i in range(16):  # dark and light images, alternating in path order
-        shade = 20 + i if i % 2 == 0 else 235 - i
+        # (not darker: in tmux's 256 colours, 20 is the screen's own background, and a flat
+        # image is drawn as spaces on its colour, so it could not be seen to be drawn)
+        shade = 50 + i if i % 2 == 0 else 235 - i
         Image.new("RGB", (32, 32), (shade, shade, shade)).save(data / f"img{i:02d}.png")
     db = tmp_path / "labels.db"
     term = tmux_factory(labeler(data, db, "--classes", "dark,light", "--renderer", "halfcell"))
