@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ def tui_label_command() -> str:
 class Tmux:
     def __init__(self, command: str, width: int = 120, height: int = 36) -> None:
         assert shutil.which("tmux"), "tmux is required for the end-to-end tests"
+        self.height = height
         self.socket = f"tui-label-test-{uuid.uuid4().hex[:8]}"
         self._tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
                    f"{command}; echo EXITED $?; sleep 30")
@@ -51,13 +53,27 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; screen was:\n{self.screen()}")
 
-    def wait_image(self, position: str) -> str:
+    def image_drawn(self) -> bool:
+        """Whether an image is drawn: half blocks, or (a flat image is coloured spaces) a
+        second background colour across the middle row of the image area, which the image,
+        centred there, always crosses."""
+        if "▀" in self.screen():
+            return True
+        rows = self._tmux("capture-pane", "-p", "-e", "-t", "t").splitlines()
+        middle = rows[(self.height - 5) // 2] if len(rows) > (self.height - 5) // 2 else ""
+        return len(set(re.findall(r"\x1b\[(?:[0-9;]*;)?48;[0-9;]+m", middle))) >= 2
+
+    def wait_image(self, position: str, timeout: float = 30.0) -> str:
         """Wait until ``position`` shows and the image is drawn (keys before that are ignored:
         the labeler never labels an image that is not on screen yet)."""
         self.wait_for(position)
-        screen = self.wait_for("▀")
+        deadline = time.monotonic() + timeout
+        while not self.image_drawn():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no image drawn; screen was:\n{self.screen()}")
+            time.sleep(0.1)
         time.sleep(0.3)
-        return screen
+        return self.screen()
 
     def wait_gone(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
