@@ -8,8 +8,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tests.pty_app import HALF, PtyApp, make_photos
-from tui_label.doctor import FIRST_ROUND, PROBE_SECONDS, SECOND_ROUND
+from tests.pty_app import HALF, PtyApp, make_photos, sixels
+from tui_label.doctor import FIRST_ROUND, PROBE_SECONDS, SECOND_ROUND, SIXEL_SIZE_QUERY
 
 TEXTUAL_IMAGE_KITTY_QUERY = b"a=q,t=d,f=24"  # textual-image's probe (ours has i=31 first)
 PLACEHOLDER = chr(0x10EEEE).encode()
@@ -68,4 +68,15 @@ def test_old_kitty_gets_direct_placements_never_placeholders(tmp_path: Path):
     out = app.output()
     assert app.close() == 0
     assert out.count(SECOND_ROUND.encode()) == 1
+    assert SIXEL_SIZE_QUERY.encode() not in out  # kitty logs it as a parse error
     assert PLACEHOLDER not in out and b"U=1" not in out  # the wall of boxes cannot appear
+
+
+def test_sixel_terminal_gets_sixel_sized_to_what_it_draws(tmp_path: Path):
+    app = PtyApp([*labeler(tmp_path), "--renderer", "auto"], size=(160, 48), terminal="sixel",
+                 sixel_max=(800, 600))
+    assert app.wait_for(lambda out: sixels(out), timeout=60), "no sixel image"
+    out = app.output()
+    assert app.close() == 0
+    assert out.count(SIXEL_SIZE_QUERY.encode()) == 1  # asked: its attributes say sixel
+    assert all(w <= 800 and h <= 600 for w, h, _ in sixels(out))
