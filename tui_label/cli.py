@@ -108,7 +108,7 @@ def _labeler_options(f):
                      "else the stored share, else 0].")(f)
     f = click.option("--link", type=click.Choice(list(LINKS)), default=None,
                      help="'slow' for a link of a few Mbit/s or less (SSH over a VPN or a "
-                     "hotel's wifi): fewer colours and pixels per image, about a third of the "
+                     "hotel's wifi): fewer colours and pixels per image, about half the "
                      "bytes [default: link in tui-label.toml, else default].")(f)
     f = click.option("--max-pixels", "max_pixels", type=click.IntRange(min=MIN_PIXELS),
                      default=None, metavar="N", help="Send at most N pixels per image (kitty "

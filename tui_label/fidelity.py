@@ -39,7 +39,7 @@ class Fidelity:
 
 LINKS = {
     "default": Fidelity(),
-    # a few Mbit/s or less: about a third of the default's bytes per image
+    # a few Mbit/s or less: about half the default's bytes per image (BENCHMARKS.md, issue 11)
     "slow": Fidelity(sixel_colors=64, sixel_merge=32, halfcell_colors="256",
                      max_pixels=480_000),
 }
