@@ -2,8 +2,11 @@
 
 textual-image builds half-block segments and encodes sixel data while rendering, on the UI
 thread: tens to hundreds of milliseconds per image. Here that work runs in the decode worker
-(``prepare``), so showing the next image only swaps ready-made strips or sixel data. Kitty
-graphics and the unicode fallback use textual-image's widgets as they are.
+(``prepare``), so showing the next image only swaps ready-made strips or sixel data. Sixel
+data comes from ``tui_label.sixel`` (about half of textual-image's bytes); half blocks are
+16 levels a channel or the 256-colour palette (``Fidelity``). Each image is painted once
+(``_LeafPicture``). Kitty graphics are widgets/kitty_picture.py; the unicode fallback is
+textual-image's widget as it is.
 """
 
 from __future__ import annotations
