@@ -14,6 +14,7 @@ from tui_label.doctor import (
     auto_renderer,
     parse_replies,
     placeholder_support,
+    report,
     warnings,
 )
 
@@ -141,3 +142,23 @@ def test_answering_terminal_is_reported_without_echoing_the_answers():
     assert "kitty Unicode placeholders (by XTVERSION): no" in report
     assert "warning: kitty(0.26.5) draws no Unicode placeholders" in report
     assert "\x1b" not in report and "^[" not in report  # the answers were not echoed
+
+
+def test_inside_tmux_the_report_follows_the_passthrough_check():
+    from tui_label.kitty import TmuxCheck
+
+    env = {"TMUX": "/tmp/tmux-0/default,1,0"}
+    tmux_da = parse_replies("\x1b[?62;22c\x1b[6;20;10t\x1bP>|tmux 3.3a\x1b\\\x1b[?62;22c", 2)
+    usable = report(env, True, True, "80x24", tmux_da, 1.0,
+                    TmuxCheck(True, "passthrough on, the terminal is kitty(0.35.2)"))
+    assert "tmux passthrough for kitty graphics: yes (passthrough on, the terminal is " \
+           "kitty(0.35.2))" in usable
+    assert any(line.startswith("renderer auto uses: kitty (inside tmux") for line in usable)
+    off = report(env, True, True, "80x24", tmux_da, 1.0,
+                 TmuxCheck(False, "tmux's allow-passthrough is off"))
+    assert any(line.startswith("renderer auto uses: halfcell (inside tmux") and
+               "allow-passthrough is off" in line for line in off)
+    # sixel through tmux (tmux built with sixel answers 4) stays sixel
+    sixel = report(env, True, True, "80x24", parse_replies("\x1b[?62;4c"), 1.0,
+                   TmuxCheck(False, "off"))
+    assert any(line.startswith("renderer auto uses: sixel") for line in sixel)

@@ -223,9 +223,21 @@ def _show(value: object) -> str:
     return "(none)" if value in (None, "") else str(value)
 
 
+def in_tmux(renderer: str, why: str, tmux) -> tuple[str, str]:
+    """The labeler's choice inside tmux (``tmux``: ``tui_label.kitty.tmux_placeholders``'s
+    check): kitty graphics only as Unicode placeholders through passthrough, else half
+    blocks."""
+    if tmux is None or renderer not in ("kitty", "halfcell"):
+        return renderer, why
+    if tmux.usable:
+        return "kitty", f"inside tmux, Unicode placeholders through passthrough ({tmux.why})"
+    return "halfcell", f"inside tmux, kitty graphics need Unicode placeholders through " \
+                       f"passthrough: {tmux.why}"
+
+
 def report(env: dict[str, str], stdin_tty: bool, stdout_tty: bool, size: str,
-           replies: Replies | None, timeout: float) -> list[str]:
-    """The lines ``doctor`` prints."""
+           replies: Replies | None, timeout: float, tmux=None) -> list[str]:
+    """The lines ``doctor`` prints (``tmux``: the passthrough check, inside tmux)."""
     lines = [
         f"TERM: {_show(env.get('TERM'))}",
         f"TERM_PROGRAM: {_show(env.get('TERM_PROGRAM'))} "
@@ -257,7 +269,10 @@ def report(env: dict[str, str], stdin_tty: bool, stdout_tty: bool, size: str,
                 f"{replies.sixel_max[0]}x{replies.sixel_max[1]} px (larger images are made "
                 "smaller to fit)" if replies.sixel_max else "(none)"),
         ]
-    renderer, why = auto_renderer(stdout_tty, replies)
+    if tmux is not None:
+        lines.append(f"tmux passthrough for kitty graphics: {'yes' if tmux.usable else 'no'} "
+                     f"({tmux.why})")
+    renderer, why = in_tmux(*auto_renderer(stdout_tty, replies), tmux)
     lines.append(f"renderer auto uses: {renderer} ({why})")
     lines += [f"warning: {w}" for w in warnings(env, replies, renderer)]
     return lines
@@ -292,6 +307,11 @@ def doctor(timeout: float) -> None:
     if stdin_tty and stdout_tty:
         sys.stdout.flush()
         replies = probe(sys.stdin.fileno(), sys.stdout.fileno(), timeout)
-    for line in report(env, stdin_tty, stdout_tty, size, replies, timeout):
+    tmux = None
+    if env.get("TMUX"):
+        from tui_label.kitty import tmux_placeholders
+
+        tmux = tmux_placeholders(env)
+    for line in report(env, stdin_tty, stdout_tty, size, replies, timeout, tmux):
         # answers are the terminal's words: never print control characters from them
         click.echo("".join(c if c.isprintable() else "?" for c in line))
