@@ -29,6 +29,15 @@ def make_images(root: Path, count: int, size: tuple[int, int] = (32, 24)) -> lis
     return paths
 
 
+@pytest.fixture(autouse=True)
+def _no_labeler_left_running():
+    """A pty test that fails before closing its app must not leave the labeler running."""
+    yield
+    from tests import pty_app
+
+    pty_app.kill_leftovers()
+
+
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
     root = tmp_path / "data"

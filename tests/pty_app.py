@@ -25,6 +25,23 @@ _QUERY = re.compile(rb"\x1b\[0?c|\x1b\[16t|\x1b\[>0?q|\x1b\[\?2026\$p|\x1b\[\?2;
                     rb"\x1b_G([^\x1b]{0,200})\x1b\\")
 
 
+LIVE: list[PtyApp] = []  # started and not closed: ``kill_leftovers`` ends them after a test
+
+
+def kill_leftovers() -> None:
+    """Kill the apps a test left running (it failed before ``close``): in a pty of its own
+    session, a labeler gets no hangup when the test goes, and would run on."""
+    while LIVE:
+        app = LIVE.pop()
+        if app.proc.poll() is None:
+            os.killpg(app.proc.pid, signal.SIGKILL)
+            app.proc.wait()
+        try:
+            os.close(app.master)
+        except OSError:
+            pass
+
+
 class PtyApp:
     """``python -m tui_label ARGS`` in a pty of ``size`` cells of ``cell`` pixels.
 
@@ -55,6 +72,7 @@ class PtyApp:
                                      start_new_session=True, close_fds=True)
         os.close(slave)
         self.master = master
+        LIVE.append(self)
         self._answered_upto = 0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -134,6 +152,8 @@ class PtyApp:
             code = self.proc.wait()
         self.reader.join(2)
         os.close(self.master)
+        if self in LIVE:
+            LIVE.remove(self)
         return code
 
 

@@ -80,3 +80,19 @@ def test_sixel_terminal_gets_sixel_sized_to_what_it_draws(tmp_path: Path):
     assert app.close() == 0
     assert out.count(SIXEL_SIZE_QUERY.encode()) == 1  # asked: its attributes say sixel
     assert all(w <= 800 and h <= 600 for w, h, _ in sixels(out))
+
+
+def test_a_terminal_that_goes_away_ends_the_labeler(tmp_path: Path):
+    """The pty's other side closes (the terminal is gone, with no hangup signal: the app is
+    in a session of its own): the labeler ends instead of polling the dead descriptor."""
+    import os
+
+    app = PtyApp(labeler(tmp_path), terminal="plain")
+    assert app.wait_for(half_block_image, timeout=60), "no image"
+    master, app.master = app.master, -1
+    os.close(master)
+    try:
+        app.proc.wait(20)  # a bound for a stuck process, not a measurement
+    except Exception:
+        raise AssertionError("the labeler ran on with its terminal gone") from None
+    assert app.proc.returncode != 0  # ended by the hangup

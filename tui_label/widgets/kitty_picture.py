@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import selectors
+import signal
 import threading
 import time
 from codecs import getincrementaldecoder
@@ -76,6 +77,11 @@ class ReplyParser(XTermParser):
         yield from super().tick()
 
 
+def hang_up() -> None:
+    """The terminal is gone: end this process as the kernel does when a terminal hangs up."""
+    os.kill(os.getpid(), signal.SIGHUP)
+
+
 class KittyDriver(LinuxDriver):
     """Linux driver whose input thread filters replies out (see ``ReplyParser``).
 
@@ -94,7 +100,10 @@ class KittyDriver(LinuxDriver):
             self.input_seen()
 
     def run_input_thread(self) -> None:
-        # Textual 8's LinuxDriver.run_input_thread with ReplyParser in place of XTermParser.
+        # Textual 8's LinuxDriver.run_input_thread with ReplyParser in place of XTermParser,
+        # and a terminal that is gone (end of file, or EIO: its pty's other side closed) is a
+        # hangup: Textual would poll the dead descriptor in a busy loop, a core at 100% for
+        # as long as nobody kills it. Every label is already committed.
         selector = selectors.SelectSelector()
         selector.register(self.fileno, selectors.EVENT_READ)
         fileno = self.fileno
@@ -105,7 +114,14 @@ class KittyDriver(LinuxDriver):
         def process_selector_events(selector_events, final: bool = False) -> None:
             for last, (_key, mask) in loop_last(selector_events):
                 if mask & selectors.EVENT_READ:
-                    unicode_data = decode(os.read(fileno, 1024 * 4), final=final and last)
+                    try:
+                        raw = os.read(fileno, 1024 * 4)
+                    except OSError:
+                        raw = b""
+                    if not raw and not final:
+                        hang_up()
+                        return
+                    unicode_data = decode(raw, final=final and last)
                     if not unicode_data:
                         break
                     for event in feed(unicode_data):
