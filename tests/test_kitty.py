@@ -99,6 +99,21 @@ def test_replies_are_taken_out_of_the_input_and_keys_stay():
     assert not f.holding
 
 
+def test_late_probe_answers_are_dropped_and_keys_like_them_stay():
+    """The start-up probe's other answers, arriving after its time limit, never reach Textual
+    (it read them as key presses: the digits of a size report are class keys)."""
+    f = ReplyFilter()
+    late = "\x1bP>|kitty(0.26.5)\x1b\\1\x1b[6;20;10t2\x1b[?2;0;1000;1000S3"
+    text, replies = f.feed(late)
+    assert text == "123" and replies == [Reply(), Reply(), Reply()]
+    # keys that look alike pass: F5, shift+F4, a paste start, alt+p
+    keys = "\x1b[15~\x1b[1;2S\x1b[200~\x1bp"
+    assert f.feed(keys) == (keys, [])
+    # a size report cut across reads is held, then dropped whole
+    assert f.feed("\x1b[6;2") == ("", [])
+    assert f.feed("0;10tx") == ("x", [Reply()])
+
+
 def test_a_reply_cut_across_reads_is_held_until_it_ends():
     f = ReplyFilter()
     assert f.feed("a\x1b_Gi=12;ENOENT:no such") == ("a", [])

@@ -204,7 +204,11 @@ class ReplyFilter:
     """Takes the terminal's replies out of the input before it is parsed as keys.
 
     ``feed(text)`` returns the text with every kitty graphics reply (``ESC _G ... ESC \\``)
-    and every device attributes reply (``CSI ? ... c``) removed, and the replies. A reply cut
+    and every device attributes reply (``CSI ? ... c``) removed, and the replies. The other
+    answers of the start-up probe are dropped too, should one come after the probe's time
+    limit: XTVERSION and any other DCS string (``ESC P ... ESC \\``), the cell size (``CSI 6 ;
+    h ; w t``, and ``4``/``8`` for the window) and XTSMGRAPHICS (``CSI ? ... S``); Textual
+    would read them as key presses (a class key among them). A reply cut
     across two reads is held back until its end arrives; ``flush()`` gives back held text
     that never became a reply (an Escape key press, say) once the caller has waited long
     enough.
@@ -249,8 +253,22 @@ class ReplyFilter:
     def _match(text: str, esc: int) -> tuple[int, Reply | None, bool]:
         """(end, reply, partial) for the escape sequence starting at ``esc``."""
         rest = text[esc + 1:esc + 3]
-        if rest in ("", "_", "["):
+        if rest in ("", "_", "[", "P"):
             return 0, None, True  # could still become a reply
+        if rest[0] == "P":  # a DCS string: XTVERSION's answer, say
+            end = text.find("\x1b\\", esc + 2)
+            if end < 0:
+                return 0, None, len(text) - esc < _MAX_REPLY
+            return end + 2, Reply(), False
+        if rest[0] == "[" and rest[1].isdigit():  # CSI 6 ; h ; w t: a size report
+            i = esc + 2
+            while i < len(text) and (text[i].isdigit() or text[i] == ";"):
+                i += 1
+            if i == len(text):
+                return 0, None, True
+            if text[i] == "t" and text[esc + 2:i].split(";")[0] in ("4", "6", "8"):
+                return i + 1, Reply(), False
+            return 0, None, False
         if rest == "_G":
             end = text.find("\x1b\\", esc + 3)
             if end < 0:
@@ -266,6 +284,8 @@ class ReplyFilter:
                 body = text[esc + 3:i]
                 attributes = tuple(int(p) for p in body.split(";") if p.isdigit())
                 return i + 1, Reply(attributes=attributes), False
+            if text[i] == "S":  # XTSMGRAPHICS: CSI ? item ; status ; values S
+                return i + 1, Reply(), False
         return 0, None, False
 
 
