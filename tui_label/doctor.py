@@ -141,7 +141,13 @@ def placeholder_support(replies: Replies | None) -> bool | None:
     answer the graphics query but do not (WezTerm draws a virtual placement at the cursor,
     kitty 0.26 logs "invalid key character: 0x55", both show empty boxes).
     """
-    version = (replies.xtversion or "").lower() if replies is not None else ""
+    return draws_placeholders(replies.xtversion or "" if replies is not None else "")
+
+
+def draws_placeholders(terminal: str) -> bool | None:
+    """The rule of ``placeholder_support`` for a terminal's name and version as it gives them
+    (XTVERSION's ``kitty(0.26.5)``, tmux's ``client_termtype``); None: not known."""
+    version = terminal.lower()
     if m := _KITTY_VERSION.search(version):
         return (int(m.group(1)), int(m.group(2))) >= PLACEHOLDERS_SINCE
     if "ghostty" in version:

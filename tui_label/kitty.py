@@ -670,9 +670,6 @@ class TmuxCheck:
     why: str
 
 
-_KITTY_VERSION = re.compile(r"kitty\((\d+)\.(\d+)")
-
-
 def tmux_placeholders(env: dict[str, str], ask: Callable[[list[str]], str] | None = None
                       ) -> TmuxCheck:
     """Asks tmux (``ask`` runs a tmux command and returns its output) whether passthrough is
@@ -693,11 +690,10 @@ def tmux_placeholders(env: dict[str, str], ask: Callable[[list[str]], str] | Non
     if passthrough_on not in ("1", "on", "all"):
         return TmuxCheck(False, "tmux's allow-passthrough is off "
                                 "(tmux set -g allow-passthrough on)")
+    from tui_label.doctor import draws_placeholders  # the one rule, as for XTVERSION
+
     outer = termtype or termname or "unknown"
-    version = _KITTY_VERSION.search(termtype)
-    if version and (int(version.group(1)), int(version.group(2))) >= (0, 28):
-        return TmuxCheck(True, f"passthrough on, the terminal is {outer}")
-    if "ghostty" in (termtype + termname).lower():
+    if draws_placeholders(f"{termtype} {termname}"):
         return TmuxCheck(True, f"passthrough on, the terminal is {outer}")
     return TmuxCheck(False, f"passthrough on, but the terminal outside tmux ({outer}) is not "
                             "known to draw Unicode placeholders (kitty 0.28+, Ghostty)")
