@@ -10,6 +10,7 @@ from tui_label.images import Prefetcher
 from tui_label.orders import OrderChoice
 from tui_label.screens.label import LIVE_HEAD_EVERY, LabelScreen
 from tui_label.store import Store
+from tui_label.widgets import sgr
 from tui_label.widgets.picture import Renderer
 
 
@@ -35,6 +36,7 @@ class LabelApp(App):
     ) -> None:
         # kitty graphics read the terminal's replies through their own driver
         super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
+        sgr.install()  # colour codes only where colours change: fewer bytes over SSH
         self.store = store
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,
