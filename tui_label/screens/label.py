@@ -101,6 +101,7 @@ class LabelScreen(Screen):
             self.prefetcher.prepare = renderer.prepare  # strips / sixels off the UI thread
         self.shown_id: int | None = None  # the image drawn on screen now; keys label this one
         self._displayed_id: int | None = None  # handed to the view, maybe not drawn yet
+        self._fitted_to: Geometry | None = None  # the area the image on screen was fitted to
         self.shown_at = 0.0
         self.painted: deque[Painted] = deque(maxlen=5000)
         self._action_time = 0.0  # perf_counter() of the last key's action
@@ -257,6 +258,7 @@ class LabelScreen(Screen):
         if item is None or item.id != self.shown_id:
             self.shown_id = None
         self._displayed_id = None
+        self._fitted_to = geometry
         if item is None:
             view.show_message(self.session.end_message())
         elif geometry is not None:
@@ -326,6 +328,13 @@ class LabelScreen(Screen):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.show_current)
+
+    @on(ImageView.Resized)
+    def _image_area_resized(self) -> None:
+        # The layout settles after the refresh that a change asked for: an area that is not
+        # the one the image was fitted to gets it fitted again (once: the same area, nothing).
+        if self._geometry() != self._fitted_to:
+            self.show_current()
 
     def _update_status(self) -> None:
         s, item = self.session, self.current
@@ -617,11 +626,11 @@ class LabelScreen(Screen):
         if ranked is None and self.session.order.order.needs_model:
             self._rank_in_thread(self.session.order, model)  # the order changed meanwhile
         change = self.session.reorder(model, ranked, labels_at=message.labels_at)
-        if first and model is not None and self.suggestions_shown:
-            self.call_after_refresh(self.show_current)  # the suggestions line takes a row
         self._apply(change)
         if not change.moved:
             self._update_status()
+        if first and model is not None and self.suggestions_shown:
+            self.call_after_refresh(self.show_current)  # the suggestions line takes a row
 
     @on(ModelFailed)
     def _on_model_failed(self, message: ModelFailed) -> None:

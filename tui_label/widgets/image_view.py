@@ -9,6 +9,8 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
+from textual.events import Resize
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -173,6 +175,13 @@ class ImageView(Widget):
         return Geometry(size.width, size.height, self._cell, self._density,
                         self._renderer.fidelity.max_pixels, self._renderer.scales,
                         self._renderer.max_size)
+
+    class Resized(Message):
+        """The image area changed size (the suggestions line or the panel came or went, or
+        the terminal was resized): the image must be fitted again."""
+
+    def on_resize(self, event: Resize) -> None:
+        self.post_message(self.Resized())
 
     def show_image(self, decoded: Decoded) -> None:
         picture = self.query_one("#picture")

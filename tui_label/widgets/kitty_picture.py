@@ -78,7 +78,10 @@ class ReplyParser(XTermParser):
 
 
 def hang_up() -> None:
-    """The terminal is gone: end this process as the kernel does when a terminal hangs up."""
+    """The terminal is gone: end this process as the kernel does when a terminal hangs up
+    (and under ``nohup``, which ignores that signal, end it all the same)."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        os._exit(128 + signal.SIGHUP)
     os.kill(os.getpid(), signal.SIGHUP)
 
 
