@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,15 @@ def make_images(root: Path, count: int, size: tuple[int, int] = (32, 24)) -> lis
 
 @pytest.fixture(autouse=True)
 def _no_labeler_left_running():
-    """A pty test that fails before closing its app must not leave the labeler running."""
+    """A pty test that fails before closing its app must not leave the labeler running; and
+    an app made in a test (``LabelApp`` installs ``tui_label.widgets.sgr``'s line renderer,
+    for the process) leaves Textual's own renderer to the next test."""
     yield
     from tests import pty_app
 
     pty_app.kill_leftovers()
+    if "tui_label.widgets.sgr" in sys.modules:
+        sys.modules["tui_label.widgets.sgr"].uninstall()
 
 
 @pytest.fixture
