@@ -102,6 +102,7 @@ class LabelScreen(Screen):
         self.shown_id: int | None = None  # the image drawn on screen now; keys label this one
         self._displayed_id: int | None = None  # handed to the view, maybe not drawn yet
         self._fitted_to: Geometry | None = None  # the area the image on screen was fitted to
+        self._shown_decoded: Decoded | None = None  # what the view shows now
         self.shown_at = 0.0
         self.painted: deque[Painted] = deque(maxlen=5000)
         self._action_time = 0.0  # perf_counter() of the last key's action
@@ -289,6 +290,7 @@ class LabelScreen(Screen):
     def _display(self, item: QueueItem, decoded: Decoded) -> None:
         view = self.query_one(ImageView)
         self._displayed_id = item.id
+        self._shown_decoded = decoded
         if decoded.error:
             view.show_message(f"⚠ cannot show {item.path}\n{decoded.error}\n\n"
                               "label or skip it with the usual keys")
@@ -333,8 +335,16 @@ class LabelScreen(Screen):
     def _image_area_resized(self) -> None:
         # The layout settles after the refresh that a change asked for: an area that is not
         # the one the image was fitted to gets it fitted again (once: the same area, nothing).
-        if self._geometry() != self._fitted_to:
-            self.show_current()
+        geometry, shown = self._geometry(), self._shown_decoded
+        if geometry == self._fitted_to or self._displayed_id is None:
+            return  # the same area, or nothing shown yet (the show on its way reads the area)
+        if (geometry is not None and shown is not None and shown.image is not None
+                and self.current is not None and self._displayed_id == self.current.id
+                and geometry.layout(shown.width, shown.height) == (shown.cells,
+                                                                   shown.image.size)):
+            self._fitted_to = geometry  # the image would come out the same: not sent again
+            return
+        self.show_current()
 
     def _update_status(self) -> None:
         s, item = self.session, self.current
