@@ -324,7 +324,9 @@ class LabelScreen(Screen):
         if item is None or item.id != message.image_id or geometry is None:
             return  # the user moved on meanwhile
         future = self._request(item, geometry)
-        if future.done() and self._displayed_id != item.id:
+        if not future.done():
+            self.show_current()  # the area changed while it decoded: wait for this size
+        elif self._displayed_id != item.id:
             self._display(item, future.result())
             self._update_status()
 
