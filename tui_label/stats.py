@@ -258,14 +258,19 @@ def agreement(rated: dict[int, dict[str, int]], class_ids: Sequence[int],
             pooled[i, j] += 1
             if i != j:
                 pooled[j, i] += 1
+    kappa, observed = fleiss_kappa(counts)
+    return Agreement(names, len(shared), dict(sorted(raters.items())), kappa, observed,
+                     pair_agreements(pair_cells), pooled.tolist())
+
+
+def pair_agreements(pair_cells: dict) -> list[PairAgreement]:
+    """Each pair of annotators' agreement from its confusion counts, pairs in name order."""
     pairs = []
     for (a, b), cells in sorted(pair_cells.items()):
         n = int(cells.sum())
         pairs.append(PairAgreement(a, b, n, float(np.trace(cells) / n), cohen_kappa(cells),
                                    cells.tolist()))
-    kappa, observed = fleiss_kappa(counts)
-    return Agreement(names, len(shared), dict(sorted(raters.items())), kappa, observed, pairs,
-                     pooled.tolist())
+    return pairs
 
 
 def set_agreement(rated: dict[int, dict[str, frozenset[int]]], class_ids: Sequence[int],
@@ -318,13 +323,8 @@ def _class_agreement(name: str, cid: int,
             if cells is None:
                 cells = pair_cells[(a, b)] = np.zeros((2, 2), dtype=np.int64)
             cells[int(has[a]), int(has[b])] += 1
-    pairs = []
-    for (a, b), cells in sorted(pair_cells.items()):
-        n = int(cells.sum())
-        pairs.append(PairAgreement(a, b, n, float(np.trace(cells) / n), cohen_kappa(cells),
-                                   cells.tolist()))
     kappa, observed = fleiss_kappa(counts)
-    return ClassAgreement(name, with_class, kappa, observed, pairs)
+    return ClassAgreement(name, with_class, kappa, observed, pair_agreements(pair_cells))
 
 
 # -- per annotator --------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from tui_label.errors import UsageError
-from tui_label.paths import dataset_root
+from tui_label.cli_args import existing_db
 from tui_label.train.options import (
     OptionField,
     TrainOptions,
@@ -61,22 +60,13 @@ def options_from_command(settings: dict, given: set[str] | None = None) -> Train
     ``given``: the options typed on the command line (default: those that differ from their
     default); with ``--resume`` only a few may be.
     """
-    from tui_label.paths import default_db
-
     if settings.get("resume") is not None:
         if given is None:
             given = {f.name for f in option_fields()
                      if f.has_default and settings.get(f.name, f.default) != f.default}
         check_resume_flags(sorted(given, key=[f.name for f in option_fields()].index))
 
-    root = dataset_root(settings["root"]) if settings["root"] is not None else None
-    db = settings["db"]
-    if db is None:
-        if root is None:
-            raise UsageError("give the dataset folder DIR or --db PATH")
-        db = default_db(root)
-    if not db.exists():
-        raise UsageError(f"no database at {db}: label some images first")
+    db, root = existing_db(settings["root"], settings["db"])
     opts = TrainOptions(**{**settings, "db": db, "root": root})
     opts.validate()
     return opts
