@@ -25,6 +25,7 @@ numpy, sqlite3 and Pillow (through ``tui_label.images``) only: no torch, no text
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -42,6 +43,33 @@ from tui_label import images
 VERSION = 1  # the layout; another version is rebuilt
 COMMIT_EVERY = 256  # images decoded in parallel, then written in one index transaction
 _BUSY_MS = 60_000  # another filler holds the index: wait, it commits in milliseconds
+
+
+@contextlib.contextmanager
+def _opening_lock(path: Path):
+    """An exclusive ``flock`` on ``path`` while held (where the platform has ``fcntl``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite said the file is not a database or is corrupt (not merely busy)."""
+    if isinstance(error, sqlite3.OperationalError):
+        return False  # locked, busy, read-only, disk I/O: the file may be fine
+    name = getattr(error, "sqlite_errorname", "")
+    if name:
+        return name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT"))
+    text = str(error)  # Python 3.10 has no error names
+    return "not a database" in text or "malformed" in text
 
 
 def cache_dir(db: Path) -> Path:
@@ -80,9 +108,15 @@ class DecodeCache:
     # -- the index ------------------------------------------------------------------------
 
     def _open_index(self) -> sqlite3.Connection:
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError:
+        # One opener at a time: two processes creating (or rebuilding) the index at once
+        # would otherwise see each other's half-made file, and a busy lock must never be
+        # taken for a damaged file (that deleted a cache another process was filling).
+        with _opening_lock(self.folder / "open.lock"):
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as error:
+                if not _damaged(error):
+                    raise
             # Not a database (damaged, or something else's file): start this size afresh.
             for path in (self.index_path, self.pixels_path):
                 path.unlink(missing_ok=True)
