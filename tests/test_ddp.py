@@ -241,3 +241,170 @@ def test_stopping_the_launcher_cancels_every_rank(tmp_path: Path):
     finally:
         store.close()
     assert rank_pids(run_id) == {}
+
+
+def train_events(cmd: list[str]) -> tuple[int, list[dict], str]:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return done.returncode, parse_events(done.stdout), done.stderr
+
+
+def epoch_losses(db: Path, run_id: int) -> dict[int, tuple[float, float]]:
+    store = Store(db)
+    try:
+        return {r["epoch"]: (r["train_loss"], r["val_loss"]) for r in store.epochs(run_id)}
+    finally:
+        store.close()
+
+
+def test_a_stopped_ddp_run_resumes_on_as_many_ranks_as_if_never_stopped(tmp_path: Path):
+    epochs = 8
+    root, db, _ = make_db(tmp_path, per_class=8)
+    # The reference: the same run, never stopped.
+    code, events, err = train_events(train_cmd(root, db, epochs, "--nproc", "2", "--seed",
+                                               "3"))
+    assert code == 0, err[-3000:]
+    full = epoch_losses(db, events[-1]["run_id"])
+    full_ckpt = torch.load(events[-1]["last_checkpoint"], weights_only=True)
+    assert len(full_ckpt["rank_rng"]) == 2  # each rank's own random state
+
+    proc = subprocess.Popen(train_cmd(root, db, epochs, "--nproc", "2", "--seed", "3"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_id = None
+    try:
+        for line in proc.stdout:
+            event = parse_events(line)[0]
+            run_id = event["run_id"] or run_id
+            if event["event"] == "checkpoint" and event["epoch"] == 2:
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest = parse_events(proc.stdout.read())
+        assert proc.wait(timeout=120) == 130, proc.stderr.read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rest[-1]["event"] == "cancelled" and f"--resume {run_id}" in rest[-1]["reason"]
+    kept = max(epoch_losses(db, run_id))  # the last finished epoch (2, or 3 if it ended first)
+    assert 2 <= kept < epochs
+
+    # No --nproc: the run goes on in the two processes it began with.
+    code, events, err = train_events(
+        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume", str(run_id),
+         "--events", "json"])
+    assert code == 0, err[-3000:]
+    assert {e["run_id"] for e in events} == {run_id}
+    assert [e["world_size"] for e in events if e["event"] == "started"] == [2]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == list(
+        range(kept + 1, epochs + 1))
+    assert events[-1]["event"] == "finished"
+    runs, rows = runs_and_epochs(db)
+    assert [r[:2] for r in runs] == [(1, "finished"), (run_id, "finished")]
+    assert [e for r, e in rows if r == run_id] == list(range(1, epochs + 1))
+    # Every rank's batches, augmentations and learning rates went on where they stopped.
+    resumed = epoch_losses(db, run_id)
+    for epoch in range(1, epochs + 1):
+        assert resumed[epoch] == pytest.approx(full[epoch], rel=1e-4), epoch
+    last = torch.load(events[-1]["last_checkpoint"], weights_only=True)
+    assert last["scheduler"]["last_epoch"] == full_ckpt["scheduler"]["last_epoch"]
+
+
+def test_a_resume_given_nproc_changes_the_processes_not_the_run(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    proc, run_id = start_long_run(root, db)
+    try:
+        for line in proc.stdout:
+            if parse_events(line)[0]["event"] == "checkpoint":
+                proc.send_signal(signal.SIGTERM)
+                break
+        proc.stdout.read()
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    store = Store(db)
+    try:  # a run of 100,000 epochs: shorten it (a test may; a person cannot)
+        config = dict(store.run(run_id)["config"], epochs=store.epochs(run_id)[-1]["epoch"] + 1)
+        store.conn.execute("UPDATE runs SET config = ? WHERE id = ?",
+                           (__import__("json").dumps(config), run_id))
+        store.conn.commit()
+    finally:
+        store.close()
+    code, events, err = train_events(
+        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume", str(run_id),
+         "--events", "json", "--nproc", "1"])
+    assert code == 0, err[-3000:]
+    assert [e["world_size"] for e in events if e["event"] == "started"] == [1]
+    assert {e["run_id"] for e in events} == {run_id}
+    runs, _ = runs_and_epochs(db)
+    assert [r[:2] for r in runs] == [(run_id, "finished")]  # no second run row
+
+
+def test_one_process_through_the_launcher_is_one_run(tmp_path: Path):
+    # torchrun with one process: the rank must take the launcher's run, not make another.
+    root, db, _ = make_db(tmp_path, per_class=8)
+    code, events, err = train_events(train_cmd(root, db, 2, "--nproc", "1"))
+    assert code == 0, err[-3000:]
+    runs, epochs = runs_and_epochs(db)
+    assert [r[:2] for r in runs] == [(1, "finished")]
+    assert epochs == [(1, 1), (1, 2)]
+    assert {e["run_id"] for e in events} == {1}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_machines(cmd_for_node) -> list[subprocess.Popen]:
+    """The same command on "two machines" (two launchers here, one process each)."""
+    port = str(free_port())
+    return [subprocess.Popen(cmd_for_node(node) + ["--nnodes", "2", "--node-rank", str(node),
+                                                   "--master-addr", "127.0.0.1",
+                                                   "--master-port", port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for node in (0, 1)]
+
+
+def test_two_machines_train_one_run_and_resume_it(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=8)
+    epochs = 6
+    nodes = two_machines(lambda node: train_cmd(root, db, epochs, "--nproc", "1"))
+    try:
+        run_id = None
+        for line in nodes[0].stdout:
+            event = parse_events(line)[0]
+            run_id = event["run_id"] or run_id
+            if event["event"] == "checkpoint":
+                nodes[0].send_signal(signal.SIGTERM)  # machine 0's Ctrl+C stops both
+                break
+        assert nodes[0].wait(timeout=120) == 130, nodes[0].stderr.read()[-3000:]
+        assert nodes[1].wait(timeout=120) != 0  # its rank was stopped, not finished
+    finally:
+        for proc in nodes:
+            if proc.poll() is None:
+                proc.kill()
+    assert runs_and_epochs(db)[0] == [(run_id, "cancelled", *runs_and_epochs(db)[0][0][2:])]
+    kept = max(epoch_losses(db, run_id))
+
+    resume = [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume",
+              str(run_id), "--events", "json"]
+    nodes = two_machines(lambda node: list(resume))
+    try:
+        out = [proc.communicate(timeout=300) for proc in nodes]
+    finally:
+        for proc in nodes:
+            if proc.poll() is None:
+                proc.kill()
+    assert [proc.returncode for proc in nodes] == [0, 0], out[0][1][-2000:] + out[1][1][-2000:]
+    events = parse_events(out[0][0])
+    assert [e["world_size"] for e in events if e["event"] == "started"] == [2]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == list(
+        range(kept + 1, epochs + 1))
+    runs, rows = runs_and_epochs(db)
+    assert [r[:2] for r in runs] == [(run_id, "finished")]
+    assert [e for _, e in rows] == list(range(1, epochs + 1))
+    # Machine 1 sends no events (rank 0 is on machine 0) and wrote nothing.
+    assert [e["event"] for e in parse_events(out[1][0])
+            if e["event"] not in ("preparing",)] == []

@@ -90,13 +90,17 @@ def test_every_field_round_trips_panel_to_command_line_to_options(places):
 
 def test_resume_round_trips_with_the_options_it_allows(places):
     db, root, _ = places
-    allowed = {k: NON_DEFAULT_TEXT[k] for k in ("resume", "device", "nice", "events")}
+    # Where and in how many processes the run goes on may change; nothing of the run itself.
+    allowed = {k: NON_DEFAULT_TEXT[k] for k in ("resume", "device", "nice", "events", "nproc",
+                                                "nnodes", "node_rank", "master_addr",
+                                                "master_port")}
     opts = TrainOptions.from_settings(db, root, allowed)
     assert (opts.resume, opts.device, opts.nice, opts.events) == (4, "cpu", 10, "json")
+    assert (opts.nproc, opts.nnodes, opts.node_rank) == (2, 2, 1)
     assert parse_command_line(opts.command_args()) == opts
     for name, text in NON_DEFAULT_TEXT.items():  # any run setting with it is refused
-        if name in ("weights", "nnodes", "node_rank", *allowed):
-            continue  # (--nnodes and --node-rank are refused alone: they need --nproc)
+        if name in ("weights", "gpus", *allowed):
+            continue  # (--gpus: with --nproc it is refused for that; tested with the launcher)
         with_it = TrainOptions.from_settings(db, root, {**allowed, name: text})
         with pytest.raises(UsageError) as err:
             parse_command_line(with_it.command_args())

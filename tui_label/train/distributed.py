@@ -19,7 +19,8 @@ import torch.distributed as dist
 # How long a collective may wait for the other ranks before the run fails (a rank that hangs
 # rather than dies). Decoding happens before the ranks start (the launcher fills the cache).
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)
-RUN_ID_ENV = "TUI_LABEL_RUN_ID"  # the run the launcher created, for rank 0
+RUN_ID_ENV = "TUI_LABEL_RUN_ID"  # the run the launcher created (or reopened), for rank 0
+RESUME_ENV = "TUI_LABEL_RESUME"  # "1": the launcher reopened that run (--resume) to go on
 
 
 @dataclass(frozen=True)

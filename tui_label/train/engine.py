@@ -29,7 +29,7 @@ from tui_label.metrics import confusion_matrix, multi_label_report, report
 from tui_label.paths import runs_dir
 from tui_label.store import Store, StoreWriteError, TrainingItem
 from tui_label.train import data as tdata
-from tui_label.train.distributed import ALONE, RUN_ID_ENV, World, epoch_order
+from tui_label.train.distributed import ALONE, RESUME_ENV, RUN_ID_ENV, World, epoch_order
 from tui_label.train.events import Emitter
 from tui_label.train.models import build_model
 from tui_label.train.options import TrainOptions
@@ -235,10 +235,13 @@ def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
     if opts.nice:
         os.nice(opts.nice)
     world = World.from_env()
-    if not world.distributed and (opts.gpus or opts.nproc):
-        from tui_label.train import launch  # --gpus / --nproc: start the ranks
+    if not launched(world):
+        if opts.resume is not None:  # the run's settings decide how many processes it takes
+            opts = resume_settings(opts, writes)
+        if opts.gpus or opts.nproc:
+            from tui_label.train import launch  # --gpus / --nproc: start the ranks
 
-        return launch.launch(opts, emitter, stopper, writes)
+            return launch.launch(opts, emitter, stopper, writes)
     if not world.main:  # rank 0 alone writes to the store and sends events
         store = Store(opts.db, readonly=True)
         emitter = Emitter("json", stream=open(os.devnull, "w"))  # noqa: SIM115
@@ -251,6 +254,26 @@ def train(opts: TrainOptions, emitter: Emitter, stopper: Stopper | None = None,
     finally:
         store.close()
         world.stop()
+
+
+def launched(world: World) -> bool:
+    """Whether this process is a rank started by ``launch`` (the run is the launcher's)."""
+    return world.distributed or (RUN_ID_ENV in os.environ and "WORLD_SIZE" in os.environ)
+
+
+def resume_settings(opts: TrainOptions, writes: WritePolicy) -> TrainOptions:
+    """``--resume``: the run's own settings (checked: ``run_to_resume``), with what may change
+    taken from ``opts``."""
+    store = Store(opts.db, readonly=True, busy_timeout_ms=writes.busy_timeout_ms)
+    try:
+        resumed = resumed_options(opts, run_to_resume(store, opts.resume,
+                                                      joining=opts.node_rank > 0))
+    finally:
+        store.close()
+    # The processes and machines, now that the run's are known (its starting weights are its
+    # checkpoint: a --weights file it began from may be gone).
+    replace(resumed, resume=None, weights=None, pretrained=False).validate()
+    return resumed
 
 
 class NoWrites:
@@ -305,8 +328,8 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
         run = run_to_resume(store, opts.resume)
         opts = resumed_options(opts, run)
         resume = (run, resume_checkpoint(run))
-        if "multi_label" not in (run["config"] or {}):  # a run from before multi-label mode
-            opts = replace(opts, multi_label=False)
+    from_launcher = launched(world)  # the launcher made (or reopened) the run
+    resuming = resume is not None or (from_launcher and bool(os.environ.get(RESUME_ENV)))
     opts = label_mode(opts, store)
     warnings: list[str] = []
     root, items, index_of, names = plan(opts, store, warnings.append)
@@ -315,11 +338,15 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
     torch.manual_seed(opts.seed)  # the initial weights too: same seed, same run
     # A resumed run's weights are in its checkpoint: no pretrained or --weights file needed.
     model = build_model(opts.model, len(names),
-                        pretrained=False if resume else opts.pretrained,
-                        weights_file=None if resume else opts.weights,
+                        pretrained=False if resuming else opts.pretrained,
+                        weights_file=None if resuming else opts.weights,
                         freeze_backbone=opts.freeze_backbone, warn=warnings.append)
-    if world.distributed:  # the launcher made the run; rank 0 tells the others its id
+    if from_launcher:  # rank 0 tells the others the run's id
         run_id = world.broadcast(int(os.environ[RUN_ID_ENV]) if world.main else None)
+        if resuming:  # reopened and checked by the launcher: every rank loads its checkpoint
+            run = store.run(run_id)
+            resume = (run, resume_checkpoint(run))
+            load_resumed_weights(model, resume[1], run)
     elif resume is None:
         run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                              names)
@@ -562,14 +589,17 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     start = time.monotonic()
     seen = 0
 
-    def checkpoint(epoch: int, path: Path, metrics: dict | None) -> None:
+    def checkpoint(epoch: int, path: Path, metrics: dict | None,
+                   ranks_rng: list | None = None) -> None:
         if not world.main:
             return
-        # Everything --resume needs: optimizer, schedule, scaler, best so far, random state.
+        # Everything --resume needs: optimizer, schedule, scaler, best so far, random state
+        # (with several ranks, each one's: they augment with their own random numbers).
         best = max(best_acc, metrics["accuracy"]) if metrics else best_acc
         save_atomic({"model": model.state_dict(), **fit.state_dict(), "epoch": epoch,
                      "class_names": names, "config": opts.to_json(), "metrics": metrics,
-                     "best_accuracy": best, "rng": rng_state(device, fit.generator)}, path)
+                     "best_accuracy": best, "rng": rng_state(device, fit.generator),
+                     "rank_rng": ranks_rng}, path)
 
     def check(epoch: int) -> None:
         if world.distributed and world.any(stopper.requested is not None):
@@ -607,7 +637,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
 
     first_epoch = 1
     if resume is not None:  # last: nothing may draw random numbers between this and epoch 1
-        first_epoch, best_acc = restore_fit(fit, resume, device, emitter)
+        first_epoch, best_acc = restore_fit(fit, resume, device, emitter, world)
     set_train_mode(model, opts.freeze_backbone)
     for epoch in range(first_epoch, opts.epochs + 1):
         world.barrier()  # after rank 0's writes of the last epoch: all ranks start together
@@ -619,6 +649,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         if not math.isfinite(val_loss):  # such a model must never become best.pt
             raise NaNLoss(f"the validation loss became {val_loss} in epoch {epoch}: try a "
                           f"lower --lr than {opts.learning_rate}")
+        ranks_rng = world.gather(rng_state(device, fit.generator)) if world.distributed \
+            else None
         if not world.main:
             continue  # rank 0 records the epoch
         if fit.multi_label:
@@ -634,11 +666,11 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         emitter.emit("epoch", epoch=epoch, epochs=opts.epochs, train_loss=train_loss,
                      val_loss=val_loss, seconds=seconds, images_per_sec=rate,
                      **metrics.to_dict())
-        checkpoint(epoch, last_path, metrics.to_dict())
+        checkpoint(epoch, last_path, metrics.to_dict(), ranks_rng)
         best = metrics.accuracy > best_acc
         if best:
             best_acc = metrics.accuracy
-            checkpoint(epoch, best_path, metrics.to_dict())
+            checkpoint(epoch, best_path, metrics.to_dict(), ranks_rng)
         writer.must(f"epoch {epoch}'s checkpoint paths", store.update_run, run_id,
                     last_checkpoint=str(last_path), best_checkpoint=str(best_path),
                     best_accuracy=best_acc)
@@ -715,16 +747,25 @@ def load_resumed_weights(model: nn.Module, ckpt: dict, run: dict) -> None:
                          f"weights of run {run['id']}'s model ({run['model']})") from None
 
 
-def restore_fit(fit: Fit, ckpt: dict, device: torch.device,
-                emitter: Emitter) -> tuple[int, float]:
+def restore_fit(fit: Fit, ckpt: dict, device: torch.device, emitter: Emitter,
+                world: World = ALONE) -> tuple[int, float]:
     """Put the optimizer, schedule, scaler and random state back as they were when ``ckpt``
-    was saved. Returns the epoch to continue with and the best accuracy so far."""
+    was saved. Returns the epoch to continue with and the best accuracy so far.
+
+    With as many ranks as when it was saved, each rank gets its own random state back (the
+    run goes on as if never stopped); with another number of ranks, rank 0 gets rank 0's and
+    the others a generator of their own, seeded from the run's seed, rank and epoch."""
     fit.load_state_dict(ckpt)
     if ckpt["steps_per_epoch"] != fit.steps:
         emitter.emit("warning", message=f"the run now has {fit.steps} steps per epoch, it had "
-                     f"{ckpt['steps_per_epoch']} (labels changed since it stopped): the "
-                     "learning-rate schedule keeps its original length")
-    rng = ckpt["rng"]
+                     f"{ckpt['steps_per_epoch']} (the labels or the number of processes "
+                     "changed since it stopped): the learning-rate schedule keeps its "
+                     "original length")
+    saved = ckpt.get("rank_rng") or [ckpt["rng"]]
+    rng = saved[world.rank] if len(saved) == world.size or world.rank == 0 else None
+    if rng is None:
+        fit.generator.manual_seed(fit.opts.seed * 100_003 + world.rank * 1_009 + ckpt["epoch"])
+        return ckpt["epoch"] + 1, float(ckpt["best_accuracy"])
     torch.set_rng_state(rng["torch"])
     fit.generator.set_state(rng["generator"])
     if device.type == "cuda" and rng.get("cuda") is not None:

@@ -21,7 +21,7 @@ from dataclasses import replace
 import torch
 
 from tui_label.errors import UsageError
-from tui_label.train.distributed import RUN_ID_ENV
+from tui_label.train.distributed import RESUME_ENV, RUN_ID_ENV
 from tui_label.train.events import Emitter
 from tui_label.train.options import TrainOptions
 from tui_label.train.stopper import Stopper
@@ -69,7 +69,8 @@ def rank_device(opts: TrainOptions) -> str:
 def command(opts: TrainOptions, events: str) -> list[str]:
     """The torchrun command line for this machine."""
     n = processes(opts)
-    rank_opts = replace(opts, gpus=None, nproc=None, nnodes=1, node_rank=0,
+    # The ranks get the run's settings on their command line, not --resume (RESUME_ENV).
+    rank_opts = replace(opts, gpus=None, nproc=None, nnodes=1, node_rank=0, resume=None,
                         master_addr=TrainOptions.master_addr, master_port=TrainOptions.master_port,
                         device=rank_device(opts), events=events, nice=0)
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={n}"]
@@ -143,8 +144,14 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
     from tui_label.decode_cache import DecodeCache
     from tui_label.store import Store
     from tui_label.train import data as tdata
-    from tui_label.train.engine import label_mode, plan
+    from tui_label.train.engine import (
+        label_mode,
+        load_resumed_weights,
+        plan,
+        resume_checkpoint,
+    )
     from tui_label.train.models import build_model
+    from tui_label.train.resume import run_to_resume
     from tui_label.train.writes import RunWriter
 
     check(opts)
@@ -152,17 +159,32 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
     try:
         opts = label_mode(opts, store)  # the ranks get it on their command line
         root, items, _index_of, names = plan(opts, store)
+        resume = None
+        if opts.resume is not None:  # checked here, before anything is written
+            run = run_to_resume(store, opts.resume, joining=opts.node_rank > 0)
+            resume = (run, resume_checkpoint(run))
         # The model's own errors (an unknown name, weights not downloadable) before a run
-        # exists; the ranks build it again.
-        build_model(opts.model, len(names), pretrained=opts.pretrained,
-                    weights_file=opts.weights, freeze_backbone=opts.freeze_backbone,
-                    warn=lambda message: None)
+        # exists; the ranks build it again (a resumed one from its checkpoint).
+        model = build_model(opts.model, len(names),
+                            pretrained=opts.pretrained and resume is None,
+                            weights_file=None if resume else opts.weights,
+                            freeze_backbone=opts.freeze_backbone, warn=lambda message: None)
+        if resume is not None:
+            load_resumed_weights(model, resume[1], resume[0])
+        del model
         writer = RunWriter(store, emitter, writes)
         run_id = None
-        if opts.node_rank == 0:
+        if opts.node_rank == 0 and resume is None:
             run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                                  names)
-            emitter.run_id = run_id
+        elif opts.node_rank == 0:
+            run, ckpt = resume
+            run_id = run["id"]
+            if not writer.must(f"run {run_id}'s restart", store.reopen_run, run_id,
+                               status=run["status"], pid=run["pid"], last_epoch=ckpt["epoch"]):
+                raise UsageError(f"--resume {run_id}: run {run_id} changed while it was being "
+                                 "resumed (another trainer took it over?)")
+        emitter.run_id = run_id
         # Every rank reads the pixels the launcher decoded here, with all of this machine's
         # cores (a rank waiting for another's decoding would time out its collectives).
         with DecodeCache.open(opts.db, opts.size) as cache:
@@ -172,8 +194,11 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
                                  "preparing", done=done, total=total, decoded=decoded))
         emitter.close()  # the terminal is rank 0's from here
         env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_rank(opts)))
+        env.pop(RESUME_ENV, None)
         if run_id is not None:
             env[RUN_ID_ENV] = str(run_id)
+        if resume is not None:
+            env[RESUME_ENV] = "1"
         code, stderr = run_torchrun(command(opts, emitter.mode), env, stopper)
         if code == 0 or run_id is None:
             return code

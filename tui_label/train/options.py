@@ -28,9 +28,13 @@ SMALL_CNN_LR, FINE_TUNE_LR = 3e-3, 1e-3
 SMALL_CNN_SIZE, FINE_TUNE_SIZE = 64, 224
 
 AUTO = "auto"  # how the panel writes "None: let the trainer decide"
-# What may be given with --resume: where the data and database are, and how this process runs.
-# The run's own settings (model, epochs, learning rate, ...) come from the run.
-RESUME_ALLOWED = ("db", "root", "device", "nice", "events", "resume")
+# Where the processes of a --gpus/--nproc run are: may change on a resume (a machine's
+# address, which of them this is).
+PLACE_OPTIONS = ("nnodes", "node_rank", "master_addr", "master_port")
+# What may be given with --resume: where the data and database are, and how this process (and
+# its ranks) run. The run's own settings (model, epochs, learning rate, ...) come from the run.
+RESUME_ALLOWED = ("db", "root", "device", "nice", "events", "resume", "gpus", "nproc",
+                  *PLACE_OPTIONS)
 TRUE_WORDS = ("yes", "true", "on", "1")
 FALSE_WORDS = ("no", "false", "off", "0")
 
@@ -115,9 +119,10 @@ class TrainOptions:
     master_port: int = _opt(29500, "Machine 0's port, for --nnodes above 1.")
     resume: int | None = _opt(None, "Continue run RUN (cancelled or failed) from its last "
                                     "checkpoint: the same run, its epochs so far kept, its own "
-                                    "settings and learning-rate schedule. Only DIR, --db, "
-                                    "--device (default: the run's), --nice and --events may be "
-                                    "given with it.", metavar="RUN")
+                                    "settings and learning-rate schedule, in as many processes "
+                                    "as it began with. Only DIR, --db, --device (default: the "
+                                    "run's), --nice, --events, --gpus/--nproc and the machine "
+                                    "options may be given with it.", metavar="RUN")
 
     @property
     def learning_rate(self) -> float:
@@ -148,8 +153,10 @@ class TrainOptions:
             (self.nproc is None or self.nproc >= 1, "--nproc must be at least 1"),
             (not (self.gpus and self.nproc), "give --gpus or --nproc, not both"),
             (self.nnodes >= 1, "--nnodes must be at least 1"),
-            (0 <= self.node_rank < self.nnodes, "--node-rank must be between 0 and --nnodes - 1"),
-            (self.nnodes == 1 or bool(self.gpus or self.nproc),
+            # (With --resume, the processes may be the run's: checked once it is read.)
+            (self.resume is not None or 0 <= self.node_rank < self.nnodes,
+             "--node-rank must be between 0 and --nnodes - 1"),
+            (self.resume is not None or self.nnodes == 1 or bool(self.gpus or self.nproc),
              "--nnodes needs --gpus or --nproc (the processes on each machine)"),
             (1 <= self.master_port <= 65535, "--master-port must be between 1 and 65535"),
             *((getattr(self, f.name) in f.spec.choices,
@@ -212,7 +219,8 @@ def check_resume_flags(given: Iterable[str]) -> None:
     refused = [option_field(name).flag for name in given if name not in RESUME_ALLOWED]
     if refused:
         raise UsageError(f"--resume continues a run with its own settings: {', '.join(refused)} "
-                         "cannot be given with it (only DIR, --db, --device, --nice, --events)")
+                         "cannot be given with it (only DIR, --db, --device, --nice, --events, and "
+                         "--gpus/--nproc with the machine options)")
 
 
 @dataclass(frozen=True)

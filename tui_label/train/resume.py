@@ -13,14 +13,17 @@ from typing import Any
 
 from tui_label.errors import UsageError
 from tui_label.store import Store, pid_alive
-from tui_label.train.options import TrainOptions, option_fields
+from tui_label.train.options import PLACE_OPTIONS, TrainOptions, option_fields
 
 RESUMABLE = ("cancelled", "failed")
 
 
-def run_to_resume(store: Store, run_id: int) -> dict:
+def run_to_resume(store: Store, run_id: int, joining: bool = False) -> dict:
     """The run ``run_id``, checked: it exists, it is cancelled or failed (or its trainer died
     without saying so), it has its last checkpoint, and today's classes are its classes.
+
+    ``joining``: this is another machine of a several-machine resume (``--node-rank`` above
+    0): machine 0 reopens the run, so its status is not checked here.
 
     Raises:
         UsageError: one line saying why the run cannot be resumed.
@@ -29,7 +32,7 @@ def run_to_resume(store: Store, run_id: int) -> dict:
     what = f"--resume {run_id}"
     if run is None:
         raise UsageError(f"{what}: there is no run {run_id} in {store.path}")
-    status = run["status"]
+    status = "cancelled" if joining else run["status"]
     if status == "finished":
         start_from = (f", with --weights {run['best_checkpoint']} to begin from it"
                       if run["best_checkpoint"] else "")
@@ -75,10 +78,11 @@ def _names(names: list[str]) -> str:
 
 def resumed_options(opts: TrainOptions, run: dict) -> TrainOptions:
     """The run's stored settings, with what may change on a resume taken from ``opts``: the
-    database, the dataset folder (when given), the device (unless ``auto``), the priority and
-    the event format."""
+    database, the dataset folder (when given), the device (unless ``auto``), the priority, the
+    event format, and the processes (``--gpus``/``--nproc`` and the machines, each when given;
+    a run of several processes otherwise goes on with as many as it began with)."""
     stored: dict[str, Any] = run["config"] if isinstance(run["config"], dict) else {}
-    values = {}
+    values: dict[str, Any] = {"multi_label": False}  # a run from before multi-label mode
     for f in option_fields():
         if f.name not in stored:  # a run of an older tui-label: that option's default
             continue
@@ -86,5 +90,12 @@ def resumed_options(opts: TrainOptions, run: dict) -> TrainOptions:
         values[f.name] = Path(value) if f.kind is Path and value is not None else value
     root = opts.root or values.get("root")
     device = opts.device if opts.device != "auto" else values.get("device", "auto")
-    return TrainOptions(**{**values, "db": opts.db, "root": root, "device": device,
+    layout: dict[str, Any] = {}
+    if opts.gpus or opts.nproc:  # given: this many processes now (the global batch stays)
+        layout.update(gpus=opts.gpus, nproc=opts.nproc)
+    defaults = TrainOptions.__dataclass_fields__
+    for name in PLACE_OPTIONS:
+        if getattr(opts, name) != defaults[name].default:
+            layout[name] = getattr(opts, name)
+    return TrainOptions(**{**values, **layout, "db": opts.db, "root": root, "device": device,
                            "nice": opts.nice, "events": opts.events, "resume": run["id"]})
