@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,6 +61,62 @@ def test_two_gloo_ranks_train_one_run(tmp_path: Path):
     last = [e for e in events if e["event"] == "epoch"][-1]
     assert sum(sum(row) for row in last["confusion"]) == runs[0][3]
     assert next(e for e in events if e["event"] == "predicted")["images"] > 0
+
+
+def test_the_ranks_predict_shares_that_add_up_to_one_process_predicting_all(tmp_path: Path):
+    from tui_label.paths import runs_dir
+    from tui_label.predictions import PredictionSet, predictions_dir
+
+    root, db, labeled = make_db(tmp_path, per_class=8,
+                                keep=lambda path: not path.endswith(("006.png", "007.png")))
+    done = subprocess.run(train_cmd(root, db, 2, "--nproc", "2"), capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = parse_events(done.stdout)
+    run_id = events[-1]["run_id"]
+    run_dir = runs_dir(db.resolve()) / f"run-{run_id}"
+    shared = PredictionSet.load(predictions_dir(run_dir))
+    ids, probs = np.array(shared.ids), np.array(shared.probs)
+    assert list(run_dir.glob("predictions-rank*")) == []  # the shares were merged, then removed
+    store = Store(db)
+    try:
+        every = [i for i, _ in store.readable_images()]
+        assert store.run(run_id)["predicted_at"] and store.run(run_id)["reason"] is None
+    finally:
+        store.close()
+    assert ids.tolist() == every and len(every) > labeled  # each image once, unlabeled too
+    assert next(e for e in events if e["event"] == "predicted")["images"] == len(every)
+    # One process predicting all of them with the same checkpoint gives the same numbers.
+    again = subprocess.run([sys.executable, "-m", "tui_label", "predict", "--db", str(db),
+                            "--run", str(run_id), "--device", "cpu"],
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr[-2000:]
+    alone = PredictionSet.load(predictions_dir(run_dir))
+    assert np.array(alone.ids).tolist() == every
+    assert np.allclose(np.array(alone.probs), probs, atol=1e-5)
+
+
+def test_predicting_in_shares_splits_the_images_without_overlap(tmp_path: Path):
+    from tui_label.train import predict
+    from tui_label.train.models import build_model
+
+    root, db, _ = make_db(tmp_path, per_class=4)
+    predictor = predict.Predictor(build_model("small-cnn", 3, pretrained=False).eval(), torch.device("cpu"), 8)
+    store = Store(db)
+    try:
+        alone = predict.predict_images(predictor, store, root, 16, Emitter("json",
+                                       stream=io.StringIO()))
+        parts = [predict.predict_images(predictor, store, root, 16,
+                                        Emitter("json", stream=io.StringIO()), share=(k, 3))
+                 for k in range(3)]
+    finally:
+        store.close()
+    assert all(len(p[0]) > 0 for p in parts)
+    assert sorted(i for p in parts for i in p[0].tolist()) == alone[0].tolist()
+    for k, (ids, probs, _) in enumerate(parts):
+        assert all(i % 3 == k for i in ids.tolist())
+        rows = np.searchsorted(alone[0], ids)
+        assert np.allclose(alone[1][rows], probs, atol=1e-6)
 
 
 def test_other_ranks_open_the_store_read_only_and_send_no_events(tmp_path: Path, monkeypatch):

@@ -27,7 +27,7 @@ from tui_label.decode_cache import DecodeCache
 from tui_label.errors import UsageError
 from tui_label.metrics import confusion_matrix, multi_label_report, report
 from tui_label.paths import runs_dir
-from tui_label.store import Store, StoreWriteError, TrainingItem
+from tui_label.store import Store, StoreWriteError, TrainingItem, now_iso
 from tui_label.train import data as tdata
 from tui_label.train.distributed import ALONE, RESUME_ENV, RUN_ID_ENV, World, epoch_order
 from tui_label.train.events import Emitter
@@ -676,17 +676,22 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                     best_accuracy=best_acc)
         emitter.emit("checkpoint", path=str(best_path if best else last_path), best=best,
                      epoch=epoch)
-    if world.distributed:  # the predictions are rank 0's alone: no collective after this
-        world.barrier()  # rank 0's last epoch is recorded
+    data = TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])
+    shared = None
+    if world.distributed:
+        world.barrier()  # rank 0's last epoch (and best.pt) is written
+        # Every rank predicts its share of the images; rank 0 alone does the rest (the folds,
+        # the linear head, the store): no collective after this.
+        shared = _predict_shares(opts, store, emitter, stopper, run_id, root, device, model,
+                                 best_path, data, world)
         world.stop()
         if not world.main:
             cache.close()
             return 0
     # The run stays "running" until its predictions are stored; a failure there is a warning
     # (and the reason on the finished run): the trained model is never lost to it.
-    data = TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])
     problem = _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names,
-                              device, model, best_path, data)
+                              device, model, best_path, data, shared)
     cache.close()
     writer.must("the finished status", store.update_run, run_id, status="finished",
                 reason=problem)
@@ -812,10 +817,75 @@ MULTI_LABEL_NO_PREDICTIONS = (
     "single-label); its model is in its checkpoints")
 
 
+def _prediction_problem(exc: BaseException, opts: TrainOptions, run_id: int | None) -> str:
+    """Why there are no predictions, in one line (the run is trained: it stays finished)."""
+    if isinstance(exc, Cancelled):
+        return f"no predictions: {exc}"
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return (f"no predictions: CUDA out of memory at batch size {opts.batch_size}; run "
+                f"tui-label predict --run {run_id} --batch-size {max(1, opts.batch_size // 2)}")
+    import traceback
+
+    traceback.print_exc()  # stderr, for whoever debugs it
+    return f"no predictions: {type(exc).__name__}: {exc}"
+
+
+def _predict_shares(opts, store, emitter, stopper, run_id, root, device, model, best_path,
+                    data: TrainedData, world: World):
+    """Every rank of a run predicts its share of the images with the best weights (a
+    collective). On rank 0: ``(ids, probs, embeddings)`` of all of them, with the time and
+    last event id they are as of, or a string saying why there are none; None elsewhere.
+    The shares go through files beside the run (the ranks may be on several machines that
+    share the database's folder), not through the process group."""
+    from tui_label.train import predict
+
+    if opts.multi_label:
+        return None  # none are stored (_predict_at_end says so)
+    as_of = world.broadcast((now_iso(), store.last_event_id()) if world.main else None)
+    share = best_path.parent / f"predictions-rank{world.rank}.npz"
+    problem = None
+    try:
+        def check() -> None:
+            if stopper.requested:
+                raise Cancelled(f"stopped by {stopper.requested}")
+
+        state = torch.load(best_path, map_location=device, weights_only=True)["model"]
+        model.load_state_dict(state)
+        here = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+        ids, probs, embeddings = predict.predict_images(
+            predict.Predictor(model, device, opts.batch_size), store, root, opts.size,
+            emitter, cached=data.cached(), check=check, share=(world.rank, world.size),
+            workers=max(1, ((os.cpu_count() or 2) - 1) // here))
+        with open(share.with_suffix(".part"), "wb") as out:
+            np.savez(out, ids=ids, probs=probs, embeddings=embeddings)
+        os.replace(share.with_suffix(".part"), share)
+    except Exception as exc:
+        problem = _prediction_problem(exc, opts, run_id)
+        if world.rank:
+            problem = problem.replace("no predictions: ", f"no predictions: rank {world.rank}: ")
+    problems = world.gather(problem)  # every rank has finished its share (or failed)
+    if not world.main:
+        return None
+    shares = [best_path.parent / f"predictions-rank{k}.npz" for k in range(world.size)]
+    try:
+        failed = next((p for p in problems if p), None)
+        if failed:
+            return failed
+        parts = [np.load(path) for path in shares]
+        ids = np.concatenate([p["ids"] for p in parts])
+        order = np.argsort(ids, kind="stable")
+        return (ids[order], np.concatenate([p["probs"] for p in parts])[order],
+                np.concatenate([p["embeddings"] for p in parts])[order]), as_of
+    finally:
+        for path in shares:
+            path.unlink(missing_ok=True)
+
+
 def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, device,
-                    model, best_path, data: TrainedData) -> str | None:
+                    model, best_path, data: TrainedData, shared=None) -> str | None:
     """Predict every image with the best weights (and fine-tune the folds with ``--folds``).
-    Returns None, or why there are no predictions (announced as a warning)."""
+    ``shared``: what ``_predict_shares`` returned (a run of several ranks). Returns None, or
+    why there are no predictions (announced as a warning)."""
     from tui_label.train import predict  # it imports this module: loaded here, not on top
 
     def check(epoch: int = 0) -> None:
@@ -825,6 +895,10 @@ def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, 
     if opts.multi_label:
         emitter.emit("warning", message=MULTI_LABEL_NO_PREDICTIONS)
         return None
+    if isinstance(shared, str):  # a rank could not predict its share
+        emitter.emit("warning", message=shared)
+        return shared
+    predicted, as_of = shared if shared is not None else (None, None)
     try:
         oof = None
         if opts.folds:
@@ -834,18 +908,11 @@ def _predict_at_end(opts, store, writer, emitter, stopper, run_id, root, names, 
         run_model = predict.RunModel(run_id, model, best_path, names, opts)
         predict.predict_run(store, run_model, root, emitter, device=device,
                             batch_size=opts.batch_size, cached=data.cached(),
-                            oof=oof, check=check, write=writer.must)
+                            oof=oof, check=check, write=writer.must, predicted=predicted,
+                            as_of=as_of)
         return None
-    except Cancelled as exc:
-        reason = f"no predictions: {exc}"
-    except torch.cuda.OutOfMemoryError:
-        reason = (f"no predictions: CUDA out of memory at batch size {opts.batch_size}; run "
-                  f"tui-label predict --run {run_id} --batch-size {max(1, opts.batch_size // 2)}")
     except Exception as exc:  # the run is trained: say why, keep it
-        import traceback
-
-        traceback.print_exc()  # stderr, for whoever debugs it
-        reason = f"no predictions: {type(exc).__name__}: {exc}"
+        reason = _prediction_problem(exc, opts, run_id)
     emitter.emit("warning", message=reason)
     return reason
 

@@ -236,30 +236,42 @@ class Cached:
 
 
 class _Progress:
-    """``predicting`` events, at most two a second, and always the last one."""
+    """``predicting`` events, at most two a second, and always the last one. With ``shares``
+    processes each predicting a share, this one's progress stands for all of them."""
 
-    def __init__(self, emitter: Emitter, total: int) -> None:
+    def __init__(self, emitter: Emitter, total: int, shares: int = 1, mine: int = 0) -> None:
         self.emitter, self.total, self.done, self._last = emitter, total, 0, 0.0
+        self.shares, self.mine = shares, mine
 
     def add(self, n: int) -> None:
         self.done += n
         now = time.monotonic()
-        if self.done >= self.total or now - self._last >= PROGRESS_INTERVAL_S:
+        if self.done >= self.mine or now - self._last >= PROGRESS_INTERVAL_S:
             self._last = now
-            self.emitter.emit("predicting", done=self.done, total=self.total)
+            shown = self.total if self.done >= self.mine else min(self.total,
+                                                                  self.done * self.shares)
+            self.emitter.emit("predicting", done=shown, total=self.total)
 
 
 def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
                    emitter: Emitter, *, cached: Sequence[Cached] = (),
                    workers: int | None = None,
-                   check: Callable[[], None] = lambda: None) -> tuple[np.ndarray, ...]:
+                   check: Callable[[], None] = lambda: None,
+                   share: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, ...]:
     """Predict every readable image of the store: ``(ids, probs, embeddings)``, ids
     ascending. Images in ``cached`` are taken from there; the others are read through the
     decode cache (``tui_label.decode_cache``: decoded only when new or changed), a chunk at a
-    time. Files that cannot be read are left out."""
+    time. Files that cannot be read are left out.
+
+    ``share=(k, n)``: only the images whose id is ``k`` modulo ``n`` (process ``k`` of ``n``
+    predicting a run's images together; the split needs no agreement between them)."""
     targets = store.readable_images()
-    progress = _Progress(emitter, len(targets))
-    emitter.emit("predicting", done=0, total=len(targets))
+    total = len(targets)
+    k, n = share
+    if n > 1:
+        targets = [t for t in targets if t[0] % n == k]
+    progress = _Progress(emitter, total, shares=n, mine=len(targets))
+    emitter.emit("predicting", done=0, total=total)
     wanted = {image_id for image_id, _ in targets}
     ids: list[np.ndarray] = []
     probs: list[np.ndarray] = []
@@ -404,25 +416,31 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
                 device: torch.device, batch_size: int = 64, cached: Sequence[Cached] = (),
                 oof: tuple[np.ndarray, np.ndarray] | None = None,
                 check: Callable[[], None] = lambda: None,
-                write: Callable | None = None) -> Outcome:
+                write: Callable | None = None,
+                predicted: tuple[np.ndarray, ...] | None = None,
+                as_of: tuple[str, int] | None = None) -> Outcome:
     """Predict every readable image with ``run``'s model, work out out-of-sample
     probabilities (``oof``: ``(ids, probs)`` from fine-tuned folds, else a linear head) and the
     suspect labels, then store it all: the arrays beside the run, the top-k rows, the
     suspects, and last ``runs.predicted_at`` and ``predicted_through``.
 
-    ``write(what, fn, *args)`` performs each store write (the engine retries a locked
-    database); by default the write is called directly.
+    ``predicted``: ``predict_images``' ``(ids, probs, embeddings)`` made already (by the ranks
+    of a run, each predicting its share), with ``as_of``, the time and last event id taken
+    before they began. ``write(what, fn, *args)`` performs each store write (the engine
+    retries a locked database); by default the write is called directly.
     """
     write = write or (lambda what, fn, *args, **kw: fn(*args, **kw))
     start = time.monotonic()
     # Taken before the labels are read: a label changed while we work is newer than the
     # predictions, so ``Store.suspects(open_only=True)`` drops its image.
-    as_of, through = now_iso(), store.last_event_id()
+    stamp, through = as_of or (now_iso(), store.last_event_id())
     classes = class_map(store, run.class_names)
     labeled = labeled_images(store, classes.class_ids)
-    predictor = Predictor(run.model, device, batch_size)
-    ids, probs, embeddings = predict_images(predictor, store, root, run.size, emitter,
-                                            cached=cached, check=check)
+    if predicted is None:
+        predictor = Predictor(run.model, device, batch_size)
+        predicted = predict_images(predictor, store, root, run.size, emitter, cached=cached,
+                                   check=check)
+    ids, probs, embeddings = predicted
     result = PredictionSet(ids, probs, run.class_names, embeddings)
     notes: list[str] = []
     rows = result.rows_of(labeled.ids)
@@ -456,7 +474,7 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
     # The model's rows last: they make the run "predicted" (latest_predicted_run).
     write("the predictions", store.save_predictions, run.run_id, "model",
           top_k_rows(ids, probs, classes.class_ids))
-    write("the predictions' time", store.update_run, run.run_id, predicted_at=as_of,
+    write("the predictions' time", store.update_run, run.run_id, predicted_at=stamp,
           predicted_through=through)
     seconds = time.monotonic() - start
     emitter.emit("predicted", images=len(ids), oof=len(oof_ids), suspects=len(suspects),
