@@ -57,3 +57,35 @@ def test_the_panel_shows_gpu_memory_utilisation_and_processes():
     text = status_text(state).plain
     assert "cuda:0 · 8 processes (DDP)" in text
     assert "5120 img/s" in text and "GPU 3072 MiB 87%" in text
+
+
+def test_the_precision_of_the_steps_is_announced_and_shown():
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from tui_label.train.events import human
+
+    # What autocast_for gives: bf16 on GPUs that have it, fp16 on older ones, none on a CPU.
+    bf16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.bfloat16))
+    fp16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.float16))
+    assert engine.precision_of(bf16) == "bf16"
+    assert engine.precision_of(fp16) == "fp16"
+    assert engine.precision_of(SimpleNamespace(autocast=nullcontext())) == "fp32"
+    started = {"event": "started", "run_id": 4, "model": "resnet18", "device": "cuda:0",
+               "precision": "bf16", "classes": ["a", "b"], "num_train": 800, "num_val": 200,
+               "epochs": 5, "steps": 13}
+    assert human(started).startswith("run 4: resnet18 on cuda:0 (bf16), 800 train")
+    state = RunState()
+    state.apply(started)
+    assert "cuda:0 bf16" in status_text(state).plain
+    state = RunState()
+    state.apply({**started, "device": "cpu", "precision": "fp32"})
+    assert " · cpu" in status_text(state).plain and "fp32" not in status_text(state).plain
+
+
+def test_a_cpu_run_says_it_computes_in_fp32(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=4)
+    out = io.StringIO()
+    assert engine.train(opts_for(root, db, epochs=1), Emitter("json", out)) == 0
+    started = next(e for e in parse_events(out.getvalue()) if e["event"] == "started")
+    assert started["precision"] == "fp32"

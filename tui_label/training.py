@@ -86,6 +86,8 @@ class RunState:
         elif kind == "started":
             self.status = "running"
             self.model, self.device = e["model"], e["device"]
+            if e.get("precision", "fp32") != "fp32":  # autocast on a GPU: say so
+                self.device = f"{self.device} {e['precision']}"
             self.classes = e["classes"]
             self.num_train, self.num_val = e["num_train"], e["num_val"]
             self.epochs, self.steps = e["epochs"], e["steps"]

@@ -74,6 +74,14 @@ def autocast_for(device: torch.device):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+def precision_of(fit) -> str:
+    """How the steps compute: ``bf16`` or ``fp16`` (autocast on a GPU) or ``fp32``."""
+    autocast = fit.autocast
+    if isinstance(autocast, torch.autocast):
+        return "bf16" if autocast.fast_dtype == torch.bfloat16 else "fp16"
+    return "fp32"
+
+
 def save_atomic(obj: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -579,7 +587,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
 
     writer.must("the run's device and split sizes", store.update_run, run_id,
                 device=str(device), num_train=len(train_y), num_val=len(val_y))
-    emitter.emit("started", model=opts.model, device=str(device), classes=names,
+    emitter.emit("started", model=opts.model, device=str(device), precision=precision_of(fit),
+                 classes=names,
                  num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs, steps=steps,
                  image_size=opts.size, world_size=world.size, config=opts.to_json())
     threading.Thread(target=_warm_up, name="warm-up imports", daemon=True).start()

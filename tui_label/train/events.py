@@ -250,7 +250,9 @@ def human(e: dict) -> str | None:
     if kind == "started":
         world = e.get("world_size", 1)
         ranks = f" x {world} processes (DDP)" if world > 1 else ""
-        return (f"run {e['run_id']}: {e['model']} on {e['device']}{ranks}, {e['num_train']} "
+        precision = f" ({e['precision']})" if e.get("precision", "fp32") != "fp32" else ""
+        return (f"run {e['run_id']}: {e['model']} on {e['device']}{precision}{ranks}, "
+                f"{e['num_train']} "
                 f"train / {e['num_val']} validation images, {len(e['classes'])} classes, "
                 f"{e['epochs']} epochs")
     if kind == "warning":
