@@ -101,7 +101,8 @@ def test_predicting_in_shares_splits_the_images_without_overlap(tmp_path: Path):
     from tui_label.train.models import build_model
 
     root, db, _ = make_db(tmp_path, per_class=4)
-    predictor = predict.Predictor(build_model("small-cnn", 3, pretrained=False).eval(), torch.device("cpu"), 8)
+    model = build_model("small-cnn", 3, pretrained=False).eval()
+    predictor = predict.Predictor(model, torch.device("cpu"), 8)
     store = Store(db)
     try:
         alone = predict.predict_images(predictor, store, root, 16, Emitter("json",
