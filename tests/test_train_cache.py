@@ -32,7 +32,7 @@ def test_a_streamed_run_trains_exactly_as_an_in_memory_one(tmp_path: Path, monke
     root, db, _ = make_db(tmp_path, per_class=8)
     in_memory = run(opts_for(root, db, epochs=2))
     streamed_batches: list[int] = []
-    real = tdata.CachedImages.__getitem__
+    real = tdata.CachedImages.host
 
     def spy(self, key):
         batch = real(self, key)
@@ -40,7 +40,7 @@ def test_a_streamed_run_trains_exactly_as_an_in_memory_one(tmp_path: Path, monke
         return batch
 
     monkeypatch.setattr(tdata, "IN_MEMORY_BYTES", 0)  # every set is "larger than memory"
-    monkeypatch.setattr(tdata.CachedImages, "__getitem__", spy)
+    monkeypatch.setattr(tdata.CachedImages, "host", spy)  # every read from the cache
     streamed = run(opts_for(root, db, epochs=2))
     assert len(streamed_batches) > 4  # training, validation and prediction batches streamed
     assert losses(streamed) == pytest.approx(losses(in_memory), rel=1e-5)
@@ -74,3 +74,55 @@ def test_cached_images_index_like_a_tensor(tmp_path: Path):
         assert torch.equal(tdata.subset(images, torch.tensor([1, 2]))[[1]], whole[[2]])
         joined = tdata.concat([images.subset([0]), images.subset([1, 2])])
         assert torch.equal(joined[slice(None)], whole[:3])
+
+
+def cached_set(tmp_path: Path, n_per_class: int = 4, size: int = 8):
+    from tui_label.decode_cache import DecodeCache
+
+    root, db, _ = make_db(tmp_path, per_class=n_per_class)
+    paths = sorted(root.rglob("*.png"))
+    cache = DecodeCache.open(db, size)
+    images, _ = tdata.from_cache(cache, [(k + 1, p) for k, p in enumerate(paths)])
+    return cache, images
+
+
+def test_prefetched_batches_are_the_batches_in_order(tmp_path: Path):
+    cache, images = cached_set(tmp_path)
+    try:
+        whole = images[slice(None)]
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))
+        wanted = tdata.batches(order, 5)
+        for depth in (0, 1, 2, 4):
+            got = list(tdata.prefetched(images, wanted, depth=depth))
+            assert [idx.tolist() for idx, _ in got] == [idx.tolist() for idx in wanted]
+            for idx, batch in got:
+                assert torch.equal(batch, whole[idx])
+        # A set in memory is indexed as it is.
+        got = list(tdata.prefetched(whole, wanted))
+        assert all(torch.equal(batch, whole[idx]) for idx, batch in got)
+    finally:
+        cache.close()
+
+
+def test_the_next_batches_are_read_while_the_current_one_is_used(tmp_path: Path, monkeypatch):
+    import threading
+
+    cache, images = cached_set(tmp_path)
+    started = [threading.Event() for _ in range(4)]
+    real = tdata.CachedImages.host
+
+    def host(self, key):
+        started[int(key[0]) // 3].set()
+        return real(self, key)
+
+    monkeypatch.setattr(tdata.CachedImages, "host", host)
+    try:
+        stream = tdata.prefetched(images, tdata.batches(torch.arange(12), 3), depth=2)
+        next(stream)  # batch 0 in hand, nothing else asked for yet
+        # Batches 1 and 2 are being read ahead (a read in turn would start only on next()).
+        assert started[1].wait(10) and started[2].wait(10)
+        assert not started[3].is_set()  # no more than two ahead
+        stream.close()  # a stop: the reads in flight end, the thread goes
+        assert not any(t.name.startswith("prefetch") for t in threading.enumerate())
+    finally:
+        cache.close()

@@ -7,8 +7,11 @@ the files the labeler shows as placeholders."""
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +55,19 @@ class CachedImages:
         return np.asarray(key, dtype=np.int64)
 
     def __getitem__(self, key) -> torch.Tensor:
+        return self.deliver(self.host(key))
+
+    def host(self, key) -> torch.Tensor:
+        """The images at ``key`` in host memory (pinned for a CUDA run): the part of a read
+        that ``prefetched`` does ahead, on a thread of its own."""
         pixels = self.view.batch(self._positions(key))  # N x S x S x 3, a fresh buffer
         batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+        return batch.pin_memory() if self.device.type == "cuda" else batch
+
+    def deliver(self, batch: torch.Tensor) -> torch.Tensor:
+        """A ``host`` batch on this set's device (a non-blocking copy from pinned memory)."""
         if self.device.type == "cuda":
-            return batch.pin_memory().to(self.device, non_blocking=True)
+            return batch.to(self.device, non_blocking=True)
         return batch.to(self.device)
 
     def to(self, device: torch.device | str) -> CachedImages:
@@ -160,6 +172,33 @@ def balanced_order(labels: torch.Tensor, num_classes: int,
 
 def batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+PREFETCH = 2  # streamed batches read ahead of the one being trained on
+
+
+def prefetched(images: torch.Tensor | CachedImages, batch_indices: Sequence[torch.Tensor],
+               depth: int = PREFETCH) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(idx, images[idx])`` for each ``idx`` of ``batch_indices``, in order.
+
+    A streamed set (``CachedImages``) is read ``depth`` batches ahead on a thread of its own:
+    the next batches' disk reads, CRC checks and pinning overlap the current step instead of
+    stalling the GPU between steps. A set in memory is simply indexed. Leaving the loop early
+    (a stop) waits for the reads in flight, at most ``depth``."""
+    if not isinstance(images, CachedImages) or depth < 1:
+        for idx in batch_indices:
+            yield idx, images[idx.to(images.device)]
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        todo = iter(batch_indices)
+        ahead: deque = deque((idx, pool.submit(images.host, idx))
+                             for idx in itertools.islice(todo, depth))
+        while ahead:
+            idx, read = ahead.popleft()
+            following = next(todo, None)
+            if following is not None:
+                ahead.append((following, pool.submit(images.host, following)))
+            yield idx, images.deliver(read.result())
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

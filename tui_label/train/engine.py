@@ -185,8 +185,9 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
     model.eval()
     total_loss, predictions = 0.0, []
     with torch.no_grad(), autocast:
-        for idx in tdata.batches(torch.arange(len(labels)), batch_size):
-            x = tdata.normalize(images[idx].to(device, non_blocking=True))
+        for idx, batch in tdata.prefetched(images, tdata.batches(torch.arange(len(labels)),
+                                                                 batch_size)):
+            x = tdata.normalize(batch.to(device, non_blocking=True))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()
@@ -487,10 +488,10 @@ class Fit:
             order = torch.cat([torch.randperm(len(train_y), generator=self.generator)
                                for _ in range(self.repeats)])
         loss_sum = torch.zeros((), device=self.device)
-        for step, idx in enumerate(tdata.batches(order, self.batch_size), start=1):
+        steps = tdata.prefetched(train_x, tdata.batches(order, self.batch_size))
+        for step, (idx, images) in enumerate(steps, start=1):
             check(epoch)
-            x = tdata.augment(train_x[idx.to(train_x.device)], hflip=opts.hflip,
-                              generator=self.generator)
+            x = tdata.augment(images, hflip=opts.hflip, generator=self.generator)
             y = train_y[idx].to(self.device, non_blocking=True)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

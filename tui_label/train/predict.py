@@ -207,10 +207,10 @@ class Predictor:
         self.model.eval()
         try:
             with Penultimate(self.model) as hook, torch.no_grad(), self.autocast:
-                for start in range(0, len(images), self.batch_size):
+                order = torch.arange(len(images))
+                for _, batch in tdata.prefetched(images, tdata.batches(order, self.batch_size)):
                     check()
-                    x = images[start:start + self.batch_size].to(self.device, non_blocking=True)
-                    x = tdata.normalize(x)
+                    x = tdata.normalize(batch.to(self.device, non_blocking=True))
                     if self.channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
                     logits = logits_of(self.model(x)).float()
