@@ -10,9 +10,9 @@ decode like camera files. Install scikit-image for this script only.
 **reuse**: 1024x768 JPEGs, quality 90, every image labeled (``--copies K``: each file also
 under K-1 more names, hard links, so K times the images decode like the first ones). The
 real trainer (``python -m tui_label.train``, small CNN, CPU) runs twice on a fresh database;
-each run is stopped (SIGINT) after ``--steps`` step events. Timed: process start to the first ``step``
-event, and the images/s of the last step events. Target: the second run starts at least 10x
-faster, with equal images/s.
+each run is stopped (SIGINT) after ``--steps`` step events. Timed: process start to the first
+``step`` event, and the images/s of the last step events. Target: the second run starts at
+least 10x faster, with equal images/s.
 
 **memory**: ``--images`` small JPEGs (256x192), every one labeled; ``tui-label cache`` builds
 the cache (timed), then the trainer runs for ``--seconds`` and is stopped. The trainer's peak
