@@ -108,9 +108,9 @@ def test_two_writers_at_once_leave_a_valid_cache(tmp_path: Path):
     db = str(tmp_path / "labels.db")
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
-        decoded = pool.starmap(_fill_in_process,
-                               [(db, [str(p) for _, p in items], 0),
-                                (db, [str(p) for _, p in items], 1)])
+        decoded = pool.starmap_async(_fill_in_process,
+                                     [(db, [str(p) for _, p in items], 0),
+                                      (db, [str(p) for _, p in items], 1)]).get(timeout=240)
     assert sum(decoded) >= 300  # both worked (some images twice: they raced)
     with DecodeCache.open(Path(db), SIZE) as cache:
         again = cache.fill(items)
@@ -141,12 +141,15 @@ def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path: Path):
     # others' index (CI, Python 3.13). A race, so this may pass without the fix; the next
     # test fails without it every time.
     import time
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: pytest's process has threads by now (a fork of it can die or hang).
+    ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
+        pool.starmap(_open_at, [(str(tmp_path / "warm" / "labels.db"), 0.0)] * 4, chunksize=1)
         for n in range(100):
             db = str(tmp_path / f"r{n}" / "labels.db")
             at = time.time() + 0.05
-            assert pool.starmap(_open_at, [(db, at)] * 4, chunksize=1) == ["ok"] * 4, n
+            opened = pool.starmap_async(_open_at, [(db, at)] * 4, chunksize=1).get(timeout=120)
+            assert opened == ["ok"] * 4, n
 
 
 def test_a_busy_index_is_never_taken_for_a_damaged_one(tmp_path: Path, dataset: Path,
