@@ -40,3 +40,31 @@ def test_headless_module_does_not_import_textual(module: str):
 def test_labeler_does_not_import_torch(module: str):
     loaded = imported_after(module)
     assert "torch" not in loaded and "torchvision" not in loaded
+
+
+@pytest.mark.torch
+def test_a_small_cnn_run_does_not_import_torchvision(tmp_path):
+    # torchvision costs about a second of every run's start; small-cnn does not need it.
+    from tests.test_train_engine import make_db
+
+    root, db, _ = make_db(tmp_path, per_class=4)
+    code = ("import sys, io\n"
+            "from pathlib import Path\n"
+            "from tui_label.train.engine import train\n"
+            "from tui_label.train.events import Emitter\n"
+            "from tui_label.train.options import TrainOptions\n"
+            f"opts = TrainOptions(db=Path({str(db)!r}), root=Path({str(root)!r}), epochs=1,\n"
+            "                    image_size=16, batch_size=8, device='cpu', events='json')\n"
+            "assert train(opts, Emitter('json', io.StringIO())) == 0\n"
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "False"
+    # A torchvision model still gets it, and an unknown name still gets its hint.
+    from tui_label.errors import UsageError
+    from tui_label.train.models import build_model
+
+    assert type(build_model("resnet18", 3, pretrained=False)).__name__ == "ResNet"
+    with pytest.raises(UsageError, match="did you mean resnet18"):
+        build_model("resnet1", 3, pretrained=False)

@@ -1,4 +1,7 @@
-"""Models: torchvision's registry by name, with the head replaced, or a small CNN."""
+"""Models: torchvision's registry by name, with the head replaced, or a small CNN.
+
+torchvision is imported only when a torchvision model is asked for (about a second of every
+small-cnn run's start otherwise)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from tui_label.errors import UsageError
@@ -38,12 +40,16 @@ class SmallCNN(nn.Module):
 
 
 def classification_models() -> list[str]:
+    import torchvision
+
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
 def _check_name(name: str) -> None:
+    if name == SMALL_CNN:
+        return
     known = classification_models()
-    if name != SMALL_CNN and name not in known:
+    if name not in known:
         close = difflib.get_close_matches(name, known + [SMALL_CNN], n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UsageError(f"unknown model {name!r}{hint}; any torchvision classification model "
@@ -57,6 +63,8 @@ def pretrained_state(name: str) -> dict:
         OSError: neither cached nor downloadable, or the cached file is damaged (one line that
             says where the cache file is).
     """
+    import torchvision
+
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     try:
@@ -138,6 +146,8 @@ def build_model(
             raise UsageError("small-cnn has no pretrained weights: use --no-pretrained")
         model: nn.Module = SmallCNN(num_classes)
     else:
+        import torchvision
+
         model = torchvision.models.get_model(name, weights=None)
         if pretrained is not False and weights_file is None:
             try:
