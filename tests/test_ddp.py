@@ -466,3 +466,41 @@ def test_two_machines_train_one_run_and_resume_it(tmp_path: Path):
     # Machine 1 sends no events (rank 0 is on machine 0) and wrote nothing.
     assert [e["event"] for e in parse_events(out[1][0])
             if e["event"] not in ("preparing",)] == []
+
+
+def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path):
+    # The launcher was asked to stop, and torchrun ended with rank 0 gone before it wrote
+    # "cancelled" (under load): the run is cancelled, not failed, and can be resumed.
+    from tui_label.train.stopper import Stopper
+    from tui_label.train.writes import RunWriter, WritePolicy
+
+    _, db, _ = make_db(tmp_path, per_class=2)
+    store = Store(db)
+    try:
+        run_id = store.create_run("small-cnn", {}, ["a", "b"])
+        store.update_run(run_id, last_checkpoint="/runs/run-1/last.pt")
+        out = io.StringIO()
+        emitter = Emitter("json", stream=out)
+        stopper = Stopper()
+        stopper.requested = "SIGTERM"
+        summary = "Root Cause (first observed failure):\n  rank      : 1\n  exitcode  : 130"
+        code = launch._after_failure(store, RunWriter(store, emitter, WritePolicy()), emitter,
+                                     run_id, 1, summary, stopper)
+        run = store.run(run_id)
+    finally:
+        store.close()
+    assert code == 130
+    assert run["status"] == "cancelled"
+    assert run["reason"] == ("stopped by SIGTERM; last checkpoint /runs/run-1/last.pt: "
+                             f"tui-label train --resume {run_id} goes on from there")
+    assert parse_events(out.getvalue())[-1]["event"] == "cancelled"
+    # Not asked to stop: a rank that ended fails the run.
+    store = Store(db)
+    try:
+        other = store.create_run("small-cnn", {}, ["a", "b"])
+        code = launch._after_failure(store, RunWriter(store, emitter, WritePolicy()), emitter,
+                                     other, 1, summary, Stopper())
+        assert (code, store.run(other)["status"]) == (1, "failed")
+        assert store.run(other)["reason"].startswith("rank 1 ended (exit code 130)")
+    finally:
+        store.close()

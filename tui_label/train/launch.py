@@ -213,6 +213,18 @@ def _after_failure(store, writer, emitter: Emitter, run_id: int, code: int, stde
     run = store.run(run_id)
     if run["status"] == "cancelled" and stopper.requested:
         return 130
+    if run["status"] == "running" and stopper.requested:
+        # Asked to stop, and rank 0 ended before it could say so (torchrun stops every rank
+        # once one has ended; a loaded machine can take rank 0 past its last write): the
+        # run was cancelled all the same, where its last checkpoint is.
+        last = run["last_checkpoint"]
+        reason = f"stopped by {stopper.requested}" + (
+            f"; last checkpoint {last}: tui-label train --resume {run_id} goes on from there"
+            if last else "")
+        writer.must("the cancelled status", store.update_run, run_id, status="cancelled",
+                    reason=reason)
+        emitter.emit("cancelled", reason=reason)
+        return 130
     cause = root_cause(stderr)
     if cause is not None and cause[0] != 0:
         reason = (f"rank {cause[0]} ended ({describe_exit(cause[1])}): the run stopped on "
