@@ -253,6 +253,13 @@ def test_torchrun_command_line():
     cmd = launch.command(two, "human")
     assert "--nnodes=2" in cmd and "--node-rank=1" in cmd and "--standalone" not in cmd
     assert "--master-addr=10.0.0.5" in cmd and "--master-port=29611" in cmd
+    # A resumed run's ranks start from its checkpoint: no --weights (it may be gone since),
+    # no pretrained weights, no --resume (the launcher reopened the run).
+    resumed = TrainOptions(db=Path("/x/l.db"), nproc=2, device="cpu", resume=3,
+                           weights=Path("/gone.pt"), pretrained=None)
+    rank_args = launch.command(resumed, "json")
+    assert not any(a.startswith(("--weights", "--resume")) for a in rank_args)
+    assert "--no-pretrained" in rank_args
 
 
 def test_root_cause_from_torchrun_summary():
@@ -478,6 +485,8 @@ def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path)
     store = Store(db)
     try:
         run_id = store.create_run("small-cnn", {}, ["a", "b"])
+        store.add_epoch(run_id, 1, train_loss=0.5, val_loss=0.6, seconds=1.0,
+                        images_per_sec=10.0, report={"accuracy": 0.5, "macro_f1": 0.5})
         store.update_run(run_id, last_checkpoint="/runs/run-1/last.pt")
         out = io.StringIO()
         emitter = Emitter("json", stream=out)
@@ -494,6 +503,16 @@ def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path)
     assert run["reason"] == ("stopped by SIGTERM; last checkpoint /runs/run-1/last.pt: "
                              f"tui-label train --resume {run_id} goes on from there")
     assert parse_events(out.getvalue())[-1]["event"] == "cancelled"
+    # Stopped in its first epoch (no finished epoch): cancelled, and no --resume offered.
+    store = Store(db)
+    try:
+        first = store.create_run("small-cnn", {}, ["a", "b"])
+        store.update_run(first, last_checkpoint="/runs/run-x/last.pt")
+        assert launch._after_failure(store, RunWriter(store, emitter, WritePolicy()), emitter,
+                                     first, 1, summary, stopper) == 130
+        assert store.run(first)["reason"] == "stopped by SIGTERM"
+    finally:
+        store.close()
     # Not asked to stop: a rank that ended fails the run.
     store = Store(db)
     try:
@@ -502,5 +521,66 @@ def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path)
                                      other, 1, summary, Stopper())
         assert (code, store.run(other)["status"]) == (1, "failed")
         assert store.run(other)["reason"].startswith("rank 1 ended (exit code 130)")
+    finally:
+        store.close()
+
+
+class FakeWorld:
+    """Rank ``rank`` of ``size`` whose broadcast hands every rank the same value (what the
+    process group would): the ranks of ``_predict_shares`` run one after the other here."""
+
+    def __init__(self, rank: int, size: int, value) -> None:
+        self.rank, self.size, self.value = rank, size, value
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def broadcast(self, value):
+        return self.value
+
+
+def test_rank_shares_meet_at_rank_0_and_a_failed_share_is_its_reason(tmp_path: Path,
+                                                                    monkeypatch):
+    from tests.test_train_engine import opts_for
+    from tui_label.train import predict
+    from tui_label.train.models import build_model
+    from tui_label.train.stopper import Stopper
+
+    root, db, _ = make_db(tmp_path, per_class=4)
+    opts = opts_for(root, db, epochs=1)
+    assert engine.train(opts, Emitter("json", stream=io.StringIO())) == 0
+    store = Store(db)
+    run = store.latest_run()
+    best = Path(run["best_checkpoint"])
+    model = build_model("small-cnn", 3, pretrained=False)
+    shared = (("abc123", ("2026-01-01T00:00:00", 7)))
+
+    def share_of(rank: int):
+        return engine._predict_shares(opts, store, Emitter("json", stream=io.StringIO()),
+                                      Stopper(), run["id"], root, torch.device("cpu"), model,
+                                      best, engine.TrainedData([]), FakeWorld(rank, 3, shared))
+
+    try:
+        assert share_of(2) is None and share_of(1) is None  # their files wait for rank 0
+        (ids, probs, _), as_of = share_of(0)
+        assert as_of == ("2026-01-01T00:00:00", 7)
+        assert ids.tolist() == [i for i, _ in store.readable_images()]
+        alone = predict.predict_images(predict.Predictor(model, torch.device("cpu"), 8), store,
+                                       root, opts.size, Emitter("json", stream=io.StringIO()))
+        assert np.allclose(alone[1], probs, atol=1e-6)
+        assert list(best.parent.glob("predictions-*")) == []  # merged, then removed
+        # Rank 1 fails its share: rank 0 gives its reason, without waiting for rank 2.
+        real = predict.predict_images
+
+        def fails_for_rank_1(*args, share=(0, 1), **kw):
+            if share[0] == 1:
+                raise RuntimeError("the disk went away")
+            return real(*args, share=share, **kw)
+
+        monkeypatch.setattr(predict, "predict_images", fails_for_rank_1)
+        assert share_of(1) is None
+        assert share_of(0) == "no predictions: rank 1: RuntimeError: the disk went away"
+        assert list(best.parent.glob("predictions-*")) == []
     finally:
         store.close()

@@ -281,3 +281,30 @@ def test_a_stop_between_batches_keeps_what_was_written(tmp_path: Path, dataset: 
         assert {e[4] for e in entries.values()} == {"ok"}
         counted.clear()
         assert cache.fill(items).decoded == 8 and len(counted) == 8
+
+
+def test_the_opening_lock_is_given_up_where_it_cannot_be_had(tmp_path: Path, dataset: Path,
+                                                             monkeypatch):
+    import errno
+    import fcntl
+
+    items = items_of(dataset)
+    db = tmp_path / "labels.db"
+    with DecodeCache.open(db, SIZE) as cache:
+        cache.fill(items)
+    # A holder that never lets go (stopped with SIGSTOP, say): opening goes on after the wait.
+    monkeypatch.setattr(decode_cache, "_LOCK_WAIT_S", 0.2)
+    held = os.open(cache_dir(db) / f"{SIZE}px" / "open.lock", os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with DecodeCache.open(db, SIZE) as cache:
+            assert cache.fill(items).reused == len(items)
+    finally:
+        os.close(held)
+    # A file system without locks (NFS mounted nolock): opening goes on without one.
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with DecodeCache.open(db, SIZE) as cache:
+        assert cache.fill(items).reused == len(items)

@@ -378,3 +378,22 @@ def test_the_command_line_resumes_with_the_options_it_allows(tmp_path):
     assert [e["epoch"] for e in events if e["event"] == "epoch"] == [4]
     assert events[-1]["event"] == "finished" and events[-1]["run_id"] == run_id
     assert [r["epoch"] for r in epoch_rows(db, run_id)] == [1, 2, 3, 4]
+
+
+def test_the_processes_of_a_resumed_run_are_its_own_or_all_of_todays():
+    from tui_label.train.resume import resumed_options
+
+    config = TrainOptions(db=Path("/x/l.db"), nproc=2, nnodes=2, master_addr="10.0.0.5",
+                          master_port=29601, device="cpu").to_json()
+    run = {"id": 7, "config": config}
+    # Nothing given: as it began, two processes on each of two machines.
+    again = resumed_options(TrainOptions(db=Path("/x/l.db"), resume=7), run)
+    assert (again.nproc, again.nnodes, again.node_rank, again.master_addr,
+            again.master_port) == (2, 2, 0, "10.0.0.5", 29601)
+    # The second machine says which it is; the rest is the run's.
+    joining = resumed_options(TrainOptions(db=Path("/x/l.db"), resume=7, node_rank=1), run)
+    assert (joining.nproc, joining.nnodes, joining.node_rank) == (2, 2, 1)
+    # Processes given: the whole layout is today's, so it can go on on one machine.
+    one = resumed_options(TrainOptions(db=Path("/x/l.db"), resume=7, gpus=4), run)
+    assert (one.gpus, one.nproc, one.nnodes, one.node_rank, one.master_port) == (
+        4, None, 1, 0, 29500)

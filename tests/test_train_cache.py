@@ -126,3 +126,31 @@ def test_the_next_batches_are_read_while_the_current_one_is_used(tmp_path: Path,
         assert not any(t.name.startswith("prefetch") for t in threading.enumerate())
     finally:
         cache.close()
+
+
+def test_closing_a_stream_early_cancels_the_reads_not_begun(tmp_path: Path, monkeypatch):
+    import threading
+
+    cache, images = cached_set(tmp_path)
+    started = [threading.Event() for _ in range(4)]
+    release = threading.Event()
+    real = tdata.CachedImages.host
+
+    def host(self, key):
+        k = int(key[0]) // 3
+        started[k].set()
+        if k == 1:
+            release.wait(30)  # batch 1 is read slowly: 2 and 3 queue behind it
+        return real(self, key)
+
+    monkeypatch.setattr(tdata.CachedImages, "host", host)
+    try:
+        stream = tdata.prefetched(images, tdata.batches(torch.arange(12), 3), depth=3)
+        next(stream)
+        assert started[1].wait(10)
+        threading.Timer(0.2, release.set).start()  # the read in hand ends; close waits for it
+        stream.close()
+        assert not started[2].is_set() and not started[3].is_set()  # cancelled, never read
+    finally:
+        release.set()
+        cache.close()

@@ -45,9 +45,15 @@ COMMIT_EVERY = 256  # images decoded in parallel, then written in one index tran
 _BUSY_MS = 60_000  # another filler holds the index: wait, it commits in milliseconds
 
 
+_LOCK_WAIT_S = 60.0  # opening takes milliseconds: a holder this long is stuck, go on
+
+
 @contextlib.contextmanager
 def _opening_lock(path: Path):
-    """An exclusive ``flock`` on ``path`` while held (where the platform has ``fcntl``)."""
+    """An exclusive ``flock`` on ``path`` while held, where it can be had: not on a platform
+    without ``fcntl``, nor on a file system that refuses locks (NFS mounted ``nolock``), nor
+    past ``_LOCK_WAIT_S`` (a holder stopped with SIGSTOP): then opening goes on without it,
+    as before there was one."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on Linux or macOS
@@ -55,7 +61,17 @@ def _opening_lock(path: Path):
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            except OSError:  # ENOLCK, EOPNOTSUPP: no locks here
+                break
         yield
     finally:
         os.close(fd)  # releases the lock

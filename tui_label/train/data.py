@@ -193,12 +193,16 @@ def prefetched(images: torch.Tensor | CachedImages, batch_indices: Sequence[torc
         todo = iter(batch_indices)
         ahead: deque = deque((idx, pool.submit(images.host, idx))
                              for idx in itertools.islice(todo, depth))
-        while ahead:
-            idx, read = ahead.popleft()
-            following = next(todo, None)
-            if following is not None:
-                ahead.append((following, pool.submit(images.host, following)))
-            yield idx, images.deliver(read.result())
+        try:
+            while ahead:
+                idx, read = ahead.popleft()
+                following = next(todo, None)
+                if following is not None:
+                    ahead.append((following, pool.submit(images.host, following)))
+                yield idx, images.deliver(read.result())
+        finally:  # closed early: reads not begun never will; the pool waits for the one in
+            for _, read in ahead:  # hand, so the cache outlives every read of it
+                read.cancel()
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

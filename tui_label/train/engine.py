@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -185,15 +185,17 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_c
     model.eval()
     total_loss, predictions = 0.0, []
     with torch.no_grad(), autocast:
-        for idx, batch in tdata.prefetched(images, tdata.batches(torch.arange(len(labels)),
-                                                                 batch_size)):
-            x = tdata.normalize(batch.to(device, non_blocking=True))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            logits = model(x).float()
-            y = labels[idx].to(device)
-            total_loss += loss_of(logits, y, multi_label, reduction="sum").item()
-            predictions.append((logits.sigmoid() if multi_label else logits.argmax(1)).cpu())
+        order = torch.arange(len(labels))
+        stream = tdata.prefetched(images, tdata.batches(order, batch_size))
+        with closing(stream):
+            for idx, batch in stream:
+                x = tdata.normalize(batch.to(device, non_blocking=True))
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                logits = model(x).float()
+                y = labels[idx].to(device)
+                total_loss += loss_of(logits, y, multi_label, reduction="sum").item()
+                predictions.append((logits.sigmoid() if multi_label else logits.argmax(1)).cpu())
     set_train_mode(model, frozen)
     if predictions:
         preds = torch.cat(predictions)
@@ -353,7 +355,7 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
     if from_launcher:  # rank 0 tells the others the run's id
         run_id = world.broadcast(int(os.environ[RUN_ID_ENV]) if world.main else None)
         if resuming:  # reopened and checked by the launcher: every rank loads its checkpoint
-            run = store.run(run_id)
+            run = at_this_machine(store.run(run_id), opts.db)
             resume = (run, resume_checkpoint(run))
             load_resumed_weights(model, resume[1], run)
     elif resume is None:
@@ -488,31 +490,33 @@ class Fit:
             order = torch.cat([torch.randperm(len(train_y), generator=self.generator)
                                for _ in range(self.repeats)])
         loss_sum = torch.zeros((), device=self.device)
+        # closing: a stop mid-epoch ends the reads ahead before the cache may be closed
         steps = tdata.prefetched(train_x, tdata.batches(order, self.batch_size))
-        for step, (idx, images) in enumerate(steps, start=1):
-            check(epoch)
-            x = tdata.augment(images, hflip=opts.hflip, generator=self.generator)
-            y = train_y[idx].to(self.device, non_blocking=True)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with self.autocast:
-                loss = loss_of(logits_of(self.model(x)).float(), y, self.multi_label,
-                               weight=self.weight)
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                self.optimizer.step()
-            # A resumed run with more labels than before takes more steps than its schedule
-            # has: those stay at the schedule's last rate.
-            if self.scheduler.last_epoch < self.scheduler.total_steps:
-                self.scheduler.step()
-            loss_sum += loss.detach()
-            if on_step is not None:
-                on_step(epoch, step, loss, len(idx))
+        with closing(steps) as stream:
+            for step, (idx, images) in enumerate(stream, start=1):
+                check(epoch)
+                x = tdata.augment(images, hflip=opts.hflip, generator=self.generator)
+                y = train_y[idx].to(self.device, non_blocking=True)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with self.autocast:
+                    loss = loss_of(logits_of(self.model(x)).float(), y, self.multi_label,
+                                   weight=self.weight)
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    loss.backward()
+                    self.optimizer.step()
+                # A resumed run with more labels than before takes more steps than its schedule
+                # has: those stay at the schedule's last rate.
+                if self.scheduler.last_epoch < self.scheduler.total_steps:
+                    self.scheduler.step()
+                loss_sum += loss.detach()
+                if on_step is not None:
+                    on_step(epoch, step, loss, len(idx))
         train_loss = (loss_sum / self.steps).item()
         if not math.isfinite(train_loss):
             raise NaNLoss(f"the loss became {train_loss} in epoch {epoch}: try a lower --lr "
@@ -724,6 +728,15 @@ RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "class_names", "confi
                "best_accuracy", "rng", "steps_per_epoch")
 
 
+def at_this_machine(run: dict, db: Path) -> dict:
+    """``run`` with its last checkpoint where this machine sees it: in the runs folder beside
+    its own path to the database (another machine of the run may mount it elsewhere)."""
+    if not run["last_checkpoint"]:
+        return run
+    here = runs_dir(Path(db).resolve()) / f"run-{run['id']}" / Path(run["last_checkpoint"]).name
+    return {**run, "last_checkpoint": str(here)}
+
+
 def resume_checkpoint(run: dict) -> dict:
     """Run ``run``'s last checkpoint, checked (on the CPU: the model is not built yet).
 
@@ -840,25 +853,37 @@ def _prediction_problem(exc: BaseException, opts: TrainOptions, run_id: int | No
     return f"no predictions: {type(exc).__name__}: {exc}"
 
 
+SHARE_POLL_S = 0.2  # how often rank 0 looks for the other ranks' predictions
+
+
 def _predict_shares(opts, store, emitter, stopper, run_id, root, device, model, best_path,
                     data: TrainedData, world: World):
-    """Every rank of a run predicts its share of the images with the best weights (a
-    collective). On rank 0: ``(ids, probs, embeddings)`` of all of them, with the time and
-    last event id they are as of, or a string saying why there are none; None elsewhere.
-    The shares go through files beside the run (the ranks may be on several machines that
-    share the database's folder), not through the process group."""
+    """Every rank of a run predicts its share of the images with the best weights. On rank
+    0: ``((ids, probs, embeddings), as_of)`` of all of them, or a string saying why there are
+    none; None elsewhere.
+
+    The shares meet in files beside the run (the ranks may be on several machines that share
+    the database's folder), named with a token of this attempt, not through the process
+    group: predicting may take far longer than a collective may wait, and a rank that fails
+    early must not time the others out. Rank 0 waits for every rank's file (its predictions,
+    or the line saying why it has none), and stops waiting at the first such line or on a
+    stop request."""
     from tui_label.train import predict
 
     if opts.multi_label:
         return None  # none are stored (_predict_at_end says so)
-    as_of = world.broadcast((now_iso(), store.last_event_id()) if world.main else None)
-    share = best_path.parent / f"predictions-rank{world.rank}.npz"
-    problem = None
-    try:
-        def check() -> None:
-            if stopper.requested:
-                raise Cancelled(f"stopped by {stopper.requested}")
+    folder = best_path.parent
+    token, as_of = world.broadcast(
+        (os.urandom(6).hex(), (now_iso(), store.last_event_id())) if world.main else None)
 
+    def share(rank: int, suffix: str) -> Path:
+        return folder / f"predictions-{token}-rank{rank}{suffix}"
+
+    def check() -> None:
+        if stopper.requested:
+            raise Cancelled(f"stopped by {stopper.requested}")
+
+    try:
         state = torch.load(best_path, map_location=device, weights_only=True)["model"]
         model.load_state_dict(state)
         here = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
@@ -866,28 +891,38 @@ def _predict_shares(opts, store, emitter, stopper, run_id, root, device, model, 
             predict.Predictor(model, device, opts.batch_size), store, root, opts.size,
             emitter, cached=data.cached(), check=check, share=(world.rank, world.size),
             workers=max(1, ((os.cpu_count() or 2) - 1) // here))
-        with open(share.with_suffix(".part"), "wb") as out:
+        with open(share(world.rank, ".part"), "wb") as out:
             np.savez(out, ids=ids, probs=probs, embeddings=embeddings)
-        os.replace(share.with_suffix(".part"), share)
+        os.replace(share(world.rank, ".part"), share(world.rank, ".npz"))
     except Exception as exc:
         problem = _prediction_problem(exc, opts, run_id)
         if world.rank:
             problem = problem.replace("no predictions: ", f"no predictions: rank {world.rank}: ")
-    problems = world.gather(problem)  # every rank has finished its share (or failed)
+        share(world.rank, ".part").write_text(problem)
+        os.replace(share(world.rank, ".part"), share(world.rank, ".problem"))
     if not world.main:
         return None
-    shares = [best_path.parent / f"predictions-rank{k}.npz" for k in range(world.size)]
     try:
-        failed = next((p for p in problems if p), None)
-        if failed:
-            return failed
-        parts = [np.load(path) for path in shares]
-        ids = np.concatenate([p["ids"] for p in parts])
+        while True:  # the first problem ends the wait: no predictions either way
+            failed = [r for r in range(world.size) if share(r, ".problem").exists()]
+            if failed:
+                return share(failed[0], ".problem").read_text()
+            if all(share(r, ".npz").exists() for r in range(world.size)):
+                break
+            check()
+            time.sleep(SHARE_POLL_S)
+        parts = []
+        for rank in range(world.size):
+            with np.load(share(rank, ".npz")) as part:
+                parts.append((part["ids"], part["probs"], part["embeddings"]))
+        ids = np.concatenate([p[0] for p in parts])
         order = np.argsort(ids, kind="stable")
-        return (ids[order], np.concatenate([p["probs"] for p in parts])[order],
-                np.concatenate([p["embeddings"] for p in parts])[order]), as_of
+        return (ids[order], np.concatenate([p[1] for p in parts])[order],
+                np.concatenate([p[2] for p in parts])[order]), as_of
+    except Exception as exc:  # a stop while waiting, a share that cannot be read: trained all
+        return _prediction_problem(exc, opts, run_id)  # the same, the run is kept
     finally:
-        for path in shares:
+        for path in folder.glob("predictions-*-rank*"):  # this attempt's, and any left over
             path.unlink(missing_ok=True)
 
 

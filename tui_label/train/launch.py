@@ -70,7 +70,11 @@ def command(opts: TrainOptions, events: str) -> list[str]:
     """The torchrun command line for this machine."""
     n = processes(opts)
     # The ranks get the run's settings on their command line, not --resume (RESUME_ENV).
+    # A resumed run's ranks start from its checkpoint: not from --weights (gone, maybe) or
+    # the pretrained weights.
+    resumed = {"weights": None, "pretrained": False} if opts.resume is not None else {}
     rank_opts = replace(opts, gpus=None, nproc=None, nnodes=1, node_rank=0, resume=None,
+                        **resumed,
                         master_addr=TrainOptions.master_addr, master_port=TrainOptions.master_port,
                         device=rank_device(opts), events=events, nice=0)
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={n}"]
@@ -145,6 +149,7 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
     from tui_label.store import Store
     from tui_label.train import data as tdata
     from tui_label.train.engine import (
+        at_this_machine,
         label_mode,
         load_resumed_weights,
         plan,
@@ -162,11 +167,11 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         resume = None
         if opts.resume is not None:  # checked here, before anything is written
             run = run_to_resume(store, opts.resume, joining=opts.node_rank > 0)
-            resume = (run, resume_checkpoint(run))
+            resume = (run, resume_checkpoint(at_this_machine(run, opts.db)))
         # The model's own errors (an unknown name, weights not downloadable) before a run
         # exists; the ranks build it again (a resumed one from its checkpoint).
         model = build_model(opts.model, len(names),
-                            pretrained=opts.pretrained and resume is None,
+                            pretrained=False if resume else opts.pretrained,
                             weights_file=None if resume else opts.weights,
                             freeze_backbone=opts.freeze_backbone, warn=lambda message: None)
         if resume is not None:
@@ -218,9 +223,9 @@ def _after_failure(store, writer, emitter: Emitter, run_id: int, code: int, stde
         # once one has ended; a loaded machine can take rank 0 past its last write): the
         # run was cancelled all the same, where its last checkpoint is.
         last = run["last_checkpoint"]
-        reason = f"stopped by {stopper.requested}" + (
+        reason = f"stopped by {stopper.requested}" + (  # (no finished epoch: nothing to resume)
             f"; last checkpoint {last}: tui-label train --resume {run_id} goes on from there"
-            if last else "")
+            if last and store.epochs(run_id) else "")
         writer.must("the cancelled status", store.update_run, run_id, status="cancelled",
                     reason=reason)
         emitter.emit("cancelled", reason=reason)

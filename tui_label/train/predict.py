@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,9 +207,12 @@ class Predictor:
         was_training = self.model.training
         self.model.eval()
         try:
-            with Penultimate(self.model) as hook, torch.no_grad(), self.autocast:
-                order = torch.arange(len(images))
-                for _, batch in tdata.prefetched(images, tdata.batches(order, self.batch_size)):
+            # closing: a stop ends the reads ahead before the cache may be closed
+            stream = closing(tdata.prefetched(images, tdata.batches(torch.arange(len(images)),
+                                                                    self.batch_size)))
+            with Penultimate(self.model) as hook, torch.no_grad(), self.autocast, \
+                    stream as batches:
+                for _, batch in batches:
                     check()
                     x = tdata.normalize(batch.to(self.device, non_blocking=True))
                     if self.channels_last:
@@ -281,8 +285,9 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
         keep = [k for k, image_id in enumerate(block.ids) if image_id in wanted]
         if not keep:
             continue
+        # (a subset of a streamed block stays streamed: never the whole share in memory)
         chosen = block.images if len(keep) == len(block.ids) else \
-            block.images[torch.tensor(keep, device=block.images.device)]
+            tdata.subset(block.images, torch.tensor(keep))
         p, e = predictor(chosen, check)
         ids.append(np.asarray([block.ids[k] for k in keep], dtype=np.int64))
         probs.append(p)

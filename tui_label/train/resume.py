@@ -91,11 +91,14 @@ def resumed_options(opts: TrainOptions, run: dict) -> TrainOptions:
     root = opts.root or values.get("root")
     device = opts.device if opts.device != "auto" else values.get("device", "auto")
     layout: dict[str, Any] = {}
-    if opts.gpus or opts.nproc:  # given: this many processes now (the global batch stays)
-        layout.update(gpus=opts.gpus, nproc=opts.nproc)
     defaults = TrainOptions.__dataclass_fields__
-    for name in PLACE_OPTIONS:
-        if getattr(opts, name) != defaults[name].default:
-            layout[name] = getattr(opts, name)
+    if opts.gpus or opts.nproc:
+        # Processes given: the whole layout is today's (one machine unless --nnodes says
+        # otherwise), so a two-machine run can go on on one. The global batch stays.
+        layout.update(gpus=opts.gpus, nproc=opts.nproc,
+                      **{name: getattr(opts, name) for name in PLACE_OPTIONS})
+    else:  # the run's processes and machines, with what was given (--node-rank, say)
+        layout.update({name: getattr(opts, name) for name in PLACE_OPTIONS
+                       if getattr(opts, name) != defaults[name].default})
     return TrainOptions(**{**values, **layout, "db": opts.db, "root": root, "device": device,
                            "nice": opts.nice, "events": opts.events, "resume": run["id"]})
