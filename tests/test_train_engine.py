@@ -871,3 +871,17 @@ def test_run_writer_retries_a_lock_but_not_a_read_only_file():
     assert len(calls) == 1 and info.value.kind == "readonly"
     assert str(info.value) == ("could not save a row to the database after 1 try: "
                                "the database is read-only")
+
+
+def test_an_epochs_images_per_second_counts_every_pass_over_a_small_set(tmp_path):
+    # 24 labels at batch 8 are passed over several times an epoch (at least 10 steps): the
+    # epoch's rate counts every image trained, as the step events do.
+    root, db, _ = make_db(tmp_path, per_class=8)
+    code, events = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0
+    started = next(e for e in events if e["event"] == "started")
+    epoch = next(e for e in events if e["event"] == "epoch")
+    repeats = tdata.epoch_repeats(started["num_train"], 8)
+    assert repeats > 1
+    trained = epoch["images_per_sec"] * epoch["seconds"]
+    assert trained == pytest.approx(started["num_train"] * repeats, rel=1e-6)

@@ -673,7 +673,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
             metrics = report(confusion_matrix(val_y.tolist(), preds.tolist(), num_classes),
                              names)
         seconds = time.monotonic() - epoch_start
-        rate = len(train_y) / seconds
+        rate = len(train_y) * fit.repeats / seconds  # a small set passes several times
         writer.must(f"epoch {epoch}'s metrics", store.add_epoch, run_id, epoch,
                     train_loss=train_loss, val_loss=val_loss, report=metrics.to_dict(),
                     seconds=seconds, images_per_sec=rate)
