@@ -137,3 +137,15 @@ def open_store(db_path: Path, root: Path, classes):
     store.set_classes(classes)
     store.sync_images(scan(root))
     return store
+
+
+def stored_split(db: Path) -> dict[str, str]:
+    """``path -> "train" | "val"``: the split a tui-label run stored (for a reference loop)."""
+    from tui_label.store import Store
+
+    store = Store(db)
+    try:
+        return dict(store.conn.execute(
+            "SELECT i.path, s.split FROM splits s JOIN images i ON i.id = s.image_id"))
+    finally:
+        store.close()

@@ -49,8 +49,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine_line, print_table  # noqa: E402
-from decode_cache import labeled_db, sources  # noqa: E402
+from _common import machine_line, print_table, stored_split  # noqa: E402
+from decode_cache import labeled_db, save_photo, sources  # noqa: E402
 
 WIDTH, HEIGHT = 1024, 768
 
@@ -59,27 +59,10 @@ _SOURCES: list = []
 
 
 def _photo(args: tuple[Path, int, int, int]) -> None:
-    from PIL import Image
-
     root, i, width, height = args
-    rng = np.random.default_rng(i)
     if not _SOURCES:  # once per worker process
         _SOURCES.extend(sources())
-    photos = _SOURCES
-    name, photo = photos[i % len(photos)]
-    scale = rng.uniform(1.0, 1.6) * max(width / photo.width, height / photo.height)
-    big = photo.resize((int(photo.width * scale) + 1, int(photo.height * scale) + 1),
-                       Image.Resampling.BILINEAR)
-    x = int(rng.integers(0, big.width - width + 1))
-    y = int(rng.integers(0, big.height - height + 1))
-    crop = np.asarray(big.crop((x, y, x + width, y + height)), dtype=np.float32)
-    crop = crop * rng.uniform(0.8, 1.2, size=3) + rng.normal(0, 4, size=crop.shape)
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(crop.clip(0, 255).astype(np.uint8)).save(folder / f"{i:06d}.jpg",
-                                                             quality=90)
+    save_photo(root, i, _SOURCES, np.random.default_rng(i), width, height, 90)
 
 
 def make_photos(root: Path, count: int, width: int, height: int) -> None:
@@ -189,12 +172,8 @@ print(json.dumps({"images_per_sec": len(train_idx) * epochs / sum(times),
 
 def run_tutorial(root: Path, db: Path, args, amp: str, out: Path) -> dict:
     """The tutorial loop on the split tui-label's run stored (same images each side)."""
-    from tui_label.store import Store
 
-    store = Store(db)
-    split = dict(store.conn.execute(
-        "SELECT i.path, s.split FROM splits s JOIN images i ON i.id = s.image_id"))
-    store.close()
+    split = stored_split(db)
     split_file = out / "split.json"
     split_file.write_text(json.dumps(split))
     script = out / "tutorial_loop.py"

@@ -59,20 +59,26 @@ def make_photos(root: Path, count: int, width: int, height: int, quality: int = 
     rng = np.random.default_rng(0)
     photos = sources()
     for i in range(count):
-        name, photo = photos[i % len(photos)]
-        scale = rng.uniform(1.0, 1.6) * max(width / photo.width, height / photo.height)
-        big = photo.resize((int(photo.width * scale) + 1, int(photo.height * scale) + 1),
-                           Image.Resampling.BILINEAR)
-        x = int(rng.integers(0, big.width - width + 1))
-        y = int(rng.integers(0, big.height - height + 1))
-        crop = np.asarray(big.crop((x, y, x + width, y + height)), dtype=np.float32)
-        crop = crop * rng.uniform(0.8, 1.2, size=3) + rng.normal(0, 4, size=crop.shape)
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(crop.clip(0, 255).astype(np.uint8)).save(folder / f"{i:06d}.jpg",
-                                                                 quality=quality)
+        save_photo(root, i, photos, rng, width, height, quality)
+
+
+def save_photo(root: Path, i: int, photos: list[tuple[str, Image.Image]],
+               rng: np.random.Generator, width: int, height: int, quality: int) -> None:
+    """JPEG ``i``: a random crop, tint and flip of a source photo, in its class folder."""
+    name, photo = photos[i % len(photos)]
+    scale = rng.uniform(1.0, 1.6) * max(width / photo.width, height / photo.height)
+    big = photo.resize((int(photo.width * scale) + 1, int(photo.height * scale) + 1),
+                       Image.Resampling.BILINEAR)
+    x = int(rng.integers(0, big.width - width + 1))
+    y = int(rng.integers(0, big.height - height + 1))
+    crop = np.asarray(big.crop((x, y, x + width, y + height)), dtype=np.float32)
+    crop = crop * rng.uniform(0.8, 1.2, size=3) + rng.normal(0, 4, size=crop.shape)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(crop.clip(0, 255).astype(np.uint8)).save(folder / f"{i:06d}.jpg",
+                                                             quality=quality)
 
 
 def labeled_db(root: Path, db: Path) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, print_table  # noqa: E402
+from _common import machine_line, print_table, stored_split  # noqa: E402
 
 CLASSES = ["circle", "square", "stripes", "noise"]
 
@@ -92,15 +92,11 @@ def run_reference(root: Path, db: Path, epochs: int, batch: int,
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    from tui_label.store import Store
     from tui_label.train.models import SmallCNN
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    store = Store(db)
-    split = dict(store.conn.execute(
-        "SELECT i.path, s.split FROM splits s JOIN images i ON i.id = s.image_id"))
-    store.close()
+    split = stored_split(db)
     norm = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     train_tf = transforms.Compose([
         transforms.Resize(64), transforms.CenterCrop(64),

@@ -362,13 +362,8 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
         run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                              names)
     else:
-        run, ckpt = resume
-        load_resumed_weights(model, ckpt, run)
-        run_id = run["id"]
-        if not writer.must(f"run {run_id}'s restart", store.reopen_run, run_id,
-                           status=run["status"], pid=run["pid"], last_epoch=ckpt["epoch"]):
-            raise UsageError(f"--resume {run_id}: run {run_id} changed while it was being "
-                             "resumed (another trainer took it over?)")
+        load_resumed_weights(model, resume[1], resume[0])
+        run_id = reopen(store, writer, *resume)
     emitter.run_id = run_id
     try:
         return _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of,
@@ -765,6 +760,20 @@ def resume_checkpoint(run: dict) -> dict:
                          f"by an older tui-label?); start a new run, with --weights {path} "
                          "to begin from it")
     return ckpt
+
+
+def reopen(store: Store, writer, run: dict, ckpt: dict) -> int:
+    """Take the checked run over for this process (``Store.reopen_run``); returns its id.
+
+    Raises:
+        UsageError: another process changed the run since it was checked.
+    """
+    run_id = run["id"]
+    if not writer.must(f"run {run_id}'s restart", store.reopen_run, run_id,
+                       status=run["status"], pid=run["pid"], last_epoch=ckpt["epoch"]):
+        raise UsageError(f"--resume {run_id}: run {run_id} changed while it was being "
+                         "resumed (another trainer took it over?)")
+    return run_id
 
 
 def load_resumed_weights(model: nn.Module, ckpt: dict, run: dict) -> None:

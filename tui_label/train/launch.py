@@ -153,6 +153,7 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         label_mode,
         load_resumed_weights,
         plan,
+        reopen,
         resume_checkpoint,
     )
     from tui_label.train.models import build_model
@@ -183,12 +184,7 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
             run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                                  names)
         elif opts.node_rank == 0:
-            run, ckpt = resume
-            run_id = run["id"]
-            if not writer.must(f"run {run_id}'s restart", store.reopen_run, run_id,
-                               status=run["status"], pid=run["pid"], last_epoch=ckpt["epoch"]):
-                raise UsageError(f"--resume {run_id}: run {run_id} changed while it was being "
-                                 "resumed (another trainer took it over?)")
+            run_id = reopen(store, writer, *resume)
         emitter.run_id = run_id
         # Every rank reads the pixels the launcher decoded here, with all of this machine's
         # cores (a rank waiting for another's decoding would time out its collectives).
