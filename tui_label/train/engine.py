@@ -611,9 +611,16 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                      "rank_rng": ranks_rng}, path)
 
     def check(epoch: int) -> None:
-        if world.distributed and world.any(stopper.requested is not None):
-            stopper.requested = stopper.requested or "another rank"  # every rank stops here
-        if stopper.requested:
+        # With several ranks only the agreed answer counts: a signal landing on one rank
+        # just after the vote must not stop that rank alone (the others would step on
+        # into a collective with a closed peer, and the run fail instead of being cancelled).
+        if world.distributed:
+            stop = world.any(stopper.requested is not None)
+            if stop:
+                stopper.requested = stopper.requested or "another rank"
+        else:
+            stop = stopper.requested is not None
+        if stop:
             if epoch == 1:  # no epoch has ended: keep what it learned (for --weights)
                 checkpoint(0, last_path, None)
                 writer.must("the last checkpoint's path", store.update_run, run_id,
