@@ -4,6 +4,7 @@ exactly as an in-memory one, and the cache is reused across runs."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tests.test_train_engine import make_db, opts_for, parse_events
 from tui_label.decode_cache import cache_dir
 from tui_label.train import data as tdata
 from tui_label.train import engine
-from tui_label.train.events import Emitter
+from tui_label.train.events import Emitter, human
 
 
 def run(opts) -> list[dict]:
@@ -46,6 +47,21 @@ def test_a_streamed_run_trains_exactly_as_an_in_memory_one(tmp_path: Path, monke
     assert losses(streamed) == pytest.approx(losses(in_memory), rel=1e-5)
     assert [e["accuracy"] for e in streamed if e["event"] == "epoch"] == \
         [e["accuracy"] for e in in_memory if e["event"] == "epoch"]
+
+
+def test_a_second_run_reads_every_image_from_the_cache_and_says_so(tmp_path: Path):
+    root, db, _ = make_db(tmp_path, per_class=4)
+    images = len(list(root.rglob("*.png")))
+    first = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
+    assert first["decoded"] == first["num_train"] + first["num_val"] == images
+    second = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
+    assert second["decoded"] == 0
+    assert "images ready in" in human(second) and "all from the decode cache" in human(second)
+    changed = sorted(root.rglob("*.png"))[0]
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    third = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
+    assert third["decoded"] == 1
+    assert human(third).endswith("(1 decoded)")
 
 
 def test_the_cache_lives_beside_the_database_per_size(tmp_path: Path):

@@ -534,8 +534,11 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         emitter.emit("warning", message=message)
     cpu_workers = max(1, (os.cpu_count() or 2) - 1)
 
-    def progress(done: int, total: int, decoded: int) -> None:
-        emitter.emit("preparing", done=done, total=total, decoded=decoded)
+    decoded = [0, 0]  # images decoded: by the passes before this one, by this one so far
+
+    def progress(done: int, total: int, decoded_now: int) -> None:
+        decoded[1] = decoded_now
+        emitter.emit("preparing", done=done, total=total, decoded=decoded_now)
 
     def check_stop() -> None:
         if stopper.requested:
@@ -551,11 +554,13 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
             cache, [(it.image_id, root / it.path) for it in subset], workers=cpu_workers,
             progress=progress, check=check_stop,
             skipped=lambda i, reason: skipped.append((subset[i].path, reason)))
+        decoded[:] = [decoded[0] + decoded[1], 0]
         labels = targets([subset[i] for i in kept], index_of, bool(opts.multi_label))
         return images, labels, [subset[i] for i in kept]
 
     train_items = [it for it in items if split[it.image_id] == "train"]
     val_items = [it for it in items if split[it.image_id] == "val"]
+    preparing = time.monotonic()
     train_x, train_y, train_kept = prepare(train_items)
     val_x, val_y, val_kept = prepare(val_items)
     if skipped:
@@ -573,6 +578,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     train_x, val_x = train_x.ready(device, whole), val_x.ready(device, whole)
     if whole:
         cache.close()
+    prepared_s = time.monotonic() - preparing  # decoding or reading: what the cache saves
     num_classes = len(names)
     trained = model  # what the steps run: DDP averages the gradients over the ranks
     if world.distributed:
@@ -590,8 +596,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
     emitter.emit("started", model=opts.model, device=str(device), precision=precision_of(fit),
                  classes=names,
                  num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs, steps=steps,
-                 image_size=opts.size, world_size=world.size, config=opts.to_json())
-    threading.Thread(target=_warm_up, name="warm-up imports", daemon=True).start()
+                 image_size=opts.size, world_size=world.size, config=opts.to_json(),
+                 decoded=decoded[0], prepared_s=prepared_s)
     # Absolute: the stored paths must resolve from any working directory (the labeler's).
     out_dir = runs_dir(opts.db.resolve()) / f"run-{run_id}"
     best_acc, best_path, last_path = -1.0, out_dir / "best.pt", out_dir / "last.pt"
@@ -632,6 +638,8 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                             f"checkpoint {last_path} (epoch {epoch - 1}): tui-label train "
                             f"--resume {run_id} goes on from there")
 
+    warming: list[threading.Thread] = []
+
     def on_step(epoch: int, step: int, loss: torch.Tensor, images: int) -> None:
         nonlocal seen
         seen += images * world.size
@@ -650,6 +658,10 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                 progress.update(gpu_status(device))
             emitter.emit("step", **progress)
             writer.progress(run_id, progress)
+        if not warming:  # after the first step, which it would slow down (it holds the GIL)
+            warming.append(threading.Thread(target=_warm_up, name="warm-up imports",
+                                            daemon=True))
+            warming[0].start()
 
     first_epoch = 1
     if resume is not None:  # last: nothing may draw random numbers between this and epoch 1

@@ -1,9 +1,10 @@
 """Trainer events: one JSON object per line on stdout, or readable output for a person.
 
-Kinds, in order: ``warning`` (if any), ``preparing`` (decoding progress), ``started``,
-``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``; after the last epoch ``fold``
-{fold, folds, num_train, num_held_out} (``--folds K`` only), ``predicting`` {done, total}
-(throttled) and ``predicted`` {images, oof, suspects, seconds, predictions} (or a ``warning``
+Kinds, in order: ``warning`` (if any), ``preparing`` (decoding progress), ``started`` (with
+``decoded`` and ``prepared_s``: the images decoded for the run, the seconds until all were
+ready), ``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``; after the last epoch
+``fold`` {fold, folds, num_train, num_held_out} (``--folds K`` only), ``predicting`` {done,
+total} (throttled) and ``predicted`` {images, oof, suspects, seconds, predictions} (or a ``warning``
 saying why there are no predictions); then one of ``finished``, ``failed``, ``cancelled``.
 ``tui-label predict`` sends ``warning``, ``predicting`` and ``predicted``; ``tui-label cache``
 sends ``caching`` {done, total, decoded}. Every event has ``event``, ``run_id`` and ``time``.
@@ -244,6 +245,14 @@ class Bars:
             atexit.unregister(self.abandon)
 
 
+def _prepared(e: dict) -> str:
+    """How the run's images became ready: decoded now, or read from the decode cache."""
+    if "prepared_s" not in e:  # an event of an older trainer
+        return ""
+    how = f"{e['decoded']} decoded" if e["decoded"] else "all from the decode cache"
+    return f"; images ready in {e['prepared_s']:.1f}s ({how})"
+
+
 def human(e: dict) -> str | None:
     """A readable line for a terminal."""
     kind = e["event"]
@@ -254,7 +263,7 @@ def human(e: dict) -> str | None:
         return (f"run {e['run_id']}: {e['model']} on {e['device']}{precision}{ranks}, "
                 f"{e['num_train']} "
                 f"train / {e['num_val']} validation images, {len(e['classes'])} classes, "
-                f"{e['epochs']} epochs")
+                f"{e['epochs']} epochs{_prepared(e)}")
     if kind == "warning":
         return f"warning: {e['message']}"
     if kind == "preparing":
