@@ -258,6 +258,8 @@ async def test_confusion_cell_by_keys_opens_its_images(store: Store, dataset: Pa
         assert [it.path for it in screen.session.queue] == ["img001.png", "img003.png"]
         await wait_shown(pilot, screen, 0)
         assert "Labeled cat, predicted dog" in status(app)
+        assert [str(n.message) for n in app._notifications][-1].startswith(
+            "cat → dog: 2 labeled images by the out-of-sample predictions")
         await pilot.press("2")  # it was a dog after all
         await wait_shown(pilot, screen, 1)
     assert labels_by_path(store)["img001.png"] == "dog"

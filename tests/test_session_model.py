@@ -185,3 +185,51 @@ def test_newer_labels_count_from_the_model_or_the_live_head(store: Store, run: i
     session.set_model(session.model, labels_at=mark)  # a live head fit at ``mark``
     assert session.newer_labels == 1
     assert store.current(ids(store)["img001.png"]) == ImageState.of("label", cid(store, "dog"))
+
+
+def test_labels_of_this_session_are_reviewed_when_the_run_doubts_them(store: Store):
+    """Label, train, review: the suspects and a confusion cell hold the labels given in
+    this very session (they were always empty here: every model order left them out)."""
+    i = ids(store)
+    cat, dog = cid(store, "cat"), cid(store, "dog")
+    session = LabelSession(store)
+    session.load()
+    session.label(cat)  # img000
+    session.label(dog)  # img001: the run will doubt it
+    session.label(dog)  # img002
+    run = save_run(store, PROBS, suspects=[("img001.png", "dog", "cat", 0.8, 0.15)],
+                   oof={"img000.png": [0.8, 0.15, 0.05], "img001.png": [0.8, 0.15, 0.05],
+                        "img002.png": [0.1, 0.8, 0.1]})
+    model = ModelView.load(store)
+    ranked = LabelSession(store, OrderChoice("suspects"))  # as the background ranks it
+    ranked.load()
+    ranked.set_model(model)
+    session.set_model(model)
+    session.set_order(OrderChoice("suspects"), ranked=ranked._build_queue(
+        OrderChoice("suspects")))
+    assert [it.path for it in session.queue] == ["img001.png"]
+    assert session.suspect(i["img001.png"])["predicted_class"] == cat
+    # A new model (the same run again) keeps it in the review...
+    session.reorder(ModelView.load(store))
+    assert [it.path for it in session.queue] == ["img001.png"]
+    # ... and the confusion cell "labeled dog, predicted cat" holds it too.
+    cell = OrderChoice("confusion", dog, cat)
+    session.set_order(cell, ranked=ranked._build_queue(cell))
+    assert [it.path for it in session.queue] == ["img001.png"]
+    assert run == session.model.run_id
+
+
+def test_a_confirmed_label_is_no_suspect_of_later_predictions(store: Store):
+    i = ids(store)
+    dog = cid(store, "dog")
+    store.label(i["img001.png"], dog)
+    doubted = [("img001.png", "dog", "cat", 0.8, 0.15)]
+    save_run(store, PROBS, suspects=doubted)
+    session = with_model(store, OrderChoice("suspects"))
+    assert session.confirm().moved
+    again = save_run(store, PROBS, suspects=doubted)  # predicted after the confirmation
+    assert store.suspects(again) == []
+    assert store.suspects(again, open_only=False)[0]["image_id"] == i["img001.png"]
+    store.label(i["img001.png"], cid(store, "cat"))  # changed since: a new label to doubt
+    third = save_run(store, PROBS, suspects=[("img001.png", "cat", "dog", 0.8, 0.15)])
+    assert [r["image_id"] for r in store.suspects(third)] == [i["img001.png"]]

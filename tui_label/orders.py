@@ -293,6 +293,9 @@ class Order:
     # The images the store hands ``rank``: every one (``all``), or only those annotators
     # disagree on (``disagreements``, offered only when there are any).
     source: str = "all"
+    # Ranks labeled images for review (suspects, a confusion cell): images labeled in this
+    # session belong in it, where the other model orders leave them out.
+    review: bool = False
 
 
 ORDERS: dict[str, Order] = {
@@ -314,9 +317,9 @@ ORDERS: dict[str, Order] = {
         Order("predicted", "Predicted as {cls}", _predicted, needs_model=True,
               needs_class=True),
         Order("typical", "Typical first (cold start)", _typical, needs_model=True),
-        Order("suspects", "Suspect labels", _suspects, needs_model=True),
+        Order("suspects", "Suspect labels", _suspects, needs_model=True, review=True),
         Order("confusion", "Labeled {cls}, predicted {other}", _confusion, needs_model=True,
-              needs_class=True, needs_pair=True),
+              needs_class=True, needs_pair=True, review=True),
         Order("disagreements", "Disagreements between annotators (review)", _all,
               source="disagreements"),
     )

@@ -419,13 +419,14 @@ class LabelSession:
     def set_order(self, order: OrderChoice, ranked: list[QueueItem] | None = None) -> Change:
         """Queue the images in another order, from its start. ``ranked`` is the queue when it
         was ranked in the background (a model order: images labeled in this session since are
-        left out). An order that needs a model, without one, is a notice."""
+        left out, but for a review of labels: suspects, a confusion cell). An order that
+        needs a model, without one, is a notice."""
         mark = self.store.last_event_id()
         try:
             queue = self._build_queue(order) if ranked is None else ranked
         except UsageError as exc:
             return Change(notice=str(exc))
-        if ranked is not None and order.order.needs_model:
+        if ranked is not None and order.order.needs_model and not order.order.review:
             queue = [it for it in queue if it.id not in self.labeled_here]
         self.order = order
         self.queue = queue
@@ -446,7 +447,7 @@ class LabelSession:
         """Take new predictions (a finished run, the live head). A model order is ranked again
         (``ranked``: in the background) behind the current image: the image on screen stays,
         the ones before it stay behind it, and images labeled in this session never come
-        back."""
+        back (a review's order ranks labeled images: those the new model doubts stay)."""
         self.set_model(model, labels_at=labels_at)
         if not self.order.order.needs_model:
             return Change()
@@ -457,7 +458,9 @@ class LabelSession:
                 return Change(notice=str(exc))
         current = self.current
         keep = self.queue[:self.pos] + ([current] if current is not None else [])
-        seen = {it.id for it in keep} | self.labeled_here
+        seen = {it.id for it in keep}
+        if not self.order.order.review:  # a review keeps what the new model still doubts
+            seen |= self.labeled_here
         self.queue = keep + [it for it in ranked if it.id not in seen]
         return Change(moved=current is None and self.pos < len(self.queue))
 

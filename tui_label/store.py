@@ -1469,7 +1469,9 @@ class Store:
 
     def suspects(self, run_id: int, *, open_only: bool = True) -> list[dict]:
         """A run's suspect labels, most doubtful first. ``open_only`` leaves out images whose
-        label changed or was confirmed (a ``review``) after the run's predictions."""
+        label changed after the run's predictions, and those whose label stands as a review
+        gave it (confirmed, or settled between annotators): a reviewed label is no suspect of
+        later predictions either, until somebody changes it."""
         sql = (
             "SELECT s.image_id, i.path, s.rank, s.given_class, s.predicted_class, s.probability, "
             "s.given_probability FROM suspects s JOIN images i ON i.id = s.image_id "
@@ -1477,6 +1479,8 @@ class Store:
         )
         if open_only:
             sql += ("AND NOT EXISTS (SELECT 1 FROM label_events e WHERE e.image_id = s.image_id "
-                    "AND e.id > COALESCE(r.predicted_through, 0)) ")
+                    "AND e.id > COALESCE(r.predicted_through, 0)) "
+                    "AND NOT EXISTS (SELECT 1 FROM latest_events l WHERE l.image_id = "
+                    "s.image_id AND l.source = 'review') ")
         rows = self.db.query(sql + "ORDER BY s.rank", [run_id])
         return list(rows)

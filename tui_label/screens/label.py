@@ -533,6 +533,15 @@ class LabelScreen(Screen):
         if message.order != self._wanted_order:
             return  # another order was chosen while this one was being ranked
         self._apply(self.session.set_order(message.order, message.ranked))
+        order = self.session.order
+        if order == message.order and order.order.name == "confusion":
+            # Its length is not the matrix's count: say what it holds.
+            names = self.session.class_names
+            count = len(self.session.queue)
+            self.notify(Text(f"{names.get(order.class_id)} → {names.get(order.other_id)}: "
+                             f"{count} labeled image{'s' if count != 1 else ''} by the "
+                             f"out-of-sample predictions (the matrix counts the last epoch's "
+                             f"validation images)"), timeout=8)
 
     async def action_quit(self) -> None:
         self._flush_decodes()
