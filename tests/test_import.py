@@ -183,6 +183,26 @@ def test_round_trip_through_tui_label_export(tmp_path: Path, fmt: str):
     assert [e[:4] for e in events(fresh)] == [e[:4] for e in events(db)]
 
 
+def test_round_trip_through_an_imagefolder_export_with_split_folders(tmp_path: Path):
+    """Once runs have split the labels, the export is train/CLASS/FILE and val/CLASS/FILE:
+    import reads the classes under the splits (it took 'train' and 'val' for classes)."""
+    labels = {f"img{i:03d}.png": ("cat", "dog", "bird")[i % 3] for i in range(9)}
+    db, root = make_db(tmp_path / "a", labels)
+    store = Store(db)
+    store.assign_splits(store.training_items(), 0.4)
+    store.close()
+    out = tmp_path / "folders"
+    code, _, err = run_cli("export", "--db", str(db), "--format", "imagefolder", "--out",
+                           str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["train", "val"]
+    fresh, _ = make_db(tmp_path / "b", root=root)
+    code, out_text, err = run_cli("import", str(out), "--db", str(fresh), "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out_text)["bad_rows"] == 0
+    assert current(fresh) == labels
+
+
 def test_imagefolder_inside_the_dataset_matches_by_path(tmp_path: Path):
     root = tmp_path / "pets"
     make_images(root / "cat", 2)

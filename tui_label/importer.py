@@ -305,8 +305,15 @@ def read_jsonl(source: Source) -> Iterator[Row | BadRow]:
         raise UsageError(f"{source.path}: not UTF-8 text (after line {line})") from None
 
 
+# Top folders that are splits, not classes: ``SRC/train/<class>/<file>`` (as ``tui-label
+# export --format imagefolder`` writes once the runs have split the labels).
+SPLIT_FOLDERS = frozenset({"train", "val", "valid", "validation", "test"})
+
+
 def read_imagefolder(source: Source) -> Iterator[Row | BadRow]:
-    """Rows of an ImageFolder layout: ``SRC/<class>/.../<file>`` is labeled ``<class>``.
+    """Rows of an ImageFolder layout: ``SRC/<class>/.../<file>`` is labeled ``<class>``, or
+    ``SRC/<split>/<class>/.../<file>`` when every top folder is a split's (``train``, ``val``,
+    ...).
 
     Which dataset image a file is: its path relative to the dataset root when the file (or the
     file a symlink points to, as ``tui-label export`` makes them) lies inside the dataset root;
@@ -315,8 +322,11 @@ def read_imagefolder(source: Source) -> Iterator[Row | BadRow]:
     """
     src = source.path
     real_root = os.path.realpath(source.root) if source.root is not None else None
+    by_split = _split_layout(src)
     for found in scan(src):
         label, sep, rest = found.path.partition("/")
+        if by_split:
+            label, sep, rest = rest.partition("/")
         if not sep:
             yield BadRow(found.path, "not inside a class folder")
             continue
@@ -326,6 +336,15 @@ def read_imagefolder(source: Source) -> Iterator[Row | BadRow]:
             if target.startswith(real_root + os.sep):
                 path = os.path.relpath(target, real_root).replace(os.sep, "/")
         yield Row(found.path, path, label, fallback_name=rest.rsplit("/", 1)[-1])
+
+
+def _split_layout(src: Path) -> bool:
+    """Whether ``src`` holds split folders of class folders (see ``SPLIT_FOLDERS``)."""
+    try:
+        tops = [entry for entry in os.scandir(src) if not entry.name.startswith(".")]
+    except OSError:
+        return False
+    return bool(tops) and all(e.is_dir() and e.name in SPLIT_FOLDERS for e in tops)
 
 
 def read_rows(source: Source) -> Iterator[Row | BadRow]:
