@@ -494,3 +494,26 @@ async def test_redrawing_the_same_image_keeps_keys_working(store: Store, dataset
         await pilot.press("2")
         await wait_shown(pilot, screen, 1)
     assert labels_by_path(store) == {"img000.png": "dog"}
+
+
+async def test_a_sixteen_colour_terminal_gets_the_terminals_own_palette(
+        store: Store, dataset: Path, monkeypatch):
+    """TERM=xterm (16 colours): the theme's shades fell to light grey on grey and red on grey;
+    the ANSI theme uses the terminal's palette. Its colour names are no rich styles: the
+    legend, which styled hotkeys with the theme's accent, crashed on "ansi_green"."""
+    from rich.console import ColorSystem
+
+    from tui_label.widgets.legend import Legend
+
+    app = make_app(store, dataset)
+    monkeypatch.setattr(app.console, "_color_system", ColorSystem.STANDARD)
+    assert app.console.color_system == "standard"
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.label_screen
+        await wait_shown(pilot, screen, 0)
+        assert app.theme == "ansi-dark"
+        await pilot.press("1")
+        await wait_shown(pilot, screen, 1)
+        legend = str(screen.query_one(Legend).render())
+        assert "[1] cat (1)" in legend
+    assert labels_by_path(store) == {"img000.png": "cat"}

@@ -52,3 +52,9 @@ class LabelApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.store.path)
+        if self.console.color_system == "standard":
+            # 16 colours (TERM=xterm, no COLORTERM): the theme's shades would fall to the
+            # nearest of them (light grey on grey, red on grey); the terminal's own palette
+            # is what its user made readable.
+            self.theme = "ansi-dark"
+

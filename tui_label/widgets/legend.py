@@ -37,6 +37,9 @@ class Legend(Static):
 
     def _accent(self) -> str:
         try:
-            return self.app.current_theme.accent or "blue"
+            accent = self.app.current_theme.accent or "blue"
         except Exception:  # no app yet (tests build widgets alone)
             return "blue"
+        # An ANSI theme (a 16-colour terminal): the terminal's own foreground, bold, readable
+        # on whatever palette it has (green on a white xterm is not).
+        return "" if accent.startswith("ansi_") else accent
