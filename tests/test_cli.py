@@ -394,3 +394,9 @@ def test_file_size_limit_on_a_new_database_is_one_line_and_leaves_nothing(tmp_pa
                            "--classes", "cat,dog", preexec_fn=_file_size_limit(100_000))
     assert_usage_error(code, err, "cannot write to the database")
     assert tree(tmp_path) == files
+
+
+def test_demo_help_names_the_demo_database():
+    code, out, _ = run_cli("demo", "--help")
+    assert code == 0
+    assert "demo.db" in out and "DIR/tui-label.db" not in out

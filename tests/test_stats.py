@@ -432,3 +432,12 @@ async def test_help_lists_the_stats_key(tmp_path: Path, store: Store, dataset: P
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         await pilot.pause()
         assert re.search(r"%\s+Statistics: per class", screen_text(app))
+
+
+def test_active_time_under_a_minute_is_shown_rounded_down():
+    """29.6 s of active time showed as "30s" beside a pace of "—" (a pace needs 30 s)."""
+    from tui_label.stats import MIN_ACTIVE_SECONDS, _duration
+
+    assert _duration(MIN_ACTIVE_SECONDS - 0.4) == "29s"
+    assert _duration(MIN_ACTIVE_SECONDS) == "30s"
+    assert _duration(59.9) == "59s" and _duration(150) == "2m"

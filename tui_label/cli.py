@@ -12,7 +12,7 @@ import click
 
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
-from tui_label.cli_args import db_option
+from tui_label.cli_args import db_option, demo_db_option
 from tui_label.doctor import doctor
 from tui_label.errors import UsageError
 from tui_label.export_cli import export
@@ -145,7 +145,7 @@ def label(folder, classes, db, renderer, order, annotator, no_suggestions, live_
 
 
 @cli.command()
-@db_option
+@demo_db_option
 @_labeler_options
 def demo(db, renderer, order, annotator, no_suggestions, live_head, auto_train,
          overlap, multi_label, link, max_pixels) -> None:

@@ -16,11 +16,16 @@ def dir_argument(f):
                           type=click.Path(path_type=Path))(f)
 
 
-def db_option(f):
+def db_option(f, default_help: str = "DIR/tui-label.db, or a per-dataset file in "
+              "~/.local/share/tui-label when DIR is read-only"):
     return click.option(
         "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help="The SQLite database (default: DIR/tui-label.db, or a per-dataset file in "
-             "~/.local/share/tui-label when DIR is read-only).")(f)
+        help=f"The SQLite database (default: {default_help}).")(f)
+
+
+def demo_db_option(f):
+    return db_option(f, "demo.db in $XDG_DATA_HOME/tui-label, ~/.local/share/tui-label "
+                        "when it is not set")
 
 
 def existing_db(folder: Path | str | None, db: Path | None) -> tuple[Path, Path | None]:

@@ -467,8 +467,8 @@ def _bar(count: int, most: int, width: int = BAR_WIDTH) -> str:
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{round(seconds)}s"
+    if seconds < 60:  # down: 29.6 s is no "30s" beside a pace that needs 30 s
+        return f"{int(seconds)}s"
     minutes = round(seconds / 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
