@@ -258,6 +258,19 @@ def test_conflicts_skip_by_default_and_overwrite_on_request(tmp_path: Path):
     assert current(db) == {"img000.png": "dog", "img001.png": "dog"}
 
 
+def test_replaced_labels_are_listed_under_changed_not_under_conflicts_kept(tmp_path: Path):
+    db, _ = make_db(tmp_path, {"img000.png": "cat"})
+    src = write(tmp_path / "in.csv", "path,label\nimg000.png,dog\n")
+    code, out, err = run_cli("import", str(src), "--db", str(db), "--yes", "--on-conflict",
+                             "overwrite")
+    assert code == 0, err
+    lines = out.splitlines()
+    changed = next(i for i, line in enumerate(lines) if "changed labels" in line)
+    assert "img000.png: cat in the store, dog in the file" in lines[changed + 1]
+    assert "conflicts kept" in lines[changed + 2]
+    assert "  1 batch written as label events" in out
+
+
 def test_a_conflict_arising_after_the_plan_is_still_a_conflict(tmp_path: Path):
     """Another labeler labels an image between the dry run's plan and the write: the batch
     decides against the store as it is then."""

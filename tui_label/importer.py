@@ -669,11 +669,13 @@ def describe(summary: Summary) -> list[str]:
     line("changed labels", summary.changed,
          "existing different labels replaced (--on-conflict overwrite)" if summary.changed
          else "")
+    if summary.changed:  # the examples are of the replaced labels, listed under them
+        lines.extend(f"    {example}" for example in summary.conflict_examples)
     line("conflicts kept", summary.conflicts,
          "existing different labels kept; --on-conflict overwrite replaces them"
          if summary.conflicts else "")
-    for example in summary.conflict_examples:
-        lines.append(f"    {example}")
+    if not summary.changed:
+        lines.extend(f"    {example}" for example in summary.conflict_examples)
     line("unchanged", summary.unchanged)
     if summary.no_label:
         line("rows without a label", summary.no_label, "not imported")
@@ -695,5 +697,6 @@ def describe(summary: Summary) -> list[str]:
         for example in summary.bad_examples:
             lines.append(f"    {example}")
     if done:
-        lines.append(f"  {summary.batches} batches written as label events (source 'import')")
+        batches = f"{summary.batches} batch" + ("es" if summary.batches != 1 else "")
+        lines.append(f"  {batches} written as label events (source 'import')")
     return lines
