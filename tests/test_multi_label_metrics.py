@@ -75,7 +75,8 @@ def test_multi_label_report_round_trips_and_single_label_keeps_its_keys():
 # -- the panel and the metrics screen --------------------------------------------------------
 
 
-def store_with_run(tmp_path: Path, *, multi_label: bool, threshold: float = 0.5) -> Store:
+def store_with_run(tmp_path: Path, *, multi_label: bool, threshold: float = 0.5,
+                   confusion: list[list[int]] | None = None) -> Store:
     """A store with one finished run as the trainer writes it, multi-label or not."""
     root = tmp_path / "data"
     make_images(root, 6)
@@ -87,7 +88,7 @@ def store_with_run(tmp_path: Path, *, multi_label: bool, threshold: float = 0.5)
         rep = multi_label_report(TARGETS, PROBS, NAMES, threshold).to_dict()
         config = {"epochs": 2, "multi_label": True, "threshold": threshold}
     else:
-        rep = report([[2, 1, 0], [0, 2, 0], [0, 0, 3]], NAMES).to_dict()
+        rep = report(confusion or [[2, 1, 0], [0, 2, 0], [0, 0, 3]], NAMES).to_dict()
         config = {"epochs": 2, "multi_label": False, "threshold": 0.5}
     run_id = store.create_run("small-cnn", config, NAMES)
     for epoch in (1, 2):
@@ -219,3 +220,21 @@ async def test_a_run_started_from_the_panel_of_a_multi_label_database(tmp_path: 
     run = store.latest_run()
     assert run["config"]["multi_label"] is True and store.predictions(run["id"]) == {}
     store.close()
+
+
+async def test_scores_a_validation_set_cannot_give_are_dashes_not_zeros(tmp_path: Path):
+    """No validation image of a class: its recall is undefined, not 0.00; never predicted:
+    its precision. Both: its F1."""
+    # cat: 2 right, 1 taken for dog; dog: none in validation, predicted once; bird: none
+    # in validation and never predicted.
+    state = state_of(store_with_run(tmp_path, multi_label=False,
+                                    confusion=[[2, 1, 0], [0, 0, 0], [0, 0, 0]]))
+    app = PanelHost()
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.query_one(TrainPanel)
+        panel.show_state(state)
+        await pilot.pause()
+        _, rows = table_text(panel.query_one("#per-class", DataTable))
+    assert rows == [[NAMES[0], "1.00", "0.67", "0.80", "3"],
+                    [NAMES[1], "0.00", "—", "0.00", "0"],
+                    [NAMES[2], "—", "—", "—", "0"]]

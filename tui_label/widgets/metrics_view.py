@@ -231,9 +231,17 @@ class MetricsView(Vertical):
         if report is None:
             confusion.show_report(None)
             return
-        for c in report.per_class:
+        for k, c in enumerate(report.per_class):
             counts = [str(c.tp), str(c.fp), str(c.fn)] if report.multi_label else []
-            table.add_row(Text(c.name), f"{c.precision:.2f}", f"{c.recall:.2f}", f"{c.f1:.2f}",
+            # Undefined, not measured zeros: no validation image of the class (recall), none
+            # predicted as it (precision), neither (F1).
+            if report.multi_label:
+                predicted = (c.tp or 0) + (c.fp or 0)
+            else:
+                predicted = sum(row[k] for row in report.confusion) if report.confusion else 1
+            table.add_row(Text(c.name), f"{c.precision:.2f}" if predicted else "—",
+                          f"{c.recall:.2f}" if c.support else "—",
+                          f"{c.f1:.2f}" if c.support or predicted else "—",
                           str(c.support), *counts)
         row_label = min(max((len(c.name) for c in report.per_class), default=1), 16) \
             if self.full else 7
