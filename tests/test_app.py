@@ -517,3 +517,33 @@ async def test_a_sixteen_colour_terminal_gets_the_terminals_own_palette(
         legend = str(screen.query_one(Legend).render())
         assert "[1] cat (1)" in legend
     assert labels_by_path(store) == {"img000.png": "cat"}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_every_footer_hint_fits_on_the_line(store: Store, dataset: Path, size):
+    """At 80 columns the footer cut Train, Help and Quit off: it is compact there, without
+    the command palette's hint."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(store, dataset)
+    async with app.run_test(size=size) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        keys = list(footer.query(FooterKey))
+        shown = [k.description for k in keys if k.region.width and k.region.right <= size[0]]
+        assert {"Skip", "Undo", "Train", "Help", "Quit"} <= set(shown)
+        assert all(k.region.right <= size[0] for k in keys)
+        assert footer.compact == (size[0] < 120)
+
+
+async def test_a_long_help_line_goes_on_under_its_description(store: Store, dataset: Path):
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        lines = str(app.screen.query_one("#help-keys").render()).splitlines()
+        undo = next(i for i, line in enumerate(lines) if "Undo the last label" in line)
+        assert lines[undo + 1].startswith(" " * 14) and lines[undo + 1].strip()
+        assert "esc or ? closes" in str(app.screen.query("Static").first().render())

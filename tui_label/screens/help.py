@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,9 @@ from textual.widgets import Static
 
 from tui_label.keys import BINDINGS
 from tui_label.store import ClassRow
+
+KEYS_WIDTH = 12
+TEXT_WIDTH = 44  # the box's 64 columns less its border, padding, scrollbar and the keys
 
 
 class HelpScreen(ModalScreen[None]):
@@ -43,13 +48,18 @@ class HelpScreen(ModalScreen[None]):
             specs = list(BINDINGS)
         rows += [(spec.help_keys, spec.help) for spec in specs]
         # Class names are user data: Text, never markup (escape() misses an unclosed "[red").
-        lines = Text("\n").join(Text.assemble((f"{key:>12}", "bold"), "  ", text)
-                                for key, text in rows)
+        # A long description goes on under itself, not under the keys.
+        hang = "\n" + " " * (KEYS_WIDTH + 2)
+        lines = Text("\n").join(
+            Text.assemble((f"{key:>{KEYS_WIDTH}}", "bold"), "  ",
+                          hang.join(textwrap.wrap(text, TEXT_WIDTH) or [""]))
+            for key, text in rows)
         with VerticalScroll():
             saved = "when you press enter" if self._multi_label else "the moment you press its key"
-            yield Static(f"[b]Keys[/]  (every label is saved {saved})\n")
+            # The way out first: on a short terminal the end of the list is below the fold.
+            yield Static(f"[b]Keys[/]  [dim]esc or ? closes · ↑/↓ scroll[/]\n"
+                         f"Every label is saved {saved}.\n")
             yield Static(lines, id="help-keys")
-            yield Static("\n[dim]esc or ? closes this help[/]")
 
     def on_key(self, event) -> None:  # any other key closes too
         if event.key not in ("up", "down", "pageup", "pagedown"):

@@ -143,6 +143,7 @@ class LabelScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fit_footer()
         self.query_one(TrainPanel).display = False
         self.training.attach()
         change = self.session.load()
@@ -331,7 +332,17 @@ class LabelScreen(Screen):
             self._update_status()
 
     def on_resize(self) -> None:
+        self._fit_footer()
         self.call_after_refresh(self.show_current)
+
+    def _fit_footer(self) -> None:
+        """Every key hint on one line: less space between them on a narrow terminal (80
+        columns cut Train, Help and Quit), and the hint of Textual's command palette only
+        where there is room."""
+        footer = self.query_one(Footer)
+        width = self.app.size.width
+        footer.compact = width < 120
+        footer.show_command_palette = width >= 110
 
     @on(ImageView.Resized)
     def _image_area_resized(self) -> None:
