@@ -238,3 +238,25 @@ async def test_scores_a_validation_set_cannot_give_are_dashes_not_zeros(tmp_path
     assert rows == [[NAMES[0], "1.00", "0.67", "0.80", "3"],
                     [NAMES[1], "0.00", "—", "0.00", "0"],
                     [NAMES[2], "—", "—", "—", "0"]]
+
+
+async def test_the_loss_plot_leaves_room_above_the_curves_for_its_legend(tmp_path: Path):
+    """The legend (two rows, top left) hid the first epochs' points, the highest."""
+    import re
+
+    from textual_plotext import PlotextPlot
+
+    state = state_of(store_with_run(tmp_path, multi_label=False))
+    losses = [h.val_loss for h in state.history] + [y for _, y in state.step_losses]
+    app = PanelHost()
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.query_one(TrainPanel)
+        panel.show_state(state)
+        await pilot.pause()
+        plot = panel.query_one(PlotextPlot)
+        plot.plt.plotsize(60, 12)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build())
+    ticks = [float(m) for m in re.findall(r"^\s*(-?[0-9.]+)\s*[┤┼]", text, re.M)]
+    spread = max(losses) - min(losses)
+    assert spread > 0 and ticks
+    assert max(ticks) >= max(losses) + 0.3 * spread

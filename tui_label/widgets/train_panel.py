@@ -103,6 +103,9 @@ def status_text(s: RunState) -> Text:
     return text
 
 
+LEGEND_ROOM = 0.45  # of the losses' range, above the highest
+
+
 class TrainPanel(VerticalScroll):
     """Fine-tuning beside the labeler."""
 
@@ -282,5 +285,12 @@ class TrainPanel(VerticalScroll):
         if s.history:
             plt.plot([h.epoch for h in s.history], [h.val_loss for h in s.history],
                      label="validation", marker="dot")
+        ys = [y for _, y in s.step_losses] + [h.val_loss for h in s.history]
+        if ys and max(ys) > min(ys):
+            # Room above the curves for the legend (two rows at the top left): it hid the
+            # first epochs' points, which are the highest.
+            plt.ylim(min(ys), max(ys) + LEGEND_ROOM * (max(ys) - min(ys)))
+        else:
+            plt.ylim(None, None)  # plotext's own range (not the last run's)
         plt.xlabel("epoch")
         widget.refresh()
