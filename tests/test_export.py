@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -578,6 +579,22 @@ def test_folder_export_needs_force_for_a_folder_with_files(tmp_path: Path, fmt: 
     assert not (out / "notes.txt").exists() and len(_links(out)) in (2, 4)
     assert all((data / f"img00{i}.png").is_file() for i in range(6))  # links removed, not images
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out", "team.db"]
+
+
+@pytest.mark.parametrize("fmt", ["imagefolder", "hf"])
+@pytest.mark.parametrize("where", ["labels.db", "sub/other.db"])
+def test_forced_folder_export_never_deletes_another_database(tmp_path: Path, fmt: str,
+                                                              where: str):
+    """--force replaced a folder holding another project's database (only --db was kept)."""
+    data, db = team_db(tmp_path)
+    out = tmp_path / "out"
+    other = out / where
+    other.parent.mkdir(parents=True)
+    shutil.copy(db, other)
+    first = tree(out)
+    code, _, err = _exported(db, str(data), "--format", fmt, "--out", str(out), "--force")
+    assert_usage_error(code, err, f"it holds the SQLite database {other}")
+    assert tree(out) == first
 
 
 def test_folder_export_over_a_file_needs_force(tmp_path: Path):

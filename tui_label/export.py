@@ -251,6 +251,17 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
+def _database_inside(folder: Path) -> Path | None:
+    """An SQLite file anywhere under ``folder`` (symlinks not followed: replacing the folder
+    removes links, not what they point at), or None."""
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(dirpath) / name
+            if not path.is_symlink() and _is_sqlite(path):
+                return path
+    return None
+
+
 def check_output(output: Path, db: Path, *, force: bool, root: Path | None = None,
                  folder: bool = False) -> None:
     """Refuse an output that is the database, one of its files, an SQLite file, inside the
@@ -285,9 +296,16 @@ def check_output(output: Path, db: Path, *, force: bool, root: Path | None = Non
         if not folder:
             raise UsageError(f"{output} is a folder: give a file name (or --format "
                              "imagefolder or hf)")
-        if force or not any(os.scandir(output)):
+        if not any(os.scandir(output)):
             return
-        raise UsageError(f"{output} is a folder with files in it: pass --force to replace it")
+        if not force:
+            raise UsageError(f"{output} is a folder with files in it: pass --force to replace "
+                             "it")
+        held = _database_inside(output)
+        if held is not None:
+            raise UsageError(f"refusing to replace {output}: it holds the SQLite database "
+                             f"{held}")
+        return
     if _is_sqlite(output):
         raise UsageError(f"{output} is an SQLite database: refusing to overwrite it")
     if not force:
