@@ -463,7 +463,7 @@ async def test_damaged_predictions_are_one_notice_no_suggestions_and_no_crash(
     run = save_run(store, PROBS)
     (run_predictions_dir(store.path, run) / "probs.npy").write_bytes(b"not an array")
     app = make_app(store, dataset)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         shown: list[str] = []
         screen = app.label_screen
         notify = screen.notify
@@ -475,6 +475,10 @@ async def test_damaged_predictions_are_one_notice_no_suggestions_and_no_crash(
             await pilot.pause(0.1)
         assert shown == [f"the predictions of run {run} are damaged "
                          f"({run_predictions_dir(store.path.resolve(), run)}): no suggestions"]
+        # The toast itself is drawn (a rich Text as the message crashed the app there, in a
+        # real terminal: Textual reads a notification's message as markup).
+        await pilot.pause(0.2)
+        assert "are&#160;damaged" in app.export_screenshot()
         assert screen.session.model is None and line(app) == ""
         await pilot.press("a")  # nothing to accept
         await pilot.press("1")

@@ -148,7 +148,7 @@ class LabelScreen(Screen):
         self.training.attach()
         change = self.session.load()
         if change.notice:
-            self.notify(Text(change.notice), severity="warning", timeout=6)
+            self.notify(change.notice, severity="warning", timeout=6, markup=False)
         if self.session.model is not None:
             self.session.set_model(self._with_runner(self.session.model))
             # Its line takes a row before the first image is sized.
@@ -225,7 +225,7 @@ class LabelScreen(Screen):
         ``predicted_class`` (a confusion matrix cell)."""
         ids = {row.name: row.id for row in self.store.classes()}
         if true_class not in ids or predicted_class not in ids:
-            self.notify(Text("That class no longer exists."), severity="warning", timeout=4)
+            self.notify("That class no longer exists.", severity="warning", timeout=4, markup=False)
             return
         self.screen.set_focus(None)  # keys go back to labeling
         self.set_order(OrderChoice("confusion", ids[true_class], ids[predicted_class]))
@@ -407,7 +407,7 @@ class LabelScreen(Screen):
 
     def _apply(self, change: Change) -> None:
         if change.notice:
-            self.notify(Text(change.notice), severity="warning", timeout=3)
+            self.notify(change.notice, severity="warning", timeout=3, markup=False)
         if change.moved:
             self.show_current()
         elif change.image_id is not None:
@@ -465,8 +465,8 @@ class LabelScreen(Screen):
     def action_accept(self) -> None:
         if self.session.model is not None and not self.suggestions_shown:
             self.app.bell()
-            self.notify(Text("Suggestions are hidden: S shows them" if self.suggestions_allowed
-                             else "Suggestions are off in this session"), timeout=3)
+            self.notify("Suggestions are hidden: S shows them" if self.suggestions_allowed
+                             else "Suggestions are off in this session", timeout=3, markup=False)
             return
         self._act_on_shown("label", lambda ms: self._refused(self.session.accept(ms)))
 
@@ -480,13 +480,13 @@ class LabelScreen(Screen):
 
     def action_toggle_suggestions(self) -> None:
         if not self.suggestions_allowed:
-            self.notify(Text("Suggestions are off in this session (--no-suggestions or "
-                             "suggestions = false in tui-label.toml)."), timeout=4)
+            self.notify("Suggestions are off in this session (--no-suggestions or "
+                             "suggestions = false in tui-label.toml).", timeout=4, markup=False)
             return
         self.suggestions_shown = not self.suggestions_shown
         if self.session.model is None:
-            self.notify(Text("No model yet: suggestions come after a training run "
-                             "(t opens the panel)."), timeout=4)
+            self.notify("No model yet: suggestions come after a training run "
+                             "(t opens the panel).", timeout=4, markup=False)
             return
         self._update_status()
         self.call_after_refresh(self.show_current)  # the image area changed size
@@ -549,10 +549,10 @@ class LabelScreen(Screen):
             # Its length is not the matrix's count: say what it holds.
             names = self.session.class_names
             count = len(self.session.queue)
-            self.notify(Text(f"{names.get(order.class_id)} → {names.get(order.other_id)}: "
+            self.notify(f"{names.get(order.class_id)} → {names.get(order.other_id)}: "
                              f"{count} labeled image{'s' if count != 1 else ''} by the "
                              f"out-of-sample predictions (the matrix counts the last epoch's "
-                             f"validation images)"), timeout=8)
+                             f"validation images)", timeout=8, markup=False)
 
     async def action_quit(self) -> None:
         self._flush_decodes()
@@ -586,8 +586,8 @@ class LabelScreen(Screen):
         if (self.auto_train and made - self._train_mark >= self.auto_train
                 and not self.training.state.active):
             self._train_mark = made
-            self.notify(Text(f"Auto-retrain: {self.auto_train} new labels, starting a run."),
-                        timeout=3)
+            self.notify(f"Auto-retrain: {self.auto_train} new labels, starting a run.",
+                        timeout=3, markup=False)
             self.training.start(self.query_one(TrainPanel).settings())
 
     def _with_runner(self, model):
@@ -667,7 +667,7 @@ class LabelScreen(Screen):
     @on(ModelFailed)
     def _on_model_failed(self, message: ModelFailed) -> None:
         self._model_failed = message.run
-        self.notify(Text(message.reason), severity="warning", timeout=6)
+        self.notify(message.reason, severity="warning", timeout=6, markup=False)
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, name="count")
     def _count_in_thread(self) -> None:
