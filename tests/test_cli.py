@@ -400,3 +400,22 @@ def test_demo_help_names_the_demo_database():
     code, out, _ = run_cli("demo", "--help")
     assert code == 0
     assert "demo.db" in out and "DIR/tui-label.db" not in out
+
+
+@pytest.mark.parametrize("command", [["stats"], ["export", "-o", "OUT"]])
+def test_a_damaged_database_is_one_line_not_a_traceback(tmp_path: Path, command: list[str]):
+    """A page of the file overwritten (a bad disk, a copy cut short): SQLite opens it and
+    finds the damage when it reads that page."""
+    db = labeled_db(tmp_path)
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    # The labels' table (the store opens without reading it: the damage is met later).
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'label_events'"
+                        ).fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * page_size)
+    command = [str(tmp_path / "out.csv") if a == "OUT" else a for a in command]
+    code, _, err = run_cli(*command, "--db", str(db))
+    assert_usage_error(code, err, "the database cannot be read: ")

@@ -5,6 +5,7 @@ Headless commands never import textual; the labeler never imports torch.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("tui-label: aborted", err=True)
         sys.exit(130)
+    except sqlite3.DatabaseError as exc:  # a page of the file is damaged: found when read
+        click.echo(f"tui-label: error: the database cannot be read: {exc} (a damaged file: "
+                   "restore a copy, or try `sqlite3 DB .recover`)", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
