@@ -37,6 +37,14 @@ CASES = [
     ("ok", ["--db", "{db}", "--pretrained"], "small-cnn has no pretrained weights"),
     ("ok", ["--db", "{db}", "--device", "cuda"], "no CUDA GPU"),
     ("ok", ["--db", "{db}", "--device", "tpu"], "'tpu'"),
+    # Tracebacks before: an integer torch cannot take, a rate that overflowed, a batch that
+    # ran out of memory (the kernel killed the trainer, its run stuck at "running").
+    ("ok", ["--db", "{db}", "--seed", "99999999999999999999999"], "--seed must be between"),
+    ("ok", ["--db", "{db}", "--lr", "1e308"], "--lr must be at most 10"),
+    ("ok", ["--db", "{db}", "--batch-size", "99999999999999999999999"],
+     "--batch-size must be at most 65,536"),
+    # Several processes on a GPU that is not there: refused before torchrun starts.
+    ("ok", ["--db", "{db}", "--nproc", "2", "--device", "cuda"], "no CUDA GPU"),
     ("one_class", ["--db", "{db}"], "too few labels"),
     ("thin", ["--db", "{db}"], "no class has 2 labels"),
     ("no_root", ["--db", "{db}"], "which folder holds the images"),
@@ -80,3 +88,22 @@ def test_train_usage_errors(tmp_path: Path, kind: str, args: list[str], fragment
         assert integrity(db) == "ok"
         assert not (db.parent / f"{db.stem}-runs").exists()
 
+
+
+@pytest.mark.parametrize("command", ["train", "cache"])
+def test_a_cache_folder_that_cannot_be_written_is_one_line_and_no_run(tmp_path: Path,
+                                                                      command: str):
+    """It was a PermissionError traceback (exit 1), and train recorded a failed run."""
+    from tests.test_cli import without_root_powers
+    from tui_label.decode_cache import cache_dir
+
+    db = make_case_db(tmp_path, "ok")
+    cache_dir(db).mkdir()
+    cache_dir(db).chmod(0o555)
+    before = runs_and_labels(db)
+    args = ["--epochs", "1", "--image-size", "16"] if command == "train" else ["--size", "16"]
+    code, _, err = run_cli(command, "--db", str(db), *args, preexec_fn=without_root_powers)
+    assert_usage_error(code, err, f"cannot use the decode cache {cache_dir(db)}/16px: "
+                                  "Permission denied")
+    assert runs_and_labels(db) == before
+    assert list(cache_dir(db).iterdir()) == []

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tui_label import images
+from tui_label.errors import UsageError
 
 VERSION = 1  # the layout; another version is rebuilt
 COMMIT_EVERY = 256  # images decoded in parallel, then written in one index transaction
@@ -109,13 +110,26 @@ class DecodeCache:
     """The cache of one image size. ``DecodeCache.open(db, size)``; ``close()`` when done."""
 
     def __init__(self, folder: Path, size: int) -> None:
+        """Raises ``CacheUnavailable`` (a usage error: one line) when the folder cannot be
+        made or written."""
         self.folder, self.size = Path(folder), int(size)
         self.record = self.size * self.size * 3
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.pixels_path = self.folder / "pixels.u8"
         self.index_path = self.folder / "index.db"
-        self._conn = self._open_index()
-        self._fd = os.open(self.pixels_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._conn = self._open_index()
+        except OSError as exc:
+            raise CacheUnavailable(self.folder, exc) from None
+        except sqlite3.OperationalError as exc:  # not "locked": that one waits, or is raised
+            if "unable to open" not in str(exc) and "readonly" not in str(exc):
+                raise
+            raise CacheUnavailable(self.folder, exc) from None
+        try:
+            self._fd = os.open(self.pixels_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._conn.close()
+            raise CacheUnavailable(self.folder, exc) from None
 
     @classmethod
     def open(cls, db: Path, size: int) -> DecodeCache:
@@ -339,6 +353,15 @@ class DecodeCache:
 
 class CacheError(RuntimeError):
     pass
+
+
+class CacheUnavailable(UsageError):
+    """The cache's folder cannot be made, or its files opened for writing."""
+
+    def __init__(self, folder: Path, exc: BaseException) -> None:
+        why = getattr(exc, "strerror", None) or str(exc)
+        super().__init__(f"cannot use the decode cache {folder}: {why} (it lives beside the "
+                         "database: give a --db in a folder you can write)")
 
 
 @dataclass

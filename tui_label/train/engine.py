@@ -359,6 +359,7 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
             resume = (run, resume_checkpoint(run))
             load_resumed_weights(model, resume[1], run)
     elif resume is None:
+        DecodeCache.open(opts.db, opts.size).close()  # one that cannot be: before a run exists
         run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                              names)
     else:

@@ -52,6 +52,9 @@ def check(opts: TrainOptions) -> None:
                              f"has {present}; add --device cpu to train on the CPU")
     if opts.device == "mps":
         raise UsageError("several processes train on CUDA GPUs or the CPU, not mps")
+    if opts.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA GPU is available (add --device cpu to train "
+                         "on the CPU)")
     world = n * opts.nnodes
     if opts.batch_size % world:
         raise UsageError(f"--batch-size {opts.batch_size} does not divide among {world} "
@@ -178,6 +181,7 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         if resume is not None:
             load_resumed_weights(model, resume[1], resume[0])
         del model
+        DecodeCache.open(opts.db, opts.size).close()  # one that cannot be: before a run exists
         writer = RunWriter(store, emitter, writes)
         run_id = None
         if opts.node_rank == 0 and resume is None:

@@ -23,6 +23,8 @@ SMALL_CNN = "small-cnn"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BALANCE = ("none", "loss", "sampler")
 EVENTS = ("auto", "json", "human")
+MAX_LR = 10.0
+MAX_BATCH = 65_536  # images a step, over all processes
 # The defaults that depend on the model: used by the properties below and quoted in the help.
 SMALL_CNN_LR, FINE_TUNE_LR = 3e-3, 1e-3
 SMALL_CNN_SIZE, FINE_TUNE_SIZE = 64, 224
@@ -141,7 +143,12 @@ class TrainOptions:
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.lr is None or 0 < self.lr < math.inf, "--lr must be a positive number"),
+            # (A larger rate only diverges; a huge one overflowed inside torch.)
+            (self.lr is None or self.lr <= MAX_LR, f"--lr must be at most {MAX_LR:g}"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.batch_size <= MAX_BATCH,
+             f"--batch-size must be at most {MAX_BATCH:,} (the global batch)"),
+            (0 <= self.seed < 2**32, f"--seed must be between 0 and {2**32 - 1}"),
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
