@@ -102,6 +102,10 @@ def assert_usage_error(code: int, err: str, fragment: str) -> None:
         (["stats", "--db", "{nodb}"], "no database"),
         (["export", "--db", "{nodb}"], "no database"),
         (["stats"], "give the dataset folder"),
+        # accepted before: nan passes every range check; an empty hotkey
+        (["label", "{data}", "--classes", "a,b", "--overlap", "nan"], "'nan' is not a number"),
+        (["doctor", "--timeout", "nan"], "'nan' is not a number"),
+        (["label", "{data}", "--classes", "a:,b"], "no hotkey after 'a:'"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], fragment: str):

@@ -13,7 +13,7 @@ import click
 
 from tui_label import __version__, orders
 from tui_label.cache_cli import cache
-from tui_label.cli_args import db_option, demo_db_option
+from tui_label.cli_args import FiniteFloatRange, db_option, demo_db_option
 from tui_label.doctor import doctor
 from tui_label.errors import UsageError
 from tui_label.export_cli import export
@@ -102,7 +102,7 @@ def _labeler_options(f):
     f = click.option("--auto-train", "auto_train", type=click.IntRange(min=0), default=0,
                      metavar="N", show_default=True, help="Start a training run (the panel's "
                      "settings) after every N new labels when none is going; 0 is off.")(f)
-    f = click.option("--overlap", "overlap", type=click.FloatRange(0, 1), default=None,
+    f = click.option("--overlap", "overlap", type=FiniteFloatRange(0, 1), default=None,
                      metavar="F", help="A share F (0 to 1) of the images goes to two annotators "
                      "or more, neither seeing the other's label, to measure agreement; stored in "
                      "the database for the whole team [default: overlap in tui-label.toml, "

@@ -3,6 +3,7 @@ opening the database they name. No textual, no torch."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -54,3 +55,13 @@ def open_for_reading(db: Path):
         if exc.kind != "readonly":
             raise
         return Store(db, readonly=True)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that refuses ``nan`` (which passes every comparison's check)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number

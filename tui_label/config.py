@@ -73,7 +73,11 @@ def parse_class_option(value: str) -> list[tuple[str, str | None]]:
     """``"cat,dog:d,bird"`` -> ``[("cat", None), ("dog", "d"), ("bird", None)]``."""
     entries = []
     for part in value.split(","):
-        name, _, key = part.strip().partition(":")
+        name, colon, key = part.strip().partition(":")
+        if colon and not key.strip():  # "cat:" is a key left out by mistake, not "any key"
+            raise UsageError(f"--classes: no hotkey after {name.strip() + ':'!r} (give "
+                             f"{name.strip() + ':K'!r}, or the name alone for the next free "
+                             "key)")
         entries.append((name.strip(), key.strip() or None))
     return entries
 

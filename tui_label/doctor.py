@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import click
 
+from tui_label.cli_args import FiniteFloatRange
+
 KITTY_QUERY_ID = 31
 FIRST_ROUND = "\x1b[c"  # primary device attributes: the sentinel, answered by every terminal
 SECOND_ROUND = (
@@ -300,7 +302,7 @@ def _window_size(fd: int) -> str:
 
 
 @click.command()
-@click.option("--timeout", type=click.FloatRange(0.05, 10), default=PROBE_SECONDS,
+@click.option("--timeout", type=FiniteFloatRange(0.05, 10), default=PROBE_SECONDS,
               show_default=True, help="Seconds to wait for the terminal's first answer (the "
               "labeler waits as long); a terminal that answers gets a second round, its limit "
               f"scaled to the round trip, at most {SECOND_ROUND_MAX:g} s.")
