@@ -389,7 +389,8 @@ def test_a_parse_error_in_the_third_batch_leaves_whole_batches(tmp_path: Path):
      '"label": "dog"}\n', [], "line 2: path '/etc/passwd' lies outside the dataset root"),
     ("deep.csv", "path,label\nimg000.png,cat\na/../../x.png,dog\n", [], "outside the dataset"),
     ("missing.csv", None, [], "no such file or folder"),
-    ("latin1.csv", b"path,label\nimg000.png,cat\nimg\xe9.png,dog\n", [], "not UTF-8"),
+    ("latin1.csv", b"path,label\nimg000.png,cat\nimg\xe9.png,dog\n", [],
+     "not UTF-8 text (line 3, byte 4)"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, name, text, args,
                                                           fragment):

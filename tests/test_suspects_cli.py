@@ -117,6 +117,17 @@ def test_suspects_without_predictions_is_one_line(tmp_path, capsys):
     assert db_fingerprint(db) == before
 
 
+def test_suspects_of_a_cancelled_run_do_not_send_you_to_predict(tmp_path, capsys):
+    """It said "run tui-label predict --run 1", which refuses a run that did not finish."""
+    db, _, _ = predicted_db(tmp_path, predicted=False)
+    store = Store(db)
+    store.update_run(1, status="cancelled")
+    store.close()
+    code, _, err = call(capsys, "suspects", "--db", str(db), "--run", "1")
+    assert_usage_error(code, err, "run 1 has no predictions: it is cancelled, not finished")
+    assert "tui-label predict" not in err
+
+
 def test_export_with_predictions_adds_class_and_confidence(tmp_path, capsys):
     db, _, _ = predicted_db(tmp_path)
     code, out, err = call(capsys, "export", "--db", str(db), "--with-predictions")

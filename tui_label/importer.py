@@ -271,7 +271,7 @@ def read_csv(source: Source) -> Iterator[Row | BadRow]:
         except csv.Error as exc:
             raise UsageError(f"{name} line {reader.line_num}: malformed CSV ({exc})") from None
         except UnicodeDecodeError:
-            raise UsageError(f"{name}: not UTF-8 text (after line {reader.line_num})") from None
+            raise UsageError(f"{name}: not UTF-8 text ({_bad_utf8_at(name)})") from None
 
 
 def read_jsonl(source: Source) -> Iterator[Row | BadRow]:
@@ -302,7 +302,22 @@ def read_jsonl(source: Source) -> Iterator[Row | BadRow]:
                 yield _row(where, obj[source.path_column], obj.get(source.label_column),
                            obj.get("annotator"), obj.get("labeled_at"), sets=source.sets)
     except UnicodeDecodeError:
-        raise UsageError(f"{source.path}: not UTF-8 text (after line {line})") from None
+        raise UsageError(f"{source.path}: not UTF-8 text ({_bad_utf8_at(source.path)})"
+                         ) from None
+
+
+def _bad_utf8_at(path: Path) -> str:
+    """Where a file stops being UTF-8: ``line 102, byte 7`` (the text is read a block ahead,
+    so the reader's own line count is behind)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        newline = b"\n"
+        line, line_start = data.count(newline, 0, exc.start) + 1, data.rfind(newline, 0,
+                                                                           exc.start) + 1
+        return f"line {line}, byte {exc.start - line_start + 1}"
+    return "somewhere"
 
 
 # Top folders that are splits, not classes: ``SRC/train/<class>/<file>`` (as ``tui-label

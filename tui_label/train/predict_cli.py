@@ -108,6 +108,10 @@ def _predicted_run(store, run_id: int | None) -> dict:
     if run is None:
         raise UsageError(f"there is no run {run_id}")
     if run["predicted_at"] is None:
+        if run["status"] != "finished":  # predict takes finished runs only
+            raise UsageError(f"run {run_id} has no predictions: it is {run['status']}, not "
+                             "finished (resume it with tui-label train --resume "
+                             f"{run_id}, or give a finished run)")
         raise UsageError(f"run {run_id} has no predictions: run tui-label predict --run "
                          f"{run_id}")
     return run
