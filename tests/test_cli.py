@@ -105,6 +105,9 @@ def assert_usage_error(code: int, err: str, fragment: str) -> None:
         # accepted before: nan passes every range check; an empty hotkey
         (["label", "{data}", "--classes", "a,b", "--overlap", "nan"], "'nan' is not a number"),
         (["doctor", "--timeout", "nan"], "'nan' is not a number"),
+        # an empty file got a whole schema from a command that writes nothing
+        (["stats", "--db", "{emptyfile}"], "(the file is empty)"),
+        (["export", "--db", "{emptyfile}"], "(the file is empty)"),
         (["label", "{data}", "--classes", "a:,b"], "no hotkey after 'a:'"),
     ],
 )
@@ -120,7 +123,9 @@ def test_usage_errors(tmp_path: Path, args: list[str], fragment: str):
         "{empty}": str(tmp_path / "empty"), "{data}": str(data),
         "{notdb}": str(tmp_path / "notdb.db"), "{nodb}": str(tmp_path / "none.db"),
         "{newdb}": str(tmp_path / "new" / "dir" / "x.db"),
+        "{emptyfile}": str(tmp_path / "zero.db"),
     }
+    (tmp_path / "zero.db").touch()
     before = tree(tmp_path)
     code, _, err = run_cli(*[subst.get(a, a) for a in args])
     assert_usage_error(code, err, fragment)

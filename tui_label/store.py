@@ -542,6 +542,7 @@ class Store:
         self.path = Path(path)
         self.annotator = annotator or default_annotator()
         self.readonly = readonly
+        self._create = create
         self._busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         exists = self.path.exists()
         if not exists and (readonly or not create):
@@ -609,6 +610,9 @@ class Store:
                 tables = set(self.db.table_names())
                 if tables:
                     raise UsageError(f"{self.path} is an SQLite database but not a tui-label one")
+                if not self._create:  # an empty file: a command that only reads makes none
+                    raise UsageError(f"no database at {self.path} (the file is empty): label "
+                                     "some images first")
             if self.readonly:
                 raise UsageError(f"{self.path} was written by an older tui-label: open it once "
                                  "with `tui-label label` to upgrade it")
