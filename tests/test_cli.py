@@ -428,3 +428,22 @@ def test_a_damaged_database_is_one_line_not_a_traceback(tmp_path: Path, command:
     command = [str(tmp_path / "out.csv") if a == "OUT" else a for a in command]
     code, _, err = run_cli(*command, "--db", str(db))
     assert_usage_error(code, err, "the database cannot be read: ")
+
+
+def test_commands_that_only_read_work_in_a_folder_that_cannot_be_written(tmp_path: Path):
+    """SQLite cannot make a WAL database's -shm file there, even to read: stats, export and
+    suspects were a one-line error ("attempt to write a readonly database")."""
+    db = labeled_db(tmp_path)
+    db.parent.chmod(0o555)
+    try:
+        before = tree(db.parent)
+        code, out, err = run_cli("stats", "--db", str(db), preexec_fn=without_root_powers)
+        assert code == 0, err
+        assert "cat" in out and "dog" in out
+        code, out, err = run_cli("export", "--db", str(db), "-o", "-",
+                                 preexec_fn=without_root_powers)
+        assert code == 0, err
+        assert out.splitlines()[0].startswith("path,label")
+        assert tree(db.parent) == before
+    finally:
+        db.parent.chmod(0o755)

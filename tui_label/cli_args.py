@@ -47,8 +47,12 @@ def open_for_reading(db: Path):
     """A store to read ``db`` (stats, export, suspects). Opened for writing, though nothing is
     written on a current file: closing it then tidies the -wal and -shm files away, which a
     read-only connection cannot do. A file we may not write is opened read-only."""
+    import os
+
     from tui_label.store import Store, StoreWriteError
 
+    if not os.access(db.parent, os.W_OK | os.X_OK):  # SQLite could not make its -wal there
+        return Store(db, readonly=True)
     try:
         return Store(db, create=False)
     except StoreWriteError as exc:

@@ -24,7 +24,8 @@ from tui_label.export import FORMATS
                    "class) or hf (Hugging Face imagefolder with metadata.csv): a folder.")
 @click.option("--out", "-o", "--output", "output", type=click.Path(path_type=Path),
               default=None, help="Where to write (a file, or a folder for imagefolder and "
-                                 "hf); csv and jsonl go to standard output without it.")
+                                 "hf); csv and jsonl go to standard output without it (or "
+                                 "with -o -).")
 @click.option("--annotator", default=None, metavar="NAME",
               help="That annotator's own latest labels instead of the current ones.")
 @click.option("--agreed", is_flag=True,
@@ -55,6 +56,8 @@ def export(folder, db, fmt, output, annotator, agreed, copy, include_skipped, fo
 
     db, root = existing_db(folder, db)
     folder_format = fmt in exporter.FOLDER_FORMATS
+    if output == Path("-") and not folder_format:
+        output = None  # "-o -": standard output, as everywhere
     if folder_format and output is None:
         raise UsageError(f"--format {fmt} writes a folder: give it with --out PATH")
     if copy and not folder_format:

@@ -555,6 +555,11 @@ class Store:
         try:
             if readonly:
                 uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+                if (not os.access(self.path.parent, os.W_OK | os.X_OK)
+                        and not Path(f"{self.path}-wal").exists()):
+                    # A folder we cannot write: SQLite cannot make the -shm file a WAL
+                    # database needs, even to read. No -wal there: nobody is writing it.
+                    uri += "&immutable=1"
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None,
                                        timeout=self._busy_ms / 1000)
             else:
