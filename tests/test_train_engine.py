@@ -362,6 +362,25 @@ def test_a_small_set_is_passed_over_several_times_an_epoch(tmp_path, monkeypatch
     assert sum(len(x) for x in seen) == n * repeats  # every image, ``repeats`` times
 
 
+def test_a_batch_larger_than_the_training_set_is_the_set(tmp_path, monkeypatch):
+    """--batch-size 100000 on about a hundred images drew 100,000 images a step: an epoch of
+    a few images took minutes (and a huge one ran out of memory)."""
+    from tui_label.train import data as tdata
+
+    root, db, _ = make_db(tmp_path, per_class=6)
+    sizes: list[int] = []
+    real_augment = tdata.augment
+    monkeypatch.setattr(tdata, "augment",
+                        lambda x, **kw: (sizes.append(len(x)), real_augment(x, **kw))[1])
+    code, events = train_in_process(opts_for(root, db, epochs=1, batch_size=50_000))
+    assert code == 0, events
+    n = next(e for e in events if e["event"] == "started")["num_train"]
+    assert any(e["event"] == "warning" and e["message"] == f"--batch-size 50000 is more than "
+               f"the {n} training images: batches of {n}" for e in events)
+    assert max(sizes) == n
+    assert sum(sizes) == n * tdata.epoch_repeats(n, n)
+
+
 def test_a_class_with_one_label_trains_with_a_warning(tmp_path):
     """One label of a class no longer blocks training (it did, in the panel, after 50 labels
     of the digits): the image is trained on, the warning names the class."""

@@ -424,7 +424,11 @@ class Fit:
         its share of every epoch's order, in batches of ``--batch-size / ranks``."""
         self.model, self.opts, self.device, self.generator = model, opts, device, generator
         self.world = world
-        self.batch_size = opts.batch_size // world.size
+        # A batch larger than the training set is the set (each step drew the whole
+        # --batch-size from it: 100,000 images a step from 107).
+        n = len(train_y)
+        self.global_batch = min(opts.batch_size, max(world.size, n - n % world.size))
+        self.batch_size = self.global_batch // world.size
         self.num_classes = num_classes
         self.channels_last = device.type == "cuda"
         self.autocast, self.scaler = autocast_for(device)
@@ -442,7 +446,7 @@ class Fit:
         self.optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
         # A small set is passed over several times an epoch, so that a run takes enough steps
         # to learn: 63 labels at batch 64 would otherwise be 10 steps in 10 epochs.
-        self.repeats = tdata.epoch_repeats(len(train_y), opts.batch_size)
+        self.repeats = tdata.epoch_repeats(len(train_y), self.global_batch)
         self.steps = tdata.steps_per_epoch(
             math.ceil(len(train_y) * self.repeats / world.size), self.batch_size)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -591,6 +595,9 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
         trained = torch.compile(trained)
     fit = Fit(trained, opts, device, train_y, num_classes, generator, world)
     steps = fit.steps
+    if fit.global_batch < opts.batch_size:
+        emitter.emit("warning", message=f"--batch-size {opts.batch_size} is more than the "
+                     f"{len(train_y)} training images: batches of {fit.global_batch}")
 
     writer.must("the run's device and split sizes", store.update_run, run_id,
                 device=str(device), num_train=len(train_y), num_val=len(val_y))
@@ -651,7 +658,7 @@ def _run(opts, store, writer, emitter, stopper, run_id, root, items, index_of, n
                               f"try a lower --lr than {opts.learning_rate}")
             elapsed = time.monotonic() - start
             rate = seen / elapsed
-            remaining = (opts.epochs * steps - ((epoch - 1) * steps + step)) * opts.batch_size
+            remaining = (opts.epochs * steps - ((epoch - 1) * steps + step)) * fit.global_batch
             progress = {"epoch": epoch, "epochs": opts.epochs, "step": step, "steps": steps,
                         "loss": value, "images_per_sec": rate,
                         "eta_s": remaining / rate if rate else 0.0}
