@@ -815,6 +815,8 @@ def not_a_checkpoint(folder: Path, kind: str) -> Path:
     path = folder / f"{kind}.pt"
     if kind == "text":
         path.write_text("these are not weights\n")
+    elif kind == "csv":  # torch's safe loader called it "Python objects, a whole model?"
+        path.write_text("path,label\nimg000.png,cat\n")
     elif kind == "empty":
         path.write_bytes(b"")
     else:  # a real state dict cut in half, as an interrupted copy leaves it
@@ -824,7 +826,7 @@ def not_a_checkpoint(folder: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["text", "truncated", "empty"])
+@pytest.mark.parametrize("kind", ["text", "csv", "truncated", "empty"])
 def test_weights_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, kind):
     root, db, _ = make_db(tmp_path, per_class=3)
     weights = not_a_checkpoint(tmp_path, kind)
@@ -836,6 +838,40 @@ def test_weights_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, kind):
         assert store.latest_run() is None  # refused before any run was recorded
     finally:
         store.close()
+
+
+def test_a_run_whose_trainer_was_killed_is_marked_failed_by_the_next_run(tmp_path):
+    """The kernel's out-of-memory kill left it "running" for good for a headless user (only
+    the labeler reaped such runs)."""
+    root, db, _ = make_db(tmp_path, per_class=3)
+    store = Store(db)
+    dead = store.create_run("small-cnn", {}, ["a", "b"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is no process now
+    store.update_run(dead, pid=gone.pid)
+    store.close()
+    code, events = train_in_process(opts_for(root, db, epochs=1))
+    assert code == 0, events
+    store = Store(db)
+    try:
+        run = store.run(dead)
+        assert run["status"] == "failed" and "killed, or out of memory" in run["reason"]
+    finally:
+        store.close()
+
+
+def test_weights_of_another_model_say_that_most_of_it_starts_random(tmp_path):
+    path = tmp_path / "small.pt"
+    torch.save(models.SmallCNN(3).state_dict(), path)
+    warnings: list[str] = []
+    model = models.build_model("resnet18", 3, pretrained=False, weights_file=path,
+                               warn=warnings.append)
+    total = len(model.state_dict())
+    assert len(warnings) == 1 and warnings[0].startswith("only ")
+    assert f"of resnet18's {total} tensors are in --weights {path}" in warnings[0]
+    same: list[str] = []
+    models.build_model("small-cnn", 3, pretrained=False, weights_file=path, warn=same.append)
+    assert same == []
 
 
 def test_weights_file_with_a_pickled_model_is_a_clear_error(tmp_path):

@@ -103,7 +103,13 @@ def replace_head(model: nn.Module, num_classes: int, name: str = "this model") -
 def load_weights_file(model: nn.Module, path: Path) -> int:
     """Load a state dict or a tui-label checkpoint; tensors whose shape differs (a head for
     other classes) are left as they are. Returns how many tensors were loaded."""
+    not_weights = f"--weights {path} is not a PyTorch checkpoint or state dict"
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+            # Neither torch.save's zip nor a pickle: torch would call it "Python objects".
+            raise UsageError(not_weights)
         data = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise UsageError(f"cannot read --weights {path}: {exc.strerror or exc}") from None
@@ -111,9 +117,11 @@ def load_weights_file(model: nn.Module, path: Path) -> int:
         if "weights only" in str(exc).lower():  # torch's safe loader refused Python objects
             raise UsageError(f"--weights {path} holds Python objects, not only tensors (a whole "
                              "pickled model?): save model.state_dict() instead") from None
-        raise UsageError(f"--weights {path} is not a PyTorch checkpoint or state dict") from None
+        raise UsageError(not_weights) from None
+    except UsageError:
+        raise
     except Exception:  # KeyError('101') for text, RuntimeError for a cut zip, EOFError ...
-        raise UsageError(f"--weights {path} is not a PyTorch checkpoint or state dict") from None
+        raise UsageError(not_weights) from None
     state = data.get("model", data) if isinstance(data, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):
@@ -159,7 +167,10 @@ def build_model(
                 warn(f"{exc}; training {name} from random weights")
         head = replace_head(model, num_classes, name)
     if weights_file is not None:
-        load_weights_file(model, weights_file)
+        loaded, total = load_weights_file(model, weights_file), len(model.state_dict())
+        if loaded < total // 2:  # another architecture's file: most of the model stays random
+            warn(f"only {loaded} of {name}'s {total} tensors are in --weights "
+                 f"{weights_file} (a checkpoint of another model?): the rest start random")
     if freeze_backbone:
         head = model.fc if name == SMALL_CNN else head
         for p in model.parameters():
