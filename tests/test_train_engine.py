@@ -625,6 +625,28 @@ def test_killed_trainer_is_reaped_as_failed(tmp_path):
     assert integrity(db) == "ok"
 
 
+def test_reaping_on_the_way_in_or_out_waits_for_no_lock(tmp_path):
+    """The labeler, its panel and the trainer reap dead runs best effort: a database locked
+    by another writer reaps nothing now (no error), and the next call does."""
+    root, db, _ = make_db(tmp_path, per_class=3)
+    store = Store(db)
+    try:
+        run_id = store.create_run("small-cnn", {}, NAMES)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        store.update_run(run_id, pid=gone.pid)
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        assert store.try_reap_dead_runs(50) == []
+        assert store.run(run_id)["status"] == "running"
+        other.execute("COMMIT")
+        other.close()
+        assert store.try_reap_dead_runs(50) == [run_id]
+        assert store.run(run_id)["status"] == "failed"
+    finally:
+        store.close()
+
+
 def test_running_trainer_is_not_reaped(tmp_path):
     """A live trainer (this very process, as far as the store can tell) is left alone."""
     root, db, _ = make_db(tmp_path, per_class=3)

@@ -63,7 +63,7 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
         app.run()
     finally:
         counts = store.counts()
-        _reap_dead_runs(store)
+        store.try_reap_dead_runs(1000)  # a lock must not hide the exit line
         run = store.latest_run()
         store.close()
     click.echo(f"Labels saved in {db} ({counts.labeled} labeled, {counts.skipped} skipped, "
@@ -71,18 +71,6 @@ def _run_labeler(root: Path, db: Path, classes, renderer: str, order: str, annot
     if run is not None and run["status"] == "running":
         click.echo(f"Training run {run['id']} goes on in the background (pid {run['pid']}); "
                    "reopen the labeler and press t to watch it.")
-
-
-def _reap_dead_runs(store) -> None:
-    """Best effort on the way out: a lock or a full disk must not hide the exit line (the next
-    start reaps them)."""
-    from tui_label.store import StoreWriteError
-
-    try:
-        with store.busy_timeout(1000):
-            store.reap_dead_runs()
-    except StoreWriteError:
-        pass
 
 
 def _labeler_options(f):

@@ -1237,6 +1237,16 @@ class Store:
                                    "(killed, or out of memory)")
         return dead
 
+    def try_reap_dead_runs(self, wait_ms: int) -> list[int]:
+        """``reap_dead_runs`` if the database can be written within ``wait_ms``; else nothing
+        (locked, read-only or full now: a later call tries again). Best effort, on the way
+        in or out of a command."""
+        try:
+            with self.busy_timeout(wait_ms):
+                return self.reap_dead_runs()
+        except StoreWriteError:
+            return []
+
     def current_labels(self) -> list[dict]:
         """Every image's current label or skip, as ``{path, action, class, annotator, ...}``."""
         return list(self.db.query("SELECT * FROM current_labels ORDER BY path"))

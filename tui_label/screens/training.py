@@ -24,7 +24,7 @@ from textual.message import Message
 
 from tui_label.errors import UsageError
 from tui_label.paths import runs_dir
-from tui_label.store import Store, StoreWriteError, pid_alive
+from tui_label.store import Store, pid_alive
 from tui_label.train.options import TrainOptions
 from tui_label.train.resume import run_to_resume
 from tui_label.training import RunState, trainer_command
@@ -99,7 +99,7 @@ class TrainingController:
         store = self._open_store()
         if store is None:
             return
-        self._reap(store)
+        store.try_reap_dead_runs(REAP_BUSY_MS)
         latest = store.latest_run()
         if latest is None:
             return
@@ -116,18 +116,11 @@ class TrainingController:
                              timeout=6, markup=False)
         return self._store
 
-    def _reap(self, store: Store) -> None:
-        try:
-            with store.busy_timeout(REAP_BUSY_MS):
-                store.reap_dead_runs()
-        except StoreWriteError:
-            pass  # locked or read-only now: the next poll tries again
-
     def _poll(self) -> None:
         store = self._open_store()
         if store is None or self.state.run_id is None:
             return
-        self._reap(store)
+        store.try_reap_dead_runs(REAP_BUSY_MS)
         self._set_state(RunState.from_store(store, self.state.run_id))
         if not self.state.active and self._poll_timer is not None:
             self._poll_timer.stop()

@@ -360,7 +360,7 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
             load_resumed_weights(model, resume[1], run)
     elif resume is None:
         DecodeCache.open(opts.db, opts.size).close()  # one that cannot be: before a run exists
-        _reap_dead_runs(store)
+        store.try_reap_dead_runs(1000)  # runs killed before: failed, as the labeler does
         run_id = writer.must("the new run", store.create_run, opts.model, opts.to_json(),
                              names)
     else:
@@ -390,16 +390,6 @@ def _train(opts: TrainOptions, store: Store, writer: RunWriter | NoWrites, emitt
 
         traceback.print_exc()  # stderr, for whoever debugs it
         return _fail(store, writer, emitter, run_id, f"{type(exc).__name__}: {exc}")
-
-
-def _reap_dead_runs(store: Store) -> None:
-    """Runs of this machine whose trainer is gone (killed, out of memory) are marked failed,
-    as the labeler does when it opens: a headless user sees them too. Best effort."""
-    try:
-        with store.busy_timeout(1000):
-            store.reap_dead_runs()
-    except StoreWriteError:
-        pass
 
 
 def _fail(store: Store, writer: RunWriter, emitter: Emitter, run_id: int, reason: str) -> int:
