@@ -130,7 +130,7 @@ def load_average() -> str:
 
 def open_store(db_path: Path, root: Path, classes):
     """A Store on ``db_path`` with ``classes`` (ClassSpec list) and ``root`` scanned in."""
-    from tui_label.scan import scan
+    from tui_label.media.scan import scan
     from tui_label.store import Store
 
     store = Store(db_path, annotator="bench")

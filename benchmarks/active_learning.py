@@ -11,7 +11,7 @@ previous round, and retrains: 20, 40, ..., 200 labels. Every configuration runs 
 
 Models ("the model in the loop"):
 
-- ``pixels``: the live head (tui_label.live_head.fit: standardised logistic regression) on raw
+- ``pixels``: the live head (tui_label.assist.live_head.fit: standardised logistic regression) on raw
   pixels (the 8x8 digits the 64x64 images were upscaled from). Seconds per configuration.
 - ``cnn``: what the labeler does between runs: the engine trains the small CNN on the labels
   so far (a real run: its own 20% validation split, best checkpoint, predictions with
@@ -20,8 +20,8 @@ Models ("the model in the loop"):
   probabilities. Also reported: the CNN's own accuracy (``cnn alone``) and the head on pixels
   and embeddings side by side (``cnn+pixels head``). About 5 s per round on 2 CPUs.
 
-Orders (as in tui_label.orders): random; least-confident, margin, entropy (most uncertain
-first, from the head's probabilities); typical (TypiClust turns, tui_label.typical).
+Orders (as in tui_label.core.orders): random; least-confident, margin, entropy (most uncertain
+first, from the head's probabilities); typical (TypiClust turns, tui_label.assist.typiclust).
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(H
 sys.path.insert(0, str(HERE.parent))
 from _common import SAMPLE_DATA, add_machine_args, print_table, start  # noqa: E402
 
-from tui_label.live_head import DEFAULT_C  # noqa: E402
-from tui_label.live_head import fit as fit_head  # noqa: E402
-from tui_label.predictions import entropy, least_confidence, margin  # noqa: E402
-from tui_label.typical import typical_first  # noqa: E402
+from tui_label.assist.live_head import DEFAULT_C  # noqa: E402
+from tui_label.assist.live_head import fit as fit_head  # noqa: E402
+from tui_label.assist.predictions import entropy, least_confidence, margin  # noqa: E402
+from tui_label.assist.typiclust import typical_first  # noqa: E402
 
 PER_ROUND = 20
 CLASSES = 10
@@ -152,8 +152,8 @@ class EngineRuns:
     image, rows in data order."""
 
     def __init__(self, data: Digits, tmp: Path, size: int, epochs: int) -> None:
-        from tui_label.config import ClassSpec
-        from tui_label.scan import scan
+        from tui_label.config.settings import ClassSpec
+        from tui_label.media.scan import scan
         from tui_label.store import Store
 
         self.data, self.size, self.epochs = data, size, epochs
@@ -174,12 +174,12 @@ class EngineRuns:
         """None when the engine refuses the labels (a class with one label: a run needs two
         per labeled class, one for validation)."""
         from tui_label.errors import UsageError
-        from tui_label.paths import runs_dir
-        from tui_label.predictions import PredictionSet, predictions_dir
+        from tui_label.config.paths import runs_dir
+        from tui_label.assist.predictions import PredictionSet, predictions_dir
         from tui_label.store import Store
-        from tui_label.train.engine import train
-        from tui_label.train.events import Emitter
-        from tui_label.train.options import TrainOptions
+        from tui_label.trainer.engine import train
+        from tui_label.runs.events import Emitter
+        from tui_label.runs.options import TrainOptions
 
         store = Store(self.db, annotator="bench")
         for row in set(labeled) - self.labeled:  # labels only grow within a configuration

@@ -33,8 +33,8 @@ TARGET_P99 = 0.005
 
 
 def build_db(path: Path, images: int) -> None:
-    from tui_label.config import ClassSpec
-    from tui_label.scan import ScannedFile
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import ScannedFile
     from tui_label.store import Store
 
     store = Store(path, annotator="bench")

@@ -83,7 +83,7 @@ def tui_label(*args: str) -> list[str]:
 
 
 def trainer(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tui_label.train", *args]
+    return [sys.executable, "-m", "tui_label.trainer", *args]
 
 
 def run_ours(db: Path, args) -> dict:
@@ -135,7 +135,7 @@ val_dl = DataLoader(Subset(val_ds, val_idx), batch_size=batch, num_workers=worke
                     pin_memory=pin, persistent_workers=workers > 0)
 n = len(train_ds.classes)
 if model_name == "small-cnn":
-    from tui_label.train.models import SmallCNN
+    from tui_label.trainer.models import SmallCNN
     model = SmallCNN(n)
 else:
     model = getattr(models, model_name)(weights=None, num_classes=n)

@@ -32,7 +32,7 @@ def one(db: Path, seed: int, epochs: int, size: int, procs: int) -> dict:
     store = Store(db)
     before = store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     store.close()
-    cmd = [sys.executable, "-m", "tui_label.train", "--db", str(db), "--epochs", str(epochs),
+    cmd = [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--epochs", str(epochs),
            "--image-size", str(size), "--batch-size", "64", "--seed", str(seed), "--device",
            "cpu", "--events", "json"]
     if procs > 1:

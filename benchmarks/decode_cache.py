@@ -9,7 +9,7 @@ decode like camera files. Install scikit-image for this script only.
 
 **reuse**: 1024x768 JPEGs, quality 90, every image labeled (``--copies K``: each file also
 under K-1 more names, hard links, so K times the images decode like the first ones). The
-real trainer (``python -m tui_label.train``, small CNN, CPU) runs twice on a fresh database;
+real trainer (``python -m tui_label.trainer``, small CNN, CPU) runs twice on a fresh database;
 each run is stopped (SIGINT) after ``--steps`` step events. Timed: process start to the first
 ``step`` event (and its parts: to the first event, to ``started``, the first step), and the
 images/s of the last step events. Target: the second run starts at least 10x faster, with
@@ -84,8 +84,8 @@ def save_photo(root: Path, i: int, photos: list[tuple[str, Image.Image]],
 
 
 def labeled_db(root: Path, db: Path) -> None:
-    from tui_label.config import ClassSpec
-    from tui_label.scan import scan
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
     from tui_label.store import Store
 
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -103,7 +103,7 @@ def run_trainer(db: Path, size: int, *, steps: int = 0, seconds: float = 0.0,
                 extra: tuple[str, ...] = ()) -> dict:
     """Start the trainer, stop it after ``steps`` step events or ``seconds`` of training;
     return the timings and the child's peak RSS."""
-    cmd = [sys.executable, "-m", "tui_label.train", "--db", str(db), "--epochs", "50",
+    cmd = [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--epochs", "50",
            "--image-size", str(size), "--device", "cpu", "--events", "json", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -176,7 +176,7 @@ def memory(args) -> None:
         print(f"made {args.images} JPEGs 256x192 in {time.perf_counter() - t:.0f}s", flush=True)
         labeled_db(root, db)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from tui_label.cli import main; main()",
+        subprocess.run([sys.executable, "-c", "from tui_label.cli.main import main; main()",
                         "cache", "--db", str(db), "--labeled", "--size", str(args.size),
                         "--events", "human"], check=True)
         build = time.perf_counter() - t

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui_label.config import ClassSpec
-from tui_label.scan import ScannedFile
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import ScannedFile
 from tui_label.store import Store, now_iso
 
 CLASSES = [ClassSpec(f"class{i}", str(i)) for i in range(10)]

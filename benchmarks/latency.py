@@ -99,7 +99,7 @@ def big_jpegs(count: int, width: int, height: int) -> Path:
 
 def dataset(name: str, args) -> tuple[Path, list, str]:
     """(root, classes, key to press) for a dataset name."""
-    from tui_label.config import ClassSpec, load_config_classes, resolve_classes
+    from tui_label.config.settings import ClassSpec, load_config_classes, resolve_classes
 
     if name == "sample":
         classes = resolve_classes(load_config_classes(SAMPLE_DATA / "tui-label.toml"))
@@ -131,7 +131,7 @@ class Probe:
     def install(self) -> None:
         from textual._compositor import CompositorUpdate
 
-        from tui_label.widgets.image_view import ImageView
+        from tui_label.tui.widgets.image_view import ImageView
 
         app, screen, view = self.app, self.screen, self.screen.query_one(ImageView)
         Probe.active = self
@@ -188,7 +188,7 @@ def _hook_renderers() -> None:
     """Tell the active probe whenever an image widget renders (class-level, once)."""
     from textual_image.widget import TGPImage, UnicodeImage
 
-    from tui_label.widgets.picture import HalfcellPicture, SixelPicture
+    from tui_label.tui.widgets.picture import HalfcellPicture, SixelPicture
 
     for cls in (HalfcellPicture, SixelPicture, TGPImage, UnicodeImage):
         def render_lines(self, crop, _orig=cls.render_lines):
@@ -235,7 +235,7 @@ class LiveSpans:
     thread (session.reorder). ``report`` splits the presses by what overlapped them."""
 
     def __init__(self, screen) -> None:
-        from tui_label import background
+        from tui_label.labeling import jobs as background
 
         self.fits: list[tuple[float, float]] = []
         self.applied: list[tuple[float, float]] = []
@@ -391,8 +391,8 @@ def save_model(store) -> None:
     one: suggestions are shown for every image, as after a real run."""
     import numpy as np
 
-    from tui_label.model import run_predictions_dir
-    from tui_label.predictions import PredictionSet, top_k_rows
+    from tui_label.assist.model_view import run_predictions_dir
+    from tui_label.assist.predictions import PredictionSet, top_k_rows
 
     classes = [c for c in store.classes() if c.hotkey]
     ids = np.array(sorted(r[0] for r in store.queue_rows()), dtype=np.int64)
@@ -408,9 +408,9 @@ def save_model(store) -> None:
 
 
 async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, args) -> dict:
-    from tui_label.app import LabelApp
-    from tui_label.images import Prefetcher
-    from tui_label.widgets.image_view import load_renderer
+    from tui_label.tui.app import LabelApp
+    from tui_label.media.decode import Prefetcher
+    from tui_label.tui.widgets.image_view import load_renderer
 
     with tempfile.TemporaryDirectory(prefix="tui-label-bench-") as tmp:
         store = open_store(Path(tmp) / "bench.db", root, classes)
@@ -485,7 +485,7 @@ class Trainer:
         db = Path(self._tmp.name) / "train.db"
         sample_store(db, per_class=1000).close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_label.train", "--db", str(db), "--epochs", "100000",
+            [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--epochs", "100000",
              "--events", "json", "--nice", "10"],
             stdout=subprocess.PIPE, text=True, start_new_session=True)
         for line in self.proc.stdout:  # wait until it really trains

@@ -68,7 +68,7 @@ def imports_of(code: str) -> tuple[float, set[str]]:
 def cold_fit_in_worker(path: str, labels: np.ndarray, classes: int) -> float:
     """In the live head's worker (niced, one BLAS thread): seconds of a fit with no warm
     start."""
-    from tui_label.live_head import fit
+    from tui_label.assist.live_head import fit
 
     emb = np.load(path, mmap_mode="r")
     t0 = time.perf_counter()
@@ -88,9 +88,9 @@ def main() -> None:
     args = parser.parse_args()
     start(args)
 
-    from tui_label.label_errors import rank_suspects
-    from tui_label.live_head import LiveHead, fit, fit_predict_oof
-    from tui_label.typical import typical_first
+    from tui_label.assist.suspects import rank_suspects
+    from tui_label.assist.live_head import LiveHead, fit, fit_predict_oof
+    from tui_label.assist.typiclust import typical_first
 
     n, d, c = args.labels, args.dim, args.classes
     x, y = embeddings(n + args.unlabeled, d, c)
@@ -145,10 +145,10 @@ def main() -> None:
     print_table(["step", "median s", "max s", "target", "result"], rows)
 
     print("\nstart-up: modules loaded in a fresh interpreter")
-    checks = [("import tui_label.screens.label (the labeling screen)",
-               "import tui_label.screens.label"),
+    checks = [("import tui_label.tui.screens.label (the labeling screen)",
+               "import tui_label.tui.screens.label"),
               ("LiveHead() created, no refit yet",
-               "from tui_label.live_head import LiveHead; LiveHead()"),
+               "from tui_label.assist.live_head import LiveHead; LiveHead()"),
               ("import sklearn.linear_model (what the worker loads)",
                "import sklearn.linear_model")]
     table = []

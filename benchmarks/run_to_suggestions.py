@@ -31,11 +31,11 @@ from _common import SAMPLE_DATA, machine_line, print_table  # noqa: E402
 
 
 async def once(db: Path, epochs: int, image_size: int) -> dict[str, float]:
-    from tui_label.app import LabelApp
+    from tui_label.tui.app import LabelApp
     from tui_label.store import Store
-    from tui_label.widgets.image_view import load_renderer
-    from tui_label.widgets.suggestions import Suggestions
-    from tui_label.widgets.train_panel import TrainPanel
+    from tui_label.tui.widgets.image_view import load_renderer
+    from tui_label.tui.widgets.suggestions import Suggestions
+    from tui_label.tui.widgets.train_panel import TrainPanel
 
     store = Store(db)
     app = LabelApp(store, SAMPLE_DATA.resolve(), load_renderer("halfcell"), rescan=False)

@@ -114,8 +114,8 @@ def open_to_first_image(tmux: Tmux, command: list[str], files: int, timeout: flo
 
 def torch_in_process() -> bool:
     """Import the labeler's modules in a fresh interpreter: is torch loaded?"""
-    code = ("import sys, tui_label.cli, tui_label.app, tui_label.screens.label, "
-            "tui_label.widgets.image_view; print('torch' in sys.modules)")
+    code = ("import sys, tui_label.cli.main, tui_label.tui.app, tui_label.tui.screens.label, "
+            "tui_label.tui.widgets.image_view; print('torch' in sys.modules)")
     out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip() == "True"
 
@@ -127,8 +127,8 @@ def main() -> None:
     add_machine_args(parser)
     args = parser.parse_args()
     start(args)
-    from tui_label.config import ClassSpec
-    from tui_label.scan import scan
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
     from tui_label.store import Store
 
     rows = []

@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--step-ms", type=float, default=40.0)
     args = parser.parse_args()
-    from tui_label.decode_cache import DecodeCache
-    from tui_label.train import data as tdata
+    from tui_label.media.decode_cache import DecodeCache
+    from tui_label.trainer import data as tdata
 
     print(machine_line())
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
     python benchmarks/train_throughput.py [--images 400] [--epochs 5] [--side 1024]
 
-Both train the same small CNN (tui_label.train.models.SmallCNN), on the same train split of
+Both train the same small CNN (tui_label.trainer.models.SmallCNN), on the same train split of
 the same generated JPEG photos, for the same epochs and batch size, at 64x64 pixels, and both
 evaluate the same validation split after each epoch. The reference is the loop every tutorial
 writes: torchvision ImageFolder + DataLoader (decoding and resizing every file every epoch),
@@ -57,12 +57,12 @@ def make_photos(root: Path, count: int, side: int) -> None:
 
 
 def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, int, float]:
-    from tui_label.config import ClassSpec
-    from tui_label.scan import scan
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
     from tui_label.store import Store
-    from tui_label.train.engine import train
-    from tui_label.train.events import Emitter
-    from tui_label.train.options import TrainOptions
+    from tui_label.trainer.engine import train
+    from tui_label.runs.events import Emitter
+    from tui_label.runs.options import TrainOptions
 
     store = Store(db)
     store.set_classes([ClassSpec(c, str(k + 1)) for k, c in enumerate(CLASSES)])
@@ -92,7 +92,7 @@ def run_reference(root: Path, db: Path, epochs: int, batch: int,
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    from tui_label.train.models import SmallCNN
+    from tui_label.trainer.models import SmallCNN
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

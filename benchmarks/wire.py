@@ -249,7 +249,7 @@ def kitty_full_ends(data: bytes) -> tuple[dict[int, int], dict[int, int]]:
     """For each image id whose pixels all arrived, the offset where its last strip ends (a
     canvas is a PNG whose IHDR gives its height; strips are frame edits at row ``y``); and
     each canvas's height."""
-    from tui_label.kitty import parse_commands
+    from tui_label.terminal.kitty import parse_commands
 
     heights: dict[int, int] = {}
     rows: dict[int, set[int]] = {}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tui_label.config import ClassSpec
-from tui_label.scan import scan
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import scan
 from tui_label.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,14 +33,14 @@ def make_images(root: Path, count: int, size: tuple[int, int] = (32, 24)) -> lis
 @pytest.fixture(autouse=True)
 def _no_labeler_left_running():
     """A pty test that fails before closing its app must not leave the labeler running; and
-    an app made in a test (``LabelApp`` installs ``tui_label.widgets.sgr``'s line renderer,
+    an app made in a test (``LabelApp`` installs ``tui_label.tui.widgets.sgr``'s line renderer,
     for the process) leaves Textual's own renderer to the next test."""
     yield
     from tests import pty_app
 
     pty_app.kill_leftovers()
-    if "tui_label.widgets.sgr" in sys.modules:
-        sys.modules["tui_label.widgets.sgr"].uninstall()
+    if "tui_label.tui.widgets.sgr" in sys.modules:
+        sys.modules["tui_label.tui.widgets.sgr"].uninstall()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tui_label.model import run_predictions_dir
-from tui_label.predictions import PredictionSet, top_k_rows
+from tui_label.assist.model_view import run_predictions_dir
+from tui_label.assist.predictions import PredictionSet, top_k_rows
 from tui_label.store import Store
 
 

@@ -1,6 +1,6 @@
 """A stand-in for the trainer process (no torch): it waits until a gate file exists, stores a
 finished run with predictions (``tests.fake_model.save_run``) and prints the events the real
-trainer ends with. The labeler starts it as it would start ``python -m tui_label.train``.
+trainer ends with. The labeler starts it as it would start ``python -m tui_label.trainer``.
 
 Usage: ``python fake_trainer.py DB GATE PROBS_JSON`` (PROBS_JSON: ``{path: [p, ...]}``).
 """

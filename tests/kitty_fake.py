@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from tui_label.kitty import Command, parse_commands
+from tui_label.terminal.kitty import Command, parse_commands
 
 
 def decode(command: Command) -> np.ndarray:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tui_label.app import LabelApp
-from tui_label.images import Decoded, Prefetcher, decode_for_display
-from tui_label.orders import OrderChoice
-from tui_label.screens.help import HelpScreen
-from tui_label.screens.label import LabelScreen
+from tui_label.tui.app import LabelApp
+from tui_label.media.decode import Decoded, Prefetcher, decode_for_display
+from tui_label.core.orders import OrderChoice
+from tui_label.tui.screens.help import HelpScreen
+from tui_label.tui.screens.label import LabelScreen
 from tui_label.store import ImageState, Store
-from tui_label.widgets.image_view import ImageView, load_renderer
+from tui_label.tui.widgets.image_view import ImageView, load_renderer
 
 SIZE = (100, 32)
 
@@ -196,8 +196,8 @@ async def test_burst_of_keys_with_prefetch_labels_consecutive_images(
 
 async def test_unreadable_image_shows_reason_and_session_goes_on(tmp_path: Path, dataset: Path):
     (dataset / "aaa_broken.png").write_bytes(b"this is not a png")
-    from tui_label.config import ClassSpec
-    from tui_label.scan import scan
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
 
     store = Store(tmp_path / "x.db")
     store.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2")])
@@ -383,7 +383,7 @@ async def test_read_only_database_refuses_keys_with_one_line(store: Store, datas
 
 
 async def test_failed_rescan_is_shown_not_lost(store: Store, dataset: Path, monkeypatch):
-    import tui_label.background as label_module
+    import tui_label.labeling.jobs as label_module
 
     def broken_scan(root):
         raise PermissionError(13, "Permission denied", str(root))
@@ -433,9 +433,9 @@ async def test_markup_in_class_names_and_paths_is_shown_literally(tmp_path: Path
     """Every widget that shows a class name, path or order shows user strings as they are."""
     from PIL import Image
 
-    from tui_label.config import ClassSpec
-    from tui_label.scan import scan
-    from tui_label.screens.order import OrderScreen
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
+    from tui_label.tui.screens.order import OrderScreen
 
     root = tmp_path / "data"
     root.mkdir()
@@ -503,7 +503,7 @@ async def test_a_sixteen_colour_terminal_gets_the_terminals_own_palette(
     legend, which styled hotkeys with the theme's accent, crashed on "ansi_green"."""
     from rich.console import ColorSystem
 
-    from tui_label.widgets.legend import Legend
+    from tui_label.tui.widgets.legend import Legend
 
     app = make_app(store, dataset)
     monkeypatch.setattr(app.console, "_color_system", ColorSystem.STANDARD)

@@ -14,14 +14,14 @@ import pytest
 
 from tests.fake_model import save_run
 from tests.test_app import labels_by_path, make_app, wait_shown
-from tui_label.config import ClassSpec
-from tui_label.metrics import report
-from tui_label.orders import OrderChoice
-from tui_label.screens.label import LabelScreen
-from tui_label.screens.metrics import MetricsScreen
+from tui_label.config.settings import ClassSpec
+from tui_label.runs.metrics import report
+from tui_label.core.orders import OrderChoice
+from tui_label.tui.screens.label import LabelScreen
+from tui_label.tui.screens.metrics import MetricsScreen
 from tui_label.store import Store
-from tui_label.widgets.metrics_view import ConfusionView
-from tui_label.widgets.suggestions import Suggestions
+from tui_label.tui.widgets.metrics_view import ConfusionView
+from tui_label.tui.widgets.suggestions import Suggestions
 
 SIZE = (120, 34)
 # img000..img011: cat for the even images, dog for the odd ones; img003 is the least sure.
@@ -306,7 +306,7 @@ async def test_confusion_without_predictions_is_a_notice(store: Store, dataset: 
 
 async def test_auto_retrain_fires_after_n_labels_while_keys_keep_labeling(
         store: Store, dataset: Path, tmp_path: Path, monkeypatch):
-    import tui_label.screens.training as training
+    import tui_label.runs.controller as training
 
     gate = tmp_path / "gate"
     probs = {p: [0.1, 0.2, 0.7] for p in PROBS}  # the model will say bird
@@ -355,7 +355,7 @@ async def test_auto_retrain_fires_after_n_labels_while_keys_keep_labeling(
 
 async def test_live_head_refit_after_n_labels_updates_the_suggestions(tmp_path: Path):
     from tests.conftest import make_images
-    from tui_label.scan import scan
+    from tui_label.media.scan import scan
 
     root = tmp_path / "data"
     make_images(root, 12)
@@ -389,7 +389,7 @@ async def test_a_slow_ranking_of_an_earlier_order_never_overrides_a_later_choice
         store: Store, dataset: Path, monkeypatch):
     import threading
 
-    import tui_label.background as background
+    import tui_label.labeling.jobs as background
 
     save_run(store, PROBS)
     gates = {name: threading.Event() for name in ("least-confident", "margin")}
@@ -424,7 +424,7 @@ async def test_a_slow_ranking_of_an_earlier_order_never_overrides_a_later_choice
 async def test_hostile_class_names_in_the_suggestions_and_a_stale_model(tmp_path: Path):
     from tests.conftest import make_images
     from tests.test_app import HOSTILE
-    from tui_label.scan import scan
+    from tui_label.media.scan import scan
 
     root = tmp_path / "data"
     make_images(root, 4)
@@ -458,7 +458,7 @@ async def test_hostile_class_names_in_the_suggestions_and_a_stale_model(tmp_path
 
 async def test_damaged_predictions_are_one_notice_no_suggestions_and_no_crash(
         store: Store, dataset: Path):
-    from tui_label.model import run_predictions_dir
+    from tui_label.assist.model_view import run_predictions_dir
 
     run = save_run(store, PROBS)
     (run_predictions_dir(store.path, run) / "probs.npy").write_bytes(b"not an array")
@@ -490,8 +490,8 @@ async def test_damaged_predictions_are_one_notice_no_suggestions_and_no_crash(
 async def test_predicting_the_same_run_again_reloads_it(store: Store, dataset: Path):
     import numpy as np
 
-    from tui_label.model import run_predictions_dir
-    from tui_label.predictions import PredictionSet, top_k_rows
+    from tui_label.assist.model_view import run_predictions_dir
+    from tui_label.assist.predictions import PredictionSet, top_k_rows
 
     run = save_run(store, PROBS)
     app = make_app(store, dataset)
@@ -517,7 +517,7 @@ async def test_the_image_fits_the_area_left_by_the_suggestions_line(store: Store
                                                                    order: str):
     """The line takes a row from the image: loaded at start (a model order) or after the first
     image (the model comes in the background), the picture is sized to what is left."""
-    from tui_label.widgets.image_view import ImageView
+    from tui_label.tui.widgets.image_view import ImageView
 
     save_run(store, PROBS)
     app = make_app(store, dataset, order=OrderChoice(order))

@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import sample_store
 from tests.test_cli import assert_usage_error, db_fingerprint
-from tui_label import cli, decode_cache, images
-from tui_label.decode_cache import DecodeCache
+from tui_label.cli import main as cli
+from tui_label.media import decode_cache, decode as images
+from tui_label.media.decode_cache import DecodeCache
 
 
 def call(capsys, *args: str) -> tuple[int, str, str]:

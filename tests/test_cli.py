@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_DATA, make_images
-from tui_label import cli, paths
-from tui_label.config import ClassSpec
-from tui_label.scan import scan
+from tui_label.cli import main as cli
+from tui_label.config import paths
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import scan
 from tui_label.store import Store
 
 
@@ -247,7 +248,7 @@ def test_read_only_dataset_uses_data_dir_and_says_where(tmp_path: Path, monkeypa
     def fake_run(self):  # the app itself is covered by the Pilot tests
         ran["db"] = self.store.path
 
-    monkeypatch.setattr("tui_label.app.LabelApp.run", fake_run)
+    monkeypatch.setattr("tui_label.tui.app.LabelApp.run", fake_run)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["label", str(data), "--classes", "a,b", "--renderer", "halfcell"])
     assert exit_info.value.code == 0
@@ -259,7 +260,7 @@ def test_read_only_dataset_uses_data_dir_and_says_where(tmp_path: Path, monkeypa
 def test_exit_line_names_the_database(tmp_path: Path, monkeypatch, capsys):
     data = tmp_path / "data"
     make_images(data, 2)
-    monkeypatch.setattr("tui_label.app.LabelApp.run", lambda self: None)
+    monkeypatch.setattr("tui_label.tui.app.LabelApp.run", lambda self: None)
     with pytest.raises(SystemExit):
         cli.main(["label", str(data), "--classes", "a,b"])
     out = capsys.readouterr().out
@@ -273,7 +274,7 @@ def test_sample_data_is_complete():
     rows = list(csv.DictReader((SAMPLE_DATA / "ground_truth.csv").open()))
     assert len(rows) == 500 and {r["label"] for r in rows} == {str(d) for d in range(10)}
     assert (SAMPLE_DATA / "LICENSE").is_file()
-    from tui_label.config import load_config_classes, resolve_classes
+    from tui_label.config.settings import load_config_classes, resolve_classes
 
     specs = resolve_classes(load_config_classes(SAMPLE_DATA / "tui-label.toml"))
     assert all(s.name == s.key for s in specs) and len(specs) == 10

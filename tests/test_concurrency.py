@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from tui_label.config import ClassSpec
-from tui_label.scan import ScannedFile
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import ScannedFile
 from tui_label.store import Store
 
 WORKER = r"""

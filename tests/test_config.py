@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_label.config import (
+from tui_label.config.settings import (
     ClassSpec,
     find_config,
     load_config_classes,

@@ -18,12 +18,12 @@ import torch
 
 from tests.test_cli import assert_usage_error, db_fingerprint
 from tests.test_train_engine import make_db, parse_events, train_cmd
-from tui_label import cli
+from tui_label.cli import main as cli
 from tui_label.store import Store
-from tui_label.train import distributed, engine, launch
-from tui_label.train.distributed import World
-from tui_label.train.events import Emitter
-from tui_label.train.options import TrainOptions
+from tui_label.trainer import distributed, engine, launch
+from tui_label.trainer.distributed import World
+from tui_label.runs.events import Emitter
+from tui_label.runs.options import TrainOptions
 
 pytestmark = pytest.mark.torch
 
@@ -64,8 +64,8 @@ def test_two_gloo_ranks_train_one_run(tmp_path: Path):
 
 
 def test_the_ranks_predict_shares_that_add_up_to_one_process_predicting_all(tmp_path: Path):
-    from tui_label.paths import runs_dir
-    from tui_label.predictions import PredictionSet, predictions_dir
+    from tui_label.config.paths import runs_dir
+    from tui_label.assist.predictions import PredictionSet, predictions_dir
 
     root, db, labeled = make_db(tmp_path, per_class=8,
                                 keep=lambda path: not path.endswith(("006.png", "007.png")))
@@ -97,8 +97,8 @@ def test_the_ranks_predict_shares_that_add_up_to_one_process_predicting_all(tmp_
 
 
 def test_predicting_in_shares_splits_the_images_without_overlap(tmp_path: Path):
-    from tui_label.train import predict
-    from tui_label.train.models import build_model
+    from tui_label.trainer import predict
+    from tui_label.trainer.models import build_model
 
     root, db, _ = make_db(tmp_path, per_class=4)
     model = build_model("small-cnn", 3, pretrained=False).eval()
@@ -244,7 +244,7 @@ def test_torchrun_command_line():
     cmd = launch.command(opts, "json")
     assert cmd[:5] == [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
                        "--standalone"]
-    rank_args = cmd[cmd.index("tui_label.train") + 1:]
+    rank_args = cmd[cmd.index("tui_label.trainer") + 1:]
     assert "--epochs=3" in rank_args and "--events=json" in rank_args
     assert not any(a.startswith(("--nproc", "--gpus", "--nice")) for a in rank_args)
     assert rank_args[-2:] == ["--", "/data"]
@@ -353,7 +353,7 @@ def test_a_stopped_ddp_run_resumes_on_as_many_ranks_as_if_never_stopped(tmp_path
 
     # No --nproc: the run goes on in the two processes it began with.
     code, events, err = train_events(
-        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume", str(run_id),
+        [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--resume", str(run_id),
          "--events", "json"])
     assert code == 0, err[-3000:]
     assert {e["run_id"] for e in events} == {run_id}
@@ -394,7 +394,7 @@ def test_a_resume_given_nproc_changes_the_processes_not_the_run(tmp_path: Path):
     finally:
         store.close()
     code, events, err = train_events(
-        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume", str(run_id),
+        [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--resume", str(run_id),
          "--events", "json", "--nproc", "1"])
     assert code == 0, err[-3000:]
     assert [e["world_size"] for e in events if e["event"] == "started"] == [1]
@@ -453,7 +453,7 @@ def test_two_machines_train_one_run_and_resume_it(tmp_path: Path):
     assert runs_and_epochs(db)[0] == [(run_id, "cancelled", *runs_and_epochs(db)[0][0][2:])]
     kept = max(epoch_losses(db, run_id))
 
-    resume = [sys.executable, "-m", "tui_label.train", "--db", str(db), "--resume",
+    resume = [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--resume",
               str(run_id), "--events", "json"]
     nodes = two_machines(lambda node: list(resume))
     try:
@@ -478,8 +478,8 @@ def test_two_machines_train_one_run_and_resume_it(tmp_path: Path):
 def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path):
     # The launcher was asked to stop, and torchrun ended with rank 0 gone before it wrote
     # "cancelled" (under load): the run is cancelled, not failed, and can be resumed.
-    from tui_label.train.stopper import Stopper
-    from tui_label.train.writes import RunWriter, WritePolicy
+    from tui_label.trainer.stopper import Stopper
+    from tui_label.runs.writes import RunWriter, WritePolicy
 
     _, db, _ = make_db(tmp_path, per_class=2)
     store = Store(db)
@@ -543,9 +543,9 @@ class FakeWorld:
 def test_rank_shares_meet_at_rank_0_and_a_failed_share_is_its_reason(tmp_path: Path,
                                                                     monkeypatch):
     from tests.test_train_engine import opts_for
-    from tui_label.train import predict
-    from tui_label.train.models import build_model
-    from tui_label.train.stopper import Stopper
+    from tui_label.trainer import predict
+    from tui_label.trainer.models import build_model
+    from tui_label.trainer.stopper import Stopper
 
     root, db, _ = make_db(tmp_path, per_class=4)
     opts = opts_for(root, db, epochs=1)

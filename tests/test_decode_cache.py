@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import make_images
-from tui_label import decode_cache, images
-from tui_label.decode_cache import DecodeCache, cache_dir
+from tui_label.media import decode_cache, decode as images
+from tui_label.media.decode_cache import DecodeCache, cache_dir
 
 SIZE = 16
 

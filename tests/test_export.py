@@ -21,9 +21,10 @@ from tests.test_cli import (
     tree,
     without_root_powers,
 )
-from tui_label import cli, export
-from tui_label.config import ClassSpec
-from tui_label.scan import ScannedFile, scan
+from tui_label.cli import main as cli
+from tui_label.dataio import export
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import ScannedFile, scan
 from tui_label.store import Store
 
 TRIGGERS = ["=", "+", "-", "@", "\t", "\r"]

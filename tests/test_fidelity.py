@@ -11,12 +11,12 @@ from PIL import Image
 from rich.console import Console
 
 from tests.pty_app import make_photos
-from tui_label import sixel
-from tui_label.cli import main
-from tui_label.config import load_config_settings
+from tui_label.terminal import sixel
+from tui_label.cli.main import main
+from tui_label.config.settings import load_config_settings
 from tui_label.errors import UsageError
-from tui_label.fidelity import LINKS, MIN_PIXELS, Fidelity, fidelity_for
-from tui_label.images import Geometry
+from tui_label.config.fidelity import LINKS, MIN_PIXELS, Fidelity, fidelity_for
+from tui_label.media.decode import Geometry
 
 RASTER = re.compile(r'\x1bP[0-9;]*q"1;1;(\d+);(\d+)')
 REGISTER = re.compile(r"#(\d+);2;(\d+);(\d+);(\d+)")
@@ -109,7 +109,7 @@ def render(strips) -> str:
 
 
 def test_halfcell_256_colours_writes_palette_codes_and_fewer_bytes(photo):
-    from tui_label.widgets.picture import halfcell_strips
+    from tui_label.tui.widgets.picture import halfcell_strips
 
     small = photo.resize((150, 88))
     truecolor = render(halfcell_strips(small))
@@ -124,7 +124,7 @@ def test_halfcell_256_colours_writes_palette_codes_and_fewer_bytes(photo):
 
 
 def test_halfcell_cells_with_two_alike_pixels_are_spaces_on_their_colour():
-    from tui_label.widgets.picture import halfcell_strips
+    from tui_label.tui.widgets.picture import halfcell_strips
 
     image = Image.new("RGB", (3, 2), (255, 0, 0))
     image.putpixel((2, 0), (0, 0, 255))  # the third cell: blue over red
@@ -136,7 +136,7 @@ def test_halfcell_cells_with_two_alike_pixels_are_spaces_on_their_colour():
 
 
 def test_truecolor_half_blocks_use_16_levels_a_channel(photo):
-    from tui_label.widgets.picture import LEVELS, halfcell_strips
+    from tui_label.tui.widgets.picture import LEVELS, halfcell_strips
 
     ours = render(halfcell_strips(photo.resize((150, 88))))
     values = {int(v) for m in re.findall(r"[34]8;2;(\d+);(\d+);(\d+)", ours) for v in m}
@@ -149,7 +149,7 @@ def test_256_colour_half_blocks_survive_textuals_truecolor_filter():
     from textual.color import Color
     from textual.filter import ANSIToTruecolor
 
-    from tui_label.widgets.picture import halfcell_strips
+    from tui_label.tui.widgets.picture import halfcell_strips
 
     strip = halfcell_strips(Image.new("RGB", (4, 2), (200, 30, 30)), "256")[0]
     filtered = ANSIToTruecolor(MONOKAI).apply(list(strip), Color(0, 0, 0))

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from tests.test_train_engine import make_db, opts_for, parse_events
-from tui_label.train import engine
-from tui_label.train.events import Emitter
-from tui_label.training import RunState
-from tui_label.widgets.train_panel import status_text
+from tui_label.trainer import engine
+from tui_label.runs.events import Emitter
+from tui_label.runs.state import RunState
+from tui_label.tui.widgets.train_panel import status_text
 
 
 def test_compile_wraps_the_trained_model(tmp_path: Path, monkeypatch):
@@ -63,7 +63,7 @@ def test_the_precision_of_the_steps_is_announced_and_shown():
     from contextlib import nullcontext
     from types import SimpleNamespace
 
-    from tui_label.train.events import human
+    from tui_label.runs.events import human
 
     # What autocast_for gives: bf16 on GPUs that have it, fp16 on older ones, none on a CPU.
     bf16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.bfloat16))

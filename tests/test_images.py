@@ -1,4 +1,4 @@
-"""Unit tests for tui_label.images: layout, decoding every awkward kind of file, prefetching."""
+"""Unit tests for tui_label.media.decode: layout, decoding every awkward kind of file, prefetching."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from tui_label import images
-from tui_label.images import BACKGROUND, Decoded, Geometry, Prefetcher, decode_for_display
+from tui_label.media import decode as images
+from tui_label.media.decode import BACKGROUND, Decoded, Geometry, Prefetcher, decode_for_display
 
 ORIENTATION = 0x0112
 

@@ -13,12 +13,12 @@ import pytest
 
 from tests.conftest import make_images
 from tests.test_cli import assert_usage_error, db_fingerprint, run_cli, tree
-from tui_label.config import ClassSpec
+from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
-from tui_label.importer import Importer, normalize_path, normalize_time, open_source
-from tui_label.orders import OrderChoice
-from tui_label.scan import scan
-from tui_label.session import LabelSession
+from tui_label.dataio.importing import Importer, normalize_path, normalize_time, open_source
+from tui_label.core.orders import OrderChoice
+from tui_label.media.scan import scan
+from tui_label.labeling.session import LabelSession
 from tui_label.store import ImageState, Store
 
 
@@ -460,7 +460,7 @@ def test_the_source_must_fit_its_format(tmp_path: Path):
 
 
 def test_ctrl_c_while_writing_says_how_far_it_got(tmp_path: Path, monkeypatch, capsys):
-    from tui_label import cli
+    from tui_label.cli import main as cli
 
     db, _ = make_db(tmp_path)
     src = write(tmp_path / "in.csv", "path,label\n" + "".join(

@@ -7,22 +7,22 @@ import sys
 
 import pytest
 
-HEADLESS = ["tui_label.scan", "tui_label.images", "tui_label.store", "tui_label.config",
-            "tui_label.keys", "tui_label.paths", "tui_label.cli", "tui_label.session",
-            "tui_label.orders", "tui_label.background", "tui_label.quiet_gc",
-            "tui_label.training", "tui_label.metrics", "tui_label.train.options",
-            pytest.param("tui_label.train.engine", marks=pytest.mark.torch),
-            "tui_label.export", "tui_label.startup", "tui_label.train.writes",
-            "tui_label.importer", "tui_label.import_cli",
-            "tui_label.train.cli", "tui_label.train.predict_cli", "tui_label.model",
-            "tui_label.train.resume", "tui_label.stats", "tui_label.stats_cli",
-            "tui_label.doctor", "tui_label.fidelity", "tui_label.sixel", "tui_label.kitty",
-            pytest.param("tui_label.train.predict", marks=pytest.mark.torch)]
-LABELER = ["tui_label.cli", "tui_label.app", "tui_label.screens.label", "tui_label.session",
-           "tui_label.orders", "tui_label.store", "tui_label.background",
-           "tui_label.train.writes", "tui_label.train.cli", "tui_label.train.options",
-           "tui_label.train.predict_cli", "tui_label.model", "tui_label.train.resume",
-           "tui_label.screens.stats"]
+HEADLESS = ["tui_label.media.scan", "tui_label.media.decode", "tui_label.store", "tui_label.config.settings",
+            "tui_label.core.keys", "tui_label.config.paths", "tui_label.cli.main", "tui_label.labeling.session",
+            "tui_label.core.orders", "tui_label.labeling.jobs", "tui_label.tui.quiet_gc",
+            "tui_label.runs.state", "tui_label.runs.metrics", "tui_label.runs.options",
+            pytest.param("tui_label.trainer.engine", marks=pytest.mark.torch),
+            "tui_label.dataio.export", "tui_label.labeling.startup", "tui_label.runs.writes",
+            "tui_label.dataio.importing", "tui_label.cli.import_",
+            "tui_label.cli.train", "tui_label.cli.predict", "tui_label.assist.model_view",
+            "tui_label.runs.resume", "tui_label.dataio.stats", "tui_label.cli.stats",
+            "tui_label.terminal.probe", "tui_label.config.fidelity", "tui_label.terminal.sixel", "tui_label.terminal.kitty",
+            pytest.param("tui_label.trainer.predict", marks=pytest.mark.torch)]
+LABELER = ["tui_label.cli.main", "tui_label.tui.app", "tui_label.tui.screens.label", "tui_label.labeling.session",
+           "tui_label.core.orders", "tui_label.store", "tui_label.labeling.jobs",
+           "tui_label.runs.writes", "tui_label.cli.train", "tui_label.runs.options",
+           "tui_label.cli.predict", "tui_label.assist.model_view", "tui_label.runs.resume",
+           "tui_label.tui.screens.stats"]
 
 
 def imported_after(module: str) -> set[str]:
@@ -50,9 +50,9 @@ def test_a_small_cnn_run_does_not_import_torchvision(tmp_path):
     root, db, _ = make_db(tmp_path, per_class=4)
     code = ("import sys, io\n"
             "from pathlib import Path\n"
-            "from tui_label.train.engine import train\n"
-            "from tui_label.train.events import Emitter\n"
-            "from tui_label.train.options import TrainOptions\n"
+            "from tui_label.trainer.engine import train\n"
+            "from tui_label.runs.events import Emitter\n"
+            "from tui_label.runs.options import TrainOptions\n"
             f"opts = TrainOptions(db=Path({str(db)!r}), root=Path({str(root)!r}), epochs=1,\n"
             "                    image_size=16, batch_size=8, device='cpu', events='json')\n"
             "assert train(opts, Emitter('json', io.StringIO())) == 0\n"
@@ -63,7 +63,7 @@ def test_a_small_cnn_run_does_not_import_torchvision(tmp_path):
     assert out.stdout.split()[-1] == "False"
     # A torchvision model still gets it, and an unknown name still gets its hint.
     from tui_label.errors import UsageError
-    from tui_label.train.models import build_model
+    from tui_label.trainer.models import build_model
 
     assert type(build_model("resnet18", 3, pretrained=False)).__name__ == "ResNet"
     with pytest.raises(UsageError, match="did you mean resnet18"):

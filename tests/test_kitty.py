@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from tests.kitty_fake import FakeKitty, decode
-from tui_label import kitty
-from tui_label.kitty import CHUNK, DA1, Reply, ReplyFilter, Uploader, parse_commands
+from tui_label.terminal import kitty
+from tui_label.terminal.kitty import CHUNK, DA1, Reply, ReplyFilter, Uploader, parse_commands
 
 
 def photo(w: int, h: int, seed: int = 0, noise: float = 20.0) -> Image.Image:

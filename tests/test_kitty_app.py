@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.kitty_fake import FakeKitty
 from tests.pty_app import PtyApp, make_photos
-from tui_label.kitty import parse_commands
+from tui_label.terminal.kitty import parse_commands
 
 UPLOADS = re.compile(rb"\x1b_Ga=[tf],")
 
@@ -126,8 +126,8 @@ async def test_a_message_in_the_image_s_place_removes_its_placement():
     from textual.app import App
 
     from tests.test_kitty import photo
-    from tui_label import kitty
-    from tui_label.widgets.kitty_picture import KittyPicture
+    from tui_label.terminal import kitty
+    from tui_label.tui.widgets.kitty_picture import KittyPicture
 
     class One(App):
         def compose(self):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.pty_app import HALF, make_photos
-from tui_label.kitty import PLACEHOLDER, TmuxCheck, parse_commands, tmux_placeholders
+from tui_label.terminal.kitty import PLACEHOLDER, TmuxCheck, parse_commands, tmux_placeholders
 
 
 def tmux_version() -> tuple[int, int]:
@@ -175,7 +175,7 @@ def test_the_tmux_check_reads_passthrough_and_the_outer_terminal():
 
 
 def test_passthrough_wraps_each_escape_code_with_its_escs_doubled():
-    from tui_label import kitty
+    from tui_label.terminal import kitty
 
     place, delete = kitty.place(20, 3, 2), kitty.delete(20)
     assert kitty.passthrough(place + delete) == b"".join(

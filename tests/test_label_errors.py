@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_label.label_errors import confident_learning_issues, rank_suspects
-from tui_label.live_head import fit_predict_oof
+from tui_label.assist.suspects import confident_learning_issues, rank_suspects
+from tui_label.assist.live_head import fit_predict_oof
 
 # Hand-worked: thresholds t0 = mean(.8, .6, .1) = .5, t1 = mean(.7, .5) = .6, t2 = .4.
 HAND_LABELS = np.array([0, 0, 0, 1, 1, 2])

@@ -11,10 +11,10 @@ import pytest
 from tests.conftest import make_images
 from tests.fake_model import save_run
 from tests.test_cli import db_fingerprint
-from tui_label import cli
-from tui_label.config import LabelerSettings, load_config_settings
+from tui_label.cli import main as cli
+from tui_label.config.settings import LabelerSettings, load_config_settings
 from tui_label.errors import UsageError
-from tui_label.startup import prepare
+from tui_label.labeling.startup import prepare
 from tui_label.store import Store
 
 
@@ -27,7 +27,7 @@ def started(monkeypatch) -> dict:
         seen.update(suggestions=screen.suggestions_allowed, live=screen.live_head_every,
                     auto=screen.auto_train, order=screen.session.order.name)
 
-    monkeypatch.setattr("tui_label.app.LabelApp.run", fake_run)
+    monkeypatch.setattr("tui_label.tui.app.LabelApp.run", fake_run)
     return seen
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from tui_label.live_head import LiveHead, fit, fit_predict_oof, oof_folds
+from tui_label.assist.live_head import LiveHead, fit, fit_predict_oof, oof_folds
 
 
 def blobs(n_per: int, centres: list[list[float]], spread: float = 0.5, seed: int = 0):
@@ -123,8 +123,8 @@ def test_oof_bad_input(labels, folds, message):
         fit_predict_oof(x, np.array(labels), num_classes=3, folds=folds)
 
 
-@pytest.mark.parametrize("module", ["tui_label.live_head", "tui_label.typical",
-                                    "tui_label.label_errors"])
+@pytest.mark.parametrize("module", ["tui_label.assist.live_head", "tui_label.assist.typiclust",
+                                    "tui_label.assist.suspects"])
 def test_importing_the_module_loads_no_scikit_learn_or_torch(module):
     # The labeler imports these: scikit-learn loads only where a fit runs (the worker).
     code = f"import sys, {module}; print(' '.join(sys.modules))"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_label.metrics import Report, confusion_matrix, report
+from tui_label.runs.metrics import Report, confusion_matrix, report
 
 
 def test_confusion_matrix_counts_true_by_predicted():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.fake_model import save_run
-from tui_label.config import ClassSpec
-from tui_label.model import LiveProbs, ModelUnavailable, ModelView, run_predictions_dir
+from tui_label.config.settings import ClassSpec
+from tui_label.assist.model_view import LiveProbs, ModelUnavailable, ModelView, run_predictions_dir
 from tui_label.store import Store
 
 
@@ -124,8 +124,8 @@ def test_suspects_in_rank_order_and_resolving_one(store: Store):
 
 
 def test_live_head_refits_in_its_own_process_on_the_current_labels(store: Store):
-    from tui_label.live_head import LiveHead
-    from tui_label.model import fit_live
+    from tui_label.assist.live_head import LiveHead
+    from tui_label.assist.model_view import fit_live
 
     i = ids(store)
     cat, dog = class_id(store, "cat"), class_id(store, "dog")
@@ -146,7 +146,7 @@ def test_live_head_refits_in_its_own_process_on_the_current_labels(store: Store)
 
 
 def test_typical_order_runs_typiclust_through_the_runner(store: Store):
-    from tui_label.orders import OrderChoice
+    from tui_label.core.orders import OrderChoice
 
     i = ids(store)
     # Two tight clusters and one outlier; img000 is labeled.
@@ -173,6 +173,6 @@ def test_the_labeler_never_loads_scikit_learn_itself():
     process only."""
     from tests.test_imports import imported_after
 
-    for module in ("tui_label.model", "tui_label.app", "tui_label.screens.label"):
+    for module in ("tui_label.assist.model_view", "tui_label.tui.app", "tui_label.tui.screens.label"):
         loaded = imported_after(module)
         assert "sklearn" not in loaded and "cleanlab" not in loaded, module

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from tui_label import orders
+from tui_label.core import orders
 from tui_label.errors import UsageError
-from tui_label.orders import OrderChoice, QueueRow
+from tui_label.core.orders import OrderChoice, QueueRow
 
 
 @dataclass

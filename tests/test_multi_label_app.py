@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.test_app import labels_by_path, make_app, wait_shown
-from tui_label.config import load_config_settings
-from tui_label.orders import OrderChoice
-from tui_label.screens.help import HelpScreen
-from tui_label.session import LabelSession
-from tui_label.startup import prepare
+from tui_label.config.settings import load_config_settings
+from tui_label.core.orders import OrderChoice
+from tui_label.tui.screens.help import HelpScreen
+from tui_label.labeling.session import LabelSession
+from tui_label.labeling.startup import prepare
 from tui_label.store import ImageState, Store
-from tui_label.widgets.legend import Legend
+from tui_label.tui.widgets.legend import Legend
 
 
 def ids(store: Store) -> dict[str, int]:

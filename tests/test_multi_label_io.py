@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import make_images
 from tests.test_cli import assert_usage_error, db_fingerprint, run_cli, tree
-from tui_label import stats as statistics
-from tui_label.config import ClassSpec
-from tui_label.scan import scan
+from tui_label.dataio import stats as statistics
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import scan
 from tui_label.store import Store
 
 CLASSES = [ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")]

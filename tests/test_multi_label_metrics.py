@@ -10,14 +10,14 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from tests.conftest import make_images
-from tui_label.config import ClassSpec
-from tui_label.metrics import Report, multi_label_report, report
-from tui_label.scan import scan
-from tui_label.screens.metrics import MetricsScreen
+from tui_label.config.settings import ClassSpec
+from tui_label.runs.metrics import Report, multi_label_report, report
+from tui_label.media.scan import scan
+from tui_label.tui.screens.metrics import MetricsScreen
 from tui_label.store import Store
-from tui_label.training import RunState
-from tui_label.widgets.metrics_view import ConfusionView
-from tui_label.widgets.train_panel import TrainPanel
+from tui_label.runs.state import RunState
+from tui_label.tui.widgets.metrics_view import ConfusionView
+from tui_label.tui.widgets.train_panel import TrainPanel
 
 NAMES = ["a", "b", "c"]
 # Five validation images: the classes each holds, and the model's probabilities.
@@ -188,8 +188,8 @@ async def test_a_run_started_from_the_panel_of_a_multi_label_database(tmp_path: 
     import time
 
     from tests.conftest import SAMPLE_DATA, sample_store
-    from tui_label.app import LabelApp
-    from tui_label.widgets.image_view import load_renderer
+    from tui_label.tui.app import LabelApp
+    from tui_label.tui.widgets.image_view import load_renderer
 
     store = sample_store(tmp_path / "l.db", per_class=6)  # single labels: sets of one
     store.set_multi_label()

@@ -24,14 +24,14 @@ from tests.test_train_engine import (
     train_cmd,
     train_in_process,
 )
-from tui_label.config import ClassSpec
+from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
-from tui_label.scan import scan
+from tui_label.media.scan import scan
 from tui_label.store import Store
-from tui_label.train import data as tdata
-from tui_label.train import engine
-from tui_label.train.events import Emitter, human
-from tui_label.train.predict import predict_command
+from tui_label.trainer import data as tdata
+from tui_label.trainer import engine
+from tui_label.runs.events import Emitter, human
+from tui_label.trainer.predict import predict_command
 
 NAMES = ["red", "green", "blue"]
 # Every set of the three classes, the empty one included.
@@ -199,7 +199,7 @@ def test_threshold_option_is_used_and_recorded(tmp_path):
 def test_command_line_run_in_a_multi_label_database(tmp_path):
     root, db = make_multi_db(tmp_path, per_set=3)
     proc = subprocess.run(
-        [sys.executable, "-m", "tui_label.train", str(root), "--db", str(db), "--epochs", "1",
+        [sys.executable, "-m", "tui_label.trainer", str(root), "--db", str(db), "--epochs", "1",
          "--image-size", "16", "--batch-size", "8", "--events", "json", "--device", "cpu",
          "--threshold", "0.4", "--balance", "sampler"],
         capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tui_label import orders
+from tui_label.core import orders
 from tui_label.errors import UsageError
-from tui_label.orders import ORDERS, OrderChoice, QueueItem, QueueRow
+from tui_label.core.orders import ORDERS, OrderChoice, QueueItem, QueueRow
 
 
 @dataclass

@@ -13,10 +13,10 @@ import pytest
 from textual.widgets import DataTable, Input
 
 from tests.conftest import SAMPLE_DATA, sample_store
-from tui_label.app import LabelApp
+from tui_label.tui.app import LabelApp
 from tui_label.store import Store
-from tui_label.widgets.image_view import load_renderer
-from tui_label.widgets.train_panel import TrainPanel
+from tui_label.tui.widgets.image_view import load_renderer
+from tui_label.tui.widgets.train_panel import TrainPanel
 
 SIZE = (160, 50)
 
@@ -76,7 +76,7 @@ async def test_panel_shows_last_run_after_restart(tmp_path: Path):
     db = tmp_path / "l.db"
     sample_store(db, per_class=6).close()
     proc = subprocess.run(
-        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--epochs", "2",
+        [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--epochs", "2",
          "--image-size", "32", "--events", "json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     store = Store(db)
@@ -95,7 +95,7 @@ async def test_panel_reattaches_to_a_running_run_and_stops_it(tmp_path: Path):
     db = tmp_path / "l.db"
     sample_store(db, per_class=8).close()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui_label.train", "--db", str(db), "--epochs", "500",
+        [sys.executable, "-m", "tui_label.trainer", "--db", str(db), "--epochs", "500",
          "--image-size", "32", "--events", "json"], stdout=subprocess.PIPE, text=True,
         start_new_session=True)
     try:

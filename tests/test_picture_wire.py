@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.pty_app import HALF, PtyApp, frames, make_photos, sixels
-from tui_label.fidelity import LINKS
+from tui_label.config.fidelity import LINKS
 
 # landscape and portrait in turn: every key changes the picture's size (a new layout)
 SIZES = [(640, 400), (400, 640), (640, 400), (400, 640)]

@@ -24,15 +24,16 @@ from tests.test_train_engine import (
     opts_for,
     parse_events,
 )
-from tui_label import cli, live_head
-from tui_label.paths import runs_dir
-from tui_label.predictions import PredictionSet, predictions_dir
+from tui_label.cli import main as cli
+from tui_label.assist import live_head
+from tui_label.config.paths import runs_dir
+from tui_label.assist.predictions import PredictionSet, predictions_dir
 from tui_label.store import Store
-from tui_label.train import data as tdata
-from tui_label.train import engine, predict
-from tui_label.train.events import Emitter
-from tui_label.train.options import TrainOptions
-from tui_label.train.stopper import Stopper
+from tui_label.trainer import data as tdata
+from tui_label.trainer import engine, predict
+from tui_label.runs.events import Emitter
+from tui_label.runs.options import TrainOptions
+from tui_label.trainer.stopper import Stopper
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -187,7 +188,7 @@ def test_store_rows_agree_with_the_arrays(digits):
 def test_labeled_images_are_decoded_once(tmp_path, monkeypatch):
     """The run's decoded images are reused: every image is decoded exactly once, and a second
     run decodes none (the decode cache)."""
-    from tui_label import decode_cache
+    from tui_label.media import decode_cache
 
     decoded: list[str] = []
     original = decode_cache.images.decode_square

@@ -1,4 +1,4 @@
-"""``tui_label.predictions`` (numpy only) and the store's prediction and suspect tables."""
+"""``tui_label.assist.predictions`` (numpy only) and the store's prediction and suspect tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tui_label.predictions import (
+from tui_label.assist.predictions import (
     PredictionSet,
     entropy,
     least_confidence,
@@ -224,7 +224,7 @@ def test_suspects_of_missing_files_are_left_out(model_store, dataset: Path):
     store, run_id, ids, classes = model_store
     store.save_suspects(run_id, [suspect_row(ids[0], 0, classes["cat"], classes["dog"])])
     store.save_predictions(run_id, "model", [])
-    from tui_label.scan import scan
+    from tui_label.media.scan import scan
 
     (dataset / "img000.png").unlink()
     store.sync_images(scan(dataset))

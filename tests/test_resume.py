@@ -25,13 +25,13 @@ from tests.test_train_engine import (
     run_row,
     train_in_process,
 )
-from tui_label.config import ClassSpec
+from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
 from tui_label.store import Store
-from tui_label.train import engine, models
-from tui_label.train.events import Emitter
-from tui_label.train.options import TrainOptions
-from tui_label.train.stopper import Stopper
+from tui_label.trainer import engine, models
+from tui_label.runs.events import Emitter
+from tui_label.runs.options import TrainOptions
+from tui_label.trainer.stopper import Stopper
 
 EPOCHS = 4
 
@@ -381,7 +381,7 @@ def test_the_command_line_resumes_with_the_options_it_allows(tmp_path):
 
 
 def test_the_processes_of_a_resumed_run_are_its_own_or_all_of_todays():
-    from tui_label.train.resume import resumed_options
+    from tui_label.runs.resume import resumed_options
 
     config = TrainOptions(db=Path("/x/l.db"), nproc=2, nnodes=2, master_addr="10.0.0.5",
                           master_port=29601, device="cpu").to_json()

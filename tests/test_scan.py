@@ -1,4 +1,4 @@
-"""Unit tests for tui_label.scan: which files a dataset walk finds, and how it reports them."""
+"""Unit tests for tui_label.media.scan: which files a dataset walk finds, and how it reports them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_label.scan import ScannedFile, is_image_name, scan
+from tui_label.media.scan import ScannedFile, is_image_name, scan
 
 
 def touch(path: Path, data: bytes = b"not really an image") -> Path:

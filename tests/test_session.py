@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_label.orders import OrderChoice
-from tui_label.scan import scan
-from tui_label.session import LabelSession
+from tui_label.core.orders import OrderChoice
+from tui_label.media.scan import scan
+from tui_label.labeling.session import LabelSession
 from tui_label.store import ImageState, Store, StoreWriteError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fake_model import save_run
-from tui_label.model import ModelView, run_predictions_dir
-from tui_label.orders import OrderChoice
-from tui_label.session import LabelSession
+from tui_label.assist.model_view import ModelView, run_predictions_dir
+from tui_label.core.orders import OrderChoice
+from tui_label.labeling.session import LabelSession
 from tui_label.store import ImageState, Store
 
 

@@ -1,4 +1,4 @@
-"""Colour codes only where the colour changes (tui_label.widgets.sgr): the same cells as
+"""Colour codes only where the colour changes (tui_label.tui.widgets.sgr): the same cells as
 Textual's own rendering, in fewer bytes."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from tui_label.widgets import sgr
-from tui_label.widgets.picture import halfcell_strips
+from tui_label.tui.widgets import sgr
+from tui_label.tui.widgets.picture import halfcell_strips
 
 _TOKEN = re.compile(r"\x1b\[([0-9;]*)m|\x1b\]8;[^\x1b]*\x1b\\\\|([^\x1b])")
 ATTRIBUTES = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "21", "51", "52", "53"}

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.pty_app import HALF, PtyApp, make_photos, sixels
-from tui_label.doctor import FIRST_ROUND, PROBE_SECONDS, SECOND_ROUND, SIXEL_SIZE_QUERY
+from tui_label.terminal.probe import FIRST_ROUND, PROBE_SECONDS, SECOND_ROUND, SIXEL_SIZE_QUERY
 
 TEXTUAL_IMAGE_KITTY_QUERY = b"a=q,t=d,f=24"  # textual-image's probe (ours has i=31 first)
 PLACEHOLDER = chr(0x10EEEE).encode()

@@ -12,11 +12,11 @@ import pytest
 
 from tests.conftest import make_images
 from tests.test_cli import assert_usage_error, run_cli
-from tui_label import stats
-from tui_label.config import ClassSpec
-from tui_label.keys import reserved_keys
-from tui_label.scan import scan
-from tui_label.stats import Event
+from tui_label.dataio import stats
+from tui_label.config.settings import ClassSpec
+from tui_label.core.keys import reserved_keys
+from tui_label.media.scan import scan
+from tui_label.dataio.stats import Event
 from tui_label.store import Store
 
 CAT, DOG, BIRD = "cat", "dog", "bird"
@@ -363,7 +363,7 @@ def test_percent_is_free_of_class_hotkeys():
     """The issue asked for s; a lower-case letter is a class hotkey (1-9, 0, then letters),
     so the screen is on %, which no class can take (class keys are letters and digits)."""
     assert "s" not in reserved_keys()  # still a class key
-    from tui_label.keys import BINDINGS
+    from tui_label.core.keys import BINDINGS
 
     (spec,) = [s for s in BINDINGS if s.action == "show_stats"]
     assert spec.keys == "percent_sign" and spec.help_keys == "%"
@@ -398,7 +398,7 @@ def screen_text(app) -> str:
 
 async def test_stats_screen_opens_on_percent(tmp_path: Path):
     from tests.test_app import make_app
-    from tui_label.screens.stats import StatsScreen
+    from tui_label.tui.screens.stats import StatsScreen
 
     db = team_db(tmp_path)
     store = Store(db, annotator="alice")
@@ -424,7 +424,7 @@ async def test_stats_screen_opens_on_percent(tmp_path: Path):
 
 async def test_help_lists_the_stats_key(tmp_path: Path, store: Store, dataset: Path):
     from tests.test_app import make_app
-    from tui_label.screens.help import HelpScreen
+    from tui_label.tui.screens.help import HelpScreen
 
     app = make_app(store, dataset)
     async with app.run_test(size=(110, 50)) as pilot:
@@ -436,7 +436,7 @@ async def test_help_lists_the_stats_key(tmp_path: Path, store: Store, dataset: P
 
 def test_active_time_under_a_minute_is_shown_rounded_down():
     """29.6 s of active time showed as "30s" beside a pace of "—" (a pace needs 30 s)."""
-    from tui_label.stats import MIN_ACTIVE_SECONDS, _duration
+    from tui_label.dataio.stats import MIN_ACTIVE_SECONDS, _duration
 
     assert _duration(MIN_ACTIVE_SECONDS - 0.4) == "29s"
     assert _duration(MIN_ACTIVE_SECONDS) == "30s"

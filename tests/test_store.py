@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_label.config import ClassSpec
+from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
-from tui_label.scan import ScannedFile, scan
+from tui_label.media.scan import ScannedFile, scan
 from tui_label.store import SCHEMA_VERSION, ImageState, Store
 
 

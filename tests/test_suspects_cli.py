@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import make_images
 from tests.test_cli import assert_usage_error, db_fingerprint
-from tui_label import cli
-from tui_label.config import ClassSpec
-from tui_label.scan import scan
+from tui_label.cli import main as cli
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import scan
 from tui_label.store import Store
 
 

@@ -13,17 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_images
-from tui_label import cli, orders
-from tui_label.orders import OrderChoice
-from tui_label.session import LabelSession
-from tui_label.store import (
-    HOST,
-    SCHEMA_VERSION,
-    ClaimRequest,
-    ImageState,
-    Store,
-    in_overlap,
-)
+from tui_label.cli import main as cli
+from tui_label.core import orders
+from tui_label.core.orders import OrderChoice
+from tui_label.labeling.session import LabelSession
+from tui_label.store import HOST, SCHEMA_VERSION, ClaimRequest, ImageState, Store, in_overlap
 
 
 def ids(store: Store) -> list[int]:
@@ -237,9 +231,9 @@ def test_an_overlap_image_is_not_leased_and_stays_for_a_second_annotator(store: 
 # -- counts -------------------------------------------------------------------------------
 
 async def test_the_screen_counts_other_labelers_work(store: Store, dataset: Path):
-    from tui_label.app import LabelApp
-    from tui_label.screens.label import COUNTS_SECONDS
-    from tui_label.widgets.image_view import load_renderer
+    from tui_label.tui.app import LabelApp
+    from tui_label.tui.screens.label import COUNTS_SECONDS
+    from tui_label.tui.widgets.image_view import load_renderer
 
     assert COUNTS_SECONDS <= 2
     app = LabelApp(store, dataset, load_renderer("halfcell"), rescan=False)
@@ -330,7 +324,7 @@ def test_overlap_option_is_stored_for_the_team_and_reaches_the_screen(tmp_path: 
     data = tmp_path / "data"
     make_images(data, 3)
     seen: dict = {}
-    monkeypatch.setattr("tui_label.app.LabelApp.run",
+    monkeypatch.setattr("tui_label.tui.app.LabelApp.run",
                         lambda self: seen.update(overlap=self.label_screen.session.overlap))
 
     def run(*args: str) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tui_label.times import parse_iso
+from tui_label.core.times import parse_iso
 
 
 @pytest.mark.parametrize("text, expected", [

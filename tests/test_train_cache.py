@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from tests.test_train_engine import make_db, opts_for, parse_events
-from tui_label.decode_cache import cache_dir
-from tui_label.train import data as tdata
-from tui_label.train import engine
-from tui_label.train.events import Emitter, human
+from tui_label.media.decode_cache import cache_dir
+from tui_label.trainer import data as tdata
+from tui_label.trainer import engine
+from tui_label.runs.events import Emitter, human
 
 
 def run(opts) -> list[dict]:
@@ -76,7 +76,7 @@ def test_the_cache_lives_beside_the_database_per_size(tmp_path: Path):
 
 
 def test_cached_images_index_like_a_tensor(tmp_path: Path):
-    from tui_label.decode_cache import DecodeCache
+    from tui_label.media.decode_cache import DecodeCache
 
     root, db, _ = make_db(tmp_path, per_class=3)
     paths = sorted(root.rglob("*.png"))
@@ -93,7 +93,7 @@ def test_cached_images_index_like_a_tensor(tmp_path: Path):
 
 
 def cached_set(tmp_path: Path, n_per_class: int = 4, size: int = 8):
-    from tui_label.decode_cache import DecodeCache
+    from tui_label.media.decode_cache import DecodeCache
 
     root, db, _ = make_db(tmp_path, per_class=n_per_class)
     paths = sorted(root.rglob("*.png"))

@@ -95,7 +95,7 @@ def test_a_cache_folder_that_cannot_be_written_is_one_line_and_no_run(tmp_path: 
                                                                       command: str):
     """It was a PermissionError traceback (exit 1), and train recorded a failed run."""
     from tests.test_cli import without_root_powers
-    from tui_label.decode_cache import cache_dir
+    from tui_label.media.decode_cache import cache_dir
 
     db = make_case_db(tmp_path, "ok")
     cache_dir(db).mkdir()

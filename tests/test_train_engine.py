@@ -22,17 +22,17 @@ from PIL import Image
 from torch import nn
 
 from tests.test_images import REFUSED
-from tui_label.config import ClassSpec
+from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
-from tui_label.images import Geometry, decode_for_display
-from tui_label.paths import runs_dir
-from tui_label.scan import scan
+from tui_label.media.decode import Geometry, decode_for_display
+from tui_label.config.paths import runs_dir
+from tui_label.media.scan import scan
 from tui_label.store import Store
-from tui_label.train import data as tdata
-from tui_label.train import engine, models
-from tui_label.train.events import Emitter
-from tui_label.train.options import TrainOptions
-from tui_label.train.writes import WritePolicy
+from tui_label.trainer import data as tdata
+from tui_label.trainer import engine, models
+from tui_label.runs.events import Emitter
+from tui_label.runs.options import TrainOptions
+from tui_label.runs.writes import WritePolicy
 
 COLORS = {"red": (210, 30, 30), "green": (30, 210, 30), "blue": (30, 30, 210)}
 NAMES = list(COLORS)
@@ -79,7 +79,7 @@ def make_db(folder: Path, *, per_class: int = 16, keep=lambda path: True,
 
 
 def train_cmd(root: Path, db: Path, epochs: int = 2, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tui_label.train", str(root), "--db", str(db),
+    return [sys.executable, "-m", "tui_label.trainer", str(root), "--db", str(db),
             "--epochs", str(epochs), "--image-size", "16", "--batch-size", "8",
             "--events", "json", "--device", "cpu", *extra]
 
@@ -87,7 +87,7 @@ def train_cmd(root: Path, db: Path, epochs: int = 2, *extra: str) -> list[str]:
 def decode_images(paths: list[Path], size: int, cache_db: Path, skipped=lambda i, why: None):
     """``paths`` through the trainer's decode path (the decode cache of ``cache_db``): a
     uint8 N x 3 x size x size tensor of the readable ones, and their indices."""
-    from tui_label.decode_cache import DecodeCache
+    from tui_label.media.decode_cache import DecodeCache
 
     with DecodeCache.open(cache_db, size) as cache:
         images, kept = tdata.from_cache(cache, [(k + 1, p) for k, p in enumerate(paths)],
@@ -342,7 +342,7 @@ def test_train_loss_falls(tmp_path):
 
 def test_a_small_set_is_passed_over_several_times_an_epoch(tmp_path, monkeypatch):
     """63 labels at batch 64 were one step an epoch, ten in a run: far too few to learn."""
-    from tui_label.train import data as tdata
+    from tui_label.trainer import data as tdata
 
     assert tdata.epoch_repeats(63, 64) == 11  # 693 images an epoch: 11 steps
     assert tdata.epoch_repeats(640, 64) == 1 and tdata.epoch_repeats(5000, 64) == 1
@@ -365,7 +365,7 @@ def test_a_small_set_is_passed_over_several_times_an_epoch(tmp_path, monkeypatch
 def test_a_batch_larger_than_the_training_set_is_the_set(tmp_path, monkeypatch):
     """--batch-size 100000 on about a hundred images drew 100,000 images a step: an epoch of
     a few images took minutes (and a huge one ran out of memory)."""
-    from tui_label.train import data as tdata
+    from tui_label.trainer import data as tdata
 
     root, db, _ = make_db(tmp_path, per_class=6)
     sizes: list[int] = []
@@ -665,7 +665,7 @@ def test_models_with_auxiliary_outputs_give_their_logits():
 
     import torch
 
-    from tui_label.train.engine import logits_of
+    from tui_label.trainer.engine import logits_of
 
     Outputs = namedtuple("Outputs", ["logits", "aux_logits"])
     logits = torch.zeros(2, 3)
@@ -687,7 +687,7 @@ def test_trainer_refuses_what_the_labeler_refuses(tmp_path, monkeypatch, make):
     shown = decode_for_display(bad, Geometry(40, 20))
     assert shown.image is None
     assert skipped == [(1, shown.error)]  # the reason the labeler shows on its placeholder
-    from tui_label.decode_cache import DecodeCache
+    from tui_label.media.decode_cache import DecodeCache
 
     with DecodeCache.open(tmp_path / "cache.db", 8) as cache:  # remembered as unreadable
         assert cache.entries([2])[2][4:] == ("unreadable", shown.error)
@@ -922,7 +922,7 @@ def test_damaged_cached_pretrained_weights_are_named(torch_home):
 
 def test_run_writer_retries_a_lock_but_not_a_read_only_file():
     from tui_label.store import StoreWriteError
-    from tui_label.train.writes import RunWriter
+    from tui_label.runs.writes import RunWriter
 
     emitter = Emitter("json", stream=io.StringIO())
     writer = RunWriter(None, emitter, WritePolicy(retry_for_s=30, max_delay_s=0.01))

@@ -10,9 +10,9 @@ import click
 import pytest
 
 from tui_label.errors import UsageError
-from tui_label.train.cli import options_from_command
-from tui_label.train.cli import train as train_command
-from tui_label.train.options import TrainOptions, option_field, option_fields, to_text
+from tui_label.cli.train import options_from_command
+from tui_label.cli.train import train as train_command
+from tui_label.runs.options import TrainOptions, option_field, option_fields, to_text
 
 # A value other than the default for every field the panel can set, as the panel's text.
 NON_DEFAULT_TEXT = {

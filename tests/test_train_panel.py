@@ -15,18 +15,18 @@ from rich.color import ColorSystem
 from textual.app import App
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-import tui_label.screens.training as training
+import tui_label.runs.controller as training
 from tests.conftest import make_images
-from tui_label.app import LabelApp
-from tui_label.config import ClassSpec
-from tui_label.metrics import report
-from tui_label.scan import scan
-from tui_label.screens.metrics import MetricsScreen
+from tui_label.tui.app import LabelApp
+from tui_label.config.settings import ClassSpec
+from tui_label.runs.metrics import report
+from tui_label.media.scan import scan
+from tui_label.tui.screens.metrics import MetricsScreen
 from tui_label.store import Store
-from tui_label.train.options import TrainOptions, option_field
-from tui_label.training import RunState
-from tui_label.widgets.image_view import ImageView, load_renderer
-from tui_label.widgets.train_panel import PANEL_FIELDS, TrainPanel
+from tui_label.runs.options import TrainOptions, option_field
+from tui_label.runs.state import RunState
+from tui_label.tui.widgets.image_view import ImageView, load_renderer
+from tui_label.tui.widgets.train_panel import PANEL_FIELDS, TrainPanel
 
 HOSTILE = ["[/]", "[b]x", "[red", "\\[", "a]b", "[link=x]y[/link]"]
 DIGITS = [str(d) for d in range(10)]

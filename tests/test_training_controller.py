@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import tui_label.screens.training as training
+import tui_label.runs.controller as training
 from tests.test_train_panel import DIGITS, store_with_finished_run
-from tui_label.config import ClassSpec
-from tui_label.screens.training import RunUpdated, TrainerEvent, TrainingController
+from tui_label.config.settings import ClassSpec
+from tui_label.runs.controller import RunUpdated, TrainerEvent, TrainingController
 
 
 class FakeTimer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_label.typical import typical_first
+from tui_label.assist.typiclust import typical_first
 
 CENTRES = np.array([[0, 0, 0, 0], [20, 0, 0, 0], [0, 20, 0, 0], [0, 0, 20, 0]], np.float32)
 SIZES = [60, 45, 30, 20]  # blob 0 is the largest
@@ -117,7 +117,7 @@ def test_mismatched_mask_is_refused():
 def test_mini_batch_path_on_a_sample(monkeypatch):
     # Above EXACT_KMEANS_ROWS, mini-batch k-means fits on a sample and every row is assigned
     # to its nearest centre.
-    import tui_label.typical as typical
+    import tui_label.assist.typiclust as typical
 
     monkeypatch.setattr(typical, "EXACT_KMEANS_ROWS", 50)
     monkeypatch.setattr(typical, "KMEANS_SAMPLE", 100)
@@ -130,7 +130,7 @@ def test_mini_batch_path_on_a_sample(monkeypatch):
 def test_wide_embeddings_are_projected_first(monkeypatch):
     # 200-wide embeddings whose blobs differ in 4 directions: after the projection onto the
     # leading components the picks are still one typical image per blob.
-    import tui_label.typical as typical
+    import tui_label.assist.typiclust as typical
 
     monkeypatch.setattr(typical, "MAX_DIMS", 8)
     x, blob = make_blobs()

@@ -1,3 +1,3 @@
-from tui_label.cli import main
+from tui_label.cli.main import main
 
 main()

@@ -1,0 +1,114 @@
+"""``tui-label import``: the command over ``tui_label.dataio.importing``. No textual, no torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+
+from tui_label.cli.common import db_option, existing_db
+from tui_label.errors import UsageError
+from tui_label.dataio.importing import BATCH_SIZE, FORMATS, Importer, describe, open_source
+
+
+def _open_store(db: Path, annotator: str | None, *, write: bool):
+    """The store; a dry run on a database we may not write reads it read-only."""
+    from tui_label.store import Store, StoreWriteError
+
+    try:
+        return Store(db, create=False, annotator=annotator)
+    except StoreWriteError as exc:
+        if write or exc.kind != "readonly":
+            raise
+        return Store(db, readonly=True, annotator=annotator)
+
+
+@click.command("import")
+@click.argument("args", nargs=-1, metavar="[DIR] SOURCE")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="The source's format; auto: a folder is an ImageFolder, else by extension "
+                   "(.csv, .jsonl). A tui-label export is recognised by its header.")
+@click.option("--path-column", default="path", show_default=True,
+              help="The CSV column (or JSON field) with the image path, relative to the "
+                   "dataset root.")
+@click.option("--label-column", default="label", show_default=True,
+              help="The CSV column (or JSON field) with the class name.")
+@click.option("--on-conflict", type=click.Choice(["skip", "overwrite"]), default="skip",
+              show_default=True, help="An image whose current label differs from the file's: "
+                                      "keep it (skip) or replace it (overwrite).")
+@click.option("--create-classes", is_flag=True,
+              help="Create the classes the database lacks (else their rows are skipped).")
+@click.option("--annotator", default=None,
+              help="Recorded for rows without an annotator (default: your login name).")
+@click.option("--skip-bad-rows", is_flag=True,
+              help="Import the other rows when some cannot be parsed (else nothing is).")
+@click.option("--multi-label", is_flag=True,
+              help="Read each label as a set of classes (a JSON list; CSV names joined by "
+                   "';') and switch the database to multi-label mode, for good, when "
+                   "importing. A multi-label database reads sets without it.")
+@click.option("--yes", is_flag=True, help="Import. Without it, only show what would change.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True,
+              help="Rows per transaction: an interrupted import leaves whole batches.")
+def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_classes,
+                  annotator, skip_bad_rows, multi_label, yes, as_json, batch_size) -> None:
+    """Import labels from SOURCE: a CSV (path,label), JSON lines ({"path", "label"}, with
+    optional annotator and labeled_at), a tui-label export, or an ImageFolder (one folder per
+    class).
+
+    Shows what would change and changes nothing until --yes. Paths are relative to the
+    dataset root. Imported labels are label events (source 'import') keeping the file's
+    annotator and time when it has them. A multi-label database (or --multi-label) reads sets
+    of classes: JSON lists, CSV names joined by ';' (an empty cell is the empty set).
+    """
+    if not 1 <= len(args) <= 2:
+        raise UsageError("give the labels to import: tui-label import [DIR] SOURCE")
+    folder, src = (None, args[0]) if len(args) == 1 else args
+    source = open_source(Path(src).expanduser(), fmt, path_column=path_column,
+                         label_column=label_column)
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    db, root = existing_db(Path(folder) if folder is not None else None, db)
+    store = _open_store(db, annotator, write=yes)
+    try:
+        if root is None and store.get_setting("root"):
+            root = Path(store.get_setting("root"))
+        source = dataclasses.replace(source, root=root)
+        importer = Importer(store, source, on_conflict=on_conflict,
+                            create_classes=create_classes, annotator=annotator,
+                            batch_size=batch_size, multi_label=multi_label)
+        plan = importer.plan()
+        blocked = plan.bad_rows and not skip_bad_rows
+        if blocked or not yes:
+            _show(plan, as_json)
+        if blocked:
+            raise UsageError(f"{plan.bad_rows} rows cannot be parsed (first: "
+                             f"{plan.bad_examples[0]}): nothing imported; fix them or pass "
+                             "--skip-bad-rows")
+        if not yes:
+            if not as_json:
+                click.echo("Nothing changed: run again with --yes to import.")
+            return
+        try:
+            done = importer.apply()
+        except KeyboardInterrupt:
+            s = importer.progress
+            if s is not None:
+                click.echo(f"tui-label: interrupted in batch {s.batches + 1}: the {s.batches} "
+                           f"batches before it are stored ({s.new + s.changed} labels), that "
+                           "one is not; the same import again completes it", err=True)
+            raise
+        _show(done, as_json)
+    finally:
+        store.close()
+
+
+def _show(summary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    for line in describe(summary):
+        click.echo(line)

@@ -1,0 +1,44 @@
+"""``tui-label stats``: per class, per annotator and agreement, as text or JSON.
+
+Imported by ``tui_label.cli.main`` (and so by the labeler): numpy and rich load only when the
+command runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tui_label.cli.common import db_option, dir_argument, existing_db, open_for_reading
+
+
+@click.command("stats")
+@dir_argument
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Readable tables, or one JSON object for scripts.")
+def stats(folder, db, fmt) -> None:
+    """Counts and shares per class, each annotator's pace, undos and skips, and the agreement
+    between annotators (Cohen's kappa per pair, Fleiss' kappa, their confusion).
+
+    Labels per minute count active time only: gaps of over 5 minutes between an annotator's
+    events are breaks. Nothing is written to the database.
+    """
+    from tui_label.dataio import stats as statistics
+
+    db, _root = existing_db(folder, db)
+    store = open_for_reading(db)
+    try:
+        result = statistics.compute(store)
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)  # a file or a pipe: wide enough tables
+    console.print(statistics.render(result))

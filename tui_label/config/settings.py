@@ -1,0 +1,195 @@
+"""Classes and their hotkeys: from ``--classes``, a ``tui-label.toml``, or the database.
+
+A ``tui-label.toml`` looks like either of::
+
+    classes = ["cat", "dog", "bird"]                  # hotkeys 1, 2, 3
+    classes = [{ name = "cat", key = "c" }, "dog"]    # explicit where given, assigned otherwise
+
+Hotkeys are single letters or digits; unassigned classes get 1-9, 0, then the letters the
+labeler does not use itself. Every problem is a ``UsageError`` with a one-line message.
+
+The labeler's settings may sit beside the classes::
+
+    suggestions = false     # hide the model's suggestions (an unbiased pass)
+    live_head_every = 20    # refit the live head after every 20 new labels (0: never)
+    overlap = 0.1           # a tenth of the images goes to two annotators or more
+    multi_label = true      # a set of classes per image: keys toggle, enter saves
+    link = "slow"           # fewer bytes per image for a slow SSH link (see tui_label.config.fidelity)
+    max_pixels = 300000     # at most this many pixels per image
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_label.errors import UsageError
+from tui_label.config.fidelity import LINKS, MIN_PIXELS
+from tui_label.core.keys import DEFAULT_HOTKEYS, reserved_keys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "tui-label.toml"
+_KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
+SETTINGS = ("suggestions", "live_head_every", "overlap", "multi_label",  # besides ``classes``
+            "link", "max_pixels")
+LIVE_HEAD_EVERY = 10
+
+
+@dataclass(frozen=True)
+class LabelerSettings:
+    """The labeler's settings from a ``tui-label.toml`` (the defaults without one)."""
+
+    suggestions: bool = True
+    live_head_every: int = LIVE_HEAD_EVERY
+    overlap: float | None = None  # None: not set here (the database's stored share holds)
+    multi_label: bool = False  # switches the database to multi-label mode (for good)
+    link: str | None = None  # a tui_label.config.fidelity.LINKS preset (None: not set here)
+    max_pixels: int | None = None  # the pixel cap (None: not set here)
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One class as the user defined it: a name and its hotkey."""
+
+    name: str
+    key: str
+
+
+def find_config(root: Path | None, db_path: Path | None) -> Path | None:
+    """The ``tui-label.toml`` in the dataset root, else the one beside the database."""
+    for folder in (root, db_path.parent if db_path else None):
+        if folder is not None and (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    return None
+
+
+def parse_class_option(value: str) -> list[tuple[str, str | None]]:
+    """``"cat,dog:d,bird"`` -> ``[("cat", None), ("dog", "d"), ("bird", None)]``."""
+    entries = []
+    for part in value.split(","):
+        name, colon, key = part.strip().partition(":")
+        if colon and not key.strip():  # "cat:" is a key left out by mistake, not "any key"
+            raise UsageError(f"--classes: no hotkey after {name.strip() + ':'!r} (give "
+                             f"{name.strip() + ':K'!r}, or the name alone for the next free "
+                             "key)")
+        entries.append((name.strip(), key.strip() or None))
+    return entries
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"classes", *SETTINGS})
+    if unknown:
+        raise UsageError(f"{path}: unknown setting {unknown[0]!r} (known: classes, "
+                         f"{', '.join(SETTINGS)})")
+    return data
+
+
+def load_config_settings(path: Path | None) -> LabelerSettings:
+    """The labeler's settings of a ``tui-label.toml`` (defaults for what it leaves out)."""
+    if path is None:
+        return LabelerSettings()
+    data = _read_toml(path)
+    suggestions = data.get("suggestions", True)
+    if not isinstance(suggestions, bool):
+        raise UsageError(f"{path}: 'suggestions' must be true or false")
+    every = data.get("live_head_every", LIVE_HEAD_EVERY)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise UsageError(f"{path}: 'live_head_every' must be a whole number, 0 or more")
+    overlap = data.get("overlap")
+    if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, int | float)
+                                or not 0 <= overlap <= 1):
+        raise UsageError(f"{path}: 'overlap' must be a number from 0 to 1")
+    multi_label = data.get("multi_label", False)
+    if not isinstance(multi_label, bool):
+        raise UsageError(f"{path}: 'multi_label' must be true or false")
+    link = data.get("link")
+    if link is not None and link not in LINKS:
+        raise UsageError(f"{path}: 'link' must be one of {', '.join(map(repr, LINKS))}")
+    max_pixels = data.get("max_pixels")
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int)
+                                   or max_pixels < MIN_PIXELS):
+        raise UsageError(f"{path}: 'max_pixels' must be a whole number, {MIN_PIXELS:,} or more")
+    return LabelerSettings(suggestions, every,
+                           None if overlap is None else float(overlap), multi_label,
+                           link, max_pixels)
+
+
+def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
+    """Read the class entries of a ``tui-label.toml``."""
+    data = _read_toml(path)
+    raw = data.get("classes")
+    if not isinstance(raw, list):
+        raise UsageError(f"{path}: 'classes' must be a list of names or {{name, key}} tables")
+    entries: list[tuple[str, str | None]] = []
+    for item in raw:
+        if isinstance(item, str):
+            entries.append((item, None))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            key = item.get("key")
+            if key is not None and not isinstance(key, str):
+                raise UsageError(f"{path}: the key of class {item['name']!r} must be a string")
+            extra = sorted(set(item) - {"name", "key"})
+            if extra:
+                raise UsageError(f"{path}: class {item['name']!r} has unknown field {extra[0]!r}")
+            entries.append((item["name"], key))
+        else:
+            raise UsageError(f"{path}: each class must be a name or a {{name, key}} table")
+    return entries
+
+
+def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
+    """Validate names and hotkeys and assign the missing hotkeys.
+
+    Raises:
+        UsageError: no classes, an empty or duplicate name, a duplicate hotkey, a hotkey that
+            is not a single letter or digit, one that clashes with a labeler key, or more
+            classes than free keys.
+    """
+    if not entries:
+        raise UsageError("no classes given: use --classes cat,dog or a tui-label.toml")
+    reserved = reserved_keys()
+    names: set[str] = set()
+    taken: dict[str, str] = {}
+    for name, key in entries:
+        if not name or not name.strip():
+            raise UsageError("a class name is empty")
+        if name.strip() != name:
+            raise UsageError(f"class name {name!r} has leading or trailing spaces")
+        if name in names:
+            raise UsageError(f"duplicate class name {name!r}")
+        names.add(name)
+        if key is None:
+            continue
+        if not _KEY_RE.match(key):
+            raise UsageError(f"hotkey {key!r} of class {name!r} must be one letter or digit")
+        if key in reserved:
+            raise UsageError(
+                f"hotkey {key!r} of class {name!r} clashes with the {reserved[key]!r} key"
+            )
+        if key in taken:
+            raise UsageError(f"duplicate hotkey {key!r} for classes {taken[key]!r} and {name!r}")
+        taken[key] = name
+    free = iter(k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken)
+    specs = []
+    for name, key in entries:
+        if key is None:
+            key = next(free, None)
+            if key is None:
+                raise UsageError(
+                    f"too many classes for the free hotkeys: set 'key' for {name!r} and later "
+                    "classes in tui-label.toml (uppercase letters other than M, S and T are free)"
+                )
+        specs.append(ClassSpec(name, key))
+    return specs

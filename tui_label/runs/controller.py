@@ -1,0 +1,269 @@
+"""Runs the trainer for the labeler: a subprocess whose JSON events feed the panel, or, for a
+run started before the app (re)opened, the store polled once a second.
+
+The controller knows no screen and no widget: it gets the database path, the dataset folder
+and three callbacks (post a message, notify a person, schedule a poll), and reports through
+two messages, ``TrainerEvent`` (from the reader thread) and ``RunUpdated`` (a new state to
+draw). Torch is never imported here: the trainer is another process in a session of its own,
+so neither a crash of it nor a closed terminal affects the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual.message import Message
+
+from tui_label.errors import UsageError
+from tui_label.config.paths import runs_dir
+from tui_label.store import Store, pid_alive
+from tui_label.runs.options import TrainOptions
+from tui_label.runs.resume import run_to_resume
+from tui_label.runs.state import RunState, trainer_command
+
+POLL_SECONDS = 1.0
+REAP_BUSY_MS = 100  # marking a dead run failed is best effort: never block the UI on a lock
+# The labeler keeps priority on a shared CPU, and reads the trainer's events as JSON.
+PANEL_FIXED = {"events": "json", "nice": 10}
+
+
+@dataclass
+class TrainerEvent(Message):
+    """One JSON event from the trainer's stdout, or ``{"event": "exited", ...}`` at its end."""
+
+    event: dict
+
+    def can_replace(self, message: Message) -> bool:
+        # Queued step events merge: the newest says where the run is (the curve loses a point).
+        return (isinstance(message, TrainerEvent) and self.event.get("event") == "step"
+                and message.event.get("event") == "step")
+
+
+@dataclass
+class RunUpdated(Message):
+    """The run's state changed: draw ``state``."""
+
+    state: RunState
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunUpdated)  # only the latest state matters
+
+
+class Notify(Protocol):
+    def __call__(self, message: str, *, severity: str = ..., timeout: float | None = ...,
+                 markup: bool = ...) -> Any: ...
+
+
+class Timer(Protocol):
+    def stop(self) -> Any: ...
+
+
+class TrainingController:
+    """Owns at most one run at a time and keeps ``state`` current.
+
+    Args:
+        db: The database; the controller opens its own connection to follow runs.
+        root: The dataset folder, passed to the trainer.
+        post: Thread-safe way to send a message to the UI (``Screen.post_message``).
+        notify: ``Widget.notify``-like; called with ``markup=False`` (reasons hold paths
+            and class names).
+        set_interval: ``Widget.set_interval``-like: calls back every so many seconds until
+            the returned timer is stopped.
+    """
+
+    def __init__(self, db: Path, root: Path, *, post: Callable[[Message], object],
+                 notify: Notify, set_interval: Callable[[float, Callable[[], None]], Timer],
+                 ) -> None:
+        self.db = Path(db)
+        self.root = root
+        self._post = post
+        self._notify = notify
+        self._set_interval = set_interval
+        self.state = RunState()
+        self.process: subprocess.Popen | None = None
+        self._store: Store | None = None
+        self._poll_timer: Timer | None = None
+
+    # -- following a run in the store -----------------------------------------------------
+
+    def attach(self) -> None:
+        """Show the last run from the store; follow it if it is still going."""
+        store = self._open_store()
+        if store is None:
+            return
+        store.try_reap_dead_runs(REAP_BUSY_MS)
+        latest = store.latest_run()
+        if latest is None:
+            return
+        self._set_state(RunState.from_store(store, latest["id"]))
+        if self.state.status == "running":
+            self._poll_timer = self._set_interval(POLL_SECONDS, self._poll)
+
+    def _open_store(self) -> Store | None:
+        if self._store is None:
+            try:
+                self._store = Store(self.db, create=False)
+            except UsageError as exc:
+                self._notify(f"Cannot follow training runs: {exc}", severity="warning",
+                             timeout=6, markup=False)
+        return self._store
+
+    def _poll(self) -> None:
+        store = self._open_store()
+        if store is None or self.state.run_id is None:
+            return
+        store.try_reap_dead_runs(REAP_BUSY_MS)
+        self._set_state(RunState.from_store(store, self.state.run_id))
+        if not self.state.active and self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+
+    def close(self) -> None:
+        """Stop following (the run itself goes on) and close the connection."""
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        self._changed()
+
+    def _changed(self) -> None:
+        self._post(RunUpdated(self.state))
+
+    # -- a run of our own -----------------------------------------------------------------
+
+    def start(self, settings: dict[str, str]) -> None:
+        """Start a run with the panel's settings (text by field name), or say why not."""
+        if self.state.active:
+            self._notify("A run is already going: T stops it.", severity="warning",
+                         markup=False)
+            return
+        try:
+            opts = TrainOptions.from_settings(self.db, self.root, settings, **PANEL_FIXED)
+        except UsageError as exc:
+            self._notify(str(exc), severity="error", timeout=6, markup=False)
+            return
+        self._launch(opts, RunState(status="starting", model=opts.model))
+
+    def resume(self) -> bool:
+        """Resume the run shown (``--resume``) when it was cancelled or failed after an epoch,
+        or say why not. Returns whether a trainer was started."""
+        if self.state.active:
+            self._notify("A run is already going: T stops it.", severity="warning",
+                         markup=False)
+            return False
+        store = self._open_store()
+        run_id = self.state.run_id
+        if store is None:
+            return False
+        if run_id is None or not self.state.resumable:
+            self._notify("Nothing to resume: R resumes the last run when it was cancelled or "
+                         "failed after an epoch.", severity="warning", timeout=5, markup=False)
+            return False
+        try:  # the trainer checks the same: here a refusal is a notice, not a failed run
+            run_to_resume(store, run_id)
+        except UsageError as exc:
+            self._notify(f"Cannot resume run {run_id}: "
+                         f"{str(exc).removeprefix(f'--resume {run_id}: ')}",
+                         severity="error", timeout=6, markup=False)
+            return False
+        state = RunState.from_store(store, run_id)  # its epochs so far stay on the curve
+        state.status, state.reason = "starting", None
+        self._launch(TrainOptions(db=self.db, root=self.root, resume=run_id, **PANEL_FIXED),
+                     state)
+        return True
+
+    def _launch(self, opts: TrainOptions, state: RunState) -> None:
+        """Start the trainer with ``opts``, showing ``state`` until its events arrive."""
+        if self._poll_timer is not None:  # an earlier run we followed has ended
+            self._poll_timer.stop()
+            self._poll_timer = None
+        self._set_state(state)
+        log_path = runs_dir(opts.db) / "trainer.log"
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log:
+                # Its own session: a closed terminal or Ctrl+C in the labeler does not reach
+                # it. A plain Popen, not asyncio's: asyncio kills a child still running when
+                # its transport is collected, and a run must outlive the labeler.
+                self.process = subprocess.Popen(
+                    trainer_command(opts), stdout=subprocess.PIPE, stderr=log,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )
+        except OSError as exc:
+            self.state.status, self.state.reason = "failed", f"cannot start the trainer: {exc}"
+            self._changed()
+            return
+        self.state.pid = self.process.pid
+        # A daemon thread reads the events, so quitting the app never waits for the run.
+        threading.Thread(target=self._read_events, args=(self.process, log_path, offset),
+                         name="trainer-events", daemon=True).start()
+
+    def _read_events(self, process: subprocess.Popen, log_path: Path, offset: int) -> None:
+        """On the reader thread: forward each event (posting is thread-safe)."""
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and "event" in event:
+                self._post(TrainerEvent(event))
+        code = process.wait()
+        self._post(TrainerEvent({"event": "exited", "code": code, "log": str(log_path),
+                                 "offset": offset}))
+
+    def on_event(self, event: dict) -> None:
+        """On the UI thread: fold one ``TrainerEvent`` into the state."""
+        if event.get("event") != "exited":
+            self.state.apply(event)
+            self._changed()
+            return
+        self.process = None
+        if self.state.active:  # ended without a final event: usage error or a crash
+            self.state.status = "failed"
+            self.state.reason = (_last_error(Path(event["log"]), event["offset"])
+                                 or f"trainer exited with code {event['code']}")
+        self._changed()
+        if self.state.status in ("failed", "finished", "cancelled"):
+            self._notify(f"Training {self.state.status}"
+                         + (f": {self.state.reason}" if self.state.reason else ""),
+                         severity="error" if self.state.status == "failed" else "information",
+                         timeout=6, markup=False)
+
+    def stop(self) -> None:
+        """Ask the running trainer to stop after its current step."""
+        pid = self.process.pid if self.process else self.state.pid
+        if pid and pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError as exc:  # another user's run on a shared database
+                self._notify(f"Cannot stop run (pid {pid}): {exc.strerror}",
+                             severity="error", timeout=5, markup=False)
+                return
+            self._notify("Stopping after the current step…", timeout=3, markup=False)
+
+
+def _last_error(log: Path, offset: int = 0) -> str | None:
+    """The last line this run wrote to the trainer log (it is shared by all runs)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1].removeprefix("tui-label: error: ") if lines else None

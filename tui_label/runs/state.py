@@ -1,0 +1,162 @@
+"""The labeler's side of training, without torch or textual: the trainer's command line, and
+a run's state built from its events or from the store (to show a run again after a restart).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from tui_label.runs.metrics import Report
+from tui_label.store import Store
+from tui_label.runs.options import TrainOptions
+
+
+def trainer_command(opts: TrainOptions) -> list[str]:
+    """How the panel starts a run: the same engine as ``tui-label train``."""
+    return [sys.executable, "-m", "tui_label.trainer", *opts.command_args()]
+
+
+@dataclass
+class EpochPoint:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    accuracy: float
+    macro_f1: float
+    micro_f1: float | None = None  # multi-label runs
+
+
+@dataclass
+class RunState:
+    """Everything the panel shows about one run."""
+
+    run_id: int | None = None
+    status: str = "idle"  # idle | starting | preparing | running | finished | failed | cancelled
+    reason: str | None = None
+    model: str = ""
+    device: str = ""
+    classes: list[str] = field(default_factory=list)
+    num_train: int = 0
+    num_val: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    images_per_sec: float = 0.0
+    eta_s: float = 0.0
+    gpu_memory_mb: float | None = None
+    gpu_util: float | None = None  # percent, where NVML can be read
+    world_size: int = 1  # processes training it (--gpus / --nproc, times --nnodes)
+    prepared: tuple[int, int] = (0, 0)
+    step_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch + frac, loss)
+    history: list[EpochPoint] = field(default_factory=list)
+    report: Report | None = None
+    best_checkpoint: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    pid: int | None = None
+    has_checkpoint: bool = False  # a last.pt was written (a stop in epoch 1 writes one too)
+    threshold: float | None = None  # a multi-label run's: its metrics are measured at it
+
+    @property
+    def multi_label(self) -> bool:
+        return self.threshold is not None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("starting", "preparing", "running")
+
+    @property
+    def resumable(self) -> bool:
+        """Cancelled or failed after at least one epoch ended and was checkpointed: ``--resume``
+        (the panel's R) can go on from there."""
+        return (self.status in ("cancelled", "failed") and self.run_id is not None
+                and self.has_checkpoint and bool(self.history))
+
+    def apply(self, e: dict) -> None:
+        """Fold one trainer event into the state."""
+        kind = e.get("event")
+        if e.get("run_id") is not None:
+            self.run_id = e["run_id"]
+        if kind == "preparing":
+            self.status = "preparing"
+            self.prepared = (e["done"], e["total"])
+        elif kind == "warning":
+            self.warnings.append(e["message"])
+        elif kind == "started":
+            self.status = "running"
+            self.model, self.device = e["model"], e["device"]
+            if e.get("precision", "fp32") != "fp32":  # autocast on a GPU: say so
+                self.device = f"{self.device} {e['precision']}"
+            self.classes = e["classes"]
+            self.num_train, self.num_val = e["num_train"], e["num_val"]
+            self.epochs, self.steps = e["epochs"], e["steps"]
+            self.world_size = e.get("world_size", 1)
+            self.threshold = threshold_of(e.get("config") or {})
+        elif kind == "step":
+            self._progress(e)
+        elif kind == "epoch":
+            self.epoch = e["epoch"]
+            self.history.append(EpochPoint(e["epoch"], e["train_loss"], e["val_loss"],
+                                           e["accuracy"], e["macro_f1"], e.get("micro_f1")))
+            self.report = Report.from_dict(e)
+            self.threshold = self.report.threshold
+        elif kind == "checkpoint":
+            self.has_checkpoint = True
+            if e.get("best"):
+                self.best_checkpoint = e["path"]
+        elif kind == "finished":
+            self.status = "finished"
+            self.best_checkpoint = e.get("best_checkpoint", self.best_checkpoint)
+        elif kind in ("failed", "cancelled"):
+            self.status, self.reason = kind, e.get("reason")
+
+    def _progress(self, e: dict) -> None:
+        self.status = "running"
+        self.epoch, self.epochs = e["epoch"], e["epochs"]
+        self.step, self.steps = e["step"], e["steps"]
+        self.images_per_sec, self.eta_s = e["images_per_sec"], e["eta_s"]
+        self.gpu_memory_mb = e.get("gpu_memory_mb")
+        self.gpu_util = e.get("gpu_util")
+        x = e["epoch"] - 1 + e["step"] / max(e["steps"], 1)
+        if not self.step_losses or self.step_losses[-1][0] != x:
+            self.step_losses.append((x, e["loss"]))
+
+    @classmethod
+    def from_store(cls, store: Store, run_id: int) -> RunState:
+        """Rebuild a run's state from what the trainer wrote to the store."""
+        run = store.run(run_id)
+        state = cls(run_id=run_id)
+        if run is None:
+            return state
+        state.status = run["status"]
+        state.reason = run["reason"]
+        state.model, state.device = run["model"], run["device"] or ""
+        config = run["config"] or {}
+        state.world_size = (config.get("gpus") or config.get("nproc") or 1) * \
+            config.get("nnodes", 1)
+        state.classes = run["class_names"]
+        state.num_train, state.num_val = run["num_train"] or 0, run["num_val"] or 0
+        state.epochs = int(run["config"].get("epochs", 0))
+        state.threshold = threshold_of(config)
+        state.best_checkpoint = run["best_checkpoint"]
+        state.has_checkpoint = bool(run["last_checkpoint"])
+        state.pid = run["pid"]
+        for row in store.epochs(run_id):
+            state.history.append(EpochPoint(row["epoch"], row["train_loss"], row["val_loss"],
+                                            row["accuracy"], row["macro_f1"],
+                                            (row["report"] or {}).get("micro_f1")))
+            state.step_losses.append((float(row["epoch"]), row["train_loss"]))
+            if row["report"]:
+                state.report = Report.from_dict(row["report"])
+        state.epoch = state.history[-1].epoch if state.history else 0
+        if run["progress"] and state.status == "running":
+            state._progress(run["progress"])
+        return state
+
+
+def threshold_of(config: dict) -> float | None:
+    """A run's threshold when it is a multi-label run (from its config), else None."""
+    if not config.get("multi_label"):
+        return None
+    return float(config.get("threshold", 0.5))

@@ -1,0 +1,7 @@
+"""``python -m tui_label.trainer ...`` is ``tui-label train ...``."""
+
+import sys
+
+from tui_label.cli.main import main
+
+main(["train", *sys.argv[1:]])

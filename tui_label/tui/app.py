@@ -1,0 +1,60 @@
+"""The Textual application: opens the labeling screen on a store and a dataset root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+
+from tui_label.media.decode import Prefetcher
+from tui_label.core.orders import OrderChoice
+from tui_label.tui.screens.label import LIVE_HEAD_EVERY, LabelScreen
+from tui_label.store import Store
+from tui_label.tui.widgets import sgr
+from tui_label.tui.widgets.picture import Renderer
+
+
+class LabelApp(App):
+    """tui-label's app. ``renderer`` comes from ``load_renderer`` (before the app starts)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-label"
+
+    def __init__(
+        self,
+        store: Store,
+        root: Path,
+        renderer: Renderer,
+        *,
+        order: OrderChoice | None = None,
+        rescan: bool = True,
+        prefetcher: Prefetcher | None = None,
+        suggestions: bool = True,
+        live_head_every: int = LIVE_HEAD_EVERY,
+        auto_train: int = 0,
+        overlap: float = 0.0,
+    ) -> None:
+        # kitty graphics read the terminal's replies through their own driver
+        super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
+        sgr.install()  # colour codes only where colours change: fewer bytes over SSH
+        self.store = store
+        self.label_screen = LabelScreen(
+            store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,
+            suggestions=suggestions, live_head_every=live_head_every, auto_train=auto_train,
+            overlap=overlap,
+        )
+
+    def get_default_screen(self) -> LabelScreen:
+        # The labeling screen is the base screen, not pushed over Textual's blank default:
+        # every refresh of a screen underneath repaints the whole screen above it, image
+        # included (hundreds of kilobytes of sixel, over SSH).
+        return self.label_screen
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.store.path)
+        if self.console.color_system == "standard":
+            # 16 colours (TERM=xterm, no COLORTERM): the theme's shades would fall to the
+            # nearest of them (light grey on grey, red on grey); the terminal's own palette
+            # is what its user made readable.
+            self.theme = "ansi-dark"
+

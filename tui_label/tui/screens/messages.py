@@ -1,0 +1,77 @@
+"""Messages of the labeling screen: small dataclasses, posted from worker threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from tui_label.store import Counts, SyncResult
+
+
+@dataclass
+class ImageDecoded(Message):
+    """A decode finished on a worker thread."""
+
+    image_id: int
+
+
+@dataclass
+class ScanDone(Message):
+    """The background rescan synced the images table."""
+
+    result: SyncResult
+
+
+@dataclass
+class CountsRefreshed(Message):
+    """Fresh counts from the database (other labelers' work included)."""
+
+    counts: Counts
+    through: int  # the newest label event the counts include
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CountsRefreshed)
+
+
+@dataclass
+class DisagreementsCounted(Message):
+    """How many images annotators disagree on now (the review order is offered when any)."""
+
+    count: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DisagreementsCounted)
+
+
+@dataclass
+class WriteLockFree(Message):
+    """The database lock that refused a key has been released."""
+
+
+@dataclass
+class ModelReady(Message):
+    """New predictions to take (a finished run, or the live head refit): ``model`` (None: no
+    predicted run), the queue of the current order ranked by it (None: not a model order), and
+    ``labels_at``, the session's label count the live head was fit at (None for a run)."""
+
+    model: object  # tui_label.assist.model_view.ModelView | None
+    ranked: list | None
+    order: object  # the OrderChoice ``ranked`` is for
+    labels_at: int | None = None
+
+
+@dataclass
+class ModelFailed(Message):
+    """The latest run's predictions could not be read (said once per run and prediction)."""
+
+    run: tuple[int, str]  # (run id, predicted at)
+    reason: str
+
+
+@dataclass
+class OrderRanked(Message):
+    """A model order ranked in the background: switch to it."""
+
+    order: object  # tui_label.core.orders.OrderChoice
+    ranked: list

@@ -1,0 +1,370 @@
+"""Kitty graphics with direct placements and pre-sent images (issue 11).
+
+The image area is blank cells; the placement (``a=p`` at the cursor, sized in cells) is
+written inside the frame that draws the area, as ``SixelPicture`` injects its sixel data. No
+Unicode placeholders, so kitty before 0.28 draws it too.
+
+Uploads go through one ``tui_label.terminal.kitty.Uploader`` per app, which writes through Textual's
+writer thread (so they keep their order with the frames) and paces them on the terminal's
+answers to ``CSI c``. Those answers, and kitty's own replies, arrive on stdin: ``KittyDriver``
+takes them out of the input before Textual's parser would turn them into key presses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import selectors
+import signal
+import threading
+import time
+from codecs import getincrementaldecoder
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image as PILImage
+from rich.color import Color, ColorTriplet, ColorType
+from rich.control import Control
+from rich.segment import Segment
+from rich.style import Style
+from textual._loop import loop_last
+from textual._parser import ParseError
+from textual._xterm_parser import XTermParser
+from textual.dom import NoScreen
+from textual.drivers.linux_driver import LinuxDriver
+from textual.geometry import Region
+from textual.message import Message
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tui_label.terminal import kitty
+
+HOLD_S = 0.15  # a lone ESC held back this long is passed on (it was the Escape key)
+
+
+class ReplyParser(XTermParser):
+    """Textual's input parser, minus the terminal's graphics and device attribute replies,
+    which go to ``sink`` instead (on the input thread)."""
+
+    def __init__(self, sink: Callable[[kitty.Reply], None], debug: bool = False,
+                 on_input: Callable[[], None] = lambda: None) -> None:
+        self._filter = kitty.ReplyFilter()
+        self._sink = sink
+        self._on_input = on_input
+        super().__init__(debug)
+
+    def feed(self, data: str):  # type: ignore[override]
+        if not data:  # end of input
+            held = self._filter.flush()
+            if held:
+                yield from super().feed(held)
+            yield from super().feed("")
+            return
+        text, replies = self._filter.feed(data)
+        if text:
+            self._on_input()  # before the replies: a key's placement should not wait
+        for reply in replies:
+            self._sink(reply)
+        if text:
+            yield from super().feed(text)
+
+    def tick(self):  # type: ignore[override]
+        since = self._filter.held_since
+        if since is not None and time.monotonic() - since > HOLD_S:
+            yield from super().feed(self._filter.flush())
+        yield from super().tick()
+
+
+def hang_up() -> None:
+    """The terminal is gone: end this process as the kernel does when a terminal hangs up
+    (and under ``nohup``, which ignores that signal, end it all the same)."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        os._exit(128 + signal.SIGHUP)
+    os.kill(os.getpid(), signal.SIGHUP)
+
+
+class KittyDriver(LinuxDriver):
+    """Linux driver whose input thread filters replies out (see ``ReplyParser``).
+
+    ``reply_sink`` is set by the picture once mounted; replies before that are dropped.
+    """
+
+    reply_sink: Callable[[kitty.Reply], None] | None = None
+    input_seen: Callable[[], None] | None = None  # a key (or other input) was read
+
+    def _reply(self, reply: kitty.Reply) -> None:
+        if self.reply_sink is not None:
+            self.reply_sink(reply)
+
+    def _input(self) -> None:
+        if self.input_seen is not None:
+            self.input_seen()
+
+    def run_input_thread(self) -> None:
+        # Textual 8's LinuxDriver.run_input_thread with ReplyParser in place of XTermParser,
+        # and a terminal that is gone (end of file, or EIO: its pty's other side closed) is a
+        # hangup: Textual would poll the dead descriptor in a busy loop, a core at 100% for
+        # as long as nobody kills it. Every label is already committed.
+        selector = selectors.SelectSelector()
+        selector.register(self.fileno, selectors.EVENT_READ)
+        fileno = self.fileno
+        parser = ReplyParser(self._reply, self._debug, self._input)
+        feed, tick = parser.feed, parser.tick
+        decode = getincrementaldecoder("utf-8")().decode
+
+        def process_selector_events(selector_events, final: bool = False) -> None:
+            for last, (_key, mask) in loop_last(selector_events):
+                if mask & selectors.EVENT_READ:
+                    try:
+                        raw = os.read(fileno, 1024 * 4)
+                    except OSError:
+                        raw = b""
+                    if not raw and not final:
+                        hang_up()
+                        return
+                    unicode_data = decode(raw, final=final and last)
+                    if not unicode_data:
+                        break
+                    for event in feed(unicode_data):
+                        self.process_message(event)
+            for event in tick():
+                self.process_message(event)
+
+        try:
+            while not self.exit_event.is_set():
+                process_selector_events(selector.select(0.1))
+            selector.unregister(self.fileno)
+            process_selector_events(selector.select(0.1), final=True)
+        finally:
+            selector.close()
+            try:
+                for _event in feed(""):
+                    pass
+            except (EOFError, ParseError):
+                pass
+
+
+def uploader_for(app: Any) -> kitty.Uploader:
+    """The app's one uploader, writing through its driver."""
+    found = getattr(app, "_kitty_uploader", None)
+    if found is None:
+        driver = app._driver  # noqa: SLF001 (Textual has no public handle on it)
+
+        def write(data: bytes) -> None:
+            if app._driver is not None:  # noqa: SLF001
+                app._driver.write(data.decode("ascii"))  # noqa: SLF001
+
+        found = kitty.Uploader(write)
+        if isinstance(driver, KittyDriver):
+            driver.reply_sink = found.on_reply
+            driver.input_seen = found.hold
+        app._kitty_uploader = found
+    return found
+
+
+class KittyPicture(Widget):
+    """Blank cells with the image placed over them; ``show`` takes a ``kitty.KittyImage``."""
+
+    # The whole image area, whatever the image's size: a new image is a new placement and
+    # nothing else (a widget that changed size would repaint the area, KBs of blank cells).
+    DEFAULT_CSS = "KittyPicture { width: 1fr; height: 1fr; }"
+    fills_area = True  # ImageView sets ``cells`` instead of resizing it
+
+    class LayerStarted(Message):
+        """The shown image's full layer began to upload: place it."""
+    driver_class = KittyDriver  # LabelApp runs on it when this renderer is chosen
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: PILImage.Image | None = None
+        self._kitty: kitty.KittyImage | None = None
+        self._announced: kitty.KittyImage | None = None  # handed to the uploader's show()
+        self._placed: set[int] = set()  # image ids with a placement on screen now
+        self._signature: tuple | None = None  # (region, layers) placed last
+        self.uploader: kitty.Uploader | None = None
+        self.cells: tuple[int, int] = (0, 0)  # the image's size on screen
+
+    def on_mount(self) -> None:
+        self.uploader = uploader_for(self.app)
+        self.uploader.started = self._layer_started
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+        self.set_interval(1.0, self.uploader.tick)
+
+    def on_unmount(self) -> None:
+        self._unplace()
+
+    def on_hide(self) -> None:
+        self._unplace()  # a message in its place: kitty would keep drawing the image
+
+    def on_show(self) -> None:
+        self.refresh()
+
+    def show(self, image: PILImage.Image, prepared: kitty.KittyImage) -> None:
+        self.image, self._kitty = image, prepared
+        # The area does not change with the image: placed now, ahead of the key's frame
+        # (and again after the next refresh, a no-op unless the layout moved it).
+        self._place_now()
+        self.call_after_refresh(self._place_now)
+
+    def ahead(self, prepared: list[kitty.KittyImage]) -> None:
+        """The next images, nearest first, ready to upload in the background."""
+        if self.uploader is not None:
+            self.uploader.ahead(prepared)
+
+    def _layer_started(self, layer: kitty.Layer) -> None:
+        # any thread: the shown image's full layer exists now, place it over the low one
+        self.post_message(self.LayerStarted())  # thread-safe, never blocks
+
+    def on_kitty_picture_layer_started(self, _message: KittyPicture.LayerStarted) -> None:
+        self._place_now()
+
+    def _screen_changed(self, screen: Screen) -> None:
+        if screen is not self.screen:
+            self._unplace()  # a screen on top: kitty images would cover it
+        else:
+            self.refresh()
+
+    def _unplace(self) -> None:
+        if self._placed and self.uploader is not None:
+            self.uploader.write(b"".join(kitty.delete(i) for i in sorted(self._placed)))
+        self._placed, self._signature = set(), None
+
+    def _place_now(self) -> None:
+        """Write the placement of the shown image (and delete those no longer wanted), at
+        the widget's place on screen, outside any frame: the cells stay as they are."""
+        if self._kitty is None or self.uploader is None or not self.display:
+            return
+        try:
+            if not self.screen.is_active:
+                return
+            region = self.screen.find_widget(self).region
+        except NoScreen:
+            return
+        if self._announced is not self._kitty:
+            self._announced = self._kitty
+            layers = self.uploader.show(self._kitty)  # what is missing goes first, at once
+            self.call_after_refresh(self.uploader.resume)
+        else:
+            layers = self.uploader.placeable(self._kitty)
+        wanted = {layer.image_id for layer in layers}
+        cols, rows = min(self.cells[0], region.width), min(self.cells[1], region.height)
+        x = region.x + (region.width - cols) // 2
+        y = region.y + (region.height - rows) // 2
+        signature = (x, y, cols, rows, tuple(layer.image_id for layer in layers))
+        if signature == self._signature:
+            return
+        out = b"".join(kitty.delete(i) for i in sorted(self._placed - wanted))
+        for z, layer in enumerate(layers):
+            out += kitty.place(layer.image_id, cols, rows, z=z)
+        move = Control.move_to(x, y).segment.text.encode()
+        self.uploader.write(b"\x1b7" + move + out + b"\x1b8")  # cursor saved and restored
+        self._placed, self._signature = wanted, signature
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Blank cells; the image is placed over them once this frame is out.
+        try:
+            active = self.screen.is_active
+        except NoScreen:
+            active = False
+        if not active:
+            self._unplace()
+        elif self._kitty is not None:
+            self.call_after_refresh(self._place_now)
+        return [Strip.blank(crop.width)] * crop.height
+
+    def prefetched(self, futures: list) -> None:
+        """The decodes of the next images, nearest first: uploaded as each is ready."""
+        def ready(_future=None) -> None:
+            images = []
+            for future in futures:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    prepared = future.result().prepared
+                    if isinstance(prepared, kitty.KittyImage):
+                        images.append(prepared)
+            self.ahead(images)
+
+        for future in futures:
+            future.add_done_callback(ready)
+
+
+def prepare(image: PILImage.Image) -> kitty.KittyImage:
+    return kitty.prepare(image)
+
+
+@dataclass(frozen=True)
+class TmuxImage:
+    """An image ready for tmux: its id and its upload, each escape code wrapped for
+    passthrough (made on a decode thread)."""
+
+    image_id: int
+    upload: bytes
+
+
+_tmux_ids = itertools.cycle(range(16, 256))
+_tmux_ids_lock = threading.Lock()
+
+
+def prepare_tmux(image: PILImage.Image) -> TmuxImage:
+    """Ids 16-255: the placeholders' colour says the id, and as a 256-colour index it gets
+    through tmux as it is (a 24-bit one becomes the nearest palette colour where tmux does
+    not know the terminal takes 24-bit colour)."""
+    with _tmux_ids_lock:
+        image_id = next(_tmux_ids)
+    return TmuxImage(image_id, kitty.passthrough(kitty.transmit(image_id, image, quiet=2)))
+
+
+def _id_colour(image_id: int) -> Color:
+    """``38;5;ID``, with a triplet so that Textual's filters leave it alone (see
+    picture._color_256)."""
+    return Color(f"color({image_id})", ColorType.EIGHT_BIT, number=image_id,
+                 triplet=ColorTriplet(0, 0, 0))
+
+
+class KittyPlaceholderPicture(Widget):
+    """Kitty graphics inside tmux: the image is uploaded through tmux's passthrough with a
+    virtual placement, and drawn where its Unicode placeholder cells are (tmux keeps them
+    like any text). Needs ``allow-passthrough on`` and a terminal that draws placeholders
+    (kitty 0.28+, Ghostty): ``kitty.tmux_placeholders`` checks both."""
+
+    DEFAULT_CSS = "KittyPlaceholderPicture { width: auto; height: auto; }"
+    driver_class = KittyDriver
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.image: PILImage.Image | None = None
+        self._shown: TmuxImage | None = None
+        self._placed: tuple[int, int, int] | None = None  # (id, cols, rows) placed
+        self._strips: list[Strip] = []
+
+    def _write(self, data: bytes) -> None:
+        driver = self.app._driver  # noqa: SLF001 (through the writer thread, in order)
+        if driver is not None:
+            driver.write(data.decode("ascii"))
+
+    def on_unmount(self) -> None:
+        if self._shown is not None:
+            self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+
+    def show(self, image: PILImage.Image, prepared: TmuxImage) -> None:
+        self.image = image
+        if self._shown is not prepared:
+            if self._shown is not None:
+                self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+            self._write(prepared.upload)
+            self._shown, self._placed = prepared, None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        cols, rows = self.size
+        if self._shown is None or cols < 1 or rows < 1:
+            return Strip.blank(cols)
+        key = (self._shown.image_id, cols, rows)
+        if self._placed != key:
+            self._write(kitty.passthrough(kitty.virtual_place(*key)))
+            style = Style(color=_id_colour(self._shown.image_id))
+            self._strips = [Strip([Segment(text, style)], cols)
+                            for text in kitty.placeholder_rows(*key)]
+            self._placed = key
+        return self._strips[y] if y < len(self._strips) else Strip.blank(cols)
