@@ -1,0 +1,183 @@
+"""Kitty graphics inside tmux (issue 11, item 3): the real labeler in a real tmux, whose client
+runs in a pty played by this test as a kitty 0.35 terminal. With ``allow-passthrough on`` the
+image reaches the terminal as a kitty upload, a virtual placement and Unicode placeholder
+cells; with passthrough off the labeler falls back to half blocks."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.pty_app import HALF, make_photos
+from tui_label.terminal.kitty import PLACEHOLDER, TmuxCheck, parse_commands, tmux_placeholders
+
+
+def tmux_version() -> tuple[int, int]:
+    if not shutil.which("tmux"):
+        return (0, 0)
+    m = re.search(r"(\d+)\.(\d+)", subprocess.run(["tmux", "-V"], capture_output=True,
+                                                   text=True).stdout)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+needs_passthrough = pytest.mark.skipif(tmux_version() < (3, 3),
+                                       reason="tmux 3.3 or later (allow-passthrough) needed")
+
+
+class OuterTerminal:
+    """A tmux client in a pty; this object is its terminal (kitty 0.35 by XTVERSION)."""
+
+    def __init__(self, socket: str) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 1000, 600))
+        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        env["TERM"] = "xterm-kitty"
+        self.proc = subprocess.Popen(["tmux", "-L", socket, "attach", "-t", "t"], stdin=slave,
+                                     stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True)
+        os.close(slave)
+        self.master = master
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                if not select.select([self.master], [], [], 0.2)[0]:
+                    continue
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                self.data += chunk
+            if b"\x1b[>q" in chunk:
+                self.write(b"\x1bP>|kitty(0.35.2)\x1b\\")
+            if b"\x1b[>c" in chunk:
+                self.write(b"\x1b[>1;4000;29c")
+
+    def write(self, data: bytes) -> None:
+        try:
+            os.write(self.master, data)
+        except OSError:
+            pass
+
+    def output(self) -> bytes:
+        with self.lock:
+            return bytes(self.data)
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.output()):
+                return True
+            time.sleep(0.1)
+        return False
+
+
+@pytest.fixture
+def tmux_session(tmp_path: Path):
+    socket = f"kt-{os.getpid()}-{time.monotonic_ns()}"
+    started = []
+
+    def start(passthrough: bool) -> tuple[OuterTerminal, Path]:
+        photos = tmp_path / "photos"
+        make_photos(photos, [(900, 600), (600, 900), (800, 600)])
+        conf = tmp_path / "tmux.conf"
+        conf.write_text(f"set -g allow-passthrough {'on' if passthrough else 'off'}\n"
+                        "set -g status off\n")
+        ready, db = tmp_path / "ready", tmp_path / "l.db"
+        labeler = (f"{sys.executable} -m tui_label label {photos} --classes a,b --db {db} "
+                   "--no-suggestions --live-head 0")
+        # the labeler starts once the client is attached: tmux then knows the terminal
+        subprocess.run(["tmux", "-L", socket, "-f", str(conf), "new-session", "-d", "-s", "t",
+                        "-x", "100", "-y", "30",
+                        f"sh -c 'while [ ! -e {ready} ]; do sleep 0.1; done; "
+                        f"cd {Path(__file__).resolve().parents[2]}; exec {labeler}'"],
+                       check=True)
+        started.append(socket)
+        outer = OuterTerminal(socket)
+        assert outer.wait_for(lambda d: b"\x1b[>q" in d, 20)
+        time.sleep(0.5)
+        ready.touch()
+        return outer, db
+
+    yield start
+    for s in started:
+        subprocess.run(["tmux", "-L", s, "kill-server"], capture_output=True)
+
+
+def kitty_commands(data: bytes):
+    return [c for _, c in parse_commands(data)]
+
+
+@needs_passthrough
+def test_inside_tmux_images_reach_the_terminal_as_placeholders(tmux_session):
+    outer, _db = tmux_session(passthrough=True)
+    assert outer.wait_for(lambda d: PLACEHOLDER.encode() in d and b"U=1" in d, 60), \
+        outer.output()[-600:]
+    commands = kitty_commands(outer.output())  # tmux unwrapped them for the terminal
+    uploads = [c for c in commands if c.action == "t"]
+    virtual = [c for c in commands if c.action == "p" and c.keys.get("U") == "1"]
+    assert uploads and virtual
+    assert virtual[0].image_id == uploads[0].image_id
+    assert len(uploads[0].payload) > 1000  # the image itself
+    # the placeholder cells carry the image id as their colour, intact through tmux
+    colours = set(re.findall(rb"\x1b\[38;5;(\d+)m" + PLACEHOLDER.encode(), outer.output()))
+    assert colours == {str(uploads[0].image_id).encode()}
+    first = uploads[0].image_id
+    mark = len(outer.output())
+    outer.write(b"1")  # label: the next image replaces it
+    assert outer.wait_for(lambda d: any(c.action == "t" and c.image_id != first
+                                        for c in kitty_commands(d[mark:])), 30)
+    assert outer.wait_for(lambda d: any(c.action == "d" and c.image_id == first
+                                        for c in kitty_commands(d[mark:])), 30)
+    assert HALF not in outer.output()
+
+
+@needs_passthrough
+def test_without_passthrough_tmux_gets_half_blocks(tmux_session):
+    outer, _db = tmux_session(passthrough=False)
+    assert outer.wait_for(lambda d: d.count(HALF) > 200, 60)
+    time.sleep(0.5)
+    assert b"\x1b_G" not in outer.output()
+    assert PLACEHOLDER.encode() not in outer.output()
+
+
+def test_the_tmux_check_reads_passthrough_and_the_outer_terminal():
+    def asker(answer: str):
+        return lambda args: answer
+
+    env = {"TMUX": "/tmp/tmux-0/default,1,0", "TMUX_PANE": "%1"}
+    assert tmux_placeholders({}, asker("")) == TmuxCheck(False, "not inside tmux")
+    assert tmux_placeholders(env, asker("1|kitty(0.35.2)|xterm-kitty\n")).usable
+    assert tmux_placeholders(env, asker("1||xterm-ghostty\n")).usable
+    off = tmux_placeholders(env, asker("0|kitty(0.35.2)|xterm-kitty\n"))
+    assert not off.usable and "allow-passthrough" in off.why
+    old = tmux_placeholders(env, asker("1|kitty(0.26.5)|xterm-kitty\n"))
+    assert not old.usable and "kitty(0.26.5)" in old.why
+    assert not tmux_placeholders(env, asker("1|XTerm(379)|xterm-256color\n")).usable
+
+
+def test_passthrough_wraps_each_escape_code_with_its_escs_doubled():
+    from tui_label.terminal import kitty
+
+    place, delete = kitty.place(20, 3, 2), kitty.delete(20)
+    assert kitty.passthrough(place + delete) == b"".join(
+        b"\x1bPtmux;" + c.replace(b"\x1b", b"\x1b\x1b") + b"\x1b\\" for c in (place, delete))
+    assert kitty.passthrough(place).count(b"\x1b\x1b") == 2  # the APC's opening and end

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fakes, builders and runners (no tests here)."""
