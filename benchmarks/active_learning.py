@@ -11,8 +11,8 @@ previous round, and retrains: 20, 40, ..., 200 labels. Every configuration runs 
 
 Models ("the model in the loop"):
 
-- ``pixels``: the live head (tui_label.assist.live_head.fit: standardised logistic regression) on raw
-  pixels (the 8x8 digits the 64x64 images were upscaled from). Seconds per configuration.
+- ``pixels``: the live head (tui_label.assist.live_head.fit: standardised logistic regression) on
+  raw pixels (the 8x8 digits the 64x64 images were upscaled from). Seconds per configuration.
 - ``cnn``: what the labeler does between runs: the engine trains the small CNN on the labels
   so far (a real run: its own 20% validation split, best checkpoint, predictions with
   embeddings at the end; --image-size 16, nothing is lost from 8x8 digits), then the live head
@@ -173,13 +173,13 @@ class EngineRuns:
     def train(self, labeled: list[int], seed: int) -> tuple[np.ndarray, np.ndarray] | None:
         """None when the engine refuses the labels (a class with one label: a run needs two
         per labeled class, one for validation)."""
-        from tui_label.errors import UsageError
-        from tui_label.config.paths import runs_dir
         from tui_label.assist.predictions import PredictionSet, predictions_dir
-        from tui_label.store import Store
-        from tui_label.trainer.engine import train
+        from tui_label.config.paths import runs_dir
+        from tui_label.errors import UsageError
         from tui_label.runs.events import Emitter
         from tui_label.runs.options import TrainOptions
+        from tui_label.store import Store
+        from tui_label.trainer.engine import train
 
         store = Store(self.db, annotator="bench")
         for row in set(labeled) - self.labeled:  # labels only grow within a configuration

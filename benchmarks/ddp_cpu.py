@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--image-size", type=int, default=32)
     args = parser.parse_args()
-    from tests.conftest import sample_store
+    from tests.helpers.data import sample_store
 
     print(machine_line())
     rows, acc = [], {1: [], 2: []}

@@ -43,8 +43,8 @@ sys.path.insert(0, str(HERE.parent))
 from _common import SAMPLE_DATA, add_machine_args, print_table, start  # noqa: E402
 from active_learning import CLASSES, load_digits  # noqa: E402
 
-from tui_label.assist.suspects import confident_learning_issues, rank_suspects  # noqa: E402
 from tui_label.assist.live_head import fit_predict_oof  # noqa: E402
+from tui_label.assist.suspects import confident_learning_issues, rank_suspects  # noqa: E402
 
 
 def flip(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,14 +69,14 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     """Label every image with ``noisy``, train and predict. Returns the stored suspect queue
     (data rows), the run's out-of-sample probabilities (rows in data order), its embeddings
     and the labeled rows in that order, and the run's seconds."""
-    from tui_label.config.settings import ClassSpec
-    from tui_label.config.paths import runs_dir
     from tui_label.assist.predictions import PredictionSet, predictions_dir
+    from tui_label.config.paths import runs_dir
+    from tui_label.config.settings import ClassSpec
     from tui_label.media.scan import scan
-    from tui_label.store import Store
-    from tui_label.trainer.engine import train
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
+    from tui_label.store import Store
+    from tui_label.trainer.engine import train
 
     store = Store(db, annotator="bench")
     store.set_classes([ClassSpec(str(d), str(d)) for d in range(CLASSES)])

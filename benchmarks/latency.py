@@ -408,8 +408,8 @@ def save_model(store) -> None:
 
 
 async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, args) -> dict:
-    from tui_label.tui.app import LabelApp
     from tui_label.media.decode import Prefetcher
+    from tui_label.tui.app import LabelApp
     from tui_label.tui.widgets.image_view import load_renderer
 
     with tempfile.TemporaryDirectory(prefix="tui-label-bench-") as tmp:
@@ -479,7 +479,7 @@ class Trainer:
         import threading
 
         sys.path.insert(0, str(SAMPLE_DATA.parent))
-        from tests.conftest import sample_store
+        from tests.helpers.data import sample_store
 
         self._tmp = tempfile.TemporaryDirectory(prefix="tui-label-bench-train-")
         db = Path(self._tmp.name) / "train.db"

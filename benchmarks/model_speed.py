@@ -88,8 +88,8 @@ def main() -> None:
     args = parser.parse_args()
     start(args)
 
-    from tui_label.assist.suspects import rank_suspects
     from tui_label.assist.live_head import LiveHead, fit, fit_predict_oof
+    from tui_label.assist.suspects import rank_suspects
     from tui_label.assist.typiclust import typical_first
 
     n, d, c = args.labels, args.dim, args.classes

@@ -31,8 +31,8 @@ from _common import SAMPLE_DATA, machine_line, print_table  # noqa: E402
 
 
 async def once(db: Path, epochs: int, image_size: int) -> dict[str, float]:
-    from tui_label.tui.app import LabelApp
     from tui_label.store import Store
+    from tui_label.tui.app import LabelApp
     from tui_label.tui.widgets.image_view import load_renderer
     from tui_label.tui.widgets.suggestions import Suggestions
     from tui_label.tui.widgets.train_panel import TrainPanel
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--labels-per-class", type=int, default=10)
     args = parser.parse_args()
-    from tests.conftest import sample_store
+    from tests.helpers.data import sample_store
 
     print(machine_line())
     rows = []

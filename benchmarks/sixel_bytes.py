@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine_line  # noqa: E402
 from wire import make_photos  # noqa: E402
 
-from tui_label.terminal import sixel  # noqa: E402
 from tui_label.config.fidelity import LINKS  # noqa: E402
 from tui_label.media.decode import Geometry, decode_for_display  # noqa: E402
+from tui_label.terminal import sixel  # noqa: E402
 
 GEOMETRY = Geometry(160, 44, cell=(10, 20), density=(10, 20))
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from _common import add_machine_args, fmt_ms, p50_95_99, print_table, start
 
 from tui_label.config.settings import ClassSpec
-from tui_label.media.scan import ScannedFile
 from tui_label.labeling.session import LabelSession
+from tui_label.media.scan import ScannedFile
 from tui_label.store import Store, StoreWriteError, in_overlap
 
 

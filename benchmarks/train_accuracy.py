@@ -39,12 +39,12 @@ def main() -> None:
     from tui_label.config.settings import ClassSpec
     from tui_label.media.decode_cache import DecodeCache
     from tui_label.media.scan import scan
+    from tui_label.runs.events import Emitter
+    from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
     from tui_label.trainer import data as tdata
     from tui_label.trainer.data import from_cache
     from tui_label.trainer.engine import load_checkpoint, predict, train
-    from tui_label.runs.events import Emitter
-    from tui_label.runs.options import TrainOptions
 
     rows = list(csv.DictReader(open(SAMPLE_DATA / "ground_truth.csv")))
     seen: dict[str, int] = {}

@@ -24,8 +24,8 @@ from _common import SAMPLE_DATA, machine_line, print_table  # noqa: E402
 
 
 async def once(db: Path) -> tuple[float, float]:
-    from tui_label.tui.app import LabelApp
     from tui_label.store import Store
+    from tui_label.tui.app import LabelApp
     from tui_label.tui.widgets.image_view import load_renderer
     from tui_label.tui.widgets.train_panel import TrainPanel
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from tests.conftest import sample_store
+    from tests.helpers.data import sample_store
 
     print(machine_line())
     rows = []

@@ -59,10 +59,10 @@ def make_photos(root: Path, count: int, side: int) -> None:
 def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, int, float]:
     from tui_label.config.settings import ClassSpec
     from tui_label.media.scan import scan
-    from tui_label.store import Store
-    from tui_label.trainer.engine import train
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
+    from tui_label.store import Store
+    from tui_label.trainer.engine import train
 
     store = Store(db)
     store.set_classes([ClassSpec(c, str(k + 1)) for k, c in enumerate(CLASSES)])

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import make_images
+from tests.helpers.data import make_images
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
 from tui_label.store import Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from tests.test_train_engine import (
+from tests.helpers.training import (
     opts_for,
     parse_events,
     train_in_process,

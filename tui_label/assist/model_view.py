@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tui_label.errors import UsageError
-from tui_label.config.paths import runs_dir
 from tui_label.assist.predictions import PredictionSet, predictions_dir
+from tui_label.config.paths import runs_dir
+from tui_label.errors import UsageError
 from tui_label.store import Store
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from textual.app import App
 
-from tui_label.media.decode import Prefetcher
 from tui_label.core.orders import OrderChoice
-from tui_label.tui.screens.label import LIVE_HEAD_EVERY, LabelScreen
+from tui_label.media.decode import Prefetcher
 from tui_label.store import Store
+from tui_label.tui.screens.label import LIVE_HEAD_EVERY, LabelScreen
 from tui_label.tui.widgets import sgr
 from tui_label.tui.widgets.picture import Renderer
 

@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from tui_label.labeling import jobs as background
 from tui_label.dataio.stats import Stats, render
+from tui_label.labeling import jobs as background
 
 
 class StatsScreen(ModalScreen[None]):
