@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.data import make_images
+from tui_label.config.settings import ClassSpec
+from tui_label.media.scan import scan
+from tui_label.store import Store
+
 
 @pytest.fixture(autouse=True)
 def _no_labeler_left_running():
@@ -22,6 +27,22 @@ def _no_labeler_left_running():
     pty_app.kill_leftovers()
     if "tui_label.tui.widgets.sgr" in sys.modules:
         sys.modules["tui_label.tui.widgets.sgr"].uninstall()
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    make_images(root, 12)
+    return root
+
+
+@pytest.fixture
+def store(tmp_path: Path, dataset: Path) -> Store:
+    s = Store(tmp_path / "labels.db", annotator="tester")
+    s.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")])
+    s.sync_images(scan(dataset))
+    yield s
+    s.close()
 
 
 # --- the `torch` marker ----------------------------------------------------------------------

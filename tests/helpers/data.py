@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tui_label.config.settings import ClassSpec
@@ -26,22 +25,6 @@ def make_images(root: Path, count: int, size: tuple[int, int] = (32, 24)) -> lis
         Image.new("RGB", size, (i * 7 % 256, i * 13 % 256, i * 29 % 256)).save(root / rel)
         paths.append(rel)
     return paths
-
-
-@pytest.fixture
-def dataset(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    make_images(root, 12)
-    return root
-
-
-@pytest.fixture
-def store(tmp_path: Path, dataset: Path) -> Store:
-    s = Store(tmp_path / "labels.db", annotator="tester")
-    s.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")])
-    s.sync_images(scan(dataset))
-    yield s
-    s.close()
 
 
 def sample_store(db: Path, per_class: int) -> Store:
