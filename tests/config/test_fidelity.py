@@ -13,7 +13,7 @@ from rich.console import Console
 from tests.helpers.pty_app import make_photos
 from tui_label.cli.main import main
 from tui_label.config.fidelity import LINKS, MIN_PIXELS, Fidelity, fidelity_for
-from tui_label.config.settings import load_config_settings
+from tui_label.config.labeler import load_config_settings
 from tui_label.errors import UsageError
 from tui_label.media.decode import Geometry
 from tui_label.terminal import sixel

@@ -12,7 +12,7 @@ from tests.helpers.cli import db_fingerprint
 from tests.helpers.data import make_images
 from tests.helpers.fake_model import save_run
 from tui_label.cli import main as cli
-from tui_label.config.settings import LabelerSettings, load_config_settings
+from tui_label.config.labeler import LabelerOptions, load_config_settings
 from tui_label.errors import UsageError
 from tui_label.labeling.startup import prepare
 from tui_label.store import Store
@@ -78,12 +78,12 @@ def test_toml_settings_are_checked(tmp_path: Path, text: str, fragment: str | No
     path = tmp_path / "tui-label.toml"
     path.write_text(f'classes = ["a"]\n{text}\n')
     if fragment is None:
-        assert load_config_settings(path) == LabelerSettings(suggestions=False)
+        assert load_config_settings(path) == LabelerOptions(suggestions=False)
         return
     with pytest.raises(UsageError, match=re.escape(fragment)) as info:
         load_config_settings(path)
     assert "\n" not in str(info.value)
-    assert load_config_settings(None) == LabelerSettings(True, 10)
+    assert load_config_settings(None) == LabelerOptions(suggestions=True, live_head_every=10)
 
 
 @pytest.mark.parametrize("args, fragment", [

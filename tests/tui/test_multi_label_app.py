@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.helpers.app import labels_by_path, make_app, wait_shown
-from tui_label.config.settings import load_config_settings
+from tui_label.config.labeler import load_config_settings
 from tui_label.core.orders import OrderChoice
 from tui_label.labeling.session import LabelSession
 from tui_label.labeling.startup import prepare

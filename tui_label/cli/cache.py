@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from tui_label.cli.common import db_option, dir_argument, existing_db
+from tui_label.cli.common import db_option, dir_argument, events_option, existing_db
 from tui_label.errors import UsageError
-from tui_label.runs.options import EVENTS, SMALL_CNN_SIZE
+from tui_label.runs.options import SMALL_CNN_SIZE
 
 
 @click.command("cache")
@@ -26,8 +26,7 @@ from tui_label.runs.options import EVENTS, SMALL_CNN_SIZE
                    "its predictions read).")
 @click.option("--workers", type=int, default=None,
               help="Decoding threads (default: every core).")
-@click.option("--events", type=click.Choice(EVENTS), default="auto", show_default=True,
-              help="JSON lines on stdout, or progress bars on a terminal.")
+@events_option("JSON lines on stdout, or progress bars on a terminal.")
 def cache(folder, db, size, labeled, workers, events) -> None:
     """Decode the images into the cache beside the database (<db>-cache/<size>px/), so that
     runs and predictions at that size start without decoding. Only new and changed files are
@@ -38,8 +37,8 @@ def cache(folder, db, size, labeled, workers, events) -> None:
         raise UsageError("--workers must be at least 1")
     db, root = existing_db(folder, db)
     from tui_label.media.decode_cache import DecodeCache
-    from tui_label.store import Store
     from tui_label.runs.events import Emitter
+    from tui_label.store import Store
 
     store = Store(db, readonly=True)
     try:

@@ -1,5 +1,7 @@
-"""What every headless command shares: the ``[DIR]`` argument, ``--db``, and resolving and
-opening the database they name. No textual, no torch."""
+"""What the commands share, each defined once: the ``[DIR]`` argument, ``--db``,
+``--annotator``, ``--format``, ``--run``, the options made from a ``TrainOptions`` field
+(``--events``, ``--device``), and resolving and opening the database they name.
+No textual, no torch."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from tui_label.errors import UsageError
 from tui_label.config.paths import dataset_root
+from tui_label.errors import UsageError
+from tui_label.runs.options import OptionField, option_field
 
 
 def dir_argument(f):
@@ -17,16 +20,63 @@ def dir_argument(f):
                           type=click.Path(path_type=Path))(f)
 
 
-def db_option(f, default_help: str = "DIR/tui-label.db, or a per-dataset file in "
-              "~/.local/share/tui-label when DIR is read-only"):
-    return click.option(
-        "--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-        help=f"The SQLite database (default: {default_help}).")(f)
+def db_option(f):
+    """``--db FILE``, as ``tui-label train`` has it."""
+    return field_option(option_field("db"))(f)
 
 
 def demo_db_option(f):
-    return db_option(f, "demo.db in $XDG_DATA_HOME/tui-label, ~/.local/share/tui-label "
-                        "when it is not set")
+    return field_option(option_field("db"), "The SQLite database (default: demo.db in "
+                        "$XDG_DATA_HOME/tui-label, ~/.local/share/tui-label when it is not "
+                        "set).")(f)
+
+
+def annotator_option(help: str, metavar: str | None = None):
+    """``--annotator NAME``: its meaning (and so its help) is the command's."""
+    return click.option("--annotator", default=None, metavar=metavar, help=help)
+
+
+def format_option(choices, default: str, help: str | None = None):
+    """``--format``, as the command's ``fmt``: what to write, or read."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default,
+                        show_default=True, help=help)
+
+
+def run_option(help: str = "Which run (default: the latest finished one)."):
+    """``--run RUN``, as the command's ``run_id``."""
+    return click.option("--run", "run_id", type=int, default=None, help=help)
+
+
+def field_option(f: OptionField, help: str | None = None):
+    """The click argument or option of one ``TrainOptions`` field (``help``: the command's own
+    words for it)."""
+    if f.spec.argument:
+        return click.argument(f.name, metavar="[DIR]", required=False,
+                              type=click.Path(path_type=Path))
+    show_default: bool | str = f.has_default and f.default is not None
+    if f.spec.auto:
+        show_default = f.spec.auto
+    decls = [f"{f.flag}/{f.negative_flag}"] if f.kind is bool else [f.flag]
+    if f.spec.choices:
+        kind = click.Choice(f.spec.choices)
+    elif f.kind is Path:
+        kind = click.Path(dir_okay=False, path_type=Path)
+    else:
+        kind = f.kind
+    return click.option(*decls, f.name, type=None if f.kind is bool else kind,
+                        default=f.default if f.has_default else None,
+                        show_default=show_default, help=help or f.spec.help,
+                        hidden=f.spec.hidden, metavar=f.spec.metavar or None)
+
+
+def events_option(help: str | None = None):
+    """``--events auto|json|human``, as ``tui-label train`` has it."""
+    return field_option(option_field("events"), help)
+
+
+def device_option(help: str | None = None):
+    """``--device auto|cpu|cuda|mps``, as ``tui-label train`` has it."""
+    return field_option(option_field("device"), help)
 
 
 def existing_db(folder: Path | str | None, db: Path | None) -> tuple[Path, Path | None]:

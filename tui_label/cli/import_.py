@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from tui_label.cli.common import db_option, existing_db
-from tui_label.errors import UsageError
+from tui_label.cli.common import annotator_option, db_option, existing_db, format_option
 from tui_label.dataio.importing import BATCH_SIZE, FORMATS, Importer, describe, open_source
+from tui_label.errors import UsageError
 
 
 def _open_store(db: Path, annotator: str | None, *, write: bool):
@@ -28,9 +29,8 @@ def _open_store(db: Path, annotator: str | None, *, write: bool):
 @click.command("import")
 @click.argument("args", nargs=-1, metavar="[DIR] SOURCE")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="The source's format; auto: a folder is an ImageFolder, else by extension "
-                   "(.csv, .jsonl). A tui-label export is recognised by its header.")
+@format_option(FORMATS, "auto", "The source's format; auto: a folder is an ImageFolder, else "
+               "by extension (.csv, .jsonl). A tui-label export is recognised by its header.")
 @click.option("--path-column", default="path", show_default=True,
               help="The CSV column (or JSON field) with the image path, relative to the "
                    "dataset root.")
@@ -41,8 +41,7 @@ def _open_store(db: Path, annotator: str | None, *, write: bool):
                                       "keep it (skip) or replace it (overwrite).")
 @click.option("--create-classes", is_flag=True,
               help="Create the classes the database lacks (else their rows are skipped).")
-@click.option("--annotator", default=None,
-              help="Recorded for rows without an annotator (default: your login name).")
+@annotator_option("Recorded for rows without an annotator (default: your login name).")
 @click.option("--skip-bad-rows", is_flag=True,
               help="Import the other rows when some cannot be parsed (else nothing is).")
 @click.option("--multi-label", is_flag=True,
@@ -53,8 +52,7 @@ def _open_store(db: Path, annotator: str | None, *, write: bool):
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
 @click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True,
               help="Rows per transaction: an interrupted import leaves whole batches.")
-def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_classes,
-                  annotator, skip_bad_rows, multi_label, yes, as_json, batch_size) -> None:
+def import_labels(args, db, fmt, path_column, label_column, **flags) -> None:
     """Import labels from SOURCE: a CSV (path,label), JSON lines ({"path", "label"}, with
     optional annotator and labeled_at), a tui-label export, or an ImageFolder (one folder per
     class).
@@ -69,41 +67,61 @@ def import_labels(args, db, fmt, path_column, label_column, on_conflict, create_
     folder, src = (None, args[0]) if len(args) == 1 else args
     source = open_source(Path(src).expanduser(), fmt, path_column=path_column,
                          label_column=label_column)
-    if batch_size < 1:
+    job = ImportJob(**flags)
+    if job.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     db, root = existing_db(Path(folder) if folder is not None else None, db)
-    store = _open_store(db, annotator, write=yes)
+    store = _open_store(db, job.annotator, write=job.yes)
     try:
         if root is None and store.get_setting("root"):
             root = Path(store.get_setting("root"))
         source = dataclasses.replace(source, root=root)
-        importer = Importer(store, source, on_conflict=on_conflict,
-                            create_classes=create_classes, annotator=annotator,
-                            batch_size=batch_size, multi_label=multi_label)
-        plan = importer.plan()
-        blocked = plan.bad_rows and not skip_bad_rows
-        if blocked or not yes:
-            _show(plan, as_json)
-        if blocked:
-            raise UsageError(f"{plan.bad_rows} rows cannot be parsed (first: "
-                             f"{plan.bad_examples[0]}): nothing imported; fix them or pass "
-                             "--skip-bad-rows")
-        if not yes:
-            if not as_json:
-                click.echo("Nothing changed: run again with --yes to import.")
-            return
-        try:
-            done = importer.apply()
-        except KeyboardInterrupt:
-            s = importer.progress
-            if s is not None:
-                click.echo(f"tui-label: interrupted in batch {s.batches + 1}: the {s.batches} "
-                           f"batches before it are stored ({s.new + s.changed} labels), that "
-                           "one is not; the same import again completes it", err=True)
-            raise
-        _show(done, as_json)
+        importer = Importer(store, source, on_conflict=job.on_conflict,
+                            create_classes=job.create_classes, annotator=job.annotator,
+                            batch_size=job.batch_size, multi_label=job.multi_label)
+        _run(importer, job)
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """How ``tui-label import`` was asked to import (the source aside)."""
+
+    on_conflict: str
+    create_classes: bool
+    annotator: str | None
+    skip_bad_rows: bool
+    multi_label: bool
+    yes: bool
+    as_json: bool
+    batch_size: int
+
+
+def _run(importer: Importer, job: ImportJob) -> None:
+    """Show the plan; with ``--yes``, import and show what was done."""
+    plan = importer.plan()
+    blocked = plan.bad_rows and not job.skip_bad_rows
+    if blocked or not job.yes:
+        _show(plan, job.as_json)
+    if blocked:
+        raise UsageError(f"{plan.bad_rows} rows cannot be parsed (first: "
+                         f"{plan.bad_examples[0]}): nothing imported; fix them or pass "
+                         "--skip-bad-rows")
+    if not job.yes:
+        if not job.as_json:
+            click.echo("Nothing changed: run again with --yes to import.")
+        return
+    try:
+        done = importer.apply()
+    except KeyboardInterrupt:
+        s = importer.progress
+        if s is not None:
+            click.echo(f"tui-label: interrupted in batch {s.batches + 1}: the {s.batches} "
+                       f"batches before it are stored ({s.new + s.changed} labels), that "
+                       "one is not; the same import again completes it", err=True)
+        raise
+    _show(done, job.as_json)
 
 
 def _show(summary, as_json: bool) -> None:

@@ -10,30 +10,29 @@ import sys
 
 import click
 
-from tui_label.cli.common import db_option, dir_argument, existing_db, open_for_reading
+from tui_label.cli.common import (
+    db_option,
+    device_option,
+    dir_argument,
+    events_option,
+    existing_db,
+    format_option,
+    open_for_reading,
+    run_option,
+)
 from tui_label.errors import UsageError
-from tui_label.runs.options import DEVICES, EVENTS
 
 SUSPECT_FIELDS = ("path", "label", "predicted", "probability", "label_probability", "rank")
-
-
-def _run_option(f):
-    return click.option("--run", "run_id", type=int, default=None,
-                        help="Which run (default: the latest finished one).")(f)
-
-
 
 
 @click.command("predict")
 @dir_argument
 @db_option
-@_run_option
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where to predict.")
+@run_option()
+@device_option("Where to predict.")
 @click.option("--batch-size", type=int, default=64, show_default=True,
               help="Images per forward pass.")
-@click.option("--events", type=click.Choice(EVENTS), default="auto", show_default=True,
-              help="JSON lines on stdout, or readable lines on a terminal.")
+@events_option()
 def predict(folder, db, run_id, device, batch_size, events) -> None:
     """Predict every readable image with a finished run's model (its best checkpoint).
 
@@ -61,11 +60,9 @@ def predict(folder, db, run_id, device, batch_size, events) -> None:
 @click.command("suspects")
 @dir_argument
 @db_option
-@click.option("--run", "run_id", type=int, default=None,
-              help="Which run's suspects (default: the latest predicted run).")
+@run_option("Which run's suspects (default: the latest predicted run).")
 @click.option("--limit", type=int, default=None, help="At most this many, most doubtful first.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
-              show_default=True)
+@format_option(["csv", "jsonl"], "csv")
 def suspects(folder, db, run_id, limit, fmt) -> None:
     """List the labels the model doubts, most doubtful first: path, label, the predicted
     class and its out-of-sample probability, the label's probability.

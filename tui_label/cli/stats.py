@@ -10,14 +10,19 @@ import json
 
 import click
 
-from tui_label.cli.common import db_option, dir_argument, existing_db, open_for_reading
+from tui_label.cli.common import (
+    db_option,
+    dir_argument,
+    existing_db,
+    format_option,
+    open_for_reading,
+)
 
 
 @click.command("stats")
 @dir_argument
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Readable tables, or one JSON object for scripts.")
+@format_option(["text", "json"], "text", "Readable tables, or one JSON object for scripts.")
 def stats(folder, db, fmt) -> None:
     """Counts and shares per class, each annotator's pace, undos and skips, and the agreement
     between annotators (Cohen's kappa per pair, Fleiss' kappa, their confusion).

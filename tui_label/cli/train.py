@@ -6,47 +6,19 @@ Imported by ``tui_label.cli.main`` (and so by the labeler): torch loads only whe
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-from tui_label.cli.common import existing_db
-from tui_label.runs.options import OptionField, TrainOptions, check_resume_flags, option_fields
-
-
-def _click_param(f: OptionField):
-    """The click decorator for one field."""
-    if f.spec.argument:
-        return click.argument(f.name, metavar="[DIR]", required=False,
-                              type=click.Path(path_type=Path))
-    help_text = f.spec.help
-    show_default: bool | str = f.has_default and f.default is not None
-    if f.spec.auto:
-        show_default = f.spec.auto
-    if f.kind is bool:
-        decls = [f"{f.flag}/{f.negative_flag}"]
-    else:
-        decls = [f.flag]
-    if f.spec.choices:
-        kind = click.Choice(f.spec.choices)
-    elif f.kind is Path:
-        kind = click.Path(dir_okay=False, path_type=Path)
-    else:
-        kind = f.kind
-    return click.option(*decls, f.name, type=None if f.kind is bool else kind,
-                        default=f.default if f.has_default else None,
-                        show_default=show_default, help=help_text, hidden=f.spec.hidden,
-                        metavar=f.spec.metavar or None)
+from tui_label.cli.common import existing_db, field_option
+from tui_label.runs.options import TrainOptions, check_resume_flags, option_fields
 
 
 def train_options(command):
     """Add every ``TrainOptions`` field to ``command`` as an argument or option."""
     for f in reversed(option_fields()):
-        command = _click_param(f)(command)
+        command = field_option(f)(command)
     return command
-
-
 
 
 def options_from_command(settings: dict, given: set[str] | None = None) -> TrainOptions:

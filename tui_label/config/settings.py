@@ -8,49 +8,29 @@ A ``tui-label.toml`` looks like either of::
 Hotkeys are single letters or digits; unassigned classes get 1-9, 0, then the letters the
 labeler does not use itself. Every problem is a ``UsageError`` with a one-line message.
 
-The labeler's settings may sit beside the classes::
+The labeler's settings may sit beside the classes (``tui_label.config.labeler`` defines them and
+reads the file)::
 
     suggestions = false     # hide the model's suggestions (an unbiased pass)
     live_head_every = 20    # refit the live head after every 20 new labels (0: never)
     overlap = 0.1           # a tenth of the images goes to two annotators or more
     multi_label = true      # a set of classes per image: keys toggle, enter saves
-    link = "slow"           # fewer bytes per image for a slow SSH link (see tui_label.config.fidelity)
+    link = "slow"           # fewer bytes per image for a slow SSH link (see config.fidelity)
     max_pixels = 300000     # at most this many pixels per image
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_label.errors import UsageError
-from tui_label.config.fidelity import LINKS, MIN_PIXELS
+from tui_label.config.labeler import read_toml
 from tui_label.core.keys import DEFAULT_HOTKEYS, reserved_keys
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from tui_label.errors import UsageError
 
 CONFIG_NAME = "tui-label.toml"
 _KEY_RE = re.compile(r"^[0-9a-zA-Z]$")
-SETTINGS = ("suggestions", "live_head_every", "overlap", "multi_label",  # besides ``classes``
-            "link", "max_pixels")
-LIVE_HEAD_EVERY = 10
-
-
-@dataclass(frozen=True)
-class LabelerSettings:
-    """The labeler's settings from a ``tui-label.toml`` (the defaults without one)."""
-
-    suggestions: bool = True
-    live_head_every: int = LIVE_HEAD_EVERY
-    overlap: float | None = None  # None: not set here (the database's stored share holds)
-    multi_label: bool = False  # switches the database to multi-label mode (for good)
-    link: str | None = None  # a tui_label.config.fidelity.LINKS preset (None: not set here)
-    max_pixels: int | None = None  # the pixel cap (None: not set here)
 
 
 @dataclass(frozen=True)
@@ -82,53 +62,9 @@ def parse_class_option(value: str) -> list[tuple[str, str | None]]:
     return entries
 
 
-def _read_toml(path: Path) -> dict:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"classes", *SETTINGS})
-    if unknown:
-        raise UsageError(f"{path}: unknown setting {unknown[0]!r} (known: classes, "
-                         f"{', '.join(SETTINGS)})")
-    return data
-
-
-def load_config_settings(path: Path | None) -> LabelerSettings:
-    """The labeler's settings of a ``tui-label.toml`` (defaults for what it leaves out)."""
-    if path is None:
-        return LabelerSettings()
-    data = _read_toml(path)
-    suggestions = data.get("suggestions", True)
-    if not isinstance(suggestions, bool):
-        raise UsageError(f"{path}: 'suggestions' must be true or false")
-    every = data.get("live_head_every", LIVE_HEAD_EVERY)
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise UsageError(f"{path}: 'live_head_every' must be a whole number, 0 or more")
-    overlap = data.get("overlap")
-    if overlap is not None and (isinstance(overlap, bool) or not isinstance(overlap, int | float)
-                                or not 0 <= overlap <= 1):
-        raise UsageError(f"{path}: 'overlap' must be a number from 0 to 1")
-    multi_label = data.get("multi_label", False)
-    if not isinstance(multi_label, bool):
-        raise UsageError(f"{path}: 'multi_label' must be true or false")
-    link = data.get("link")
-    if link is not None and link not in LINKS:
-        raise UsageError(f"{path}: 'link' must be one of {', '.join(map(repr, LINKS))}")
-    max_pixels = data.get("max_pixels")
-    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, int)
-                                   or max_pixels < MIN_PIXELS):
-        raise UsageError(f"{path}: 'max_pixels' must be a whole number, {MIN_PIXELS:,} or more")
-    return LabelerSettings(suggestions, every,
-                           None if overlap is None else float(overlap), multi_label,
-                           link, max_pixels)
-
-
 def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
     """Read the class entries of a ``tui-label.toml``."""
-    data = _read_toml(path)
+    data = read_toml(path)
     raw = data.get("classes")
     if not isinstance(raw, list):
         raise UsageError(f"{path}: 'classes' must be a list of names or {{name, key}} tables")
@@ -149,17 +85,8 @@ def load_config_classes(path: Path) -> list[tuple[str, str | None]]:
     return entries
 
 
-def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
-    """Validate names and hotkeys and assign the missing hotkeys.
-
-    Raises:
-        UsageError: no classes, an empty or duplicate name, a duplicate hotkey, a hotkey that
-            is not a single letter or digit, one that clashes with a labeler key, or more
-            classes than free keys.
-    """
-    if not entries:
-        raise UsageError("no classes given: use --classes cat,dog or a tui-label.toml")
-    reserved = reserved_keys()
+def _given_keys(entries: list[tuple[str, str | None]], reserved: dict[str, str]) -> dict[str, str]:
+    """The hotkeys the entries give (``{key: class name}``), every name and key checked."""
     names: set[str] = set()
     taken: dict[str, str] = {}
     for name, key in entries:
@@ -181,6 +108,21 @@ def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
         if key in taken:
             raise UsageError(f"duplicate hotkey {key!r} for classes {taken[key]!r} and {name!r}")
         taken[key] = name
+    return taken
+
+
+def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
+    """Validate names and hotkeys and assign the missing hotkeys.
+
+    Raises:
+        UsageError: no classes, an empty or duplicate name, a duplicate hotkey, a hotkey that
+            is not a single letter or digit, one that clashes with a labeler key, or more
+            classes than free keys.
+    """
+    if not entries:
+        raise UsageError("no classes given: use --classes cat,dog or a tui-label.toml")
+    reserved = reserved_keys()
+    taken = _given_keys(entries, reserved)
     free = iter(k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken)
     specs = []
     for name, key in entries:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from tui_label.errors import UsageError
 from tui_label.core.orders import OrderChoice
+from tui_label.errors import UsageError
 
 _SIDECARS = ("-wal", "-shm", "-journal")
 
@@ -37,7 +37,9 @@ class Prepared:
     store: object  # tui_label.store.Store (imported lazily: it pulls in sqlite-utils)
     order: OrderChoice
     rescan: bool  # False when this start-up has just scanned the folder
-    settings: object = None  # tui_label.config.settings.LabelerSettings from the tui-label.toml
+    # tui_label.config.labeler.LabelerOptions: the arguments over the tui-label.toml over the
+    # stored share (LabelerOptions.resolve)
+    settings: object = None
     overlap: float = 0.0  # the share of images meant for two annotators or more
 
 
@@ -132,12 +134,15 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         UsageError: a bad input (nothing written, nothing created), or a write that failed
             at start-up (``StoreWriteError``: disk full, locked, read-only).
     """
-    from tui_label.config.settings import find_config, load_config_settings
+    from tui_label.config.labeler import LabelerOptions, toml_layer
+    from tui_label.config.settings import find_config
     from tui_label.media.scan import IMAGE_EXTENSIONS, scan
     from tui_label.store import Store, StoreWriteError
 
     specs = class_specs(root, db, classes)
-    settings = load_config_settings(find_config(root, db))
+    given = {"overlap": overlap, "multi_label": multi_label or None}  # None: not given
+    toml = toml_layer(find_config(root, db))
+    settings = LabelerOptions.resolve(given, toml)
     new = NewFiles(db)
     store = None
     try:
@@ -173,17 +178,17 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
             store.sync_images(files)
         # The overlap share belongs to the dataset: one given (--overlap, else the toml) is
         # stored, and every labeler of the database follows the stored one.
-        if overlap is None:
-            overlap = settings.overlap
+        overlap = settings.overlap
         if overlap is not None and store.get_setting("overlap") != repr(overlap):
             store.set_setting("overlap", repr(overlap))
         stored_overlap = float(store.get_setting("overlap") or 0)
         # Multi-label mode belongs to the database too: once on (--multi-label or the toml),
         # every labeler and the trainer follow it; single labels read as sets of one.
-        if (multi_label or settings.multi_label) and not store.multi_label:
+        if settings.multi_label and not store.multi_label:
             store.set_multi_label()
         return Prepared(store, parse_order(order, store.classes()), rescan=files is None,
-                        settings=settings, overlap=stored_overlap)
+                        settings=LabelerOptions.resolve(given, toml, {"overlap": stored_overlap}),
+                        overlap=stored_overlap)
     except BaseException as exc:
         if store is not None:
             store.close()

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from textual.app import App
 
+from tui_label.config.labeler import DEFAULTS
 from tui_label.core.orders import OrderChoice
 from tui_label.media.decode import Prefetcher
 from tui_label.store import Store
-from tui_label.tui.screens.label import LIVE_HEAD_EVERY, LabelScreen
+from tui_label.tui.screens.label import LabelScreen
 from tui_label.tui.widgets import sgr
 from tui_label.tui.widgets.picture import Renderer
 
@@ -29,9 +30,9 @@ class LabelApp(App):
         order: OrderChoice | None = None,
         rescan: bool = True,
         prefetcher: Prefetcher | None = None,
-        suggestions: bool = True,
-        live_head_every: int = LIVE_HEAD_EVERY,
-        auto_train: int = 0,
+        suggestions: bool = DEFAULTS.suggestions,
+        live_head_every: int = DEFAULTS.live_head_every,
+        auto_train: int = DEFAULTS.auto_train,
         overlap: float = 0.0,
     ) -> None:
         # kitty graphics read the terminal's replies through their own driver

@@ -24,7 +24,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_label.labeling import jobs as background
-from tui_label.config.settings import LIVE_HEAD_EVERY
+from tui_label.config.labeler import DEFAULTS
 from tui_label.media.decode import Decoded, Geometry, Prefetcher
 from tui_label.core.keys import BINDINGS
 from tui_label.core.orders import OrderChoice, QueueItem
@@ -87,8 +87,9 @@ class LabelScreen(Screen):
 
     def __init__(self, store: Store, root: Path, renderer: Renderer, *,
                  order: OrderChoice | None = None, rescan: bool = True,
-                 prefetcher: Prefetcher | None = None, suggestions: bool = True,
-                 live_head_every: int = LIVE_HEAD_EVERY, auto_train: int = 0,
+                 prefetcher: Prefetcher | None = None, suggestions: bool = DEFAULTS.suggestions,
+                 live_head_every: int = DEFAULTS.live_head_every,
+                 auto_train: int = DEFAULTS.auto_train,
                  overlap: float = 0.0) -> None:
         super().__init__()
         self.store = store
