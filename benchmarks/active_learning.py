@@ -179,7 +179,7 @@ class EngineRuns:
         from tui_label.runs.events import Emitter
         from tui_label.runs.options import TrainOptions
         from tui_label.store import Store
-        from tui_label.trainer.engine import train
+        from tui_label.trainer.run import train
 
         store = Store(self.db, annotator="bench")
         for row in set(labeled) - self.labeled:  # labels only grow within a configuration

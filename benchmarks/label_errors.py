@@ -76,7 +76,7 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
-    from tui_label.trainer.engine import train
+    from tui_label.trainer.run import train
 
     store = Store(db, annotator="bench")
     store.set_classes([ClassSpec(str(d), str(d)) for d in range(CLASSES)])

@@ -69,8 +69,9 @@ def main() -> None:
     from tui_label.runs.metrics import multi_label_report
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
+    from tui_label.trainer.checkpoint import load_checkpoint
     from tui_label.trainer.data import from_cache, normalize
-    from tui_label.trainer.engine import load_checkpoint, train
+    from tui_label.trainer.run import train
 
     rows = list(csv.DictReader(open(SAMPLE_DATA / "ground_truth.csv")))
     seen: dict[str, int] = {}

@@ -43,8 +43,9 @@ def main() -> None:
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
     from tui_label.trainer import data as tdata
+    from tui_label.trainer.checkpoint import class_probabilities, load_checkpoint
     from tui_label.trainer.data import from_cache
-    from tui_label.trainer.engine import load_checkpoint, predict, train
+    from tui_label.trainer.run import train
 
     rows = list(csv.DictReader(open(SAMPLE_DATA / "ground_truth.csv")))
     seen: dict[str, int] = {}
@@ -86,7 +87,7 @@ def main() -> None:
             model, ckpt = load_checkpoint(Path(run["best_checkpoint"]))
             # Class k of the model is the class at position k of the run's class_names.
             names = ckpt["class_names"]
-            pred = predict(model, held_x).argmax(1)
+            pred = class_probabilities(model, held_x).argmax(1)
             hits = sum(int(names[p]) == int(t) for p, t in zip(pred, held_y, strict=True))
             acc = hits / len(held_y)
             table.append([k, labeled, steps, f"{run['best_accuracy']:.3f}", f"{acc:.3f}"])

@@ -62,7 +62,7 @@ def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, in
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
-    from tui_label.trainer.engine import train
+    from tui_label.trainer.run import train
 
     store = Store(db)
     store.set_classes([ClassSpec(c, str(k + 1)) for k, c in enumerate(CLASSES)])

@@ -12,7 +12,7 @@ from tests.helpers.training import (
 )
 from tui_label.runs.events import Emitter
 from tui_label.runs.options import TrainOptions
-from tui_label.trainer import engine
+from tui_label.trainer import run as trainer
 from tui_label.trainer.stopper import Stopper
 
 EPOCHS = 4
@@ -36,7 +36,7 @@ def cancelled_run(root: Path, db: Path, after: int, **kw) -> tuple[int, list[dic
     """A run of ``EPOCHS`` epochs stopped right after epoch ``after``; returns its id."""
     stopper = Stopper()
     emitter = StopWhen(stopper, lambda e, d: e == "checkpoint" and d["epoch"] == after)
-    code = engine.train(opts_for(root, db, epochs=EPOCHS, seed=5, **kw), emitter, stopper)
+    code = trainer.train(opts_for(root, db, epochs=EPOCHS, seed=5, **kw), emitter, stopper)
     events = parse_events(emitter.stream.getvalue())
     assert code == 130, events
     return events[-1]["run_id"], events

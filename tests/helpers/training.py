@@ -1,4 +1,4 @@
-"""Shared test helpers, formerly in tests/test_train_engine.py."""
+"""Shared test helpers for training runs (datasets, databases, in-process runs, events)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tui_label.runs.options import TrainOptions
 from tui_label.runs.writes import WritePolicy
 from tui_label.store import Store
 from tui_label.trainer import data as tdata
-from tui_label.trainer import engine
+from tui_label.trainer import run as trainer
 
 COLORS = {"red": (210, 30, 30), "green": (30, 210, 30), "blue": (30, 30, 210)}
 
@@ -94,7 +94,7 @@ def opts_for(root: Path, db: Path, **kw) -> TrainOptions:
 def train_in_process(opts: TrainOptions, writes: WritePolicy | None = None,
                      emitter: Emitter | None = None) -> tuple[int, list[dict]]:
     emitter = emitter or Emitter("json", stream=io.StringIO())
-    code = engine.train(opts, emitter, writes=writes)
+    code = trainer.train(opts, emitter, writes=writes)
     return code, parse_events(emitter.stream.getvalue())
 
 

@@ -31,7 +31,9 @@ from tui_label.errors import UsageError
 from tui_label.runs.events import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
-from tui_label.trainer import engine, models
+from tui_label.trainer import data as tdata
+from tui_label.trainer import loop, models
+from tui_label.trainer import run as trainer
 from tui_label.trainer.stopper import Stopper
 
 
@@ -40,7 +42,7 @@ def lrs(monkeypatch) -> list[float]:
     """The learning rate of every optimizer step of the runs in this test, in order."""
     seen: list[float] = []
 
-    class RecordingFit(engine.Fit):
+    class RecordingFit(loop.Fit):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             step = self.optimizer.step
@@ -52,7 +54,7 @@ def lrs(monkeypatch) -> list[float]:
 
             self.optimizer.step = recorded
 
-    monkeypatch.setattr(engine, "Fit", RecordingFit)
+    monkeypatch.setattr(loop, "Fit", RecordingFit)
     return seen
 
 
@@ -79,7 +81,7 @@ class DropoutCNN(models.SmallCNN):
 def test_resume_continues_the_epochs_and_the_schedule_of_an_uninterrupted_run(
         tmp_path, lrs, monkeypatch, dropout):
     if dropout:
-        monkeypatch.setattr(engine, "build_model", lambda name, n, **kw: DropoutCNN(n))
+        monkeypatch.setattr(trainer, "build_model", lambda name, n, **kw: DropoutCNN(n))
     root, db, _ = make_db(tmp_path)
     code, _ = train_in_process(opts_for(root, db, epochs=EPOCHS, seed=5))
     assert code == 0
@@ -140,7 +142,7 @@ def test_a_failed_run_resumes_and_a_stop_in_its_first_resumed_epoch_keeps_its_ch
     # Resumed, then stopped again at its first step: last.pt is still epoch 1's.
     stopper = Stopper()
     emitter = StopWhen(stopper, lambda e, d: e == "started")
-    code = engine.train(TrainOptions(db=db, resume=run_id, events="json"), emitter, stopper)
+    code = trainer.train(TrainOptions(db=db, resume=run_id, events="json"), emitter, stopper)
     events = parse_events(emitter.stream.getvalue())
     assert code == 130, events
     assert "in epoch 2" in events[-1]["reason"] and "(epoch 1)" in events[-1]["reason"]
@@ -176,7 +178,7 @@ def test_resume_takes_the_device_and_event_format_but_keeps_the_run_settings(tmp
     root, db, _ = make_db(tmp_path, per_class=6)
     run_id, _ = cancelled_run(root, db, after=3)
     out = io.StringIO()
-    code = engine.train(TrainOptions(db=db, resume=run_id, device="cpu", events="human"),
+    code = trainer.train(TrainOptions(db=db, resume=run_id, device="cpu", events="human"),
                         Emitter("human", stream=out))
     assert code == 0
     assert "epoch 4/4" in out.getvalue()
@@ -301,7 +303,7 @@ def test_the_engine_refuses_before_it_writes(tmp_path, case):
     run_id = make(db)
     before = store_state(db)
     with pytest.raises(UsageError, match=fragment.replace("(", r"\(")):
-        engine.train(TrainOptions(db=db, resume=run_id), Emitter("json", stream=io.StringIO()))
+        trainer.train(TrainOptions(db=db, resume=run_id), Emitter("json", stream=io.StringIO()))
     assert store_state(db) == before
 
 
@@ -323,7 +325,7 @@ def test_run_settings_cannot_change_on_resume(tmp_path, args, fragment):
 def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp_path, lrs,
                                                                             monkeypatch):
     # One pass an epoch whatever the set's size: more labels, more steps per epoch.
-    monkeypatch.setattr(engine.tdata, "MIN_STEPS_PER_EPOCH", 1)
+    monkeypatch.setattr(tdata, "MIN_STEPS_PER_EPOCH", 1)
     root, db, _ = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 8)
     run_id, _ = cancelled_run(root, db, after=2)
     store = Store(db)

@@ -22,7 +22,10 @@ from tui_label.cli import main as cli
 from tui_label.runs.events import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
-from tui_label.trainer import distributed, engine, launch
+from tui_label.trainer import distributed, launch, shares
+from tui_label.trainer import run as trainer
+from tui_label.trainer.context import NoWrites, RunContext
+from tui_label.trainer.data import TrainedData
 from tui_label.trainer.distributed import World
 
 pytestmark = pytest.mark.torch
@@ -131,11 +134,11 @@ def test_other_ranks_open_the_store_read_only_and_send_no_events(tmp_path: Path,
         return 0
 
     monkeypatch.setattr(World, "from_env", classmethod(lambda cls: World(1, 2, 1)))
-    monkeypatch.setattr(engine, "_train", fake_train)
+    monkeypatch.setattr(trainer, "_train", fake_train)
     before = db_fingerprint(db)
     out = io.StringIO()
     opts = TrainOptions(db=db, root=root, device="cpu", events="json")
-    assert engine.train(opts, Emitter("json", stream=out)) == 0
+    assert trainer.train(opts, Emitter("json", stream=out)) == 0
     assert seen == {"readonly": True, "writer": "NoWrites", "stream": os.devnull, "rank": 1}
     assert out.getvalue() == "" and db_fingerprint(db) == before
 
@@ -527,7 +530,8 @@ def test_a_stop_the_ranks_could_not_record_still_cancels_the_run(tmp_path: Path)
 
 class FakeWorld:
     """Rank ``rank`` of ``size`` whose broadcast hands every rank the same value (what the
-    process group would): the ranks of ``_predict_shares`` run one after the other here."""
+    process group would): the ranks of ``shares.predict_shares`` run one after the other
+    here."""
 
     def __init__(self, rank: int, size: int, value) -> None:
         self.rank, self.size, self.value = rank, size, value
@@ -549,7 +553,7 @@ def test_rank_shares_meet_at_rank_0_and_a_failed_share_is_its_reason(tmp_path: P
 
     root, db, _ = make_db(tmp_path, per_class=4)
     opts = opts_for(root, db, epochs=1)
-    assert engine.train(opts, Emitter("json", stream=io.StringIO())) == 0
+    assert trainer.train(opts, Emitter("json", stream=io.StringIO())) == 0
     store = Store(db)
     run = store.latest_run()
     best = Path(run["best_checkpoint"])
@@ -557,9 +561,11 @@ def test_rank_shares_meet_at_rank_0_and_a_failed_share_is_its_reason(tmp_path: P
     shared = (("abc123", ("2026-01-01T00:00:00", 7)))
 
     def share_of(rank: int):
-        return engine._predict_shares(opts, store, Emitter("json", stream=io.StringIO()),
-                                      Stopper(), run["id"], root, torch.device("cpu"), model,
-                                      best, engine.TrainedData([]), FakeWorld(rank, 3, shared))
+        ctx = RunContext(opts, store, NoWrites(), Emitter("json", stream=io.StringIO()),
+                         Stopper(), run["id"], root, run["class_names"], {},
+                         torch.device("cpu"), FakeWorld(rank, 3, shared))
+        assert ctx.best_path == best
+        return shares.predict_shares(ctx, model, TrainedData([]))
 
     try:
         assert share_of(2) is None and share_of(1) is None  # their files wait for rank 0

@@ -11,7 +11,8 @@ import torch
 from tests.helpers.training import make_db, opts_for, parse_events
 from tui_label.runs.events import Emitter
 from tui_label.runs.state import RunState
-from tui_label.trainer import engine
+from tui_label.trainer import device
+from tui_label.trainer import run as trainer
 from tui_label.tui.widgets.train_panel import status_text
 
 
@@ -25,25 +26,25 @@ def test_compile_wraps_the_trained_model(tmp_path: Path, monkeypatch):
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     out = io.StringIO()
-    assert engine.train(opts_for(root, db, epochs=1, compile=True), Emitter("json", out)) == 0
+    assert trainer.train(opts_for(root, db, epochs=1, compile=True), Emitter("json", out)) == 0
     assert len(compiled) == 1 and isinstance(compiled[0], torch.nn.Module)
     assert [e["event"] for e in parse_events(out.getvalue())][-1] == "finished"
     compiled.clear()
-    assert engine.train(opts_for(root, db, epochs=1), Emitter("json", io.StringIO())) == 0
+    assert trainer.train(opts_for(root, db, epochs=1), Emitter("json", io.StringIO())) == 0
     assert compiled == []  # off by default
 
 
 def test_gpu_status_has_memory_and_utilisation_when_nvml_answers(monkeypatch):
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 3 * 2**30)
     monkeypatch.setattr(torch.cuda, "utilization", lambda device=None: 87)
-    assert engine.gpu_status(torch.device("cuda", 0)) == {"gpu_memory_mb": 3072.0,
+    assert device.gpu_status(torch.device("cuda", 0)) == {"gpu_memory_mb": 3072.0,
                                                           "gpu_util": 87.0}
 
     def no_nvml(device=None):
         raise ModuleNotFoundError("pynvml does not seem to be installed")
 
     monkeypatch.setattr(torch.cuda, "utilization", no_nvml)
-    assert engine.gpu_status(torch.device("cuda", 0)) == {"gpu_memory_mb": 3072.0}
+    assert device.gpu_status(torch.device("cuda", 0)) == {"gpu_memory_mb": 3072.0}
 
 
 def test_the_panel_shows_gpu_memory_utilisation_and_processes():
@@ -68,9 +69,9 @@ def test_the_precision_of_the_steps_is_announced_and_shown():
     # What autocast_for gives: bf16 on GPUs that have it, fp16 on older ones, none on a CPU.
     bf16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.bfloat16))
     fp16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.float16))
-    assert engine.precision_of(bf16) == "bf16"
-    assert engine.precision_of(fp16) == "fp16"
-    assert engine.precision_of(SimpleNamespace(autocast=nullcontext())) == "fp32"
+    assert device.precision_of(bf16) == "bf16"
+    assert device.precision_of(fp16) == "fp16"
+    assert device.precision_of(SimpleNamespace(autocast=nullcontext())) == "fp32"
     started = {"event": "started", "run_id": 4, "model": "resnet18", "device": "cuda:0",
                "precision": "bf16", "classes": ["a", "b"], "num_train": 800, "num_val": 200,
                "epochs": 5, "steps": 13}
@@ -86,6 +87,6 @@ def test_the_precision_of_the_steps_is_announced_and_shown():
 def test_a_cpu_run_says_it_computes_in_fp32(tmp_path: Path):
     root, db, _ = make_db(tmp_path, per_class=4)
     out = io.StringIO()
-    assert engine.train(opts_for(root, db, epochs=1), Emitter("json", out)) == 0
+    assert trainer.train(opts_for(root, db, epochs=1), Emitter("json", out)) == 0
     started = next(e for e in parse_events(out.getvalue()) if e["event"] == "started")
     assert started["precision"] == "fp32"

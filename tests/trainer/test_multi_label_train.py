@@ -30,7 +30,8 @@ from tui_label.media.scan import scan
 from tui_label.runs.events import Emitter, human
 from tui_label.store import Store
 from tui_label.trainer import data as tdata
-from tui_label.trainer import engine
+from tui_label.trainer import fit, plan
+from tui_label.trainer import run as trainer
 from tui_label.trainer.predict import predict_command
 
 NAMES = ["red", "green", "blue"]
@@ -73,7 +74,7 @@ def multi_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("multi_run")
     root, db = make_multi_db(folder)
     calls = {"bce": [], "ce": 0}
-    bce, ce = engine.F.binary_cross_entropy_with_logits, engine.F.cross_entropy
+    bce, ce = fit.F.binary_cross_entropy_with_logits, fit.F.cross_entropy
 
     def spy_bce(logits, target, *args, **kwargs):
         calls["bce"].append((tuple(logits.shape), target.dtype, target.detach().cpu().clone()))
@@ -84,8 +85,8 @@ def multi_run(tmp_path_factory):
         return ce(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine.F, "binary_cross_entropy_with_logits", spy_bce)
-        mp.setattr(engine.F, "cross_entropy", spy_ce)
+        mp.setattr(fit.F, "binary_cross_entropy_with_logits", spy_bce)
+        mp.setattr(fit.F, "cross_entropy", spy_ce)
         code, events = train_in_process(opts_for(root, db, epochs=3, lr=1e-2))
     assert code == 0, events
     return {"root": root, "db": db, "events": events, "calls": calls,
@@ -110,7 +111,7 @@ def test_targets_are_the_labeled_sets_as_multi_hot_rows(multi_run):
         index_of = {c.id: k for k, c in enumerate(store.classes())}
     finally:
         store.close()
-    y = engine.targets(items, index_of, multi_label=True)
+    y = plan.targets(items, index_of, multi_label=True)
     assert y.shape == (len(items), 3) and y.dtype == torch.float32
     by_name = {set_name(s): s for s in SETS}
     for row, it in zip(y.tolist(), items, strict=True):
@@ -149,7 +150,7 @@ def test_the_run_stores_its_mode_and_no_single_label_predictions(multi_run):
     events, run_id = multi_run["events"], multi_run["run_id"]
     assert events[-1]["event"] == "finished"
     assert "predicted" not in [e["event"] for e in events]
-    assert any(e["event"] == "warning" and e["message"] == engine.MULTI_LABEL_NO_PREDICTIONS
+    assert any(e["event"] == "warning" and e["message"] == trainer.MULTI_LABEL_NO_PREDICTIONS
                for e in events)
     store = Store(multi_run["db"])
     try:
@@ -237,10 +238,10 @@ def test_too_few_multi_labels_is_a_clear_error(tmp_path):
 def test_a_single_label_database_trains_as_before(tmp_path, monkeypatch):
     root, db, _ = make_db(tmp_path, per_class=6)
     used = []
-    ce = engine.F.cross_entropy
-    monkeypatch.setattr(engine.F, "cross_entropy",
+    ce = fit.F.cross_entropy
+    monkeypatch.setattr(fit.F, "cross_entropy",
                         lambda *a, **k: used.append("ce") or ce(*a, **k))
-    monkeypatch.setattr(engine.F, "binary_cross_entropy_with_logits",
+    monkeypatch.setattr(fit.F, "binary_cross_entropy_with_logits",
                         lambda *a, **k: pytest.fail("BCE in a single-label run"))
     code, events = train_in_process(opts_for(root, db, epochs=1))
     assert code == 0 and used

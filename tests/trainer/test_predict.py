@@ -31,8 +31,10 @@ from tui_label.config.paths import runs_dir
 from tui_label.runs.events import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
+from tui_label.trainer import checkpoint, fit, folds, oof, predict
 from tui_label.trainer import data as tdata
-from tui_label.trainer import engine, predict
+from tui_label.trainer import run as trainer
+from tui_label.trainer.data import TrainedData
 from tui_label.trainer.stopper import Stopper
 
 DIGITS = [str(d) for d in range(10)]
@@ -41,7 +43,7 @@ DIGITS = [str(d) for d in range(10)]
 def train(opts: TrainOptions, stopper: Stopper | None = None,
           emitter: Emitter | None = None) -> tuple[int, list[dict]]:
     emitter = emitter or Emitter("json", stream=io.StringIO())
-    code = engine.train(opts, emitter, stopper)
+    code = trainer.train(opts, emitter, stopper)
     return code, parse_events(emitter.stream.getvalue())
 
 
@@ -134,7 +136,7 @@ def test_embeddings_and_probabilities_come_from_the_best_checkpoint(digits):
     run = store.run(digits["run_id"])
     paths = {i.id: i.path for i in store.queue("all")}
     store.close()
-    model = predict.load_run_model(run).model
+    model = checkpoint.load_run_model(run).model
     assert isinstance(model, torch.nn.Module) and not model.training
     result = PredictionSet.load(predictions_dir(runs_dir(digits["db"]) / f"run-{run['id']}"))
     some = result.ids[::50].tolist()
@@ -273,7 +275,7 @@ def test_linear_oof_spreads_columns_and_skips_single_label_classes():
     rng = np.random.default_rng(0)
     x, y = clusters(rng, [10, 10, 1, 10, 0])
     y[3] = 1  # a wrong label inside class 0's cluster
-    keep, probs, reason = predict.linear_oof(x, y, num_columns=5)
+    keep, probs, reason = oof.linear_oof(x, y, num_columns=5)
     assert reason is None
     assert keep.tolist() == [True] * 20 + [False] + [True] * 10  # class 2 has one label
     assert probs.shape == (30, 5)
@@ -288,7 +290,7 @@ def test_linear_oof_spreads_columns_and_skips_single_label_classes():
 
 def test_linear_oof_needs_two_classes_with_two_labels():
     x, y = clusters(np.random.default_rng(1), [5, 1])
-    keep, probs, reason = predict.linear_oof(x, y, num_columns=2)
+    keep, probs, reason = oof.linear_oof(x, y, num_columns=2)
     assert not keep.any() and probs.shape == (0, 2)
     assert "at least 2 classes need 2 labels" in reason
 
@@ -302,22 +304,22 @@ def test_linear_oof_uses_five_folds_or_fewer(monkeypatch):
 
     monkeypatch.setattr(live_head, "fit_predict_oof", spy)
     rng = np.random.default_rng(2)
-    predict.linear_oof(*clusters(rng, [9, 9]), num_columns=2)
-    predict.linear_oof(*clusters(rng, [9, 3]), num_columns=2)
-    predict.linear_oof(*clusters(rng, [9, 2]), num_columns=2)
+    oof.linear_oof(*clusters(rng, [9, 9]), num_columns=2)
+    oof.linear_oof(*clusters(rng, [9, 3]), num_columns=2)
+    oof.linear_oof(*clusters(rng, [9, 2]), num_columns=2)
     assert seen == [5, 3, 2]
 
 
 def test_assign_folds_is_stratified_and_stable_per_image():
     columns = np.array([0] * 7 + [1] * 3 + [2] * 1)
     keys = [f"img{i:02d}.png" for i in range(11)]
-    folds = predict.assign_folds(columns, keys, 3)
+    folds = oof.assign_folds(columns, keys, 3)
     for c in (0, 1):
         counts = np.bincount(folds[columns == c], minlength=3)
         assert counts.max() - counts.min() <= 1  # each class spread over the folds
     assert np.bincount(folds, minlength=3).tolist() in ([4, 4, 3], [4, 3, 4], [3, 4, 4])
     order = np.random.default_rng(3).permutation(11)
-    shuffled = predict.assign_folds(columns[order], [keys[i] for i in order], 3)
+    shuffled = oof.assign_folds(columns[order], [keys[i] for i in order], 3)
     assert {keys[i]: f for i, f in zip(order, shuffled.tolist(), strict=True)} == dict(
         zip(keys, folds.tolist(), strict=True))
 
@@ -334,10 +336,10 @@ def test_fine_tuned_folds_never_see_the_labels_they_judge(tmp_path, monkeypatch)
             self.image_id, self.path = 100 + k, f"{k}.png"
 
     items = [Item(k) for k in range(n)]
-    data = engine.TrainedData([(images[:8].clone(), labels[:8], items[:8]),
+    data = TrainedData([(images[:8].clone(), labels[:8], items[:8]),
                                (images[8:].clone(), labels[8:], items[8:])])
     trained_on, held_out = [], []
-    original_epoch = engine.Fit.epoch
+    original_epoch = fit.Fit.train_one_epoch
     original_call = predict.Predictor.__call__
 
     def epoch_spy(self, epoch, x, y, *args):
@@ -348,11 +350,11 @@ def test_fine_tuned_folds_never_see_the_labels_they_judge(tmp_path, monkeypatch)
         held_out.append(set((x[:, 0, 0, 0] // 20).tolist()))
         return original_call(self, x, *args)
 
-    monkeypatch.setattr(engine.Fit, "epoch", epoch_spy)
+    monkeypatch.setattr(fit.Fit, "train_one_epoch", epoch_spy)
     monkeypatch.setattr(predict.Predictor, "__call__", predict_spy)
     opts = opts_for(tmp_path, tmp_path / "x.db", epochs=1, batch_size=4, folds=3,
                     image_size=16)
-    ids, probs = engine.fine_tune_folds(opts, Emitter("json", io.StringIO()), NAMES,
+    ids, probs = folds.fine_tune_folds(opts, Emitter("json", io.StringIO()), NAMES,
                                         torch.device("cpu"), data, lambda epoch=0: None)
     assert len(trained_on) == len(held_out) == 3
     for train_set, held in zip(trained_on, held_out, strict=True):

@@ -14,12 +14,12 @@ from tests.helpers.training import make_db, opts_for, parse_events
 from tui_label.media.decode_cache import cache_dir
 from tui_label.runs.events import Emitter, human
 from tui_label.trainer import data as tdata
-from tui_label.trainer import engine
+from tui_label.trainer import run as trainer
 
 
 def run(opts) -> list[dict]:
     emitter = Emitter("json", stream=io.StringIO())
-    code = engine.train(opts, emitter)
+    code = trainer.train(opts, emitter)
     events = parse_events(emitter.stream.getvalue())
     assert code == 0, events
     return events

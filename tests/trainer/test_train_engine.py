@@ -40,8 +40,9 @@ from tui_label.media.decode import Geometry, decode_for_display
 from tui_label.runs.events import Emitter
 from tui_label.runs.writes import WritePolicy
 from tui_label.store import Store
+from tui_label.trainer import checkpoint, models
 from tui_label.trainer import data as tdata
-from tui_label.trainer import engine, models
+from tui_label.trainer import run as trainer
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ def test_store_rows_after_a_run(cli_run):
         assert run["num_train"] + run["num_val"] == cli_run["labeled"]
         assert Path(run["best_checkpoint"]).is_file()
         assert Path(run["last_checkpoint"]).is_file()
-        assert Path(run["best_checkpoint"]).parent == engine.runs_dir(db) / f"run-{run_id}"
+        assert Path(run["best_checkpoint"]).parent == runs_dir(db) / f"run-{run_id}"
         epochs = store.epochs(run_id)
         assert [e["epoch"] for e in epochs] == [1, 2]
         for row in epochs:
@@ -226,12 +227,12 @@ def test_checkpoint_reloads_and_predicts_the_same(cli_run):
     assert len(kept) == len(items) and images.dtype == torch.uint8
     truth = torch.tensor([index_of[it.path.split("/")[0]] for it in items])
 
-    model_a, ckpt = engine.load_checkpoint(Path(run["best_checkpoint"]))
-    model_b, _ = engine.load_checkpoint(Path(run["best_checkpoint"]))
+    model_a, ckpt = checkpoint.load_checkpoint(Path(run["best_checkpoint"]))
+    model_b, _ = checkpoint.load_checkpoint(Path(run["best_checkpoint"]))
     assert not model_a.training
     assert ckpt["class_names"] == NAMES and ckpt["config"]["model"] == "small-cnn"
-    probs_a = engine.predict(model_a, images)
-    probs_b = engine.predict(model_b, images)
+    probs_a = checkpoint.class_probabilities(model_a, images)
+    probs_b = checkpoint.class_probabilities(model_b, images)
     assert torch.equal(probs_a, probs_b)
     assert probs_a.shape == (len(items), 3)
     assert torch.allclose(probs_a.sum(1), torch.ones(len(items)), atol=1e-5)
@@ -386,7 +387,7 @@ def test_freeze_backbone_only_head_trains(tmp_path, monkeypatch):
         built["initial"] = {k: v.detach().clone() for k, v in model.named_parameters()}
         return model
 
-    monkeypatch.setattr(engine, "build_model", capture)
+    monkeypatch.setattr(trainer, "build_model", capture)
     root, db, _ = make_db(tmp_path, per_class=8)
     code, events = train_in_process(opts_for(root, db, epochs=1, freeze_backbone=True))
     assert code == 0, events
@@ -519,7 +520,7 @@ class NaNModel(nn.Module):
 def test_exception_in_training_is_a_failed_run(tmp_path, monkeypatch):
     root, db, _ = make_db(tmp_path, per_class=6)
     labels = labels_snapshot(db)
-    monkeypatch.setattr(engine, "build_model", lambda *a, **k: Boom())
+    monkeypatch.setattr(trainer, "build_model", lambda *a, **k: Boom())
     code, events = train_in_process(opts_for(root, db))
     run = assert_failed_cleanly(db, labels, code, events)
     assert "boom" in run["reason"]
@@ -528,7 +529,7 @@ def test_exception_in_training_is_a_failed_run(tmp_path, monkeypatch):
 def test_nan_loss_is_a_failed_run(tmp_path, monkeypatch):
     root, db, _ = make_db(tmp_path, per_class=6)
     labels = labels_snapshot(db)
-    monkeypatch.setattr(engine, "build_model", lambda name, n, **k: NaNModel(n))
+    monkeypatch.setattr(trainer, "build_model", lambda name, n, **k: NaNModel(n))
     code, events = train_in_process(opts_for(root, db))
     run = assert_failed_cleanly(db, labels, code, events)
     assert "nan" in run["reason"].lower() and "--lr" in run["reason"]
@@ -596,7 +597,7 @@ def test_models_with_auxiliary_outputs_give_their_logits():
 
     import torch
 
-    from tui_label.trainer.engine import logits_of
+    from tui_label.trainer.device import logits_of
 
     Outputs = namedtuple("Outputs", ["logits", "aux_logits"])
     logits = torch.zeros(2, 3)
@@ -734,7 +735,7 @@ class NaNWhenEvaluated(nn.Module):
 def test_nan_validation_loss_fails_the_run_and_saves_no_best(tmp_path, monkeypatch):
     root, db, _ = make_db(tmp_path, per_class=6)
     labels = labels_snapshot(db)
-    monkeypatch.setattr(engine, "build_model", lambda name, n, **k: NaNWhenEvaluated(n))
+    monkeypatch.setattr(trainer, "build_model", lambda name, n, **k: NaNWhenEvaluated(n))
     code, events = train_in_process(opts_for(root, db))
     run = assert_failed_cleanly(db, labels, code, events)
     assert "validation loss became nan in epoch 1" in run["reason"]
@@ -784,7 +785,7 @@ def test_weights_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, kind):
     root, db, _ = make_db(tmp_path, per_class=3)
     weights = not_a_checkpoint(tmp_path, kind)
     with pytest.raises(UsageError) as info:
-        engine.train(opts_for(root, db, weights=weights), Emitter("json", stream=io.StringIO()))
+        trainer.train(opts_for(root, db, weights=weights), Emitter("json", stream=io.StringIO()))
     assert str(info.value) == f"--weights {weights} is not a PyTorch checkpoint or state dict"
     store = Store(db)
     try:

@@ -52,7 +52,7 @@ def train(**settings) -> None:
 
     stopper = Stopper()
     stopper.install()  # before torch's slow import: an early stop is a clean cancel
-    from tui_label.trainer.engine import train as run_training  # imports torch
+    from tui_label.trainer.run import train as run_training  # heavy: imports torch
 
     code = run_training(opts, Emitter(opts.events), stopper)
     if code:

@@ -12,6 +12,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,31 @@ def epoch_repeats(n: int, batch_size: int) -> int:
     often as it takes to make ``MIN_STEPS_PER_EPOCH`` optimizer steps (each pass in its own
     random order, with its own augmentation)."""
     return max(1, math.ceil(MIN_STEPS_PER_EPOCH * batch_size / max(n, 1)))
+
+
+@dataclass
+class Cached:
+    """Images the run already decoded at its size (no second decode): ``images[k]`` is image
+    ``ids[k]``."""
+
+    ids: list[int]
+    images: torch.Tensor | CachedImages
+
+
+@dataclass
+class TrainedData:
+    """Every labeled image the run decoded, as ``(images, labels, items)`` blocks (training,
+    validation) where ``items[k]`` is ``images[k]``: reused for the predictions and the folds,
+    never decoded twice."""
+
+    blocks: list[tuple[torch.Tensor | CachedImages, torch.Tensor, list]]
+
+    def cached(self) -> list[Cached]:
+        return [Cached([it.image_id for it in items], images)
+                for images, _, items in self.blocks]
+
+    def joined(self) -> tuple[torch.Tensor | CachedImages, torch.Tensor, list]:
+        """All blocks as one (a copy: only the folds need it)."""
+        return (concat([b[0] for b in self.blocks]),
+                torch.cat([b[1] for b in self.blocks]),
+                [it for b in self.blocks for it in b[2]])

@@ -21,9 +21,22 @@ from dataclasses import replace
 import torch
 
 from tui_label.errors import UsageError
-from tui_label.trainer.distributed import RESUME_ENV, RUN_ID_ENV
+from tui_label.media.decode_cache import DecodeCache
 from tui_label.runs.events import Emitter
 from tui_label.runs.options import TrainOptions
+from tui_label.runs.resume import run_to_resume
+from tui_label.runs.writes import RunWriter, WritePolicy
+from tui_label.store import Store, TrainingItem
+from tui_label.trainer import data as tdata
+from tui_label.trainer.checkpoint import (
+    at_this_machine,
+    load_resumed_weights,
+    reopen,
+    resume_checkpoint,
+)
+from tui_label.trainer.distributed import RESUME_ENV, RUN_ID_ENV
+from tui_label.trainer.models import build_model
+from tui_label.trainer.plan import label_mode, plan
 from tui_label.trainer.stopper import Stopper
 
 # torchrun's summary of a failed run: "rank: 1 (local_rank: 1)" ... "exitcode: -9 (pid: 123)".
@@ -145,24 +158,9 @@ def threads_per_rank(opts: TrainOptions) -> int:
     return max(1, ((os.cpu_count() or 2) - 1) // processes(opts))
 
 
-def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> int:
+def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes: WritePolicy) -> int:
     """Check, create the run (machine 0), fill the decode cache, then run torchrun and wait.
     Returns the exit code (0 finished, 1 failed, 130 cancelled)."""
-    from tui_label.media.decode_cache import DecodeCache
-    from tui_label.store import Store
-    from tui_label.trainer import data as tdata
-    from tui_label.trainer.engine import (
-        at_this_machine,
-        label_mode,
-        load_resumed_weights,
-        plan,
-        reopen,
-        resume_checkpoint,
-    )
-    from tui_label.trainer.models import build_model
-    from tui_label.runs.resume import run_to_resume
-    from tui_label.runs.writes import RunWriter
-
     check(opts)
     store = Store(opts.db, busy_timeout_ms=writes.busy_timeout_ms)
     try:
@@ -172,15 +170,7 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         if opts.resume is not None:  # checked here, before anything is written
             run = run_to_resume(store, opts.resume, joining=opts.node_rank > 0)
             resume = (run, resume_checkpoint(at_this_machine(run, opts.db)))
-        # The model's own errors (an unknown name, weights not downloadable) before a run
-        # exists; the ranks build it again (a resumed one from its checkpoint).
-        model = build_model(opts.model, len(names),
-                            pretrained=False if resume else opts.pretrained,
-                            weights_file=None if resume else opts.weights,
-                            freeze_backbone=opts.freeze_backbone, warn=lambda message: None)
-        if resume is not None:
-            load_resumed_weights(model, resume[1], resume[0])
-        del model
+        check_model(opts, len(names), resume)
         DecodeCache.open(opts.db, opts.size).close()  # one that cannot be: before a run exists
         writer = RunWriter(store, emitter, writes)
         run_id = None
@@ -190,20 +180,9 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         elif opts.node_rank == 0:
             run_id = reopen(store, writer, *resume)
         emitter.run_id = run_id
-        # Every rank reads the pixels the launcher decoded here, with all of this machine's
-        # cores (a rank waiting for another's decoding would time out its collectives).
-        with DecodeCache.open(opts.db, opts.size) as cache:
-            tdata.from_cache(cache, [(it.image_id, root / it.path) for it in items],
-                             workers=os.cpu_count() or 1,
-                             progress=lambda done, total, decoded: emitter.emit(
-                                 "preparing", done=done, total=total, decoded=decoded))
+        fill_cache(opts, root, items, emitter)
         emitter.close()  # the terminal is rank 0's from here
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_rank(opts)))
-        env.pop(RESUME_ENV, None)
-        if run_id is not None:
-            env[RUN_ID_ENV] = str(run_id)
-        if resume is not None:
-            env[RESUME_ENV] = "1"
+        env = rank_env(opts, run_id, resumed=resume is not None)
         code, stderr = run_torchrun(command(opts, emitter.mode), env, stopper)
         if code == 0 or run_id is None:
             return code
@@ -212,8 +191,40 @@ def launch(opts: TrainOptions, emitter: Emitter, stopper: Stopper, writes) -> in
         store.close()
 
 
-def _after_failure(store, writer, emitter: Emitter, run_id: int, code: int, stderr: str,
-                   stopper: Stopper) -> int:
+def check_model(opts: TrainOptions, num_classes: int, resume: tuple[dict, dict] | None) -> None:
+    """The model's own errors (an unknown name, weights not downloadable) before a run
+    exists; the ranks build it again (a resumed one from its checkpoint)."""
+    model = build_model(opts.model, num_classes,
+                        pretrained=False if resume else opts.pretrained,
+                        weights_file=None if resume else opts.weights,
+                        freeze_backbone=opts.freeze_backbone, warn=lambda message: None)
+    if resume is not None:
+        load_resumed_weights(model, resume[1], resume[0])
+
+
+def fill_cache(opts: TrainOptions, root, items: list[TrainingItem], emitter: Emitter) -> None:
+    """Decode the labeled images into the cache here, with all of this machine's cores: every
+    rank reads them (a rank waiting for another's decoding would time out its collectives)."""
+    with DecodeCache.open(opts.db, opts.size) as cache:
+        tdata.from_cache(cache, [(it.image_id, root / it.path) for it in items],
+                         workers=os.cpu_count() or 1,
+                         progress=lambda done, total, decoded: emitter.emit(
+                             "preparing", done=done, total=total, decoded=decoded))
+
+
+def rank_env(opts: TrainOptions, run_id: int | None, resumed: bool) -> dict[str, str]:
+    """The ranks' environment: their threads, the run's id, whether it goes on (resumed)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_rank(opts)))
+    env.pop(RESUME_ENV, None)
+    if run_id is not None:
+        env[RUN_ID_ENV] = str(run_id)
+    if resumed:
+        env[RESUME_ENV] = "1"
+    return env
+
+
+def _after_failure(store: Store, writer: RunWriter, emitter: Emitter, run_id: int, code: int,
+                   stderr: str, stopper: Stopper) -> int:
     """torchrun ended with an error: record why on the run, unless rank 0 already did."""
     run = store.run(run_id)
     if run["status"] == "cancelled" and stopper.requested:

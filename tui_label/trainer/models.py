@@ -40,7 +40,7 @@ class SmallCNN(nn.Module):
 
 
 def classification_models() -> list[str]:
-    import torchvision
+    import torchvision  # heavy: about a second; small-cnn runs never load it
 
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
@@ -63,7 +63,7 @@ def pretrained_state(name: str) -> dict:
         OSError: neither cached nor downloadable, or the cached file is damaged (one line that
             says where the cache file is).
     """
-    import torchvision
+    import torchvision  # heavy: about a second; small-cnn runs never load it
 
     weights = torchvision.models.get_model_weights(name).DEFAULT
     cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
@@ -154,7 +154,7 @@ def build_model(
             raise UsageError("small-cnn has no pretrained weights: use --no-pretrained")
         model: nn.Module = SmallCNN(num_classes)
     else:
-        import torchvision
+        import torchvision  # heavy: about a second; small-cnn runs never load it
 
         model = torchvision.models.get_model(name, weights=None)
         if pretrained is not False and weights_file is None:

@@ -1,11 +1,11 @@
 """Predictions: what a finished run's model thinks of every readable image of the store.
 
-At the end of a run (``engine``) and on demand (``tui-label predict``): class probabilities
+At the end of a run (``run``) and on demand (``tui-label predict``): class probabilities
 and penultimate-layer embeddings of every image whose file can be read, labeled or not,
 saved as a ``tui_label.assist.predictions.PredictionSet`` beside the run and as top-k rows in the
-store. Then out-of-sample probabilities of the labeled images (a cross-validated linear head
-on the embeddings, or K fine-tuned models with ``--folds K``) and the suspect labels they
-point at.
+store. Then out-of-sample probabilities of the labeled images (``oof``: a cross-validated
+linear head on the embeddings, or K fine-tuned models with ``--folds K``) and the suspect
+labels they point at.
 
 Events (see ``events.py``): ``predicting`` {done, total} (throttled), then ``predicted``
 {images, oof, suspects, seconds}.
@@ -24,50 +24,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from tui_label.media.decode_cache import DecodeCache
-from tui_label.errors import UsageError
-from tui_label.config.paths import runs_dir
 from tui_label.assist.predictions import PredictionSet, predictions_dir, top_k_rows
-from tui_label.store import Store, now_iso, unit_hash
-from tui_label.trainer import data as tdata
-from tui_label.trainer.engine import autocast_for, logits_of, pick_device
+from tui_label.config.paths import runs_dir
+from tui_label.errors import UsageError
+from tui_label.media.decode_cache import DecodeCache
 from tui_label.runs.events import Emitter
-from tui_label.trainer.models import build_model
-from tui_label.runs.options import TrainOptions
+from tui_label.store import Store, now_iso
+from tui_label.trainer import data as tdata
+from tui_label.trainer.checkpoint import RunModel, load_run_model, options_of_run
+from tui_label.trainer.device import autocast_for, logits_of, pick_device
+from tui_label.trainer.oof import given_oof, labeled_images, linear_oof, suspect_rows
 
 PROGRESS_INTERVAL_S = 0.5  # at most two predicting events a second
 DECODE_CHUNK = 1024  # images decoded at once: a million never sit in memory together
-OOF_FOLDS = 5  # folds of the linear head, fewer when a class has fewer labels
-
-
-# -- the run and its model ------------------------------------------------------------------
-
-
-@dataclass
-class RunModel:
-    """A finished run's model, checked against its run, ready to predict."""
-
-    run_id: int
-    model: nn.Module
-    checkpoint: Path
-    class_names: list[str]
-    opts: TrainOptions
-
-    @property
-    def size(self) -> int:
-        return self.opts.size
-
-
-def options_of_run(config: dict) -> TrainOptions:
-    """The ``TrainOptions`` a run was made with (from its stored config; fields added since
-    take their defaults, unknown keys are dropped)."""
-    known = {f for f in TrainOptions.__dataclass_fields__}
-    values = {k: v for k, v in config.items() if k in known}
-    for key in ("db", "root", "weights"):
-        if values.get(key) is not None:
-            values[key] = Path(values[key])
-    values.setdefault("db", Path(""))
-    return TrainOptions(**values)
 
 
 def choose_run(store: Store, run_id: int | None) -> dict:
@@ -90,41 +59,6 @@ def choose_run(store: Store, run_id: int | None) -> dict:
         raise UsageError(f"run {run_id} is {run['status']}, not finished: only a finished "
                          "run's model predicts")
     return run
-
-
-def load_run_model(run: dict, device: torch.device | str = "cpu") -> RunModel:
-    """The run's best checkpoint (its last when the best is gone), loaded and checked.
-
-    Raises:
-        UsageError: both checkpoints are gone, or the file cannot be read, or it is not this
-            run's model (another run's, a foreign file, damaged weights).
-    """
-    paths = [Path(p) for p in (run["best_checkpoint"], run["last_checkpoint"]) if p]
-    path = next((p for p in paths if p.is_file()), None)
-    if path is None:
-        named = paths[0] if paths else "none recorded"
-        raise UsageError(f"run {run['id']}'s checkpoint is gone ({named}): train again")
-    foreign = (f"run {run['id']}'s checkpoint {path} is not a tui-label checkpoint of this run "
-               "(damaged or replaced): train again")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unpickling, zip, EOF, OS errors: all "cannot be read"
-        raise UsageError(foreign) from None
-    if (not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict)
-            or ckpt.get("class_names") != run["class_names"]
-            or not isinstance(ckpt.get("config"), dict)
-            or ckpt["config"].get("model") != run["model"]):
-        raise UsageError(foreign)
-    opts = options_of_run(run["config"])
-    try:
-        model = build_model(run["model"], len(run["class_names"]), pretrained=False)
-        model.load_state_dict(ckpt["model"])
-    except UsageError:
-        raise
-    except Exception:  # missing or misshapen tensors
-        raise UsageError(foreign) from None
-    model = model.to(device).eval()
-    return RunModel(run["id"], model, path, list(run["class_names"]), opts)
 
 
 @dataclass
@@ -230,15 +164,6 @@ class Predictor:
         return np.concatenate(probs).astype(np.float32), np.concatenate(embeddings)
 
 
-@dataclass
-class Cached:
-    """Images the run already decoded at its size (no second decode): ``images[k]`` is image
-    ``ids[k]``."""
-
-    ids: list[int]
-    images: torch.Tensor | tdata.CachedImages
-
-
 class _Progress:
     """``predicting`` events, at most two a second, and always the last one. With ``shares``
     processes each predicting a share, this one's progress stands for all of them."""
@@ -257,8 +182,28 @@ class _Progress:
             self.emitter.emit("predicting", done=shown, total=self.total)
 
 
+class _Collected:
+    """Predicted blocks, put together in id order at the end."""
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.probs: list[np.ndarray] = []
+        self.embeddings: list[np.ndarray] = []
+
+    def add(self, ids: Sequence[int], predicted: tuple[np.ndarray, np.ndarray]) -> None:
+        self.ids.append(np.asarray(ids, dtype=np.int64))
+        self.probs.append(predicted[0])
+        self.embeddings.append(predicted[1])
+
+    def result(self) -> tuple[np.ndarray, ...]:
+        all_ids = np.concatenate(self.ids)
+        order = np.argsort(all_ids, kind="stable")
+        return (all_ids[order], np.concatenate(self.probs)[order],
+                np.concatenate(self.embeddings)[order])
+
+
 def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
-                   emitter: Emitter, *, cached: Sequence[Cached] = (),
+                   emitter: Emitter, *, cached: Sequence[tdata.Cached] = (),
                    workers: int | None = None,
                    check: Callable[[], None] = lambda: None,
                    share: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, ...]:
@@ -277,10 +222,7 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
     progress = _Progress(emitter, total, shares=n, mine=len(targets))
     emitter.emit("predicting", done=0, total=total)
     wanted = {image_id for image_id, _ in targets}
-    ids: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
-    embeddings: list[np.ndarray] = []
-    have: set[int] = set()
+    collected, have = _Collected(), set()
     for block in cached:
         keep = [k for k, image_id in enumerate(block.ids) if image_id in wanted]
         if not keep:
@@ -288,14 +230,10 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
         # (a subset of a streamed block stays streamed: never the whole share in memory)
         chosen = block.images if len(keep) == len(block.ids) else \
             tdata.subset(block.images, torch.tensor(keep))
-        p, e = predictor(chosen, check)
-        ids.append(np.asarray([block.ids[k] for k in keep], dtype=np.int64))
-        probs.append(p)
-        embeddings.append(e)
+        collected.add([block.ids[k] for k in keep], predictor(chosen, check))
         have.update(block.ids[k] for k in keep)
         progress.add(len(keep))
     rest = [(image_id, path) for image_id, path in targets if image_id not in have]
-    workers = workers or max(1, (os.cpu_count() or 2) - 1)
     if rest:
         # The rest through the decode cache too: the next prediction (a new run, or
         # ``tui-label predict``) decodes only what is new or changed.
@@ -305,100 +243,13 @@ def predict_images(predictor: Predictor, store: Store, root: Path, size: int,
                 chunk = rest[start:start + DECODE_CHUNK]
                 images, kept = tdata.from_cache(
                     cache, [(image_id, root / path) for image_id, path in chunk],
-                    workers=workers, check=check)
-                p, e = predictor(images, check)
-                ids.append(np.asarray([chunk[k][0] for k in kept], dtype=np.int64))
-                probs.append(p)
-                embeddings.append(e)
+                    workers=workers or max(1, (os.cpu_count() or 2) - 1), check=check)
+                collected.add([chunk[k][0] for k in kept], predictor(images, check))
                 progress.add(len(chunk))
-    if not ids:
+    if not collected.ids:
         empty_p, empty_e = predictor(torch.zeros((0, 3, size, size), dtype=torch.uint8))
         return np.zeros(0, np.int64), empty_p, empty_e
-    all_ids = np.concatenate(ids)
-    order = np.argsort(all_ids, kind="stable")
-    return all_ids[order], np.concatenate(probs)[order], np.concatenate(embeddings)[order]
-
-
-# -- out-of-sample probabilities and suspects -----------------------------------------------
-
-
-@dataclass
-class Labeled:
-    """The labeled images a run can judge: ``columns[k]`` is image ``ids[k]``'s label as the
-    run's column (labels of classes the run does not know are left out)."""
-
-    ids: np.ndarray
-    columns: np.ndarray
-    paths: list[str] = field(default_factory=list)
-
-
-def labeled_images(store: Store, class_ids: Sequence[int | None]) -> Labeled:
-    """The current labels of readable images, as the run's columns, by image id."""
-    column_of = {cid: k for k, cid in enumerate(class_ids) if cid is not None}
-    items = sorted((it for it in store.training_items() if it.class_id in column_of),
-                   key=lambda it: it.image_id)
-    return Labeled(np.asarray([it.image_id for it in items], dtype=np.int64),
-                   np.asarray([column_of[it.class_id] for it in items], dtype=np.int64),
-                   [it.path for it in items])
-
-
-def assign_folds(columns: np.ndarray, keys: Sequence[str], k: int) -> np.ndarray:
-    """A fold per labeled image, stratified by class and stable per image (the hash of its
-    path orders each class; classes continue where the previous one stopped, so small
-    classes do not all land in fold 0)."""
-    folds = np.zeros(len(columns), dtype=np.int64)
-    offset = 0
-    for column in np.unique(columns):
-        members = np.flatnonzero(columns == column)
-        ranked = sorted(members.tolist(), key=lambda i: unit_hash(keys[i]))
-        for rank, i in enumerate(ranked):
-            folds[i] = (offset + rank) % k
-        offset += len(ranked)
-    return folds
-
-
-def linear_oof(embeddings: np.ndarray, columns: np.ndarray, num_columns: int,
-               wanted_folds: int = OOF_FOLDS) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Out-of-sample probabilities from a cross-validated linear head on the embeddings.
-
-    Returns ``(keep, probs, reason)``: ``keep`` marks the images that got probabilities (a
-    class with a single label cannot be held out, so its image gets none), ``probs`` is
-    ``keep.sum() x num_columns``; ``reason`` says why there are none (fewer than two classes
-    with two labels), else None.
-    """
-    counts = np.bincount(columns, minlength=num_columns)
-    keep = counts[columns] >= 2 if len(columns) else np.zeros(0, dtype=bool)
-    present = np.flatnonzero(counts >= 2)
-    if len(present) < 2:
-        return (np.zeros(len(columns), dtype=bool), np.zeros((0, num_columns), np.float32),
-                "too few labels for out-of-sample probabilities: at least 2 classes need 2 "
-                "labels")
-    from tui_label.assist.live_head import fit_predict_oof  # scikit-learn: loaded only here
-
-    # At most ``wanted_folds``, fewer when a class has fewer labels (live_head.oof_folds).
-    probs = fit_predict_oof(np.asarray(embeddings[keep], dtype=np.float32), columns[keep],
-                            num_classes=num_columns, folds=wanted_folds)
-    return keep, np.asarray(probs, dtype=np.float32), None
-
-
-def suspect_rows(ids: np.ndarray, columns: np.ndarray, oof_probs: np.ndarray,
-                 class_ids: Sequence[int | None]) -> list[dict]:
-    """Rows for ``Store.save_suspects``: the labels the out-of-sample model doubts, ranked
-    (confident learning, through ``label_errors.rank_suspects``); pairs with a class gone are
-    left out."""
-    from tui_label.assist.suspects import rank_suspects
-
-    if len(ids) == 0:
-        return []
-    rows = rank_suspects(columns, oof_probs, ids, list(class_ids))
-    return [r for r in rows if r["given_class"] is not None and r["predicted_class"] is not None]
-
-
-def warm_up() -> None:
-    """Import scikit-learn (about 2 s) ahead of time: the engine calls this in a thread while
-    the run trains, so its predictions are not held up at the end."""
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.model_selection  # noqa: F401
+    return collected.result()
 
 
 # -- the whole step -------------------------------------------------------------------------
@@ -418,7 +269,8 @@ class Outcome:
 
 
 def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
-                device: torch.device, batch_size: int = 64, cached: Sequence[Cached] = (),
+                device: torch.device, batch_size: int = 64,
+                cached: Sequence[tdata.Cached] = (),
                 oof: tuple[np.ndarray, np.ndarray] | None = None,
                 check: Callable[[], None] = lambda: None,
                 write: Callable | None = None,
@@ -431,14 +283,14 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
 
     ``predicted``: ``predict_images``' ``(ids, probs, embeddings)`` made already (by the ranks
     of a run, each predicting its share), with ``as_of``, the time and last event id taken
-    before they began. ``write(what, fn, *args)`` performs each store write (the engine
+    before they began. ``write(what, fn, *args)`` performs each store write (the trainer
     retries a locked database); by default the write is called directly.
     """
     write = write or (lambda what, fn, *args, **kw: fn(*args, **kw))
     start = time.monotonic()
     # Taken before the labels are read: a label changed while we work is newer than the
     # predictions, so ``Store.suspects(open_only=True)`` drops its image.
-    stamp, through = as_of or (now_iso(), store.last_event_id())
+    as_of = as_of or (now_iso(), store.last_event_id())
     classes = class_map(store, run.class_names)
     labeled = labeled_images(store, classes.class_ids)
     if predicted is None:
@@ -447,44 +299,42 @@ def predict_run(store: Store, run: RunModel, root: Path, emitter: Emitter, *,
                                    check=check)
     ids, probs, embeddings = predicted
     result = PredictionSet(ids, probs, run.class_names, embeddings)
-    notes: list[str] = []
     rows = result.rows_of(labeled.ids)
     readable = rows >= 0  # a labeled file that cannot be read now has no embedding
-    labeled = Labeled(labeled.ids[readable], labeled.columns[readable],
-                      [p for p, ok in zip(labeled.paths, readable, strict=True) if ok])
-    rows = rows[readable]
+    labeled, rows = labeled.where(readable), rows[readable]
+    notes: list[str] = []
     if oof is not None:
-        oof_ids, oof_probs = oof
-        position = {image_id: k for k, image_id in enumerate(np.asarray(oof_ids).tolist())}
-        take = np.asarray([i in position for i in labeled.ids.tolist()], dtype=bool)
-        oof_ids = labeled.ids[take]
-        oof_columns = labeled.columns[take]
-        oof_probs = np.asarray(oof_probs, dtype=np.float32)[
-            [position[i] for i in oof_ids.tolist()]].reshape(len(oof_ids), len(run.class_names))
+        oof_ids, oof_columns, oof_probs = given_oof(labeled, oof, len(run.class_names))
     else:
         keep, oof_probs, reason = linear_oof(embeddings[rows], labeled.columns,
                                              len(run.class_names))
-        if reason:
-            notes.append(reason)
+        notes += [reason] if reason else []
         oof_ids, oof_columns = labeled.ids[keep], labeled.columns[keep]
     check()
     suspects = suspect_rows(oof_ids, oof_columns, oof_probs, classes.class_ids)
     result.oof_ids, result.oof_probs = oof_ids, oof_probs
     check()
-    run_dir = runs_dir(store.path.resolve()) / f"run-{run.run_id}"
-    result.save(predictions_dir(run_dir))
-    write("the out-of-sample predictions", store.save_predictions, run.run_id, "oof",
-          top_k_rows(oof_ids, oof_probs, classes.class_ids))
-    write("the suspect labels", store.save_suspects, run.run_id, suspects)
-    # The model's rows last: they make the run "predicted" (latest_predicted_run).
-    write("the predictions", store.save_predictions, run.run_id, "model",
-          top_k_rows(ids, probs, classes.class_ids))
-    write("the predictions' time", store.update_run, run.run_id, predicted_at=stamp,
-          predicted_through=through)
+    saved = _store(store, run.run_id, result, classes, suspects, as_of, write)
     seconds = time.monotonic() - start
     emitter.emit("predicted", images=len(ids), oof=len(oof_ids), suspects=len(suspects),
-                 seconds=seconds, predictions=str(predictions_dir(run_dir)))
+                 seconds=seconds, predictions=str(saved))
     return Outcome(run.run_id, len(ids), len(oof_ids), len(suspects), seconds, classes, notes)
+
+
+def _store(store: Store, run_id: int, result: PredictionSet, classes: ClassMap,
+           suspects: list[dict], as_of: tuple[str, int], write: Callable) -> Path:
+    """The arrays beside the run, then the rows (the model's last: they make the run
+    "predicted", ``latest_predicted_run``) and the time; returns the arrays' folder."""
+    folder = predictions_dir(runs_dir(store.path.resolve()) / f"run-{run_id}")
+    result.save(folder)
+    write("the out-of-sample predictions", store.save_predictions, run_id, "oof",
+          top_k_rows(result.oof_ids, result.oof_probs, classes.class_ids))
+    write("the suspect labels", store.save_suspects, run_id, suspects)
+    write("the predictions", store.save_predictions, run_id, "model",
+          top_k_rows(result.ids, result.probs, classes.class_ids))
+    write("the predictions' time", store.update_run, run_id, predicted_at=as_of[0],
+          predicted_through=as_of[1])
+    return folder
 
 
 def predict_command(db: Path, root: Path | None, run_id: int | None, device: str,
