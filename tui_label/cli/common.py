@@ -15,8 +15,9 @@ from tui_label.errors import UsageError
 from tui_label.runs.options import OptionField, option_field
 
 
-def dir_argument(f):
-    return click.argument("folder", metavar="[DIR]", required=False,
+def dir_argument(f, name: str = "folder"):
+    """The optional dataset folder ``[DIR]``, as the command's ``folder`` (or ``name``)."""
+    return click.argument(name, metavar="[DIR]", required=False,
                           type=click.Path(path_type=Path))(f)
 
 
@@ -51,8 +52,7 @@ def field_option(f: OptionField, help: str | None = None):
     """The click argument or option of one ``TrainOptions`` field (``help``: the command's own
     words for it)."""
     if f.spec.argument:
-        return click.argument(f.name, metavar="[DIR]", required=False,
-                              type=click.Path(path_type=Path))
+        return lambda command: dir_argument(command, f.name)
     show_default: bool | str = f.has_default and f.default is not None
     if f.spec.auto:
         show_default = f.spec.auto
