@@ -18,7 +18,7 @@ two runs, each on a fresh temporary database:
 
 Two clocks are reported:
 
-* ``painted``: the app's own ``LabelScreen.painted`` record (appended after the refresh that
+* ``painted``: the app's own ``LabelScreen.stage.painted`` record (appended after the refresh that
   followed showing the image).
 * ``frame``: measured by this script: the end of the first frame (``App._display``) whose
   compositor update rendered the image widget holding the new image. The headless driver
@@ -142,7 +142,8 @@ class Probe:
         show_image, show_message, display = view.show_image, view.show_message, app._display
 
         def hooked_show_image(decoded) -> None:
-            self._ids[id(decoded.image)] = (weakref.ref(decoded.image), screen.current.id)
+            current = screen.session.current
+            self._ids[id(decoded.image)] = (weakref.ref(decoded.image), current.id)
             show_image(decoded)
 
         def hooked_show_message(text: str) -> None:
@@ -170,7 +171,7 @@ class Probe:
 
     def painted_time(self, image_id: int, since: float) -> float | None:
         return _first_at_or_after(((p.image_id, p.painted_time)
-                                   for p in reversed(self.screen.painted)), image_id, since)
+                                   for p in reversed(self.screen.stage.painted)), image_id, since)
 
 
 def _first_at_or_after(newest_first, image_id: int, since: float) -> float | None:
@@ -230,18 +231,16 @@ class GcPauses:
 
 
 class LiveSpans:
-    """When the live head worked during the presses: its refits (fit_live on the worker
+    """When the live head worked during the presses: its refits (ModelLoop.refit on the worker
     thread, which waits for the head's process) and the application of each result on the UI
     thread (session.reorder). ``report`` splits the presses by what overlapped them."""
 
     def __init__(self, screen) -> None:
-        from tui_label.labeling import jobs as background
-
         self.fits: list[tuple[float, float]] = []
         self.applied: list[tuple[float, float]] = []
-        real_fit, real_reorder = background.fit_live, screen.session.reorder
+        real_fit, real_reorder = screen.loop.refit, screen.session.reorder
 
-        def fit_live(*args, **kwargs):
+        def refit(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return real_fit(*args, **kwargs)
@@ -255,7 +254,7 @@ class LiveSpans:
             finally:
                 self.applied.append((start, time.perf_counter()))
 
-        background.fit_live = fit_live
+        screen.loop.refit = refit
         screen.session.reorder = reorder
 
     def report(self, windows: list[tuple[float, float]]) -> None:
@@ -345,11 +344,10 @@ async def burst(pilot, probe: Probe, key: str, presses: int) -> dict:
     action_label = screen.action_label
 
     def hooked_action_label(class_id: int) -> None:
-        bells, before, when = probe.bells, screen.current, time.perf_counter()
+        bells, before, when = probe.bells, screen.session.current, time.perf_counter()
         action_label(class_id)
-        ok = probe.bells == bells
-        handled.append((before.id if ok else None,
-                        screen.current.id if ok and screen.current else None, when))
+        ok, after = probe.bells == bells, screen.session.current
+        handled.append((before.id if ok else None, after.id if ok and after else None, when))
 
     screen.action_label = hooked_action_label
     left = presses
@@ -423,7 +421,8 @@ async def run_one(root: Path, classes, key: str, renderer_name: str, mode: str, 
             async with app.run_test(size=SIZE) as pilot:
                 probe = Probe(app, serialise=not args.no_serialise)
                 screen = app.label_screen
-                await wait_until(lambda: screen.painted[0] if screen.painted else None,
+                painted = screen.stage.painted
+                await wait_until(lambda: painted[0] if painted else None,
                                  "first image")
                 if args.with_model:  # the model loads after the first image: wait for it
                     await wait_until(lambda: screen.session.model, "model")

@@ -23,7 +23,7 @@ async def wait_shown(pilot, screen: LabelScreen, index: int) -> None:
     for _ in range(500):
         queue = screen.session.queue
         item = queue[index] if index < len(queue) else None
-        if item is not None and screen.shown_id == item.id and screen.session.pos == index:
+        if item is not None and screen.stage.shown_id == item.id and screen.session.pos == index:
             return
         await pilot.pause(0.01)
     raise AssertionError(f"image {index} never shown")

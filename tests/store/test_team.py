@@ -232,7 +232,7 @@ def test_an_overlap_image_is_not_leased_and_stays_for_a_second_annotator(store: 
 
 async def test_the_screen_counts_other_labelers_work(store: Store, dataset: Path):
     from tui_label.tui.app import LabelApp
-    from tui_label.tui.screens.label import COUNTS_SECONDS
+    from tui_label.tui.screens.label_jobs import COUNTS_SECONDS
     from tui_label.tui.widgets.image_view import load_renderer
 
     assert COUNTS_SECONDS <= 2

@@ -132,7 +132,7 @@ async def test_keys_faster_than_rendering_label_only_what_was_on_screen(
         # Three quick keys while image 1 is still decoding: only image 0 gets a label.
         await pilot.press("2", "3", "1")
         assert labels_by_path(store) == {"img000.png": "dog"}
-        assert screen.session.pos == 1 and screen.shown_id is None
+        assert screen.session.pos == 1 and screen.stage.shown_id is None
         loader.gate("img001.png").set()
         await wait_shown(pilot, screen, 1)
         await pilot.press("3")
@@ -143,7 +143,7 @@ async def test_keys_faster_than_rendering_label_only_what_was_on_screen(
     # paint came before the write.
     assert [w[0] for w in writes] == [store.queue("all")[0].id, store.queue("all")[1].id]
     for image_id, written_at in writes:
-        before = [p for p in screen.painted if p.painted_time < written_at]
+        before = [p for p in screen.stage.painted if p.painted_time < written_at]
         assert before and before[-1].image_id == image_id
 
 
@@ -402,14 +402,14 @@ async def test_changed_file_is_decoded_again_after_a_rescan(store: Store, datase
         await wait_shown(pilot, screen, 1)
         first = screen.session.queue[0]
         Image.new("RGB", (64, 16), (255, 0, 0)).save(dataset / first.path)  # new pixels
-        screen._rescan()
+        screen.jobs.rescan()
         for _ in range(300):
             if store.image(first.id)["status"] == "unknown":
                 break
             await pilot.pause(0.01)
         await pilot.press("left")
         await wait_shown(pilot, screen, 0)
-        screen._flush_decodes()
+        screen.jobs.flush_decodes()
     row = store.image(first.id)
     assert (row["status"], row["width"], row["height"]) == ("ok", 64, 16)
 
@@ -475,9 +475,9 @@ async def test_redrawing_the_same_image_keeps_keys_working(store: Store, dataset
     async with app.run_test(size=SIZE) as pilot:
         screen = app.label_screen
         await wait_shown(pilot, screen, 0)
-        shown = screen.shown_id
+        shown = screen.stage.shown_id
         screen.show_current()  # the same image, drawn again
-        assert screen.shown_id == shown
+        assert screen.stage.shown_id == shown
         await pilot.press("2")
         await wait_shown(pilot, screen, 1)
     assert labels_by_path(store) == {"img000.png": "dog"}

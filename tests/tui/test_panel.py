@@ -47,10 +47,10 @@ async def test_train_from_panel_while_labeling(tmp_path: Path):
         while screen.training.state.status not in ("finished", "failed", "cancelled"):
             assert time.monotonic() < deadline, "training never finished"
             # Keep labeling at full speed: each key labels the shown image and advances.
-            if screen.training.state.status == "running" and screen.shown_id is not None:
-                shown = screen.shown_id
+            if screen.training.state.status == "running" and screen.stage.shown_id is not None:
+                shown = screen.stage.shown_id
                 await pilot.press("1")
-                if screen.shown_id != shown:
+                if screen.stage.shown_id != shown:
                     labeled_while_training.append(shown)
             await pilot.pause(0.2)
         state = screen.training.state

@@ -1,0 +1,99 @@
+"""The labeling screen's training routes: the panel, the trainer's events, the metrics, and
+what the model loop decides after a key's write.
+
+``TrainingRoutes`` passes what the training panel asks for to the ``TrainingController``, keeps
+the panel up to date, tells the ``ModelLoop`` when a run starts (auto-train counts from there),
+acts on its refit and auto-train decisions, and turns a confusion matrix cell into the order
+that lists its images. The screen's actions and message handlers call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.screen import Screen
+
+from tui_label.assist.loop import ModelLoop
+from tui_label.assist.model_view import ModelView
+from tui_label.core.orders import OrderChoice
+from tui_label.labeling.session import LabelSession
+from tui_label.runs.controller import TrainingController
+from tui_label.runs.state import RunState
+from tui_label.tui.screens.metrics import MetricsScreen
+from tui_label.tui.widgets.train_panel import TrainPanel
+
+
+class TrainingRoutes:
+    """Training for one labeling screen (``controller`` runs it)."""
+
+    def __init__(self, screen: Screen, controller: TrainingController, session: LabelSession,
+                 loop: ModelLoop, *, relayout: Callable[[], None]) -> None:
+        self.screen, self.controller, self.session, self.loop = screen, controller, session, loop
+        self._relayout = relayout  # the image area changed size: fit the image again
+
+    def panel(self) -> TrainPanel:
+        return self.screen.query_one(TrainPanel)
+
+    def toggle_panel(self) -> None:
+        panel = self.panel()
+        panel.display = not panel.display
+        if panel.display:
+            panel.show_state(self.controller.state, force=True)
+        self.screen.call_after_refresh(self._relayout)
+
+    def open_panel(self) -> TrainPanel:
+        panel = self.panel()
+        if not panel.display:
+            self.toggle_panel()
+        return panel
+
+    def start(self, settings: dict[str, str]) -> None:
+        """A run asked for by hand (the panel's start)."""
+        self.loop.training_started(self.session.labels_made)
+        self.controller.start(settings)
+
+    def labels_changed(self, *, refit: Callable[[ModelView, int], object]) -> None:
+        """After a key's write: ``refit(model, labels made)`` the live head (in a worker) or
+        start a run with the panel's settings, when the ``ModelLoop`` says enough labels are
+        new."""
+        made, model = self.session.labels_made, self.session.model
+        decision = self.loop.after_labels(made, model,
+                                          training_active=self.controller.state.active)
+        if decision.refit and model is not None:
+            refit(model, made)
+        if decision.train:
+            self.screen.notify(f"Auto-retrain: {self.loop.auto_train} new labels, starting a "
+                               "run.", timeout=3, markup=False)
+            self.controller.start(self.panel().settings())
+
+    def resume(self) -> None:
+        self.open_panel()
+        if self.controller.resume():
+            self.loop.training_started(self.session.labels_made)
+
+    def on_event(self, event: dict) -> bool:
+        """A trainer event; True when it brought new predictions (load them)."""
+        self.controller.on_event(event)
+        return event.get("event") in ("predicted", "finished")
+
+    def show_state(self, state: RunState) -> None:
+        panel = self.panel()
+        if panel.display:
+            panel.show_state(state)
+
+    def show_metrics(self, drill_down: Callable[[str, str], None]) -> None:
+        def chosen(cell: tuple[str, str] | None) -> None:
+            if cell is not None:
+                drill_down(*cell)
+
+        self.screen.app.push_screen(MetricsScreen(self.controller.state), chosen)
+
+    def confusion_order(self, true_class: str, predicted_class: str) -> OrderChoice | None:
+        """The order of a confusion matrix cell: images labeled ``true_class`` that the model
+        predicts as ``predicted_class``; None (and a notice) when a class is gone."""
+        ids = {row.name: row.id for row in self.session.store.classes()}
+        if true_class not in ids or predicted_class not in ids:
+            self.screen.notify("That class no longer exists.", severity="warning", timeout=4,
+                               markup=False)
+            return None
+        return OrderChoice("confusion", ids[true_class], ids[predicted_class])
