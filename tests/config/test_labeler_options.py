@@ -24,8 +24,8 @@ def started(monkeypatch) -> dict:
 
     def fake_run(self):
         screen = self.label_screen
-        seen.update(suggestions=screen.suggestions_allowed, live=screen.live_head_every,
-                    auto=screen.auto_train, order=screen.session.order.name)
+        seen.update(suggestions=screen.suggestions_allowed, live=screen.loop.live_head_every,
+                    auto=screen.loop.auto_train, order=screen.session.order.name)
 
     monkeypatch.setattr("tui_label.tui.app.LabelApp.run", fake_run)
     return seen
