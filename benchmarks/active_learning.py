@@ -153,6 +153,7 @@ class EngineRuns:
 
     def __init__(self, data: Digits, tmp: Path, size: int, epochs: int) -> None:
         from tui_label.config.settings import ClassSpec
+        from tui_label.core.orders import OrderChoice
         from tui_label.media.scan import scan
         from tui_label.store import Store
 
@@ -163,7 +164,7 @@ class EngineRuns:
         store.set_classes([ClassSpec(str(d), str(d)) for d in range(CLASSES)])
         store.sync_images(scan(SAMPLE_DATA))
         self.class_id = {c.name: c.id for c in store.classes()}
-        ids = {item.path: item.id for item in store.queue("all")}
+        ids = {item.path: item.id for item in OrderChoice("all").rank(store.queue_rows())}
         self.image_id = [ids[p] for p in data.paths]
         self.row_of = {image_id: row for row, image_id in enumerate(self.image_id)}
         store.close()

@@ -85,6 +85,7 @@ def save_photo(root: Path, i: int, photos: list[tuple[str, Image.Image]],
 
 def labeled_db(root: Path, db: Path) -> None:
     from tui_label.config.settings import ClassSpec
+    from tui_label.core.orders import OrderChoice
     from tui_label.media.scan import scan
     from tui_label.store import Store
 
@@ -94,7 +95,7 @@ def labeled_db(root: Path, db: Path) -> None:
     store.sync_images(scan(root))
     store.set_setting("root", str(root))
     ids = {c.name: c.id for c in store.classes()}
-    for item in store.queue("all"):
+    for item in OrderChoice("all").rank(store.queue_rows()):
         store.label(item.id, ids[item.path.split("/")[0]])
     store.close()
 

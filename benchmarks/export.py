@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 from tui_label.config.settings import ClassSpec
+from tui_label.core.times import now_iso
 from tui_label.media.scan import ScannedFile
-from tui_label.store import Store, now_iso
+from tui_label.store import Store
 
 CLASSES = [ClassSpec(f"class{i}", str(i)) for i in range(10)]
 

@@ -34,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import machine_line, print_table  # noqa: E402
 from tui_label.config.settings import ClassSpec  # noqa: E402
+from tui_label.core.times import now_iso
 from tui_label.dataio.importing import Importer, open_source  # noqa: E402
 from tui_label.media.scan import ScannedFile  # noqa: E402
-from tui_label.store import Store, classes_json, now_iso  # noqa: E402
+from tui_label.store import Store
+from tui_label.store.sql import classes_json  # noqa: E402
 
 CLASSES = [str(d) for d in range(10)]
 

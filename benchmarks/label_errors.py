@@ -72,6 +72,7 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     from tui_label.assist.predictions import PredictionSet, predictions_dir
     from tui_label.config.paths import runs_dir
     from tui_label.config.settings import ClassSpec
+    from tui_label.core.orders import OrderChoice
     from tui_label.media.scan import scan
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
@@ -82,7 +83,7 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     store.set_classes([ClassSpec(str(d), str(d)) for d in range(CLASSES)])
     store.sync_images(scan(SAMPLE_DATA))
     class_id = {c.name: c.id for c in store.classes()}
-    ids = {item.path: item.id for item in store.queue("all")}
+    ids = {item.path: item.id for item in OrderChoice("all").rank(store.queue_rows())}
     row_of = {ids[p]: row for row, p in enumerate(paths)}
     for row, p in enumerate(paths):
         store.label(ids[p], class_id[str(noisy[row])])

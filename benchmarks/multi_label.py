@@ -63,6 +63,7 @@ def main() -> None:
     import torch
 
     from tui_label.config.settings import ClassSpec
+    from tui_label.core.orders import OrderChoice
     from tui_label.media.decode_cache import DecodeCache
     from tui_label.media.scan import scan
     from tui_label.runs.events import Emitter
@@ -94,7 +95,7 @@ def main() -> None:
         store.sync_images(scan(root))
         store.set_multi_label()
         cls = {int(c.name): c.id for c in store.classes()}
-        ids = {i.path: i.id for i in store.queue("all")}
+        ids = {i.path: i.id for i in OrderChoice("all").rank(store.queue_rows())}
         for path, digits in labeled:
             store.label_set(ids[path], [cls[d] for d in digits])
         store.close()

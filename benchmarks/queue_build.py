@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from tui_label.config.settings import ClassSpec
+from tui_label.core.orders import OrderChoice
 from tui_label.media.scan import ScannedFile
 from tui_label.store import Store
 
@@ -39,7 +40,7 @@ def main() -> None:
         t1 = time.perf_counter()
         store.counts()
         t2 = time.perf_counter()
-        queue = store.queue("unlabeled")
+        queue = OrderChoice("unlabeled").rank(store.queue_rows())
         t3 = time.perf_counter()
         store.close()
         assert len(queue) == args.images

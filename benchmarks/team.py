@@ -31,9 +31,10 @@ from pathlib import Path
 from _common import add_machine_args, fmt_ms, p50_95_99, print_table, start
 
 from tui_label.config.settings import ClassSpec
+from tui_label.core.hashing import in_overlap
 from tui_label.labeling.session import LabelSession
 from tui_label.media.scan import ScannedFile
-from tui_label.store import Store, StoreWriteError, in_overlap
+from tui_label.store import Store, StoreWriteError
 
 
 def make_db(path: Path, images: int) -> None:

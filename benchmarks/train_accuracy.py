@@ -37,6 +37,7 @@ def main() -> None:
     import torch
 
     from tui_label.config.settings import ClassSpec
+    from tui_label.core.orders import OrderChoice
     from tui_label.media.decode_cache import DecodeCache
     from tui_label.media.scan import scan
     from tui_label.runs.events import Emitter
@@ -70,7 +71,7 @@ def main() -> None:
             store.set_classes([ClassSpec(str(d), str(d)) for d in range(10)])
             store.sync_images(scan(SAMPLE_DATA))
             cls = {c.name: c.id for c in store.classes()}
-            ids = {i.path: i.id for i in store.queue("all")}
+            ids = {i.path: i.id for i in OrderChoice("all").rank(store.queue_rows())}
             taken: dict[str, int] = {}
             for row in pool:
                 if taken.get(row["label"], 0) < limit:

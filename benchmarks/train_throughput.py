@@ -58,6 +58,7 @@ def make_photos(root: Path, count: int, side: int) -> None:
 
 def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, int, float]:
     from tui_label.config.settings import ClassSpec
+    from tui_label.core.orders import OrderChoice
     from tui_label.media.scan import scan
     from tui_label.runs.events import Emitter
     from tui_label.runs.options import TrainOptions
@@ -68,7 +69,7 @@ def run_engine(root: Path, db: Path, epochs: int, batch: int) -> tuple[float, in
     store.set_classes([ClassSpec(c, str(k + 1)) for k, c in enumerate(CLASSES)])
     store.sync_images(scan(root))
     ids = {c.name: c.id for c in store.classes()}
-    for item in store.queue("all"):
+    for item in OrderChoice("all").rank(store.queue_rows()):
         store.label(item.id, ids[item.path.split("/")[0]])
     store.close()
     out = io.StringIO()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.fake_model import save_run
+from tests.helpers.queue import queue_of
 from tui_label.assist.model_view import LiveProbs, ModelUnavailable, ModelView, run_predictions_dir
 from tui_label.config.settings import ClassSpec
 from tui_label.store import Store
@@ -162,7 +163,7 @@ def test_typical_order_runs_typiclust_through_the_runner(store: Store):
         return fn(*args)
 
     model = ModelView.load(store).with_runner(runner)
-    queue = [it.path for it in store.queue(OrderChoice("typical"), model=model)]
+    queue = [it.path for it in queue_of(store, OrderChoice("typical"), model=model)]
     assert ran == ["typical_rows"]
     assert sorted(queue) == [f"img{k:03d}.png" for k in range(1, 12)]  # unlabeled, once each
     assert queue.index("img011.png") > 1  # the outlier is not among the first picks

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tui_label.core import orders
-from tui_label.core.orders import OrderChoice, QueueRow
+from tui_label.core.orders import OrderChoice
+from tui_label.core.types import QueueRow
 from tui_label.errors import UsageError
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.queue import queue_of
 from tui_label.assist.predictions import (
     PredictionSet,
     entropy,
@@ -137,7 +138,7 @@ def test_top_k_rows_map_columns_to_class_ids():
 @pytest.fixture
 def model_store(store: Store) -> tuple[Store, int, list[int], dict[str, int]]:
     """The conftest store (12 images; cat, dog, bird) with a run and four labels."""
-    ids = [i.id for i in store.queue("all")]
+    ids = [i.id for i in queue_of(store, "all")]
     classes = {c.name: c.id for c in store.classes()}
     for image_id, name in zip(ids[:4], ["cat", "cat", "dog", "bird"], strict=True):
         store.label(image_id, classes[name])
@@ -236,7 +237,9 @@ def test_a_label_in_the_same_millisecond_as_the_predictions_is_newer(model_store
     """Regression (CI, Python 3.13): a label written in the millisecond the predictions were
     stored counted as older than the model. "Newer" is by event id, which never ties."""
     store, run_id, ids, classes = model_store
-    monkeypatch.setattr("tui_label.store.now_iso", lambda: "2026-01-01T00:00:00.000Z")
+    at = "2026-01-01T00:00:00.000Z"  # predictions and labels written in the same instant
+    monkeypatch.setattr("tui_label.store.predictions.now_iso", lambda: at)
+    monkeypatch.setattr("tui_label.store.labels.now_iso", lambda: at)
     store.save_suspects(run_id, [suspect_row(ids[3], 0, classes["bird"], classes["cat"])])
     store.save_predictions(run_id, "model", [])
     assert store.labels_since(store.run(run_id)) == 0
@@ -251,7 +254,7 @@ def test_old_predicted_runs_get_their_event_watermark_from_the_times(tmp_path: P
 
     from sqlite_utils import Database
 
-    from tui_label.store import MIGRATIONS, migrations
+    from tui_label.store.migrations import MIGRATIONS, migrations
 
     db = tmp_path / "v4.db"
     conn = sqlite3.connect(db)

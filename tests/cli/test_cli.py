@@ -24,6 +24,7 @@ from tests.helpers.cli import (
     without_root_powers,
 )
 from tests.helpers.data import SAMPLE_DATA, make_images
+from tests.helpers.queue import queue_of
 from tui_label.cli import main as cli
 from tui_label.config import paths
 from tui_label.config.settings import ClassSpec
@@ -101,7 +102,7 @@ def test_errors_never_touch_existing_labels(tmp_path: Path):
     store = Store(db)
     store.set_classes([ClassSpec("cat", "1")])
     store.sync_images(scan(data))
-    store.label(store.queue("all")[0].id, store.classes()[0].id)
+    store.label(queue_of(store, "all")[0].id, store.classes()[0].id)
     store.close()
     before, files = db_fingerprint(db), tree(tmp_path)
     for args in (
@@ -299,7 +300,7 @@ def test_full_disk_at_start_is_one_line_and_keeps_the_labels(tmp_path: Path, sma
     store = Store(db)
     store.set_classes([ClassSpec("cat", "1")])
     store.sync_images(scan(data))
-    store.label(store.queue("all")[0].id, store.classes()[0].id)
+    store.label(queue_of(store, "all")[0].id, store.classes()[0].id)
     store.close()
     _fill(small_disk, 36 * 1024)  # room for SQLite's shared memory, not for the new images
     before, files = db_fingerprint(db), tree(small_disk)

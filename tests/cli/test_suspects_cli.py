@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.cli import assert_usage_error, db_fingerprint
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.cli import main as cli
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
@@ -37,7 +38,7 @@ def predicted_db(tmp_path: Path, *, predicted: bool = True) -> tuple[Path, dict,
     store.set_classes([ClassSpec("cat", "1"), ClassSpec("=evil", "2")])
     store.sync_images(scan(data))
     classes = {c.name: c.id for c in store.classes()}
-    ids = {i.path: i.id for i in store.queue("all")}
+    ids = {i.path: i.id for i in queue_of(store, "all")}
     store.label(ids["=cat.png"], classes["=evil"])
     store.label(ids["img001.png"], classes["cat"])
     store.label(ids["img002.png"], classes["cat"])

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from tui_label.core import orders
-from tui_label.core.orders import ORDERS, OrderChoice, QueueItem, QueueRow
+from tui_label.core.orders import ORDERS, OrderChoice
+from tui_label.core.types import QueueItem, QueueRow
 from tui_label.errors import UsageError
 
 

@@ -21,6 +21,7 @@ from tests.helpers.cli import (
     without_root_powers,
 )
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.cli import main as cli
 from tui_label.config.settings import ClassSpec
 from tui_label.dataio import export
@@ -192,7 +193,7 @@ def test_export_neutralizes_hostile_names_in_csv_but_not_in_jsonl(tmp_path: Path
     store.set_classes([ClassSpec("+1", "1"), ClassSpec("\tdog", "2")])
     store.sync_images(scan(data))
     classes = store.classes()
-    for item, cls in zip(store.queue("all"), classes, strict=True):
+    for item, cls in zip(queue_of(store, "all"), classes, strict=True):
         store.label(item.id, cls.id)
     store.close()
     code, out, err = _exported(db)
@@ -229,7 +230,7 @@ def team_db(tmp_path: Path, *, splits: bool = True) -> tuple[Path, Path]:
     alice = Store(db, annotator="alice")
     alice.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")])
     alice.sync_images(scan(data))
-    ids = {item.path: item.id for item in alice.queue("all")}
+    ids = {item.path: item.id for item in queue_of(alice, "all")}
     cls = {c.name: c.id for c in alice.classes()}
     bob = Store(db, annotator="bob")
     alice.label(ids["img000.png"], cls["cat"])
@@ -296,7 +297,7 @@ def test_agreed_labels_only(tmp_path: Path):
     _, db = team_db(tmp_path)
     carol = Store(db, annotator="carol")  # a review settles a label: it is no one's rating
     cat = next(c.id for c in carol.classes() if c.name == "cat")
-    img005 = next(i.id for i in carol.queue("all") if i.path == "img005.png")
+    img005 = next(i.id for i in queue_of(carol, "all") if i.path == "img005.png")
     carol.add_event(img005, "label", cat, source="review")
     carol.close()
     assert _csv_rows(db, "--agreed") == [
@@ -419,7 +420,7 @@ def test_hf_layout_keeps_class_names_raw_and_adds_predictions_on_request(tmp_pat
     store = Store(db)
     store.set_classes([ClassSpec("=cmd", "1"), ClassSpec("dog", "2")])
     store.sync_images(scan(data))
-    for item, cls in zip(store.queue("all"), store.classes(), strict=True):
+    for item, cls in zip(queue_of(store, "all"), store.classes(), strict=True):
         store.label(item.id, cls.id)
     store.close()
     out = tmp_path / "hf"
@@ -512,7 +513,7 @@ def hostile_db(tmp_path: Path) -> tuple[Path, Path]:
     store.sync_images([ScannedFile(rel, 1, 1.0) for rel in files]
                       + [ScannedFile("../outside.png", 1, 1.0),
                          ScannedFile(str(tmp_path / "outside.png"), 1, 1.0)])
-    ids = {item.path: item.id for item in store.queue("all")}
+    ids = {item.path: item.id for item in queue_of(store, "all")}
     for rel, cls in zip(files, store.classes(), strict=True):
         store.label(ids[rel], cls.id)
     store.label(ids["../outside.png"], store.classes()[0].id)

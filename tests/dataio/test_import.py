@@ -15,11 +15,12 @@ from tests.helpers.cli import assert_usage_error, db_fingerprint, run_cli, tree
 from tests.helpers.data import make_images
 from tui_label.config.settings import ClassSpec
 from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ImageState
 from tui_label.dataio.importing import Importer, normalize_path, normalize_time, open_source
 from tui_label.errors import UsageError
 from tui_label.labeling.session import LabelSession
 from tui_label.media.scan import scan
-from tui_label.store import ImageState, Store
+from tui_label.store import Store
 
 
 def make_db(tmp_path: Path, labels: dict[str, str] | None = None,

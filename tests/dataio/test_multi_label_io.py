@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers.cli import assert_usage_error, db_fingerprint, run_cli, tree
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.dataio import stats as statistics
 from tui_label.media.scan import scan
@@ -23,7 +24,7 @@ CLASSES = [ClassSpec("cat", "1"), ClassSpec("dog", "2"), ClassSpec("bird", "3")]
 
 
 def _ids(store: Store) -> tuple[dict[str, int], dict[str, int]]:
-    return ({item.path: item.id for item in store.queue("all")},
+    return ({item.path: item.id for item in queue_of(store, "all")},
             {c.name: c.id for c in store.classes()})
 
 
@@ -104,7 +105,7 @@ def _sets(db: Path) -> dict[str, frozenset[str] | str]:
     try:
         names = {c.id: c.name for c in store.classes()}
         result = {}
-        for item in store.queue("all"):
+        for item in queue_of(store, "all"):
             state = store.current(item.id)
             if state.labeled:
                 result[item.path] = frozenset(names[c] for c in state.classes)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.cli import assert_usage_error, run_cli
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.core.keys import reserved_keys
 from tui_label.dataio import stats
@@ -241,7 +242,7 @@ def team_db(tmp_path: Path) -> Path:
     alice = stores["alice"]
     alice.set_classes([ClassSpec(CAT, "1"), ClassSpec(DOG, "2"), ClassSpec(BIRD, "3")])
     alice.sync_images(scan(data))
-    img = [i.id for i in alice.queue("all")]
+    img = [i.id for i in queue_of(alice, "all")]
     cat, dog, bird = (c.id for c in alice.classes())
     for i, c in zip(img[:4], (cat, cat, dog, bird), strict=True):
         alice.label(i, c, ms_on_screen=2000)

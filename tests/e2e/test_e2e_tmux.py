@@ -283,7 +283,7 @@ def test_two_labelers_in_two_panes_split_the_work(tmp_path: Path, tmux_factory):
     every label shown as saved is in the database."""
     import re
 
-    from tui_label.store import in_overlap
+    from tui_label.core.hashing import in_overlap
 
     data = tmp_path / "data"
     make_images(data, 40, size=(32, 24))

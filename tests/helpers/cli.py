@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
 from tui_label.store import Store
@@ -76,7 +77,7 @@ def labeled_db(tmp_path: Path) -> Path:
     store = Store(db, annotator="ann")
     store.set_classes([ClassSpec("cat", "1"), ClassSpec("dog", "2")])
     store.sync_images(scan(data))
-    ids = [i.id for i in store.queue("all")]
+    ids = [i.id for i in queue_of(store, "all")]
     store.label(ids[0], store.classes()[0].id)
     store.label(ids[1], store.classes()[1].id)
     store.skip(ids[2])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
 from tui_label.store import Store
@@ -37,7 +38,7 @@ def sample_store(db: Path, per_class: int) -> Store:
     store.sync_images(scan(SAMPLE_DATA))
     store.set_setting("root", str(SAMPLE_DATA.resolve()))
     class_ids = {c.name: c.id for c in store.classes()}
-    image_ids = {i.path: i.id for i in store.queue("all")}
+    image_ids = {i.path: i.id for i in queue_of(store, "all")}
     taken: dict[str, int] = {}
     with open(SAMPLE_DATA / "ground_truth.csv") as f:
         for row in csv.DictReader(f):

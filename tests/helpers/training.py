@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
 from tui_label.runs.events import Emitter
@@ -41,7 +42,7 @@ def label_where(store: Store, keep=lambda path: True) -> int:
     """Label each image (not yet labeled) whose path passes ``keep`` with its true class."""
     ids = {c.name: c.id for c in store.classes()}
     n = 0
-    for item in store.queue("all"):
+    for item in queue_of(store, "all"):
         if not store.current(item.id).labeled and keep(item.path):
             store.label(item.id, ids[item.path.split("/")[0]])
             n += 1

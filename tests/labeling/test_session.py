@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ImageState
 from tui_label.labeling.session import LabelSession
 from tui_label.media.scan import scan
-from tui_label.store import ImageState, Store, StoreWriteError
+from tui_label.store import Store, StoreWriteError
 
 
 def cls(session: LabelSession, name: str) -> int:

@@ -7,8 +7,9 @@ import pytest
 from tests.helpers.fake_model import save_run
 from tui_label.assist.model_view import ModelView, run_predictions_dir
 from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ImageState
 from tui_label.labeling.session import LabelSession
-from tui_label.store import ImageState, Store
+from tui_label.store import Store
 
 
 def cid(store: Store, name: str) -> int:

@@ -10,6 +10,7 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
 from tui_label.runs.metrics import Report, multi_label_report, report
@@ -194,7 +195,7 @@ async def test_a_run_started_from_the_panel_of_a_multi_label_database(tmp_path: 
     store = sample_store(tmp_path / "l.db", per_class=6)  # single labels: sets of one
     store.set_multi_label()
     digits = {c.name: c.id for c in store.classes()}
-    for item in store.queue("unlabeled")[:10]:
+    for item in queue_of(store, "unlabeled")[:10]:
         store.label_set(item.id, [digits["1"], digits["7"]])  # a few sets of two
     app = LabelApp(store, SAMPLE_DATA.resolve(), load_renderer("halfcell"), rescan=False)
     async with app.run_test(size=(160, 50)) as pilot:

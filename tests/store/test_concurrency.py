@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import ScannedFile
 from tui_label.store import Store
@@ -18,7 +19,7 @@ from tui_label.store import Store
 db, name, start, step, count = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 store = Store(db, annotator=name)
 classes = [c.id for c in store.classes()]
-ids = [i.id for i in store.queue("all")]
+ids = [r[0] for r in store.queue_rows()]
 print("ready", flush=True)
 sys.stdin.readline()  # start together
 for n in range(count):
@@ -91,5 +92,5 @@ def test_killed_labeler_loses_nothing_committed(tmp_path: Path):
     ).fetchone()[0]
     assert bad == 0
     # And the database takes new labels at once.
-    store.label(store.queue("all")[0].id, store.classes()[0].id)
+    store.label(queue_of(store, "all")[0].id, store.classes()[0].id)
     store.close()

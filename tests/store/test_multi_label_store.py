@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tui_label.store import MIGRATIONS, SCHEMA_VERSION, ImageState, Store, migrations
+from tests.helpers.queue import queue_of
+from tui_label.core.types import ImageState
+from tui_label.store import Store
+from tui_label.store.migrations import MIGRATIONS, SCHEMA_VERSION, migrations
 
 
 def ids(store: Store) -> dict[str, int]:
@@ -16,7 +19,7 @@ def ids(store: Store) -> dict[str, int]:
 
 
 def images(store: Store) -> list[int]:
-    return [it.id for it in store.queue("all")]
+    return [it.id for it in queue_of(store, "all")]
 
 
 def test_a_class_set_is_one_event_and_reads_back_as_the_state(store: Store):
@@ -137,5 +140,5 @@ def test_the_order_of_one_class_finds_the_sets_that_hold_it(store: Store):
     store.label_set(a, [c["cat"], c["dog"]])
     store.label_set(b, [c["dog"]])
     store.label(d, c["cat"])
-    assert [it.id for it in store.queue("class", c["cat"])] == [a, d]
-    assert [it.id for it in store.queue("class", c["dog"])] == [a, b]
+    assert [it.id for it in queue_of(store, "class", c["cat"])] == [a, d]
+    assert [it.id for it in queue_of(store, "class", c["dog"])] == [a, b]

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
+from tui_label.core.types import ImageState
 from tui_label.errors import UsageError
 from tui_label.media.scan import ScannedFile, scan
-from tui_label.store import SCHEMA_VERSION, ImageState, Store
+from tui_label.store import Store
+from tui_label.store.migrations import SCHEMA_VERSION
 
 
 def class_id(store: Store, name: str) -> int:
@@ -18,7 +21,7 @@ def class_id(store: Store, name: str) -> int:
 
 
 def first_id(store: Store) -> int:
-    return store.queue("all")[0].id
+    return queue_of(store, "all")[0].id
 
 
 def test_new_database_is_wal_with_schema_version(store: Store):
@@ -44,7 +47,7 @@ def test_database_from_newer_version_is_refused(tmp_path: Path):
 
 def test_schema_version_is_read_and_old_files_are_upgraded(tmp_path: Path):
     """A file of schema 2 (before the latest_events view) is migrated on open, labels kept."""
-    from tui_label.store import MIGRATIONS, migrations
+    from tui_label.store.migrations import MIGRATIONS, migrations
 
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
@@ -88,16 +91,16 @@ def test_sync_adds_marks_missing_and_brings_back(tmp_path: Path):
     a, b = ScannedFile("a.png", 10, 1.0), ScannedFile("b.png", 20, 2.0)
     first = store.sync_images([a, b])
     assert (first.added, first.missing) == (2, 0)
-    b_id = next(i.id for i in store.queue("all") if i.path == "b.png")
+    b_id = next(i.id for i in queue_of(store, "all") if i.path == "b.png")
     store.label(b_id, store.set_classes([ClassSpec("x", "1")])[0].id)
     gone = store.sync_images([a])
     assert gone.missing == 1
-    assert [i.path for i in store.queue("all")] == ["a.png"]
+    assert [i.path for i in queue_of(store, "all")] == ["a.png"]
     assert store.image(b_id)["status"] == "missing"
     assert store.current(b_id).action == "label"  # labels kept
     back = store.sync_images([a, b])
     assert back.returned == 1
-    assert [i.path for i in store.queue("all")] == ["a.png", "b.png"]
+    assert [i.path for i in queue_of(store, "all")] == ["a.png", "b.png"]
 
 
 def test_sync_resets_status_of_changed_files(tmp_path: Path):
@@ -152,7 +155,7 @@ def test_undo_of_first_label_clears(store: Store):
 
 
 def test_counts_per_class_and_skips(store: Store):
-    ids = [i.id for i in store.queue("all")]
+    ids = [i.id for i in queue_of(store, "all")]
     store.label(ids[0], class_id(store, "cat"))
     store.label(ids[1], class_id(store, "cat"))
     store.label(ids[2], class_id(store, "dog"))
@@ -163,16 +166,16 @@ def test_counts_per_class_and_skips(store: Store):
 
 
 def test_queue_orders(store: Store):
-    items = store.queue("all")
+    items = queue_of(store, "all")
     store.label(items[0].id, class_id(store, "cat"))
     store.skip(items[1].id)
-    unlabeled = store.queue("unlabeled")
+    unlabeled = queue_of(store, "unlabeled")
     assert [i.id for i in unlabeled[:10]] == [i.id for i in items[2:]]
     assert [i.id for i in unlabeled[-2:]] == [items[1].id, items[0].id]  # skipped, then labeled
-    assert [i.id for i in store.queue("skipped")] == [items[1].id]
-    assert [i.id for i in store.queue("class", class_id(store, "cat"))] == [items[0].id]
+    assert [i.id for i in queue_of(store, "skipped")] == [items[1].id]
+    assert [i.id for i in queue_of(store, "class", class_id(store, "cat"))] == [items[0].id]
     with pytest.raises(UsageError):
-        store.queue("sideways")
+        queue_of(store, "sideways")
 
 
 def test_set_classes_keeps_labels_of_dropped_class(store: Store):
@@ -187,7 +190,7 @@ def test_set_classes_keeps_labels_of_dropped_class(store: Store):
 
 
 def test_export_view_lists_current_labels(store: Store):
-    ids = [i.id for i in store.queue("all")]
+    ids = [i.id for i in queue_of(store, "all")]
     store.label(ids[0], class_id(store, "cat"))
     store.skip(ids[1])
     ev = store.label(ids[2], class_id(store, "dog"))
@@ -280,7 +283,7 @@ def test_busy_timeout_is_restored_after_the_block(store: Store):
 def test_full_disk_is_a_full_error_and_earlier_labels_survive(store: Store):
     from tui_label.store import StoreWriteError
 
-    ids = [i.id for i in store.queue("all")]
+    ids = [i.id for i in queue_of(store, "all")]
     cat = class_id(store, "cat")
     store.label(ids[0], cat)
     # SQLite's page limit gives the same SQLITE_FULL as a full file system.
@@ -312,7 +315,7 @@ def test_read_only_store_refuses_writes_and_creates_nothing(tmp_path: Path, stor
 
 
 def test_sqlite_errors_map_to_one_line_messages():
-    from tui_label.store import write_error
+    from tui_label.store.errors import write_error
 
     cases = {
         "database or disk is full": ("full", "disk is full"),
@@ -339,7 +342,7 @@ def test_record_decodes_binds_named_parameters(store: Store):
 
 
 def test_a_full_disk_while_opening_is_a_full_error():
-    from tui_label.store import write_error
+    from tui_label.store.errors import write_error
 
     exc = sqlite3.OperationalError("disk I/O error")
     exc.sqlite_errorcode = 10 | (19 << 8)  # SQLITE_IOERR_SHMSIZE

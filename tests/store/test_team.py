@@ -13,15 +13,20 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.data import make_images
+from tests.helpers.queue import queue_of
 from tui_label.cli import main as cli
 from tui_label.core import orders
+from tui_label.core.hashing import in_overlap
 from tui_label.core.orders import OrderChoice
+from tui_label.core.procs import HOST
+from tui_label.core.types import ImageState
 from tui_label.labeling.session import LabelSession
-from tui_label.store import HOST, SCHEMA_VERSION, ClaimRequest, ImageState, Store, in_overlap
+from tui_label.store import ClaimRequest, Store
+from tui_label.store.migrations import SCHEMA_VERSION
 
 
 def ids(store: Store) -> list[int]:
-    return [it.id for it in store.queue("all")]
+    return [it.id for it in queue_of(store, "all")]
 
 
 def cls(store: Store, name: str) -> int:
@@ -56,7 +61,7 @@ def session_of(store: Store, annotator: str, **kw) -> LabelSession:
 def test_migration_upgrades_a_schema_5_file(tmp_path: Path):
     from sqlite_utils import Database
 
-    from tui_label.store import MIGRATIONS, migrations
+    from tui_label.store.migrations import MIGRATIONS, migrations
 
     db = tmp_path / "five.db"
     conn = sqlite3.connect(db)
@@ -81,7 +86,7 @@ def test_migration_upgrades_a_schema_5_file(tmp_path: Path):
 
 def test_a_claim_leases_the_next_images_to_this_process(store: Store):
     all_ids = ids(store)
-    result = store.claim(ClaimRequest(store.queue("all"), 3, ttl=30))
+    result = store.claim(ClaimRequest(queue_of(store, "all"), 3, ttl=30))
     assert result.claimed == all_ids[:3] and result.taken == []
     rows = store.leases()
     assert [r["image_id"] for r in rows] == all_ids[:3]
@@ -91,7 +96,7 @@ def test_a_claim_leases_the_next_images_to_this_process(store: Store):
 
 def test_leases_are_renewed_and_released(store: Store):
     all_ids = ids(store)
-    store.claim(ClaimRequest(store.queue("all"), 3, ttl=5))
+    store.claim(ClaimRequest(queue_of(store, "all"), 3, ttl=5))
     first = {r["image_id"]: r["expires_at"] for r in store.leases()}
     held = store.renew_leases([all_ids[1], all_ids[2], all_ids[3]], ttl=60)
     assert held == all_ids[1:4]
@@ -105,25 +110,25 @@ def test_leases_are_renewed_and_released(store: Store):
 def test_someone_elses_lease_is_skipped_until_it_expires(store: Store):
     all_ids = ids(store)
     lease_for(store, all_ids[0], "bob", os.getppid(), expires_in=30)  # a live process
-    result = store.claim(ClaimRequest(store.queue("all"), 2))
+    result = store.claim(ClaimRequest(queue_of(store, "all"), 2))
     assert result.taken == [all_ids[0]] and result.claimed == all_ids[1:3]
     assert store.renew_leases([all_ids[0]], ttl=30) == []  # never taken over while held
     lease_for(store, all_ids[0], "bob", os.getppid(), expires_in=-1)  # lapsed
-    assert store.claim(ClaimRequest(store.queue("all"), 1)).claimed == [all_ids[0]]
+    assert store.claim(ClaimRequest(queue_of(store, "all"), 1)).claimed == [all_ids[0]]
     assert store.leases()[0]["annotator"] == "tester"
 
 
 def test_a_dead_processs_lease_is_free_at_once(store: Store):
     all_ids = ids(store)
     lease_for(store, all_ids[0], "bob", dead_pid(), expires_in=30)
-    assert store.claim(ClaimRequest(store.queue("all"), 1)).claimed == [all_ids[0]]
+    assert store.claim(ClaimRequest(queue_of(store, "all"), 1)).claimed == [all_ids[0]]
 
 
 def test_two_windows_of_one_annotator_split_the_work(store: Store):
     """Another process of the same person is someone else: its leases are skipped."""
     code = ("import sys; from tui_label.store import Store, ClaimRequest; "
             "s = Store(sys.argv[1], annotator='tester'); "
-            "print(s.claim(ClaimRequest(s.queue('all'), 2)).claimed, flush=True); "
+            "print(s.claim(ClaimRequest([r[:2] for r in s.queue_rows()], 2)).claimed, flush=True); "
             "sys.stdin.readline()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(store.path)], text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -194,7 +199,7 @@ def test_the_overlap_share_is_a_stable_fraction_of_paths():
 
 def test_an_overlap_image_goes_to_a_second_annotator_who_does_not_see_the_first_label(
         store: Store):
-    first = store.queue("all")[0]
+    first = queue_of(store, "all")[0]
     cat, dog = cls(store, "cat"), cls(store, "dog")
     alice = other(store, "alice")
     alice.label(first.id, cat)
@@ -270,7 +275,7 @@ def disagreeing(store: Store) -> tuple[int, int]:
 
 def test_the_disagreements_order_lists_images_annotators_disagree_on(store: Store):
     first, _ = disagreeing(store)
-    assert [it.id for it in store.queue("disagreements")] == [first]
+    assert [it.id for it in queue_of(store, "disagreements")] == [first]
     assert store.disagreement_count() == 1
     names = {c.id: c.name for c in store.classes()}
     assert [(who, sorted(names[c] for c in cs)) for who, cs in store.opinions(first)] == [
@@ -303,7 +308,7 @@ def test_a_review_settles_a_disagreement_for_everyone(store: Store):
                              "ORDER BY id DESC LIMIT 1").fetchone()
     assert row == ("rita", "review", bird)
     assert store.current(first) == ImageState.of("label", bird)
-    assert store.queue("disagreements") == [] and store.disagreement_count() == 0
+    assert queue_of(store, "disagreements") == [] and store.disagreement_count() == 0
     # In the overlap share too, the settled label is what everyone sees.
     alice = session_of(store, "alice", overlap=1.0)
     assert alice.state(first) == ImageState.of("label", bird)
@@ -314,7 +319,7 @@ def test_an_undone_review_reopens_the_disagreement(store: Store):
     rita = session_of(store, "rita", order=OrderChoice("disagreements"))
     rita.label(cls(store, "cat"))
     rita.undo()
-    assert [it.id for it in store.queue("disagreements")] == [first]
+    assert [it.id for it in queue_of(store, "disagreements")] == [first]
 
 
 # -- the option ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.helpers.queue import queue_of
 from tests.helpers.training import (
     make_db,
     opts_for,
@@ -62,7 +63,7 @@ def make_multi_db(folder: Path, per_set: int = 6, size: int = 16) -> tuple[Path,
     store.set_multi_label()
     ids = [c.id for c in store.classes()]
     by_name = {set_name(s): s for s in SETS}
-    for item in store.queue("all"):
+    for item in queue_of(store, "all"):
         store.label_set(item.id, [ids[k] for k in by_name[item.path.split("/")[0]]])
     store.close()
     return root, db
@@ -227,7 +228,7 @@ def test_too_few_multi_labels_is_a_clear_error(tmp_path):
     root, db = make_multi_db(tmp_path, per_set=1)
     store = Store(db)
     try:
-        for item in store.queue("all"):
+        for item in queue_of(store, "all"):
             store.label_set(item.id, [])  # every image: none of the classes
     finally:
         store.close()

@@ -16,6 +16,7 @@ import torch
 
 from tests.helpers.cli import assert_usage_error, db_fingerprint
 from tests.helpers.data import sample_store
+from tests.helpers.queue import queue_of
 from tests.helpers.training import (
     NAMES,
     decode_images,
@@ -90,7 +91,7 @@ def copy_run(digits: dict, folder: Path) -> Path:
 def image_ids(db: Path) -> list[int]:
     store = Store(db)
     try:
-        return sorted(i.id for i in store.queue("all"))
+        return sorted(i.id for i in queue_of(store, "all"))
     finally:
         store.close()
 
@@ -134,7 +135,7 @@ def test_prediction_arrays_cover_every_image(digits):
 def test_embeddings_and_probabilities_come_from_the_best_checkpoint(digits):
     store = Store(digits["db"])
     run = store.run(digits["run_id"])
-    paths = {i.id: i.path for i in store.queue("all")}
+    paths = {i.id: i.path for i in queue_of(store, "all")}
     store.close()
     model = checkpoint.load_run_model(run).model
     assert isinstance(model, torch.nn.Module) and not model.training

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.app import HOSTILE, labels_by_path, make_app, wait_shown
+from tests.helpers.queue import queue_of
 from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ImageState
 from tui_label.media.decode import Decoded, Prefetcher, decode_for_display
-from tui_label.store import ImageState, Store
+from tui_label.store import Store
 from tui_label.tui.app import LabelApp
 from tui_label.tui.screens.help import HelpScreen
 from tui_label.tui.screens.label import LabelScreen
@@ -141,7 +143,7 @@ async def test_keys_faster_than_rendering_label_only_what_was_on_screen(
             loader.gate(name).set()
     # Each label went to the image most recently painted when it was written, and that
     # paint came before the write.
-    assert [w[0] for w in writes] == [store.queue("all")[0].id, store.queue("all")[1].id]
+    assert [w[0] for w in writes] == [queue_of(store, "all")[0].id, queue_of(store, "all")[1].id]
     for image_id, written_at in writes:
         before = [p for p in screen.stage.painted if p.painted_time < written_at]
         assert before and before[-1].image_id == image_id

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.helpers.app import labels_by_path, make_app, wait_shown
+from tests.helpers.queue import queue_of
 from tui_label.config.labeler import load_config_settings
 from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ImageState
 from tui_label.labeling.session import LabelSession
 from tui_label.labeling.startup import prepare
-from tui_label.store import ImageState, Store
+from tui_label.store import Store
 from tui_label.tui.screens.help import HelpScreen
 from tui_label.tui.widgets.legend import Legend
 
@@ -128,4 +130,4 @@ async def test_keys_toggle_enter_saves_and_the_legend_marks_the_set(store: Store
         assert "add or remove cat" in str(app.screen.query_one("#help-keys").render())
     assert labels_by_path(store) == {"img000.png": "cat;bird", "img001.png": "dog",
                                      "img002.png": None}
-    assert store.current(store.queue("all")[2].id) == ImageState("label", frozenset())
+    assert store.current(queue_of(store, "all")[2].id) == ImageState("label", frozenset())

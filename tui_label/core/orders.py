@@ -1,7 +1,7 @@
 """The order registry: which images the labeler shows, and in what order.
 
 Each ``Order`` names itself, says how the picker shows it, whether it needs a model and a
-class, and ranks the images. ``store.queue``, ``--order``, the order picker and the status line
+class, and ranks the images. The session, ``--order``, the order picker and the status line
 all read ``ORDERS``: adding an order means adding one entry here.
 
 No SQL, no textual, no torch: an order ranks plain rows the store hands it.
@@ -14,23 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
+from tui_label.core.hashing import unit_hash
+from tui_label.core.types import QueueItem, QueueRow
 from tui_label.errors import UsageError
-
-
-class QueueItem(NamedTuple):  # a tuple: a queue of a million builds fast
-    id: int
-    path: str
-
-
-class QueueRow(NamedTuple):
-    """One image and its current state, as the store hands it to an order (path order)."""
-
-    id: int
-    path: str
-    action: str | None  # the latest event's action: 'label', 'skip', 'clear', or None
-    class_id: int | str | None  # its class, or a multi-label set as JSON (``[1,3]``)
 
 
 class NamedClass(Protocol):
@@ -117,8 +105,6 @@ def _is_unlabeled(row: Sequence) -> bool:
 def _random(rows: Sequence[QueueRow], class_id: int | None,
             model: ModelScores | None = None) -> list[QueueItem]:
     """Unlabeled, then skipped, then labeled, each shuffled by a stable hash of the path."""
-    from tui_label.store import unit_hash
-
     buckets: tuple[list, list, list] = ([], [], [])
     for r in rows:
         buckets[_STATE_RANK[r[2]]].append(r)

@@ -7,7 +7,7 @@ than 3 or 6 digits (``10:20:30.5``), which exports and other tools write.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 _FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.(\d+)")
 
@@ -24,3 +24,8 @@ def parse_iso(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def now_iso() -> str:
+    """Now in UTC, to the millisecond, as the database stores times (``...T10:20:30.123Z``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -234,7 +234,7 @@ def add_predictions(rows: list[dict], store) -> None:
         raise UsageError("no predictions yet: train a run (it predicts at its end) or run "
                          "tui-label predict")
     names = {c.id: c.name for c in store.classes()}
-    ids = dict(store.conn.execute("SELECT path, id FROM images"))
+    ids = store.image_ids()
     predicted = store.predictions(run["id"], "model")
     for row in rows:
         p = predicted.get(ids.get(row["path"]))

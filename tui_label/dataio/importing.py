@@ -34,9 +34,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tui_label.core.times import parse_iso
+from tui_label.core.types import ImageState
 from tui_label.errors import UsageError
 from tui_label.media.scan import scan
-from tui_label.core.times import parse_iso
 
 FORMATS = ("auto", "csv", "jsonl", "imagefolder", "tui-label")
 BATCH_SIZE = 5_000
@@ -376,8 +377,6 @@ class DatasetIndex:
     ``sets``, the label's set of class ids)."""
 
     def __init__(self, store, *, sets: bool = False) -> None:
-        from tui_label.store import ImageState
-
         self.ids: dict[str, int] = {}
         self.current: dict[int, int | frozenset[int] | None] = {}
         for image_id, path, action, class_id, classes in store.label_states():

@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from tui_label.core.orders import OrderChoice, QueueItem
+from tui_label.core.orders import OrderChoice
+from tui_label.core.types import Counts, QueueItem, SyncResult
 from tui_label.media.scan import scan
-from tui_label.store import Counts, Store, StoreWriteError, SyncResult
+from tui_label.store import Store, StoreWriteError
 
 LOCK_POLL_MS = 1000
 
@@ -82,7 +83,7 @@ def rank(db: Path, order: OrderChoice, model, *, annotator: str | None = None,
     ``annotator`` sees it with an ``overlap`` share."""
     store = Store(db, annotator=annotator)
     try:
-        return store.queue(order, model=model, overlap=overlap)
+        return order.rank(store.rows_for(order.order.source, overlap), model)
     finally:
         store.close()
 

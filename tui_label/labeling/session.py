@@ -13,20 +13,11 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from tui_label.core.hashing import in_overlap
+from tui_label.core.orders import OrderChoice
+from tui_label.core.types import ClassRow, Counts, ImageState, QueueItem, SyncResult
 from tui_label.errors import UsageError
-from tui_label.core.orders import OrderChoice, QueueItem
-from tui_label.store import (
-    ClaimRequest,
-    ClaimResult,
-    ClassRow,
-    Counts,
-    ImageState,
-    Store,
-    StoreWriteError,
-    SyncResult,
-    UndoConflict,
-    in_overlap,
-)
+from tui_label.store import ClaimRequest, ClaimResult, Store, StoreWriteError, UndoConflict
 
 if TYPE_CHECKING:
     from tui_label.assist.model_view import ModelView
@@ -142,7 +133,7 @@ class LabelSession:
         return Change(moved=True, notice=notice)
 
     def _build_queue(self, order: OrderChoice) -> list[QueueItem]:
-        return self.store.queue(order, model=self.model, overlap=self.overlap)
+        return order.rank(self.store.rows_for(order.order.source, self.overlap), self.model)
 
     @property
     def current(self) -> QueueItem | None:

@@ -22,12 +22,13 @@ from typing import Any, Protocol
 
 from textual.message import Message
 
-from tui_label.errors import UsageError
 from tui_label.config.paths import runs_dir
-from tui_label.store import Store, pid_alive
+from tui_label.core.procs import pid_alive
+from tui_label.errors import UsageError
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.resume import run_to_resume
 from tui_label.runs.state import RunState, trainer_command
+from tui_label.store import Store
 
 POLL_SECONDS = 1.0
 REAP_BUSY_MS = 100  # marking a dead run failed is best effort: never block the UI on a lock

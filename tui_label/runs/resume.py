@@ -11,9 +11,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from tui_label.core.procs import pid_alive
 from tui_label.errors import UsageError
-from tui_label.store import Store, pid_alive
 from tui_label.runs.options import PLACE_OPTIONS, TrainOptions, option_fields
+from tui_label.store import Store
 
 RESUMABLE = ("cancelled", "failed")
 

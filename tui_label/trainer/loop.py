@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from tui_label.core.types import TrainingItem
 from tui_label.media.decode_cache import DecodeCache
 from tui_label.runs.metrics import confusion_matrix, multi_label_report, report
-from tui_label.store import TrainingItem
 from tui_label.trainer import data as tdata
 from tui_label.trainer.checkpoint import restore_fit, rng_state, save_atomic
 from tui_label.trainer.context import Cancelled, NaNLoss, RunContext

@@ -10,9 +10,10 @@ from typing import NamedTuple
 
 import torch
 
+from tui_label.core.types import TrainingItem
 from tui_label.errors import UsageError
 from tui_label.runs.options import TrainOptions
-from tui_label.store import Store, TrainingItem
+from tui_label.store import Store
 
 
 class Plan(NamedTuple):

@@ -26,10 +26,11 @@ from torch import nn
 
 from tui_label.assist.predictions import PredictionSet, predictions_dir, top_k_rows
 from tui_label.config.paths import runs_dir
+from tui_label.core.times import now_iso
 from tui_label.errors import UsageError
 from tui_label.media.decode_cache import DecodeCache
 from tui_label.runs.events import Emitter
-from tui_label.store import Store, now_iso
+from tui_label.store import Store
 from tui_label.trainer import data as tdata
 from tui_label.trainer.checkpoint import RunModel, load_run_model, options_of_run
 from tui_label.trainer.device import autocast_for, logits_of, pick_device
@@ -46,12 +47,10 @@ def choose_run(store: Store, run_id: int | None) -> dict:
         UsageError: no such run, it did not finish, or no run has finished yet.
     """
     if run_id is None:
-        row = store.conn.execute(
-            "SELECT id FROM runs WHERE status = 'finished' ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
+        run_id = store.latest_finished_run_id()
+        if run_id is None:
             raise UsageError("no finished training run to predict with: train one first "
                              "(tui-label train, or t in the labeler)")
-        run_id = row[0]
     run = store.run(run_id)
     if run is None:
         raise UsageError(f"there is no run {run_id}")

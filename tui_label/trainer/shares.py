@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tui_label.store import now_iso
+from tui_label.core.times import now_iso
 from tui_label.trainer import data as tdata
 from tui_label.trainer import predict
 from tui_label.trainer.context import RunContext, prediction_problem

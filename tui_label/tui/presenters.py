@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from tui_label.core.orders import QueueItem
+from tui_label.core.types import ImageState, QueueItem
 from tui_label.labeling.session import LabelSession
-from tui_label.store import ImageState
 from tui_label.tui.widgets.status import StatusInfo
 from tui_label.tui.widgets.suggestions import review_text, suggestions_text, suspect_text
 

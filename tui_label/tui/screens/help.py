@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui_label.core.keys import BINDINGS
-from tui_label.store import ClassRow
+from tui_label.core.types import ClassRow
 
 KEYS_WIDTH = 12
 TEXT_WIDTH = 44  # the box's 64 columns less its border, padding, scrollbar and the keys

@@ -15,11 +15,12 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
-from tui_label.core.orders import OrderChoice, QueueItem
+from tui_label.core.orders import OrderChoice
+from tui_label.core.types import QueueItem, SyncResult
 from tui_label.labeling import jobs as background
 from tui_label.labeling.session import Change, LabelSession
 from tui_label.media.decode import Prefetcher
-from tui_label.store import Store, StoreWriteError, SyncResult
+from tui_label.store import Store, StoreWriteError
 from tui_label.tui.presenters import confusion_notice
 from tui_label.tui.quiet_gc import QuietGC
 from tui_label.tui.screens.messages import (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tui_label.store import Counts, SyncResult
+from tui_label.core.types import Counts, SyncResult
 
 
 @dataclass

@@ -11,7 +11,7 @@ from textual.widgets.option_list import Option
 
 from tui_label.core import orders
 from tui_label.core.orders import OrderChoice
-from tui_label.store import ClassRow
+from tui_label.core.types import ClassRow
 
 
 class OrderScreen(ModalScreen[OrderChoice | None]):

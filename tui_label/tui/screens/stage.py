@@ -17,7 +17,7 @@ from pathlib import Path
 
 from textual.screen import Screen
 
-from tui_label.core.orders import QueueItem
+from tui_label.core.types import QueueItem
 from tui_label.labeling.session import LabelSession
 from tui_label.media.decode import Decoded, Geometry, Prefetcher
 from tui_label.tui.screens.messages import ImageDecoded

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_label.store import ClassRow
+from tui_label.core.types import ClassRow
 
 
 class Legend(Static):

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from tui_label.store import Counts
+from tui_label.core.types import Counts
 
 
 @dataclass
