@@ -48,8 +48,8 @@ from _common import SAMPLE_DATA, add_machine_args, print_table, start  # noqa: E
 
 from tui_label.assist.live_head import DEFAULT_C  # noqa: E402
 from tui_label.assist.live_head import fit as fit_head  # noqa: E402
-from tui_label.assist.predictions import entropy, least_confidence, margin  # noqa: E402
 from tui_label.assist.typiclust import typical_first  # noqa: E402
+from tui_label.core.uncertainty import entropy, least_confidence, margin  # noqa: E402
 
 PER_ROUND = 20
 CLASSES = 10

@@ -126,16 +126,16 @@ def test_confusion_uses_out_of_sample_probabilities_first():
     assert ranked("confusion", FakeModel(PROBS), 2, 2) == [8]
 
 
-def test_typical_first_takes_unlabeled_images_with_embeddings(monkeypatch):
+def test_typical_first_takes_unlabeled_images_with_embeddings():
     emb = {i: [float(i), 0.0] for i in (1, 2, 3, 4, 7, 8)}
     seen = {}
 
-    def fake_typical(embeddings, labeled):
-        seen["rows"], seen["labeled"] = embeddings.shape[0], list(labeled)
-        return np.flatnonzero(~np.asarray(labeled))[::-1]  # pretend: reverse order
+    class Typical(FakeModel):
+        def typical_first(self, ids, labeled):
+            seen["rows"], seen["labeled"] = len(ids), list(labeled)
+            return np.flatnonzero(~np.asarray(labeled))[::-1]  # pretend: reverse order
 
-    monkeypatch.setattr(orders, "typical_order", fake_typical)
-    assert ranked("typical", FakeModel(PROBS, emb=emb)) == [4, 3, 2, 1, 5]
+    assert ranked("typical", Typical(PROBS, emb=emb)) == [4, 3, 2, 1, 5]
     assert seen == {"rows": 6, "labeled": [False, False, False, False, True, True]}
     assert ranked("typical", FakeModel(PROBS)) == [1, 2, 3, 4, 5]  # no embeddings: path order
 

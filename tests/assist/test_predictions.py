@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 
 from tests.helpers.queue import queue_of
-from tui_label.assist.predictions import (
-    PredictionSet,
-    entropy,
-    least_confidence,
-    margin,
-    predictions_dir,
-    top_k_rows,
-)
+from tui_label.assist.predictions import PredictionSet, predictions_dir, top_k_rows
+from tui_label.core.uncertainty import entropy, least_confidence, margin
 from tui_label.store import Store
 
 # -- the arrays beside a run ----------------------------------------------------------------

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tui_label.core.uncertainty import entropy, margin
+
 TOP_K = 5
 
 
@@ -92,28 +94,6 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-# -- uncertainty, per row ------------------------------------------------------------------
-
-
-def least_confidence(probs: np.ndarray) -> np.ndarray:
-    """1 - the top probability: higher is less sure."""
-    return 1.0 - np.max(probs, axis=1)
-
-
-def margin(probs: np.ndarray) -> np.ndarray:
-    """Top minus second probability: smaller is less sure."""
-    if probs.shape[1] < 2:
-        return np.ones(len(probs))
-    top2 = -np.partition(-np.asarray(probs, dtype=np.float64), 1, axis=1)[:, :2]
-    return top2[:, 0] - top2[:, 1]
-
-
-def entropy(probs: np.ndarray) -> np.ndarray:
-    """Shannon entropy in nats: higher is less sure."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
 
 
 def top_k_rows(ids: np.ndarray, probs: np.ndarray, class_ids: list[int | None],

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from tui_label.core.hashing import unit_hash
 from tui_label.core.types import QueueItem, QueueRow
+from tui_label.core.uncertainty import entropy, least_confidence, margin
 from tui_label.errors import UsageError
 
 
@@ -27,7 +28,8 @@ class NamedClass(Protocol):
 
 
 class ModelScores(Protocol):
-    """What a model-based order reads (see ``tui_label.assist.model_view``): the model's view of images.
+    """What a model-based order reads (see ``tui_label.assist.model_view``): the model's view
+    of images.
 
     ``probs(ids)`` gives an ``len(ids) x C`` array with a row of NaN for an image the model
     has not seen; ``column_classes[c]`` is today's class id of column ``c`` (None: a class
@@ -46,6 +48,12 @@ class ModelScores(Protocol):
         ...
 
     def embeddings(self, ids: Sequence[int]) -> Any: ...
+
+    def typical_first(self, ids: Sequence[int], labeled: Any) -> Any:
+        """Positions of the unlabeled ones of ``ids`` (all with embeddings; ``labeled`` a
+        mask), most typical first: TypiClust (``tui_label.assist.typiclust``), which a model
+        may run elsewhere (the labeler's: in the live head's process)."""
+        ...
 
 
 # ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
@@ -161,24 +169,6 @@ def _uncertainty(score: Callable[[Any], Any], descending: bool) -> Rank:
     return rank
 
 
-def _least_confidence(probs: Any) -> Any:
-    from tui_label.assist.predictions import least_confidence
-
-    return least_confidence(probs)
-
-
-def _margin(probs: Any) -> Any:
-    from tui_label.assist.predictions import margin
-
-    return margin(probs)
-
-
-def _entropy(probs: Any) -> Any:
-    from tui_label.assist.predictions import entropy
-
-    return entropy(probs)
-
-
 def _most_confident(rows: Sequence[QueueRow], class_id: int | None,
                     model: ModelScores | None = None) -> list[QueueItem]:
     assert model is not None
@@ -215,25 +205,10 @@ def _typical(rows: Sequence[QueueRow], class_id: int | None,
     has = ~np.isnan(emb).any(axis=1) if emb.size else np.zeros(len(rows), bool)
     unlabeled = np.array([_is_unlabeled(r) for r in rows], dtype=bool)
     index = np.flatnonzero(has)
-    # A model may run TypiClust elsewhere (the labeler: in the live head's process).
-    own = getattr(model, "typical_first", None)
-    picked = (own([rows[i][0] for i in index.tolist()], ~unlabeled[index]) if own is not None
-              else typical_order(emb[index], ~unlabeled[index]))
+    picked = model.typical_first([rows[i][0] for i in index.tolist()], ~unlabeled[index])
     first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
     rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
     return _items(first + rest)
-
-
-def typical_order(embeddings: Any, labeled: Any) -> Any:
-    """Positions of the unlabeled rows of ``embeddings``, most typical first.
-
-    TypiClust: ``tui_label.assist.typiclust.typical_first`` (it imports scikit-learn).
-    """
-    import numpy as np
-
-    from tui_label.assist.typiclust import typical_first
-
-    return np.asarray(typical_first(embeddings, labeled), dtype=np.int64)
 
 
 def _suspects(rows: Sequence[QueueRow], class_id: int | None,
@@ -292,11 +267,11 @@ ORDERS: dict[str, Order] = {
         Order("skipped", "Skipped only", _skipped),
         Order("class", "Labeled as {cls}", _of_class, needs_class=True),
         Order("random", "Random (seeded), unlabeled first", _random),
-        Order("least-confident", "Least confident first", _uncertainty(_least_confidence, True),
+        Order("least-confident", "Least confident first", _uncertainty(least_confidence, True),
               needs_model=True),
-        Order("margin", "Smallest margin first", _uncertainty(_margin, False),
+        Order("margin", "Smallest margin first", _uncertainty(margin, False),
               needs_model=True),
-        Order("entropy", "Highest entropy first", _uncertainty(_entropy, True),
+        Order("entropy", "Highest entropy first", _uncertainty(entropy, True),
               needs_model=True),
         Order("most-confident", "Most confident first (fast accepts)", _most_confident,
               needs_model=True),
