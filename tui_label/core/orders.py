@@ -50,10 +50,8 @@ class ModelScores(Protocol):
     def embeddings(self, ids: Sequence[int]) -> Any: ...
 
     def typical_first(self, ids: Sequence[int], labeled: Any) -> Any:
-        """Positions of the unlabeled ones of ``ids`` (all with embeddings; ``labeled`` a
-        mask), most typical first: TypiClust (``tui_label.assist.typiclust``), which a model
-        may run elsewhere (the labeler's: in the live head's process)."""
-        ...
+        """Positions of the unlabeled ones of ``ids`` (``labeled``: a mask), most typical
+        first: TypiClust, which the labeler's model runs in the live head's process."""
 
 
 # ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
