@@ -26,6 +26,17 @@ def parse_iso(text: str) -> datetime | None:
         return None
 
 
+def parse_utc(text: str) -> datetime | None:
+    """The time ``text`` names, in UTC (a time without a zone is taken as UTC), or None when it
+    is not one."""
+    when = parse_iso(text)
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
 def now_iso() -> str:
     """Now in UTC, to the millisecond, as the database stores times (``...T10:20:30.123Z``)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
