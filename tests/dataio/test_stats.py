@@ -437,7 +437,8 @@ async def test_help_lists_the_stats_key(tmp_path: Path, store: Store, dataset: P
 
 def test_active_time_under_a_minute_is_shown_rounded_down():
     """29.6 s of active time showed as "30s" beside a pace of "—" (a pace needs 30 s)."""
-    from tui_label.dataio.stats import MIN_ACTIVE_SECONDS, _duration
+    from tui_label.dataio.stats import MIN_ACTIVE_SECONDS
+    from tui_label.dataio.stats.render import _duration
 
     assert _duration(MIN_ACTIVE_SECONDS - 0.4) == "29s"
     assert _duration(MIN_ACTIVE_SECONDS) == "30s"

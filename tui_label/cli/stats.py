@@ -30,7 +30,7 @@ def stats(folder, db, fmt) -> None:
     Labels per minute count active time only: gaps of over 5 minutes between an annotator's
     events are breaks. Nothing is written to the database.
     """
-    from tui_label.dataio import stats as statistics
+    from tui_label.dataio import stats as statistics  # heavy: numpy
 
     db, _root = existing_db(folder, db)
     store = open_for_reading(db)
@@ -41,9 +41,11 @@ def stats(folder, db, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
+    from rich.console import Console  # heavy: rich, for the text only
+
+    from tui_label.dataio.stats.render import render  # heavy: rich
 
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=120)  # a file or a pipe: wide enough tables
-    console.print(statistics.render(result))
+    console.print(render(result))

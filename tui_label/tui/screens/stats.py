@@ -19,7 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from tui_label.dataio.stats import Stats, render
+from tui_label.dataio.stats import Stats
+from tui_label.dataio.stats.render import render
 from tui_label.labeling import jobs as background
 
 
