@@ -26,7 +26,7 @@ from wire import make_photos  # noqa: E402
 
 from tui_label.config.fidelity import LINKS  # noqa: E402
 from tui_label.media.decode import Geometry, decode_for_display  # noqa: E402
-from tui_label.terminal import sixel  # noqa: E402
+from tui_label.tui.renderers import sixel_encode  # noqa: E402
 
 GEOMETRY = Geometry(160, 44, cell=(10, 20), density=(10, 20))
 
@@ -41,12 +41,12 @@ def variants() -> dict[str, object]:
     slow = LINKS["slow"]
     return {
         "before: textual-image, 256 colours": textual_image_default,
-        "median filter only": lambda im: sixel.encode(im, merge=0, denoise=True),
-        "column merge 24 only": lambda im: sixel.encode(im, merge=24, denoise=False),
-        "median + merge 20": lambda im: sixel.encode(im, merge=20),
-        "default: median + merge 24": lambda im: sixel.encode(im),
-        "median + merge 32": lambda im: sixel.encode(im, merge=32),
-        "slow: 64 colours, median + merge 32": lambda im: sixel.encode(
+        "median filter only": lambda im: sixel_encode(im, merge=0, denoise=True),
+        "column merge 24 only": lambda im: sixel_encode(im, merge=24, denoise=False),
+        "median + merge 20": lambda im: sixel_encode(im, merge=20),
+        "default: median + merge 24": lambda im: sixel_encode(im),
+        "median + merge 32": lambda im: sixel_encode(im, merge=32),
+        "slow: 64 colours, median + merge 32": lambda im: sixel_encode(
             im, colors=slow.sixel_colors, merge=slow.sixel_merge),
     }
 

@@ -19,14 +19,15 @@ from tui_label.store import Store
 @pytest.fixture(autouse=True)
 def _no_labeler_left_running():
     """A pty test that fails before closing its app must not leave the labeler running; and
-    an app made in a test (``LabelApp`` installs ``tui_label.tui.widgets.sgr``'s line renderer,
-    for the process) leaves Textual's own renderer to the next test."""
+    an app made in a test (``LabelApp`` installs ``tui_label.tui.widgets.sgr``'s line renderer
+    through ``tui_label.tui.renderers``, for the process) leaves Textual's own renderer to the
+    next test."""
     yield
     from tests.helpers import pty_app
 
     pty_app.kill_leftovers()
-    if "tui_label.tui.widgets.sgr" in sys.modules:
-        sys.modules["tui_label.tui.widgets.sgr"].uninstall()
+    if "tui_label.tui.renderers" in sys.modules:
+        sys.modules["tui_label.tui.renderers"].uninstall_sgr()
 
 
 @pytest.fixture

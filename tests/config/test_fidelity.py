@@ -17,6 +17,7 @@ from tui_label.config.labeler import load_config_settings
 from tui_label.errors import UsageError
 from tui_label.media.decode import Geometry
 from tui_label.terminal import sixel
+from tui_label.tui.renderers import sixel_encode
 
 RASTER = re.compile(r'\x1bP[0-9;]*q"1;1;(\d+);(\d+)')
 REGISTER = re.compile(r"#(\d+);2;(\d+);(\d+);(\d+)")
@@ -78,7 +79,7 @@ def test_default_sixel_is_under_half_of_textual_images_bytes_and_looks_the_same(
     from textual_image._sixel import image_to_sixels
 
     before = image_to_sixels(photo, background=(0, 0, 0, 1.0))
-    now = sixel.encode(photo)
+    now = sixel_encode(photo)
     assert parse_sixel(now)[0] == photo.size == parse_sixel(before)[0]
     assert parse_sixel(now)[1] <= 256
     assert len(now) <= 0.5 * len(before)
@@ -88,8 +89,8 @@ def test_default_sixel_is_under_half_of_textual_images_bytes_and_looks_the_same(
 
 def test_slow_link_sixel_has_64_colours_and_fewer_bytes(photo):
     slow = LINKS["slow"]
-    default = sixel.encode(photo)
-    fewer = sixel.encode(photo, colors=slow.sixel_colors, merge=slow.sixel_merge)
+    default = sixel_encode(photo)
+    fewer = sixel_encode(photo, colors=slow.sixel_colors, merge=slow.sixel_merge)
     size, registers = parse_sixel(fewer)
     assert size == photo.size and registers <= 64
     assert len(fewer) < 0.8 * len(default)

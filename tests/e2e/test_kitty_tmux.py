@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.pty_app import HALF, make_photos
-from tui_label.terminal.kitty import PLACEHOLDER, TmuxCheck, parse_commands, tmux_placeholders
+from tui_label.terminal.kitty import parse_commands
+from tui_label.terminal.tmux import PLACEHOLDER, TmuxCheck, tmux_placeholders
 
 
 def tmux_version() -> tuple[int, int]:
@@ -175,9 +176,9 @@ def test_the_tmux_check_reads_passthrough_and_the_outer_terminal():
 
 
 def test_passthrough_wraps_each_escape_code_with_its_escs_doubled():
-    from tui_label.terminal import kitty
+    from tui_label.terminal import kitty, tmux
 
     place, delete = kitty.place(20, 3, 2), kitty.delete(20)
-    assert kitty.passthrough(place + delete) == b"".join(
+    assert tmux.passthrough(place + delete) == b"".join(
         b"\x1bPtmux;" + c.replace(b"\x1b", b"\x1b\x1b") + b"\x1b\\" for c in (place, delete))
-    assert kitty.passthrough(place).count(b"\x1b\x1b") == 2  # the APC's opening and end
+    assert tmux.passthrough(place).count(b"\x1b\x1b") == 2  # the APC's opening and end

@@ -145,7 +145,7 @@ def test_answering_terminal_is_reported_without_echoing_the_answers():
 
 
 def test_inside_tmux_the_report_follows_the_passthrough_check():
-    from tui_label.terminal.kitty import TmuxCheck
+    from tui_label.terminal.tmux import TmuxCheck
 
     env = {"TMUX": "/tmp/tmux-0/default,1,0"}
     tmux_da = parse_replies("\x1b[?62;22c\x1b[6;20;10t\x1bP>|tmux 3.3a\x1b\\\x1b[?62;22c", 2)

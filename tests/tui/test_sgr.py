@@ -11,6 +11,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from tui_label.tui import renderers
 from tui_label.tui.widgets import sgr
 from tui_label.tui.widgets.picture import halfcell_strips
 
@@ -71,7 +72,7 @@ def random_style(rng: random.Random) -> Style | None:
 
 
 def both(strip: Strip, console: Console) -> tuple[str, str]:
-    theirs = sgr._original_render(Strip(list(strip), strip.cell_length), console)
+    theirs = renderers.ORIGINAL_STRIP_RENDER(Strip(list(strip), strip.cell_length), console)
     ours = sgr.render_strip(Strip(list(strip), strip.cell_length), console)
     return theirs, ours
 
@@ -107,8 +108,8 @@ def test_a_photo_in_half_blocks_costs_fewer_bytes_and_looks_the_same():
 
 def test_install_puts_it_in_textuals_place_and_uninstall_takes_it_out():
     try:
-        sgr.install()
+        renderers.install_sgr()
         assert Strip.render is sgr.render_strip
     finally:
-        sgr.uninstall()
-    assert Strip.render is sgr._original_render
+        renderers.uninstall_sgr()
+    assert Strip.render is renderers.ORIGINAL_STRIP_RENDER

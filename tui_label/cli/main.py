@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__
 from tui_label.cli.cache import cache
+from tui_label.cli.doctor import doctor
 from tui_label.cli.export import export
 from tui_label.cli.import_ import import_labels
 from tui_label.cli.label import demo, label
@@ -19,7 +20,6 @@ from tui_label.cli.predict import predict, suspects
 from tui_label.cli.stats import stats
 from tui_label.cli.train import train
 from tui_label.errors import UsageError
-from tui_label.terminal.probe import doctor
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,5 @@
-"""``tui-label doctor``: what the terminal is, what it answers, and which renderer ``auto`` uses.
+"""What the terminal is, what it answers, and which renderer ``auto`` uses (``tui-label doctor``,
+tui_label/cli/doctor.py, prints ``report``).
 
 The labeler asks the same questions before Textual starts (``detect``), in two rounds:
 
@@ -27,10 +28,7 @@ import select
 import sys
 import time
 from dataclasses import dataclass
-
-import click
-
-from tui_label.cli.common import FiniteFloatRange
+from typing import Protocol
 
 KITTY_QUERY_ID = 31
 FIRST_ROUND = "\x1b[c"  # primary device attributes: the sentinel, answered by every terminal
@@ -231,10 +229,20 @@ def _show(value: object) -> str:
     return "(none)" if value in (None, "") else str(value)
 
 
-def in_tmux(renderer: str, why: str, tmux) -> tuple[str, str]:
-    """The labeler's choice inside tmux (``tmux``: ``tui_label.terminal.kitty.tmux_placeholders``'s
-    check): kitty graphics only as Unicode placeholders through passthrough, else half
-    blocks."""
+class PassthroughCheck(Protocol):
+    """The tmux check's verdict (``tui_label.terminal.tmux.TmuxCheck``)."""
+
+    @property
+    def usable(self) -> bool: ...
+
+    @property
+    def why(self) -> str: ...
+
+
+def in_tmux(renderer: str, why: str, tmux: PassthroughCheck | None) -> tuple[str, str]:
+    """The labeler's choice inside tmux (``tmux``: the check of
+    ``tui_label.terminal.tmux.tmux_placeholders``): kitty graphics only as Unicode
+    placeholders through passthrough, else half blocks."""
     if tmux is None or renderer not in ("kitty", "halfcell"):
         return renderer, why
     if tmux.usable:
@@ -244,7 +252,8 @@ def in_tmux(renderer: str, why: str, tmux) -> tuple[str, str]:
 
 
 def report(env: dict[str, str], stdin_tty: bool, stdout_tty: bool, size: str,
-           replies: Replies | None, timeout: float, tmux=None) -> list[str]:
+           replies: Replies | None, timeout: float,
+           tmux: PassthroughCheck | None = None) -> list[str]:
     """The lines ``doctor`` prints (``tmux``: the passthrough check, inside tmux)."""
     lines = [
         f"TERM: {_show(env.get('TERM'))}",
@@ -284,42 +293,3 @@ def report(env: dict[str, str], stdin_tty: bool, stdout_tty: bool, size: str,
     lines.append(f"renderer auto uses: {renderer} ({why})")
     lines += [f"warning: {w}" for w in warnings(env, replies, renderer)]
     return lines
-
-
-def _window_size(fd: int) -> str:
-    import fcntl
-    import struct
-    import termios
-
-    try:
-        rows, cols, width, height = struct.unpack(
-            "HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
-    except OSError:
-        return "(unknown)"
-    cell = f", cells {width // cols}x{height // rows} px" if width and height and cols and rows \
-        else ", no pixel size"
-    return f"{cols}x{rows}{cell}"
-
-
-@click.command()
-@click.option("--timeout", type=FiniteFloatRange(0.05, 10), default=PROBE_SECONDS,
-              show_default=True, help="Seconds to wait for the terminal's first answer (the "
-              "labeler waits as long); a terminal that answers gets a second round, its limit "
-              f"scaled to the round trip, at most {SECOND_ROUND_MAX:g} s.")
-def doctor(timeout: float) -> None:
-    """Show the terminal detected and which renderer auto will use, and why."""
-    env = dict(os.environ)
-    stdin_tty, stdout_tty = sys.stdin.isatty(), sys.stdout.isatty()
-    size = _window_size(sys.stdout.fileno()) if stdout_tty else "(not a terminal)"
-    replies = None
-    if stdin_tty and stdout_tty:
-        sys.stdout.flush()
-        replies = probe(sys.stdin.fileno(), sys.stdout.fileno(), timeout)
-    tmux = None
-    if env.get("TMUX"):
-        from tui_label.terminal.kitty import tmux_placeholders
-
-        tmux = tmux_placeholders(env)
-    for line in report(env, stdin_tty, stdout_tty, size, replies, timeout, tmux):
-        # answers are the terminal's words: never print control characters from them
-        click.echo("".join(c if c.isprintable() else "?" for c in line))

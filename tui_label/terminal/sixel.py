@@ -8,7 +8,7 @@ for each stretch of a colour. Photos at 256 colours have two or three colours in
 pixel count alone, is what makes a sixel image several hundred kilobytes.
 
 So before the bands are written (by textual-image's encoder, which already packs passes and
-run-length encodes):
+run-length encodes: called in tui_label/tui/renderers.py, ``sixel_encode``):
 
 * a 3x3 median filter removes the noise that costs bytes and shows nothing;
 * within each 6-pixel column of a band, a colour within ``merge`` (RGB distance) of one
@@ -16,7 +16,7 @@ run-length encodes):
   near-duplicates go.
 
 ``python benchmarks/sixel_bytes.py`` measures what each step saves on real photos.
-No textual.
+No textual, no textual-image.
 """
 
 from __future__ import annotations
@@ -64,10 +64,8 @@ def merge_band_columns(indexed: Image.Image, merge: float) -> Image.Image:
     return out
 
 
-def encode(image: Image.Image, *, colors: int = 256, merge: float = 24,
-           denoise: bool = True) -> str:
-    """The sixel sequence (``ESC P ... ESC \\``) for ``image``, drawn at its pixel size."""
-    from textual_image._sixel import SixelOptions, image_to_sixels  # no textual inside
-
-    indexed = merge_band_columns(quantize(image, colors, denoise), merge)
-    return image_to_sixels(indexed, SixelOptions(colors=colors))
+def reduced(image: Image.Image, *, colors: int = 256, merge: float = 24,
+            denoise: bool = True) -> Image.Image:
+    """``image`` ready for the sixel encoder: quantized (``quantize``), then its near-duplicate
+    colours merged in each band's columns (``merge_band_columns``)."""
+    return merge_band_columns(quantize(image, colors, denoise), merge)

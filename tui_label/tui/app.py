@@ -10,8 +10,8 @@ from tui_label.config.labeler import DEFAULTS
 from tui_label.core.orders import OrderChoice
 from tui_label.media.decode import Prefetcher
 from tui_label.store import Store
+from tui_label.tui import renderers
 from tui_label.tui.screens.label import LabelScreen
-from tui_label.tui.widgets import sgr
 from tui_label.tui.widgets.picture import Renderer
 
 
@@ -37,7 +37,7 @@ class LabelApp(App):
     ) -> None:
         # kitty graphics read the terminal's replies through their own driver
         super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
-        sgr.install()  # colour codes only where colours change: fewer bytes over SSH
+        renderers.install_sgr()  # colour codes only where colours change: fewer bytes over SSH
         self.store = store
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,

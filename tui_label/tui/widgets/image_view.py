@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,9 +15,18 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui_label.terminal.probe import Detection, detect
 from tui_label.config.fidelity import Fidelity
 from tui_label.media.decode import Decoded, Geometry
+from tui_label.terminal import kitty
+from tui_label.terminal.probe import Detection, detect
+from tui_label.terminal.tmux import tmux_placeholders
+from tui_label.tui import renderers
+from tui_label.tui.kitty_driver import KittyDriver
+from tui_label.tui.widgets.kitty_picture import (
+    KittyPicture,
+    KittyPlaceholderPicture,
+    prepare_tmux,
+)
 from tui_label.tui.widgets.picture import (
     HalfcellPicture,
     LibraryPicture,
@@ -32,8 +42,8 @@ def load_renderer(name: str, fidelity: Fidelity | None = None,
     """The renderer for ``name`` (auto, kitty, sixel, halfcell, unicode), its images within
     ``fidelity`` (``--link``, ``--max-pixels``).
 
-    ``auto`` asks the terminal (``tui_label.terminal.probe.detect``: two rounds, each with a time
-    limit, late answers discarded) unless ``detection`` is given. That is impossible once
+    ``auto`` asks the terminal (``tui_label.terminal.probe.detect``: two rounds, each with a
+    time limit, late answers discarded) unless ``detection`` is given. That is impossible once
     Textual owns the terminal: call this before ``App.run()``.
     """
     fidelity = fidelity or Fidelity()
@@ -43,82 +53,32 @@ def load_renderer(name: str, fidelity: Fidelity | None = None,
     return renderer
 
 
-def _import_textual_image(cell: tuple[int, int] | None):
-    """``textual_image.widget``, imported without the terminal queries it makes on import.
-
-    textual-image asks for sixel and kitty support when first imported, each with a 0.1 s
-    limit and echo back on afterwards: over a slow link the answers come later and reach
-    Textual as key presses, or the shell as stray characters. The answers ``detect`` got, or
-    the forced renderer, decide instead; the cell size is set from the pty or ``cell``.
-    """
-    import textual_image._terminal as terminal
-
-    if not hasattr(terminal.get_cell_size, "_result"):  # its cache: it never asks itself
-        size = _pty_cell_size() or cell or (10, 20)  # (10, 20): a VT340's, as textual-image
-        terminal.get_cell_size._result = terminal.CellSize(*size)  # type: ignore[attr-defined]
-
-    def no_query(*_args, **_kwargs):
-        raise terminal.TerminalError("not asked: tui_label.terminal.probe.detect asks")
-
-    asking = terminal.capture_terminal_response
-    terminal.capture_terminal_response = no_query  # bound by name when renderable imports
-    try:
-        from textual_image import widget
-    finally:
-        terminal.capture_terminal_response = asking
-    return widget
-
-
-def _pty_cell_size() -> tuple[int, int] | None:
-    """The cell size in pixels from the pty's window size, when the terminal sets it."""
-    import fcntl
-    import struct
-    import sys
-    import termios
-
-    try:
-        rows, cols, width, height = struct.unpack(
-            "HHHH", fcntl.ioctl(sys.__stdout__.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
-    except (OSError, AttributeError, ValueError):
-        return None
-    return (width // cols, height // rows) if width and height and cols and rows else None
-
-
-def _filtering_replies(widget_class, **kwargs):
+def _filtering_replies(widget_class: type[Widget], **kwargs: Any) -> partial:
     """The widget factory, with the driver whose input thread takes terminal replies out of
     the keys (device attributes, kitty graphics): an answer to the start-up probe that comes
     after its time limit is dropped, never read as a class key."""
-    from tui_label.tui.widgets.kitty_picture import KittyDriver
-
     factory = partial(widget_class, **kwargs)
     factory.driver_class = KittyDriver  # type: ignore[attr-defined]  # read by LabelApp
     return factory
 
 
 def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -> Renderer:
-    from textual_image._terminal import get_cell_size
-
     # auto asks; so does sixel (the largest image the terminal draws) and kitty without a
     # cell size from the pty
-    if detection is None and (name in ("auto", "sixel") or (name == "kitty"
-                                                             and _pty_cell_size() is None)):
+    if detection is None and (name in ("auto", "sixel") or (
+            name == "kitty" and renderers.pty_cell_size() is None)):
         detection = detect()
     auto = name == "auto"
     if auto:
         name = detection.renderer
     replies = detection.replies if detection is not None else None
-    ti = _import_textual_image(replies.cell_size if replies is not None else None)
-    cell = get_cell_size()
+    ti = renderers.load_textual_image(replies.cell_size if replies is not None else None)
+    cell = renderers.cell_size()
     if os.environ.get("TMUX") and (name == "kitty" or (auto and name == "halfcell")):
         # Inside tmux: kitty graphics only as Unicode placeholders through passthrough
         # (direct placements do not get through), else half blocks
-        from tui_label.terminal.kitty import tmux_placeholders
-
         if tmux_placeholders(dict(os.environ)).usable:
-            from tui_label.tui.widgets.kitty_picture import KittyPlaceholderPicture, prepare_tmux
-
-            return Renderer("kitty", KittyPlaceholderPicture, prepare_tmux,
-                            (cell.width, cell.height))
+            return Renderer("kitty", KittyPlaceholderPicture, prepare_tmux, cell)
         name = "halfcell"
     if name == "halfcell":
         return Renderer("halfcell", _filtering_replies(HalfcellPicture),
@@ -126,24 +86,14 @@ def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -
                         fidelity)
     if name == "sixel":
         return Renderer("sixel", _filtering_replies(SixelPicture, fidelity=fidelity),
-                        partial(sixel_data, fidelity=fidelity), (cell.width, cell.height),
+                        partial(sixel_data, fidelity=fidelity), cell,
                         fidelity, max_size=replies.sixel_max if replies is not None else None)
     if name == "kitty":
         # our own: direct placements (kitty before 0.28 too) and images uploaded ahead
-        from tui_label.terminal.kitty import prepare as kitty_prepare
-        from tui_label.tui.widgets.kitty_picture import KittyPicture
-
-        return Renderer("kitty", KittyPicture, kitty_prepare, (cell.width, cell.height))
+        return Renderer("kitty", KittyPicture, kitty.prepare, cell)
     if name == "unicode":
         return Renderer("unicode", LibraryPicture(ti.UnicodeImage), None, (1, 1))
     raise ValueError(f"unknown renderer {name!r}")
-
-
-def terminal_cell_size() -> tuple[int, int]:
-    from textual_image._terminal import get_cell_size
-
-    size = get_cell_size()
-    return size.width, size.height
 
 
 class ImageView(Widget):
@@ -159,7 +109,7 @@ class ImageView(Widget):
     def __init__(self, renderer: Renderer, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._renderer = renderer
-        self._cell = terminal_cell_size()
+        self._cell = renderers.cell_size()
         self._density = renderer.density
 
     def compose(self) -> ComposeResult:

@@ -4,164 +4,33 @@ The image area is blank cells; the placement (``a=p`` at the cursor, sized in ce
 written inside the frame that draws the area, as ``SixelPicture`` injects its sixel data. No
 Unicode placeholders, so kitty before 0.28 draws it too.
 
-Uploads go through one ``tui_label.terminal.kitty.Uploader`` per app, which writes through Textual's
-writer thread (so they keep their order with the frames) and paces them on the terminal's
-answers to ``CSI c``. Those answers, and kitty's own replies, arrive on stdin: ``KittyDriver``
-takes them out of the input before Textual's parser would turn them into key presses.
+Uploads go through one ``tui_label.terminal.kitty.Uploader`` per app, which writes through
+Textual's writer thread (so they keep their order with the frames) and paces them on the
+terminal's answers to ``CSI c``. Those answers, and kitty's own replies, arrive on stdin:
+``KittyDriver`` (tui/kitty_driver.py) takes them out of the input before Textual's parser would
+turn them into key presses. Inside tmux: ``KittyPlaceholderPicture`` (``tui_label.terminal.tmux``).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import selectors
-import signal
 import threading
-import time
-from codecs import getincrementaldecoder
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image as PILImage
 from rich.color import Color, ColorTriplet, ColorType
 from rich.control import Control
 from rich.segment import Segment
 from rich.style import Style
-from textual._loop import loop_last
-from textual._parser import ParseError
-from textual._xterm_parser import XTermParser
 from textual.dom import NoScreen
-from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui_label.terminal import kitty
-
-HOLD_S = 0.15  # a lone ESC held back this long is passed on (it was the Escape key)
-
-
-class ReplyParser(XTermParser):
-    """Textual's input parser, minus the terminal's graphics and device attribute replies,
-    which go to ``sink`` instead (on the input thread)."""
-
-    def __init__(self, sink: Callable[[kitty.Reply], None], debug: bool = False,
-                 on_input: Callable[[], None] = lambda: None) -> None:
-        self._filter = kitty.ReplyFilter()
-        self._sink = sink
-        self._on_input = on_input
-        super().__init__(debug)
-
-    def feed(self, data: str):  # type: ignore[override]
-        if not data:  # end of input
-            held = self._filter.flush()
-            if held:
-                yield from super().feed(held)
-            yield from super().feed("")
-            return
-        text, replies = self._filter.feed(data)
-        if text:
-            self._on_input()  # before the replies: a key's placement should not wait
-        for reply in replies:
-            self._sink(reply)
-        if text:
-            yield from super().feed(text)
-
-    def tick(self):  # type: ignore[override]
-        since = self._filter.held_since
-        if since is not None and time.monotonic() - since > HOLD_S:
-            yield from super().feed(self._filter.flush())
-        yield from super().tick()
-
-
-def hang_up() -> None:
-    """The terminal is gone: end this process as the kernel does when a terminal hangs up
-    (and under ``nohup``, which ignores that signal, end it all the same)."""
-    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
-        os._exit(128 + signal.SIGHUP)
-    os.kill(os.getpid(), signal.SIGHUP)
-
-
-class KittyDriver(LinuxDriver):
-    """Linux driver whose input thread filters replies out (see ``ReplyParser``).
-
-    ``reply_sink`` is set by the picture once mounted; replies before that are dropped.
-    """
-
-    reply_sink: Callable[[kitty.Reply], None] | None = None
-    input_seen: Callable[[], None] | None = None  # a key (or other input) was read
-
-    def _reply(self, reply: kitty.Reply) -> None:
-        if self.reply_sink is not None:
-            self.reply_sink(reply)
-
-    def _input(self) -> None:
-        if self.input_seen is not None:
-            self.input_seen()
-
-    def run_input_thread(self) -> None:
-        # Textual 8's LinuxDriver.run_input_thread with ReplyParser in place of XTermParser,
-        # and a terminal that is gone (end of file, or EIO: its pty's other side closed) is a
-        # hangup: Textual would poll the dead descriptor in a busy loop, a core at 100% for
-        # as long as nobody kills it. Every label is already committed.
-        selector = selectors.SelectSelector()
-        selector.register(self.fileno, selectors.EVENT_READ)
-        fileno = self.fileno
-        parser = ReplyParser(self._reply, self._debug, self._input)
-        feed, tick = parser.feed, parser.tick
-        decode = getincrementaldecoder("utf-8")().decode
-
-        def process_selector_events(selector_events, final: bool = False) -> None:
-            for last, (_key, mask) in loop_last(selector_events):
-                if mask & selectors.EVENT_READ:
-                    try:
-                        raw = os.read(fileno, 1024 * 4)
-                    except OSError:
-                        raw = b""
-                    if not raw and not final:
-                        hang_up()
-                        return
-                    unicode_data = decode(raw, final=final and last)
-                    if not unicode_data:
-                        break
-                    for event in feed(unicode_data):
-                        self.process_message(event)
-            for event in tick():
-                self.process_message(event)
-
-        try:
-            while not self.exit_event.is_set():
-                process_selector_events(selector.select(0.1))
-            selector.unregister(self.fileno)
-            process_selector_events(selector.select(0.1), final=True)
-        finally:
-            selector.close()
-            try:
-                for _event in feed(""):
-                    pass
-            except (EOFError, ParseError):
-                pass
-
-
-def uploader_for(app: Any) -> kitty.Uploader:
-    """The app's one uploader, writing through its driver."""
-    found = getattr(app, "_kitty_uploader", None)
-    if found is None:
-        driver = app._driver  # noqa: SLF001 (Textual has no public handle on it)
-
-        def write(data: bytes) -> None:
-            if app._driver is not None:  # noqa: SLF001
-                app._driver.write(data.decode("ascii"))  # noqa: SLF001
-
-        found = kitty.Uploader(write)
-        if isinstance(driver, KittyDriver):
-            driver.reply_sink = found.on_reply
-            driver.input_seen = found.hold
-        app._kitty_uploader = found
-    return found
+from tui_label.terminal import kitty, tmux
+from tui_label.tui.kitty_driver import KittyDriver, uploader_for
 
 
 class KittyPicture(Widget):
@@ -312,7 +181,7 @@ def prepare_tmux(image: PILImage.Image) -> TmuxImage:
     not know the terminal takes 24-bit colour)."""
     with _tmux_ids_lock:
         image_id = next(_tmux_ids)
-    return TmuxImage(image_id, kitty.passthrough(kitty.transmit(image_id, image, quiet=2)))
+    return TmuxImage(image_id, tmux.passthrough(kitty.transmit(image_id, image, quiet=2)))
 
 
 def _id_colour(image_id: int) -> Color:
@@ -326,7 +195,7 @@ class KittyPlaceholderPicture(Widget):
     """Kitty graphics inside tmux: the image is uploaded through tmux's passthrough with a
     virtual placement, and drawn where its Unicode placeholder cells are (tmux keeps them
     like any text). Needs ``allow-passthrough on`` and a terminal that draws placeholders
-    (kitty 0.28+, Ghostty): ``kitty.tmux_placeholders`` checks both."""
+    (kitty 0.28+, Ghostty): ``tmux.tmux_placeholders`` checks both."""
 
     DEFAULT_CSS = "KittyPlaceholderPicture { width: auto; height: auto; }"
     driver_class = KittyDriver
@@ -345,13 +214,13 @@ class KittyPlaceholderPicture(Widget):
 
     def on_unmount(self) -> None:
         if self._shown is not None:
-            self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+            self._write(tmux.passthrough(kitty.delete(self._shown.image_id, free=True)))
 
     def show(self, image: PILImage.Image, prepared: TmuxImage) -> None:
         self.image = image
         if self._shown is not prepared:
             if self._shown is not None:
-                self._write(kitty.passthrough(kitty.delete(self._shown.image_id, free=True)))
+                self._write(tmux.passthrough(kitty.delete(self._shown.image_id, free=True)))
             self._write(prepared.upload)
             self._shown, self._placed = prepared, None
         self.refresh()
@@ -362,9 +231,9 @@ class KittyPlaceholderPicture(Widget):
             return Strip.blank(cols)
         key = (self._shown.image_id, cols, rows)
         if self._placed != key:
-            self._write(kitty.passthrough(kitty.virtual_place(*key)))
+            self._write(tmux.passthrough(tmux.virtual_place(*key)))
             style = Style(color=_id_colour(self._shown.image_id))
             self._strips = [Strip([Segment(text, style)], cols)
-                            for text in kitty.placeholder_rows(*key)]
+                            for text in tmux.placeholder_rows(*key)]
             self._placed = key
         return self._strips[y] if y < len(self._strips) else Strip.blank(cols)

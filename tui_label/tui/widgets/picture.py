@@ -3,10 +3,10 @@
 textual-image builds half-block segments and encodes sixel data while rendering, on the UI
 thread: tens to hundreds of milliseconds per image. Here that work runs in the decode worker
 (``prepare``), so showing the next image only swaps ready-made strips or sixel data. Sixel
-data comes from ``tui_label.terminal.sixel`` (about half of textual-image's bytes); half blocks are
-16 levels a channel or the 256-colour palette (``Fidelity``). Each image is painted once
-(``_LeafPicture``). Kitty graphics are widgets/kitty_picture.py; the unicode fallback is
-textual-image's widget as it is.
+data is reduced by ``tui_label.terminal.sixel`` (about half of textual-image's bytes) and
+encoded by tui/renderers.py; half blocks are 16 levels a channel or the 256-colour palette
+(``Fidelity``). Each image is painted once (``_LeafPicture``). Kitty graphics are
+widgets/kitty_picture.py; the unicode fallback is textual-image's widget as it is.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tui_label.terminal import sixel
 from tui_label.config.fidelity import Fidelity
+from tui_label.tui.renderers import sixel_encode
 
 _NULL_STYLE = Style()
 _HALF = "▀"  # upper half block: foreground = top pixel, background = bottom pixel
@@ -131,7 +131,7 @@ def sixel_data(image: PILImage.Image, fidelity: Fidelity | None = None) -> str:
     """The sixel sequence for ``image`` (see ``tui_label.terminal.sixel``: fewer bytes than
     textual-image's own encoding of the same image)."""
     fidelity = fidelity or Fidelity()
-    return sixel.encode(image, colors=fidelity.sixel_colors, merge=fidelity.sixel_merge,
+    return sixel_encode(image, colors=fidelity.sixel_colors, merge=fidelity.sixel_merge,
                         denoise=fidelity.sixel_denoise)
 
 

@@ -8,9 +8,9 @@ the foreground or the background when only that changed, a reset and the whole s
 attributes (bold, italic, ...) change, and one reset at the end of the line, where Textual's
 own output also leaves the terminal. Links (OSC 8) are written as Textual writes them.
 
-``install()`` puts it in place of ``textual.strip.Strip.render`` (the labeler calls it once);
-the result on screen is the same cell for cell (tests/test_sgr.py replays both through a
-model of a terminal's SGR state).
+``tui_label.tui.renderers.install_sgr()`` puts it in place of ``textual.strip.Strip.render``
+(the labeler calls it once); the result on screen is the same cell for cell
+(tests/tui/test_sgr.py replays both through a model of a terminal's SGR state).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from rich.style import Style
 from textual.strip import SGR_STYLES, Strip
 
 RESET = "\x1b[0m"
-_original_render = Strip.render
 
 
 @lru_cache(maxsize=16384)
@@ -74,12 +73,3 @@ def render_strip(strip: Strip, console: Console) -> str:
         out.append(RESET)
     strip._render_cache = "".join(out)  # noqa: SLF001
     return strip._render_cache  # noqa: SLF001
-
-
-def install() -> None:
-    """Render every strip with ``render_strip`` from now on (idempotent)."""
-    Strip.render = render_strip  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    Strip.render = _original_render  # type: ignore[method-assign]

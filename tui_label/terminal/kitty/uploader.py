@@ -1,0 +1,359 @@
+"""The pre-sender (issue 11): images as layers, uploaded ahead of the key that shows them, paced
+on the terminal's answers.
+
+An image is uploaded as a *layer*: a transparent canvas of its full size (a few KB, deflated
+zeros), then horizontal strips written into it with animation-frame edits
+(``a=f,r=1,x=0,y=Y``). Every strip is a complete command, so uploads can be cut into pieces
+between which a placement may be written; a placed layer fills in as its strips arrive.
+Each image has two layers: ``low`` (half the resolution each way, placed at the full cell
+size: kitty scales it) and ``full`` on top of it. No textual.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from tui_label.terminal.kitty.protocol import DA1, canvas, delete, edit, encode_pixels
+from tui_label.terminal.kitty.replies import Reply
+
+# ---------------------------------------------------------------------------------- layers
+
+_ids = itertools.count(0x2A0001)
+_ids_lock = threading.Lock()
+
+
+def new_image_id() -> int:
+    with _ids_lock:
+        return next(_ids) & 0xFFFFFFFF or next(_ids)
+
+
+STRIP_BYTES = 48_000  # raw RGB bytes per strip (10-30 KB once compressed)
+
+
+@dataclass
+class Layer:
+    """One image id: a canvas, then its strips, each a complete command."""
+
+    image_id: int
+    width: int
+    height: int
+    pieces: list[bytes]  # pieces[0] the canvas, then one edit per strip
+    sent: int = 0  # pieces written to the terminal so far (under the uploader's lock)
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.pieces)
+
+    @property
+    def memory(self) -> int:
+        """What the terminal holds for it, decoded (RGBA)."""
+        return self.width * self.height * 4
+
+    @property
+    def complete(self) -> bool:
+        return self.sent >= len(self.pieces)
+
+    @property
+    def started(self) -> bool:
+        return self.sent > 0
+
+
+def make_layer(image: Image.Image, png_level: int = 6) -> Layer:
+    image_id = new_image_id()
+    rows = max(1, STRIP_BYTES // max(1, image.width * 3))
+    pieces = [canvas(image_id, image.width, image.height)]
+    chosen = None  # the format that won on the first strip: the others alike, half the work
+    for y in range(0, image.height, rows):
+        strip = image.crop((0, y, image.width, min(image.height, y + rows)))
+        pixels = encode_pixels(strip, png_level, chosen)
+        chosen = int(pixels.keys["f"])  # type: ignore[call-overload]
+        pieces.append(edit(image_id, pixels, y))
+    return Layer(image_id, image.width, image.height, pieces)
+
+
+@dataclass
+class KittyImage:
+    """What the decode thread prepares for one image: its two layers."""
+
+    low: Layer
+    full: Layer
+
+    @property
+    def layers(self) -> tuple[Layer, Layer]:
+        return self.low, self.full
+
+    @property
+    def memory(self) -> int:
+        return sum(layer.memory for layer in self.layers if layer.started)
+
+
+LOW_BITS_MASK = 0xFC  # the low layer keeps 6 bits a channel: 35-45% fewer bytes on photos
+
+
+def prepare(image: Image.Image) -> KittyImage:
+    """The two layers of ``image`` (run on a decode thread: tens to hundreds of ms).
+
+    The low layer is half the resolution each way with 6 bits a channel (sensor noise in the
+    last two bits is what PNG compresses worst); the full layer replaces it.
+    """
+    half = image.resize((max(1, image.width // 2), max(1, image.height // 2)),
+                        Image.Resampling.BILINEAR)
+    half = Image.fromarray(np.asarray(half.convert("RGB")) & LOW_BITS_MASK)
+    return KittyImage(make_layer(half, 6), make_layer(image, 2))
+
+
+# ---------------------------------------------------------------------------------- pre-sender
+
+Writer = Callable[[bytes], None]
+
+
+@dataclass
+class LinkEstimate:
+    """Round trip and rate, measured from the answers to the pieces' ``CSI c``.
+
+    The rate is the bytes answered over the time they took while the line stayed busy (each
+    piece sent before the previous one was answered), over at least ``min_span`` seconds:
+    answers read in a burst (the app was busy) then barely move it. A rate sample may at
+    most double the estimate. The round trip is the smallest answer time of a piece sent
+    onto an idle line, less the time its own bytes took on the line.
+    """
+
+    rtt: float | None = None  # seconds
+    rate: float | None = None  # bytes a second
+    samples: int = 0
+    min_span: float = 0.15
+    _busy_start: float | None = None
+    _busy_bytes: int = 0
+
+    def update(self, size: int, sent: float, answered: float, previous: float) -> None:
+        self.samples += 1
+        if previous > sent:  # queued behind the previous piece: the line was busy
+            if self._busy_start is None:
+                self._busy_start, self._busy_bytes = previous, 0
+            self._busy_bytes += size
+            span = answered - self._busy_start
+            if span >= self.min_span:
+                sample = self._busy_bytes / span
+                self.rate = sample if self.rate is None else min(sample, 2 * self.rate)
+        else:
+            self._busy_start = None
+            line = size / self.rate if self.rate else 0.0
+            rtt = max(0.001, answered - sent - line)
+            if self.rtt is None or rtt < self.rtt:
+                self.rtt = rtt
+
+
+@dataclass
+class _InFlight:
+    size: int
+    sent: float
+
+
+@dataclass
+class Uploader:
+    """Uploads layers to the terminal in paced pieces, in priority order, within a budget.
+
+    Thread-safe: the UI thread says what is shown and what comes next (``show``, ``ahead``),
+    the input thread hands in the terminal's answers (``on_reply``). Each piece is followed by
+    ``CSI c``; the next piece goes once the bytes still unanswered are fewer than the link
+    carries in a round trip plus ``queue_s``, so a placement written later waits behind
+    little. ``write`` must keep the order of what it is given (Textual's writer thread does).
+    ``started(layer)`` is called (on any thread) when the shown image's full layer begins to
+    upload after ``show``: it must then be placed.
+    """
+
+    write: Writer
+    budget: int = 96 * 2**20  # bytes of decoded pixels the terminal may hold for us
+    queue_s: float = 0.015  # what a placement may wait behind, beyond the round trip
+    min_piece: int = 8_000
+    max_window: int = 4 * 2**20
+    stall_s: float = 3.0  # no answer for this long: the terminal does not answer CSI c
+    started: Callable[[Layer], None] = lambda layer: None
+    clock: Callable[[], float] = time.monotonic
+    link: LinkEstimate = field(default_factory=LinkEstimate)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _shown: KittyImage | None = None
+    _ahead: list[KittyImage] = field(default_factory=list)
+    _held: list[KittyImage] = field(default_factory=list)  # uploaded (or begun), by last use
+    _flight: deque = field(default_factory=deque)
+    _last_answer: float = 0.0
+    _paused: bool = False
+    _hold_until: float = 0.0
+    silent: bool = False  # gave up waiting for answers: pre-sending stops
+    bytes_written: int = 0
+
+    # -- what the screen wants
+
+    def show(self, image: KittyImage) -> list[Layer]:
+        """``image`` is about to be placed: what is missing of its low layer is written at
+        once, unpaced (unless its full layer is complete). Pre-sending pauses until
+        ``resume`` (call it once the frame with the placement is written). Returns the layers
+        to place, bottom first."""
+        with self._lock:
+            self._shown = image
+            self._paused = True
+            self._remember(image)
+            if not image.full.complete:
+                self._send(image.low, everything=True)
+            self._evict()
+            return self.placeable(image)
+
+    def placeable(self, image: KittyImage) -> list[Layer]:
+        with self._lock:
+            if image.full.complete:
+                return [image.full]
+            return [layer for layer in image.layers if layer.started]
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            self._hold_until = 0.0
+            self._pump()
+
+    def hold(self, seconds: float = 0.3) -> None:
+        """A key was read: write no new piece for a while, so that the placement it may
+        lead to waits behind nothing (``show`` and ``resume`` end the wait)."""
+        with self._lock:
+            self._hold_until = self.clock() + seconds
+
+    def ahead(self, images: list[KittyImage]) -> None:
+        """The images that come next, nearest first: uploaded in the background."""
+        with self._lock:
+            self._ahead = [i for i in images if i is not self._shown]
+            self._evict()
+            self._pump()
+
+    # -- answers
+
+    def on_reply(self, reply: Reply) -> None:
+        with self._lock:
+            if reply.attributes is not None:
+                if self._flight:
+                    piece = self._flight.popleft()
+                    now = self.clock()
+                    self.link.update(piece.size, piece.sent, now, self._last_answer)
+                    self._last_answer = now
+                self.silent = False
+                self._pump()
+            elif not reply.ok and reply.image_id:
+                self._forget(reply.image_id)  # the terminal refused it: upload again later
+
+    def tick(self) -> None:
+        """Called now and then: a terminal that stopped answering stops the pre-sending."""
+        with self._lock:
+            if self._flight and self.clock() - self._flight[0].sent > self.stall_s:
+                self.silent = True
+                self._flight.clear()
+            self._pump()  # a hold may have ended with nothing in flight to wake it
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(p.size for p in self._flight)
+
+    def memory(self) -> int:
+        """Bytes of decoded pixels the terminal holds for us (layers uploaded or begun)."""
+        with self._lock:
+            return sum(image.memory for image in self._held)
+
+    # -- inside, under the lock
+
+    def _window(self) -> int:
+        rate = self.link.rate or 250_000.0
+        rtt = self.link.rtt or 0.05
+        return min(self.max_window, max(self.min_piece, int(rate * (rtt + self.queue_s))))
+
+    def _piece_limit(self) -> int:
+        return max(self.min_piece, int((self.link.rate or 250_000.0) * self.queue_s))
+
+    def _order(self) -> list[tuple[KittyImage, Layer]]:
+        """Layers still to upload, most wanted first: the low layers of the shown image and
+        the next three, then the shown image's full layer, then the rest in queue order."""
+        shown = [self._shown] if self._shown is not None else []
+        order = [(i, i.low) for i in shown + self._ahead[:3] if not i.full.complete]
+        order += [(i, i.full) for i in shown]
+        for image in self._ahead:
+            if (image, image.low) not in order and not image.full.complete:
+                order.append((image, image.low))
+            order.append((image, image.full))
+        return [(i, layer) for i, layer in order if not layer.complete]
+
+    def _pump(self) -> None:
+        if self._paused or self.silent or self.clock() < self._hold_until:
+            return
+        while self.in_flight() < self._window():
+            todo = self._order()
+            if not todo:
+                return
+            image, layer = todo[0]
+            if image not in self._held:
+                self._remember(image)
+                self._evict()
+                if image not in self._held:
+                    return  # no room for it within the budget
+            self._send(layer)
+
+    def _send(self, layer: Layer, everything: bool = False) -> None:
+        if layer.complete:
+            return
+        first = layer.sent == 0
+        limit = len(layer.pieces) if everything else self._piece_limit()
+        parts: list[bytes] = []
+        size = 0
+        while not layer.complete and (not parts or everything
+                                      or size + len(layer.pieces[layer.sent]) <= limit):
+            parts.append(layer.pieces[layer.sent])
+            size += len(parts[-1])
+            layer.sent += 1
+        self.bytes_written += size + len(DA1)
+        self.write(b"".join(parts) + DA1)
+        self._flight.append(_InFlight(size, self.clock()))
+        if first and not self._paused and self._shown is not None \
+                and layer is self._shown.full:
+            self.started(layer)
+
+    def _remember(self, image: KittyImage) -> None:
+        if image in self._held:
+            self._held.remove(image)
+        self._held.append(image)
+
+    def _need(self) -> int:
+        return sum(i.low.memory + i.full.memory for i in self._held)
+
+    def _evict(self) -> None:
+        """Free images while over the budget: those that left the window first (least
+        recently used first), then the furthest ahead; never the shown image or the next."""
+        keep = {id(self._shown), *(id(i) for i in self._ahead[:1])}
+
+        def distance(image: KittyImage) -> int:
+            if image in self._ahead:
+                return 1 + self._ahead.index(image)
+            return 1000 + len(self._held) - self._held.index(image)
+
+        for image in sorted(self._held, key=distance, reverse=True):
+            if self._need() <= self.budget:
+                return
+            if id(image) not in keep:
+                self._free(image)
+
+    def _free(self, image: KittyImage) -> None:
+        for layer in image.layers:
+            if layer.started:
+                self.bytes_written += len(delete(layer.image_id, free=True))
+                self.write(delete(layer.image_id, free=True))
+            layer.sent = 0
+        self._held.remove(image)
+
+    def _forget(self, image_id: int) -> None:
+        for image in self._held:
+            for layer in image.layers:
+                if layer.image_id == image_id:
+                    layer.sent = 0
+
