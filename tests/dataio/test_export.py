@@ -25,6 +25,7 @@ from tests.helpers.queue import queue_of
 from tui_label.cli import main as cli
 from tui_label.config.settings import ClassSpec
 from tui_label.dataio import export
+from tui_label.dataio.export import folders
 from tui_label.media.scan import ScannedFile, scan
 from tui_label.store import Store
 
@@ -670,7 +671,7 @@ def test_failed_folder_export_leaves_no_half_folder(tmp_path: Path, monkeypatch,
         os.symlink(source, target)
         placed.append(target)
 
-    monkeypatch.setattr(export, "_place", fail_on_the_third)
+    monkeypatch.setattr(folders, "place", fail_on_the_third)
     args = ["export", str(data), "--db", str(db), "--format", fmt, "--out", str(out)]
     with pytest.raises(SystemExit) as exit_info:
         cli.main(args + (["--force"] if existing else []))
