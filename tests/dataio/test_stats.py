@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.cli import assert_usage_error, run_cli
 from tests.helpers.data import make_images
+from tests.helpers.imports import imported_after
 from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.core.keys import reserved_keys
@@ -443,3 +444,11 @@ def test_active_time_under_a_minute_is_shown_rounded_down():
     assert _duration(MIN_ACTIVE_SECONDS - 0.4) == "29s"
     assert _duration(MIN_ACTIVE_SECONDS) == "30s"
     assert _duration(59.9) == "59s" and _duration(150) == "2m"
+
+
+@pytest.mark.parametrize("module", ["tui_label.dataio.stats", "tui_label.dataio.stats.compute"])
+def test_computing_the_statistics_does_not_import_rich(module: str):
+    # rich is for the text only (stats.render): the labeler's worker and --format json
+    # compute without it.
+    assert "rich" not in imported_after(module)
+    assert "rich" in imported_after("tui_label.dataio.stats.render")
