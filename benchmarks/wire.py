@@ -36,7 +36,7 @@ replies are faked, and nothing is drawn.
 after the key reached the app that holds the image: for sixel a DCS sixel sequence
 (``ESC P ... q``), for half-blocks at least 100 ``▀``.
 Status-line and count refreshes are frames too, but hold no image, so they are never mistaken
-for it. Kitty graphics (tui_label/kitty.py) place images directly, outside the frames: the
+for it. Kitty graphics (tui_label/terminal/kitty/) place images directly, outside the frames: the
 image's "frame" is the placement (``APC G a=p``) of an image id never placed before, which the
 app writes only once the pixels it shows (at least the half-resolution layer) precede it on
 the wire. The terminal answers the uploads' ``CSI c`` (device attributes) after the link's

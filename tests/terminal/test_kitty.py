@@ -107,6 +107,17 @@ def test_late_probe_answers_are_dropped_and_keys_like_them_stay():
     assert f.feed("0;10tx") == ("x", [Reply()])
 
 
+def test_other_escape_sequences_pass_as_typed():
+    f = ReplyFilter()
+    # a private CSI that is not an answer (a cursor report), a CSI t that is not a size
+    # report, an APC that is not graphics, and a DCS with no end that is too long to hold
+    keys = "\x1b[?1;2R\x1b[5;1t\x1b_Xy"
+    assert f.feed(keys) == (keys, [])
+    long = "\x1bP" + "x" * 5000
+    assert f.feed(long) == (long, [])
+    assert not f.holding
+
+
 def test_a_reply_cut_across_reads_is_held_until_it_ends():
     f = ReplyFilter()
     assert f.feed("a\x1b_Gi=12;ENOENT:no such") == ("a", [])

@@ -40,9 +40,10 @@ def quantize(image: Image.Image, colors: int, denoise: bool) -> Image.Image:
 def merge_band_columns(indexed: Image.Image, merge: float) -> Image.Image:
     """In each 6-pixel column of each band, a pixel whose colour is within ``merge`` of a
     pixel above it in that column takes that colour (the topmost such one)."""
-    if merge <= 0:
+    colours = indexed.getpalette()
+    if merge <= 0 or colours is None:  # None: not a palette image, nothing to merge
         return indexed
-    palette = np.array(indexed.getpalette()[:768], dtype=np.int32).reshape(-1, 3)
+    palette = np.array(colours[:768], dtype=np.int32).reshape(-1, 3)
     index = np.asarray(indexed)
     height, width = index.shape
     pad = -height % BAND
@@ -60,7 +61,7 @@ def merge_band_columns(indexed: Image.Image, merge: float) -> Image.Image:
     merged = (columns.reshape(-1, width, BAND).transpose(0, 2, 1)
               .reshape(-1, width)[:height].astype(np.uint8))
     out = Image.fromarray(merged, "P")
-    out.putpalette(indexed.getpalette())
+    out.putpalette(colours)
     return out
 
 

@@ -39,7 +39,7 @@ class ReplyParser(XTermParser):
         self._on_input = on_input
         super().__init__(debug)
 
-    def feed(self, data: str):  # type: ignore[override]
+    def feed(self, data: str):
         if not data:  # end of input
             held = self._filter.flush()
             if held:
@@ -54,7 +54,7 @@ class ReplyParser(XTermParser):
         if text:
             yield from super().feed(text)
 
-    def tick(self):  # type: ignore[override]
+    def tick(self):
         since = self._filter.held_since
         if since is not None and time.monotonic() - since > HOLD_S:
             yield from super().feed(self._filter.flush())

@@ -68,7 +68,8 @@ def pty_cell_size() -> tuple[int, int] | None:
 
     try:
         rows, cols, width, height = struct.unpack(
-            "HHHH", fcntl.ioctl(sys.__stdout__.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+            "HHHH", fcntl.ioctl(sys.__stdout__.fileno(),  # type: ignore[union-attr]
+                                termios.TIOCGWINSZ, b"\0" * 8))
     except (OSError, AttributeError, ValueError):
         return None
     return (width // cols, height // rows) if width and height and cols and rows else None
@@ -98,7 +99,7 @@ ORIGINAL_STRIP_RENDER = Strip.render
 def install_sgr() -> None:
     """Render every strip with ``tui_label.tui.widgets.sgr.render_strip`` from now on
     (idempotent): colour codes only where colours change."""
-    Strip.render = render_strip  # type: ignore[method-assign]
+    Strip.render = render_strip  # type: ignore[method-assign, assignment]
 
 
 def uninstall_sgr() -> None:
