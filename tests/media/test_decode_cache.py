@@ -309,3 +309,18 @@ def test_the_opening_lock_is_given_up_where_it_cannot_be_had(tmp_path: Path, dat
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with DecodeCache.open(db, SIZE) as cache:
         assert cache.fill(items).reused == len(items)
+
+
+def test_an_index_transaction_commits_or_rolls_back_everything(tmp_path: Path):
+    conn = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(KeyboardInterrupt):
+        with decode_cache._transaction(conn):
+            conn.execute("INSERT INTO t VALUES (1)")
+            raise KeyboardInterrupt  # an interrupt too leaves nothing half-written
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    with decode_cache._transaction(conn) as same:
+        same.execute("INSERT INTO t VALUES (2)")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+    conn.close()

@@ -31,33 +31,34 @@ import shutil
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tui_label.media import decode as images
 from tui_label.errors import UsageError
+from tui_label.media import decode as images
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux or macOS
+    fcntl = None  # type: ignore[assignment]
 
 VERSION = 1  # the layout; another version is rebuilt
 COMMIT_EVERY = 256  # images decoded in parallel, then written in one index transaction
 _BUSY_MS = 60_000  # another filler holds the index: wait, it commits in milliseconds
-
-
 _LOCK_WAIT_S = 60.0  # opening takes milliseconds: a holder this long is stuck, go on
 
 
 @contextlib.contextmanager
-def _opening_lock(path: Path):
+def _opening_lock(path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` while held, where it can be had: not on a platform
     without ``fcntl``, nor on a file system that refuses locks (NFS mounted ``nolock``), nor
     past ``_LOCK_WAIT_S`` (a holder stopped with SIGSTOP): then opening goes on without it,
     as before there was one."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux or macOS
+    if fcntl is None:  # pragma: no cover - not on Linux or macOS
         yield
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -76,6 +77,19 @@ def _opening_lock(path: Path):
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on the index: ``BEGIN IMMEDIATE``, then ``COMMIT``, or
+    ``ROLLBACK`` on any error (an interrupt included) and the error goes on."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _damaged(error: sqlite3.DatabaseError) -> bool:
@@ -159,8 +173,7 @@ class DecodeCache:
                                isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, "
                          "value INTEGER NOT NULL)")
             conn.execute(
@@ -183,10 +196,6 @@ class DecodeCache:
             if not meta:
                 conn.executemany("INSERT INTO meta VALUES (?, ?)",
                                  [("version", VERSION), ("size", self.size), ("next_slot", 0)])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return conn
 
     def close(self) -> None:
@@ -225,8 +234,7 @@ class DecodeCache:
         the new and changed ones on ``workers`` threads. ``progress(done, total, decoded)``
         after each batch; ``check()`` may raise to stop (what is written stays valid)."""
         start = time.monotonic()
-        result = FillResult()
-        total = len(items)
+        result, total = FillResult(), len(items)
         file_length = os.fstat(self._fd).st_size
         known = self.entries([i for i, _ in items])
         todo: list[tuple[int, Path, int, int]] = []
@@ -258,15 +266,13 @@ class DecodeCache:
         file_size, mtime_ns, slot, _crc, status, _reason = entry
         if (file_size, mtime_ns) != stat:
             return False  # the file changed since
-        if status == "unreadable":
-            return True
-        return status == "ok" and slot is not None and (slot + 1) * self.record <= file_length
+        return status == "unreadable" or (status == "ok" and slot is not None
+                                          and (slot + 1) * self.record <= file_length)
 
     def _store(self, batch: list, result: FillResult) -> None:
         """Write one batch of decoded images: allocate slots, write the pixels, then mark the
         entries ok (in that order: a crash in between leaves ``pending`` entries)."""
-        good = []
-        rows = []
+        good, rows = [], []
         for (image_id, _path, file_size, mtime_ns), dec in batch:
             if dec.image is None:
                 rows.append((image_id, file_size, mtime_ns, None, None, "unreadable",
@@ -276,33 +282,22 @@ class DecodeCache:
                 pixels = np.ascontiguousarray(np.asarray(dec.image, dtype=np.uint8))
                 good.append((image_id, file_size, mtime_ns, pixels))
             result.decoded += 1
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._conn) as conn:
             first = conn.execute("SELECT value FROM meta WHERE key = 'next_slot'").fetchone()[0]
             conn.execute("UPDATE meta SET value = ? WHERE key = 'next_slot'",
                          (first + len(good),))
             conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)",
                              rows + [(image_id, size, mtime, first + k, None, "pending", None)
                                      for k, (image_id, size, mtime, _) in enumerate(good)])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         done = []
         for k, (image_id, _size, _mtime, pixels) in enumerate(good):
             os.pwrite(self._fd, pixels.data, (first + k) * self.record)
             done.append((zlib.crc32(pixels.data), image_id, first + k))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(self._conn) as conn:
             # Only if the entry still points at our slot (a concurrent filler may have stored
             # the same image since: its entry stands).
             conn.executemany("UPDATE entries SET status = 'ok', crc = ? "
                              "WHERE image_id = ? AND slot = ? AND status = 'pending'", done)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- reading ----------------------------------------------------------------------------
 
