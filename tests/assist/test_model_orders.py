@@ -26,7 +26,7 @@ NAN = float("nan")
 
 @dataclass
 class FakeModel:
-    """``orders.ModelScores`` from dicts: image id -> probabilities (columns: classes)."""
+    """``rankings.ModelScores`` from dicts: image id -> probabilities (columns: classes)."""
 
     table: dict[int, list[float]]
     column_classes: list[int | None] = field(default_factory=lambda: [1, 2, 3])

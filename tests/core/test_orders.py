@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -102,3 +104,13 @@ def test_orders_that_need_a_model_are_offered_only_with_one(monkeypatch):
     assert OrderChoice("confident") in orders.choices(CLASSES, has_model=True)
     with pytest.raises(UsageError, match="needs a model: train one first"):
         OrderChoice("confident").rank(ROWS)
+
+
+def test_the_orders_load_no_numpy_and_nothing_above_core():
+    code = ("import sys, tui_label.core.orders; "
+            "print(' '.join(sorted(m for m in sys.modules "
+            "if m == 'numpy' or m.startswith('tui_label.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert "numpy" not in out  # the model orders import it when one ranks
+    assert {m.split(".")[1] for m in out} <= {"core", "errors"}

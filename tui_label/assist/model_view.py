@@ -1,7 +1,7 @@
 """The labeler's view of the model: the latest run's predictions, mapped to today's classes,
 with the live head's probabilities laid over them.
 
-``ModelView`` implements ``orders.ModelScores`` (what the model orders read) and gives the
+``ModelView`` implements ``rankings.ModelScores`` (what the model orders read) and gives the
 suggestions shown under the image. It reads the run's memory-mapped arrays
 (``tui_label.assist.predictions``) and a few store rows; it never writes.
 
@@ -123,7 +123,7 @@ class ModelView:
             return self
         return replace(self, suspects=tuple(i for i in self.suspects if i != image_id))
 
-    # -- orders.ModelScores ---------------------------------------------------------------
+    # -- rankings.ModelScores -------------------------------------------------------------
 
     def probs(self, ids: Sequence[int]) -> np.ndarray:
         """``len(ids) x C`` probabilities in ``column_classes`` order; NaN rows: unseen."""

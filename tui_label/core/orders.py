@@ -4,19 +4,29 @@ Each ``Order`` names itself, says how the picker shows it, whether it needs a mo
 class, and ranks the images. The session, ``--order``, the order picker and the status line
 all read ``ORDERS``: adding an order means adding one entry here.
 
-No SQL, no textual, no torch: an order ranks plain rows the store hands it.
+No SQL, no textual, no torch: an order ranks plain rows the store hands it. The orders that
+read a model rank in ``tui_label.core.rankings``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from operator import itemgetter
-from typing import Any, Protocol
+from typing import Protocol
 
 from tui_label.core.hashing import unit_hash
+from tui_label.core.rankings import (
+    ModelScores,
+    Rank,
+    confusion,
+    items,
+    most_confident,
+    predicted,
+    suspects,
+    typical,
+    uncertainty,
+)
 from tui_label.core.types import QueueItem, QueueRow
 from tui_label.core.uncertainty import entropy, least_confidence, margin
 from tui_label.errors import UsageError
@@ -27,44 +37,6 @@ class NamedClass(Protocol):
     name: str
 
 
-class ModelScores(Protocol):
-    """What a model-based order reads (see ``tui_label.assist.model_view``): the model's view
-    of images.
-
-    ``probs(ids)`` gives an ``len(ids) x C`` array with a row of NaN for an image the model
-    has not seen; ``column_classes[c]`` is today's class id of column ``c`` (None: a class
-    that no longer exists); ``embeddings(ids)`` is ``len(ids) x D`` (NaN rows where none) or
-    None; ``suspects`` are image ids, most doubtful label first; ``run_id`` names the model.
-    """
-
-    run_id: int
-    column_classes: list[int | None]
-    suspects: Sequence[int]
-
-    def probs(self, ids: Sequence[int]) -> Any: ...
-
-    def oof_probs(self, ids: Sequence[int]) -> Any:
-        """Out-of-sample probabilities (same columns; NaN rows where none)."""
-        ...
-
-    def embeddings(self, ids: Sequence[int]) -> Any: ...
-
-    def typical_first(self, ids: Sequence[int], labeled: Any) -> Any:
-        """Positions of the unlabeled ones of ``ids`` (``labeled``: a mask), most typical
-        first: TypiClust, which the labeler's model runs in the live head's process."""
-
-
-# ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
-Rank = Callable[[Sequence[QueueRow], Any, "ModelScores | None"], list[QueueItem]]
-
-def _items(rows: Iterable[Sequence]) -> list[QueueItem]:
-    """Queue items from rows (id and path first): the fastest way to build 100,000 of them."""
-    return list(map(_NEW_ITEM, map(_ID_PATH, rows)))
-
-
-_ID_PATH = itemgetter(0, 1)
-_NEW_ITEM = partial(tuple.__new__, QueueItem)  # no Python frame per item
-
 # Unlabeled (never touched, or cleared by undo) first, then skipped, then labeled.
 _STATE_RANK = {None: 0, "clear": 0, "skip": 1, "label": 2}
 
@@ -74,12 +46,12 @@ def _unlabeled_first(rows: Sequence[QueueRow], class_id: int | None,
     buckets: tuple[list, list, list] = ([], [], [])  # path order kept within each
     for r in rows:
         buckets[_STATE_RANK[r[2]]].append(r)
-    return _items(r for bucket in buckets for r in bucket)
+    return items(r for bucket in buckets for r in bucket)
 
 
 def _all(rows: Sequence[QueueRow], class_id: int | None,
          model: ModelScores | None = None) -> list[QueueItem]:
-    return _items(rows)
+    return items(rows)
 
 
 def _skipped(rows: Sequence[QueueRow], class_id: int | None,
@@ -99,13 +71,7 @@ def _of_class(rows: Sequence[QueueRow], class_id: int | None,
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and _has_class(r[3], class_id)]
 
 
-# -- orders that read a model (numpy imported when one runs: the CLI starts without it) ----
-
 RANDOM_SEED = "tui-label"
-
-
-def _is_unlabeled(row: Sequence) -> bool:
-    return row[2] is None or row[2] == "clear"
 
 
 def _random(rows: Sequence[QueueRow], class_id: int | None,
@@ -114,129 +80,8 @@ def _random(rows: Sequence[QueueRow], class_id: int | None,
     buckets: tuple[list, list, list] = ([], [], [])
     for r in rows:
         buckets[_STATE_RANK[r[2]]].append(r)
-    return _items(r for bucket in buckets
-                  for r in sorted(bucket, key=lambda r: unit_hash(f"{RANDOM_SEED}:{r[1]}")))
-
-
-def _ranked(rows: Sequence[Sequence], key: Any) -> list[QueueItem]:
-    """``rows`` by ``key`` ascending (stable: ties keep path order); NaN keys go last."""
-    import numpy as np
-
-    key = np.asarray(key, dtype=np.float64)
-    order = np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
-    return _items(rows[i] for i in order.tolist())
-
-
-def _unlabeled_probs(rows: Sequence[QueueRow], model: ModelScores) -> tuple[list, Any]:
-    """The unlabeled rows and their probabilities (NaN rows: no prediction)."""
-    import numpy as np
-
-    todo = [r for r in rows if _is_unlabeled(r)]
-    probs = np.asarray(model.probs([r[0] for r in todo]), dtype=np.float64)
-    return todo, probs.reshape(len(todo), len(model.column_classes))
-
-
-def _known_top(probs: Any, model: ModelScores) -> tuple[Any, Any]:
-    """Each row's most probable class among today's classes: (column, probability)."""
-    import numpy as np
-
-    known = np.array([c is not None for c in model.column_classes], dtype=bool)
-    masked = np.where(known[None, :], probs, -np.inf) if len(probs) else probs
-    if not masked.size:
-        return np.zeros(len(probs), dtype=np.int64), np.full(len(probs), np.nan)
-    nan_rows = np.isnan(probs).any(axis=1)
-    col = np.argmax(np.where(np.isnan(masked), -np.inf, masked), axis=1)
-    top = np.take_along_axis(probs, col[:, None], axis=1)[:, 0]
-    top = np.where(nan_rows | ~known[col], np.nan, top)
-    return col, top
-
-
-def _uncertainty(score: Callable[[Any], Any], descending: bool) -> Rank:
-    def rank(rows: Sequence[QueueRow], class_id: int | None,
-             model: ModelScores | None = None) -> list[QueueItem]:
-        import numpy as np
-
-        assert model is not None
-        todo, probs = _unlabeled_probs(rows, model)
-        seen = ~np.isnan(probs).any(axis=1) if probs.size else np.zeros(len(todo), bool)
-        scores = np.full(len(todo), np.nan)
-        if seen.any():
-            scores[seen] = score(probs[seen])
-        return _ranked(todo, -scores if descending else scores)
-
-    return rank
-
-
-def _most_confident(rows: Sequence[QueueRow], class_id: int | None,
-                    model: ModelScores | None = None) -> list[QueueItem]:
-    assert model is not None
-    todo, probs = _unlabeled_probs(rows, model)
-    _col, top = _known_top(probs, model)
-    return _ranked(todo, -top)
-
-
-def _predicted(rows: Sequence[QueueRow], class_id: int | None,
-               model: ModelScores | None = None) -> list[QueueItem]:
-    """Unlabeled images whose top class (among today's) is ``class_id``, surest first."""
-    import numpy as np
-
-    assert model is not None
-    todo, probs = _unlabeled_probs(rows, model)
-    col, top = _known_top(probs, model)
-    columns = np.array([-1 if c is None else c for c in model.column_classes], dtype=np.int64)
-    hit = ~np.isnan(top) & (columns[col] == class_id) if len(todo) else np.zeros(0, bool)
-    picked = np.flatnonzero(hit)
-    return _ranked([todo[i] for i in picked.tolist()], -top[picked])
-
-
-def _typical(rows: Sequence[QueueRow], class_id: int | None,
-             model: ModelScores | None = None) -> list[QueueItem]:
-    """Unlabeled images, the most typical of each cluster of embeddings first (TypiClust);
-    images without embeddings after them, in path order."""
-    import numpy as np
-
-    assert model is not None
-    emb = model.embeddings([r[0] for r in rows])
-    if emb is None:
-        return _items(r for r in rows if _is_unlabeled(r))
-    emb = np.asarray(emb, dtype=np.float32)
-    has = ~np.isnan(emb).any(axis=1) if emb.size else np.zeros(len(rows), bool)
-    unlabeled = np.array([_is_unlabeled(r) for r in rows], dtype=bool)
-    index = np.flatnonzero(has)
-    picked = model.typical_first([rows[i][0] for i in index.tolist()], ~unlabeled[index])
-    first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
-    rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
-    return _items(first + rest)
-
-
-def _suspects(rows: Sequence[QueueRow], class_id: int | None,
-              model: ModelScores | None = None) -> list[QueueItem]:
-    """Labeled images whose label the out-of-sample model doubts, most doubtful first."""
-    assert model is not None
-    labeled = {r[0]: r for r in rows if r[2] == "label"}
-    return _items(labeled[i] for i in model.suspects if i in labeled)
-
-
-def _confusion(rows: Sequence[QueueRow], pair: tuple[int, int] | None,
-               model: ModelScores | None = None) -> list[QueueItem]:
-    """Images labeled as the pair's true class whose out-of-sample (else the model's) top
-    class is the pair's predicted class, surest first."""
-    import numpy as np
-
-    assert model is not None and pair is not None
-    true_id, predicted_id = pair
-    todo = [r for r in rows if r[2] == "label" and r[3] == true_id]
-    ids = [r[0] for r in todo]
-    width = len(model.column_classes)
-    probs = np.asarray(model.probs(ids), dtype=np.float64).reshape(len(ids), width)
-    oof = np.asarray(model.oof_probs(ids), dtype=np.float64).reshape(len(ids), width)
-    have_oof = ~np.isnan(oof).any(axis=1) if oof.size else np.zeros(len(ids), bool)
-    probs[have_oof] = oof[have_oof]
-    col, top = _known_top(probs, model)
-    columns = np.array([-1 if c is None else c for c in model.column_classes], dtype=np.int64)
-    hit = ~np.isnan(top) & (columns[col] == predicted_id) if len(todo) else np.zeros(0, bool)
-    picked = np.flatnonzero(hit)
-    return _ranked([todo[i] for i in picked.tolist()], -top[picked])
+    return items(r for bucket in buckets
+                 for r in sorted(bucket, key=lambda r: unit_hash(f"{RANDOM_SEED}:{r[1]}")))
 
 
 @dataclass(frozen=True)
@@ -265,19 +110,19 @@ ORDERS: dict[str, Order] = {
         Order("skipped", "Skipped only", _skipped),
         Order("class", "Labeled as {cls}", _of_class, needs_class=True),
         Order("random", "Random (seeded), unlabeled first", _random),
-        Order("least-confident", "Least confident first", _uncertainty(least_confidence, True),
+        Order("least-confident", "Least confident first", uncertainty(least_confidence, True),
               needs_model=True),
-        Order("margin", "Smallest margin first", _uncertainty(margin, False),
+        Order("margin", "Smallest margin first", uncertainty(margin, False),
               needs_model=True),
-        Order("entropy", "Highest entropy first", _uncertainty(entropy, True),
+        Order("entropy", "Highest entropy first", uncertainty(entropy, True),
               needs_model=True),
-        Order("most-confident", "Most confident first (fast accepts)", _most_confident,
+        Order("most-confident", "Most confident first (fast accepts)", most_confident,
               needs_model=True),
-        Order("predicted", "Predicted as {cls}", _predicted, needs_model=True,
+        Order("predicted", "Predicted as {cls}", predicted, needs_model=True,
               needs_class=True),
-        Order("typical", "Typical first (cold start)", _typical, needs_model=True),
-        Order("suspects", "Suspect labels", _suspects, needs_model=True, review=True),
-        Order("confusion", "Labeled {cls}, predicted {other}", _confusion, needs_model=True,
+        Order("typical", "Typical first (cold start)", typical, needs_model=True),
+        Order("suspects", "Suspect labels", suspects, needs_model=True, review=True),
+        Order("confusion", "Labeled {cls}, predicted {other}", confusion, needs_model=True,
               needs_class=True, needs_pair=True, review=True),
         Order("disagreements", "Disagreements between annotators (review)", _all,
               source="disagreements"),
@@ -298,12 +143,12 @@ class OrderChoice:
     def order(self) -> Order:
         return ORDERS[self.name]
 
-    def describe(self, class_names: dict[int, str]) -> str:
+    def describe(self, class_names: Mapping[int, str]) -> str:
         """Plain text for the status line and picker (user data: never markup)."""
         if self.order.needs_class:
             # One pass over the template: a class name holding "{other}" stays as it is.
-            return self.order.picker.format(cls=class_names.get(self.class_id, "?"),
-                                            other=class_names.get(self.other_id, "?"))
+            return self.order.picker.format(cls=_name(class_names, self.class_id),
+                                            other=_name(class_names, self.other_id))
         return self.order.picker
 
     def rank(self, rows: Sequence[QueueRow],
@@ -355,13 +200,17 @@ def parse(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
     raise UsageError(f"--order {text!r}: no class named {cls!r}")
 
 
-def text_of(choice: OrderChoice, class_names: dict[int, str]) -> str:
+def _name(class_names: Mapping[int, str], class_id: int | None) -> str:
+    return "?" if class_id is None else class_names.get(class_id, "?")
+
+
+def text_of(choice: OrderChoice, class_names: Mapping[int, str]) -> str:
     """``--order`` text of a choice (the inverse of ``parse``)."""
     if choice.order.needs_pair:
-        return (f"{choice.name}:{class_names.get(choice.class_id, '?')}:"
-                f"{class_names.get(choice.other_id, '?')}")
+        return (f"{choice.name}:{_name(class_names, choice.class_id)}:"
+                f"{_name(class_names, choice.other_id)}")
     if choice.order.needs_class:
-        return f"{choice.name}:{class_names.get(choice.class_id, '?')}"
+        return f"{choice.name}:{_name(class_names, choice.class_id)}"
     return choice.name
 
 

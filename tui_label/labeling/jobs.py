@@ -5,67 +5,59 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from multiprocessing import resource_tracker
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_label.core.orders import OrderChoice
 from tui_label.core.types import Counts, QueueItem, SyncResult
 from tui_label.media.scan import scan
 from tui_label.store import Store, StoreWriteError
 
+if TYPE_CHECKING:
+    from tui_label.assist.live_head import LiveHead
+    from tui_label.assist.model_view import LiveProbs, ModelView
+    from tui_label.dataio.stats import Stats
+
 LOCK_POLL_MS = 1000
 
 
 def count(db: Path) -> Counts:
     """Fresh counts, other labelers' work included."""
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return store.counts()
-    finally:
-        store.close()
 
 
 def count_through(db: Path) -> tuple[Counts, int]:
     """Fresh counts, other labelers' work included, and the newest event they include."""
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return store.counts_through()
-    finally:
-        store.close()
 
 
 def disagreement_count(db: Path) -> int:
     """How many images annotators disagree on (``--order disagreements`` lists them)."""
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return store.disagreement_count()
-    finally:
-        store.close()
 
 
 def renew_leases(db: Path, annotator: str, image_ids: list[int], ttl: float) -> list[int]:
     """Renew this process's leases on ``image_ids`` and let go of its others (the same
     process: the same holder as the labeler's own connection)."""
-    store = Store(db, annotator=annotator)
-    try:
+    with Store(db, annotator=annotator) as store:
         return store.renew_leases(image_ids, ttl)
-    finally:
-        store.close()
 
 
 def rescan(db: Path, root: Path) -> SyncResult:
     """Walk the dataset again and bring the images table in line with it."""
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return store.sync_images(scan(root))
-    finally:
-        store.close()
 
 
-def wait_for_write_lock(db: Path, cancelled=lambda: False) -> None:
+def wait_for_write_lock(db: Path, cancelled: Callable[[], bool] = lambda: False) -> None:
     """Return once a write could happen (another process let go of the lock), or once the
     failure is no longer a lock (then the next key says what it is)."""
-    store = Store(db, busy_timeout_ms=LOCK_POLL_MS)
-    try:
+    with Store(db, busy_timeout_ms=LOCK_POLL_MS) as store:
         while not cancelled():
             try:
                 store.probe_write()
@@ -73,64 +65,47 @@ def wait_for_write_lock(db: Path, cancelled=lambda: False) -> None:
             except StoreWriteError as exc:
                 if exc.kind != "locked":
                     return
-    finally:
-        store.close()
 
 
-def rank(db: Path, order: OrderChoice, model, *, annotator: str | None = None,
-         overlap: float = 0.0) -> list[QueueItem]:
-    """The queue of ``order`` ranked by ``model`` (a ``tui_label.assist.model_view.ModelView``), as
-    ``annotator`` sees it with an ``overlap`` share."""
-    store = Store(db, annotator=annotator)
-    try:
+def rank(db: Path, order: OrderChoice, model: ModelView | None, *,
+         annotator: str | None = None, overlap: float = 0.0) -> list[QueueItem]:
+    """The queue of ``order`` ranked by ``model``, as ``annotator`` sees it with an
+    ``overlap`` share."""
+    with Store(db, annotator=annotator) as store:
         return order.rank(store.rows_for(order.order.source, overlap), model)
-    finally:
-        store.close()
 
 
 def latest_predictions(db: Path) -> tuple[int, str] | None:
     """The newest run with stored predictions and when they were stored (a cheap check before
     loading them: ``tui-label predict`` may predict a run again)."""
-    store = Store(db)
-    try:
+    with Store(db) as store:
         run = store.latest_predicted_run()
         return (run["id"], run["predicted_at"]) if run else None
-    finally:
-        store.close()
 
 
-def load_model(db: Path):
+def load_model(db: Path) -> ModelView | None:
     """The latest run's ``ModelView`` (None without one); ``ModelUnavailable`` when its files
     are missing or damaged."""
-    from tui_label.assist.model_view import ModelView
+    from tui_label.assist.model_view import ModelView  # heavy: numpy
 
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return ModelView.load(store)
-    finally:
-        store.close()
 
 
-def fit_live(db: Path, model, head):
+def fit_live(db: Path, model: ModelView, head: LiveHead) -> LiveProbs | None:
     """The live head refit on every current label (``tui_label.assist.model_view.fit_live``)."""
-    from tui_label.assist.model_view import fit_live as fit
+    from tui_label.assist.model_view import fit_live as fit  # heavy: numpy
 
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return fit(store, model, head)
-    finally:
-        store.close()
 
 
-def statistics(db: Path):
+def statistics(db: Path) -> Stats:
     """Per class, per annotator and agreement statistics (``tui_label.dataio.stats.Stats``)."""
-    from tui_label.dataio.stats import compute
+    from tui_label.dataio.stats import compute  # heavy: numpy
 
-    store = Store(db)
-    try:
+    with Store(db) as store:
         return compute(store)
-    finally:
-        store.close()
 
 
 def start_resource_tracker() -> None:
@@ -141,8 +116,6 @@ def start_resource_tracker() -> None:
     Once the tracker runs, later pools reuse it. (It writes its rare warnings to /dev/null,
     never across the screen.)
     """
-    from multiprocessing import resource_tracker
-
     captured = sys.stderr
     with open(os.devnull, "w") as null:
         sys.stderr = null
