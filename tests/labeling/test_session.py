@@ -10,6 +10,7 @@ import pytest
 from tui_label.core.orders import OrderChoice
 from tui_label.core.types import ImageState
 from tui_label.labeling.session import LabelSession
+from tui_label.media.decode_log import DecodeLog
 from tui_label.media.scan import scan
 from tui_label.store import Store, StoreWriteError
 
@@ -123,35 +124,40 @@ def test_rescan_keeps_the_current_image_and_forgets_changed_decodes(
         tmp_path: Path, session: LabelSession, store: Store, dataset: Path):
     session.move(2)
     current = session.current
-    session.note_decoded(current.id, 32, 24, None)
-    session.flush_decodes()
+    decodes = DecodeLog()  # the prefetcher's, in the labeler
+    decodes.note(current.id, 32, 24, None)
+    decodes.flush(session.record_decodes)
     (dataset / "aaa_new.png").write_bytes((dataset / "img000.png").read_bytes())
     path = dataset / current.path
     path.write_bytes(b"now broken")
     result = store.sync_images(scan(dataset))
     assert result.changed_ids == {current.id}
+    decodes.forget(result.changed_ids)  # what the screen does with a rescan's changed files
     change = session.refresh(result)
     assert change.moved  # its file changed: it must be drawn again
     assert session.current.id == current.id
     assert session.counts.total == 13
-    session.note_decoded(current.id, None, None, "not an image Pillow can read")
-    session.flush_decodes()
+    decodes.note(current.id, None, None, "not an image Pillow can read")
+    decodes.flush(session.record_decodes)
     assert store.image(current.id)["status"] == "unreadable"
 
 
 def test_failed_decode_flush_is_kept_for_the_next_try(session: LabelSession, store: Store):
     session.lock_wait_ms = 20
     image_id = session.current.id
-    session.note_decoded(image_id, 32, 24, None)
+    decodes = DecodeLog()
+    decodes.note(image_id, 32, 24, None)
     other = sqlite3.connect(store.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StoreWriteError):
-            session.flush_decodes()
+            decodes.flush(session.record_decodes)
     finally:
         other.execute("ROLLBACK")
         other.close()
-    session.flush_decodes()
+    assert len(decodes) == 1
+    decodes.flush(session.record_decodes)
+    assert len(decodes) == 0
     assert store.image(image_id)["status"] == "ok"
 
 

@@ -183,7 +183,7 @@ def test_a_key_writes_once_label_and_leases_together(store: Store):
     assert sum(s.startswith("BEGIN") for s in statements) == 1
     assert sum(s == "COMMIT" for s in statements) == 1
     held = [r["image_id"] for r in store.leases()]
-    assert held == [it.id for it in session.queue[1:1 + session.lease_ahead + 1]]
+    assert held == [it.id for it in session.queue[1:1 + session.leases.ahead + 1]]
 
 
 # -- the overlap share --------------------------------------------------------------------

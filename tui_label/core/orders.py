@@ -33,8 +33,13 @@ from tui_label.errors import UsageError
 
 
 class NamedClass(Protocol):
-    id: int
-    name: str
+    """A class row: its id and name (read only)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 # Unlabeled (never touched, or cleared by undo) first, then skipped, then labeled.

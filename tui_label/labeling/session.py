@@ -1,23 +1,30 @@
-"""A labeling session without a screen: the queue, the position, the order, the counts, the
-undo stack, and the calls a key makes.
+"""A labeling session without a screen: the queue, the position, the order, the undo stack,
+and the calls a key makes.
 
 No textual and no torch. Each call that a key makes returns a ``Change`` saying what happened,
 and the screen draws it. A write that fails raises ``StoreWriteError`` before anything in the
-session moves: the key is simply not acknowledged.
+session moves: the key is simply not acknowledged. The counts it keeps live are a
+``LiveCounts`` (``counts.py``), its leases a ``LeaseWindow`` (``leases.py``), its model a
+``SessionModel`` (``model.py``); its texts come from ``texts.py``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from itertools import islice
 from typing import TYPE_CHECKING
 
+from tui_label.core import orders
 from tui_label.core.hashing import in_overlap
 from tui_label.core.orders import OrderChoice
 from tui_label.core.types import ClassRow, Counts, ImageState, QueueItem, SyncResult
 from tui_label.errors import UsageError
-from tui_label.store import ClaimRequest, ClaimResult, Store, StoreWriteError, UndoConflict
+from tui_label.labeling import texts
+from tui_label.labeling.change import Change
+from tui_label.labeling.counts import LiveCounts
+from tui_label.labeling.leases import LEASE_AHEAD, LEASE_SECONDS, LeaseWindow
+from tui_label.labeling.model import SessionModel
+from tui_label.media.decode_log import DecodeRow
+from tui_label.store import Store, UndoConflict
 
 if TYPE_CHECKING:
     from tui_label.assist.model_view import ModelView
@@ -25,22 +32,6 @@ if TYPE_CHECKING:
 # How long a key may wait for another process's write lock before it is refused: short, so
 # the interface never freezes; the screen says the database is locked and waits in the back.
 LOCK_WAIT_MS = 200
-SUGGESTION_CACHE = 4096  # images whose suggestions are kept (looked up once, when prefetched)
-# A team on one database: the image on screen and the next LEASE_AHEAD (the prefetched ones)
-# are leased to this process for LEASE_SECONDS, renewed while shown; nobody else is offered them.
-LEASE_AHEAD = 4
-LEASE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one session call did."""
-
-    moved: bool = False  # the current image is another one now (or the queue changed)
-    image_id: int | None = None  # the image whose state changed
-    before: ImageState | None = None
-    after: ImageState | None = None
-    notice: str | None = None  # something to tell the user (nothing changed when set)
 
 
 class LabelSession:
@@ -64,33 +55,16 @@ class LabelSession:
         self.order = order or OrderChoice()
         self.lock_wait_ms = lock_wait_ms
         self.overlap = overlap
-        self.lease_ahead = lease_ahead
-        self.lease_seconds = lease_seconds
-        self.mine: set[int] = set()  # ids of the events this session wrote
-        self.queue_mark = 0  # the newest event when the queue was built
+        self.leases = LeaseWindow(lease_ahead, lease_seconds, overlap)
+        self.live = LiveCounts()
         self.disagreements = 0  # images annotators disagree on (counted in the background)
-        # This session's count changes, (event id, before, after): added to background counts
-        # read before them.
-        self._deltas: list[tuple[int, ImageState, ImageState]] = []
-        self._counts_through = 0
-        self.classes: list[ClassRow] = []
-        self.class_names: dict[int, str] = {}
         self.queue: list[QueueItem] = []
         self.pos = 0
-        self.counts = Counts()
         self.undo_stack: list[int] = []  # event ids of this session, newest last
         self.events = 0  # labels and skips of this session, minus undos
-        self.generation = 0  # bumped by every change this session makes (stale counts)
         self.started = time.monotonic()
-        self._decodes: dict[int, tuple[int, int | None, int | None, str | None]] = {}
-        self._recorded: set[int] = set()
-        # The model: its suggestions, and what the model orders rank by (None: no model yet).
-        self.model: ModelView | None = None
-        self.labels_made = 0  # labels this session wrote (typed or accepted, not confirmed)
+        self.assist = SessionModel()
         self.labeled_here: set[int] = set()  # images labeled or skipped in this session
-        self._model_base = 0  # labels newer than the model when it was taken ...
-        self._model_mark = 0  # ... and ``labels_made`` then
-        self._suggested: dict[int, list[tuple[int, float]]] = {}
         # Multi-label mode: class keys toggle classes of the image on screen (``pending``, for
         # image ``pending_for``) and ``commit_set`` (enter) saves the set and moves on.
         self.multi_label = store.multi_label
@@ -102,9 +76,9 @@ class LabelSession:
 
     def load_classes(self) -> None:
         every = self.store.classes()
-        self.classes = [c for c in every if c.hotkey]
-        self.class_names = {c.id: c.name for c in every}
-        self._position = {c.id: c.position for c in every}
+        self.classes: list[ClassRow] = [c for c in every if c.hotkey]
+        self.naming = texts.ClassNames.of(every)
+        self.class_names: dict[int, str] = dict(self.naming.names)
 
     def load(self) -> Change:
         """Read the counts and build the queue (at start-up).
@@ -112,28 +86,38 @@ class LabelSession:
         An order that needs a model loads it now (else the model comes later, in the
         background); when it cannot be read, the default order is used and the notice says why.
         """
-        self.counts, self._counts_through = self.store.counts_through()
+        self.live.reset(*self.store.counts_through())
         notice = None
         if self.order.order.needs_model and self.model is None:
-            from tui_label.assist.model_view import ModelView
+            from tui_label.assist.model_view import ModelView  # heavy: numpy
 
             try:
                 self.set_model(ModelView.load(self.store))
             except UsageError as exc:
                 notice = str(exc)
-        self.queue_mark = self.store.last_event_id()
+        mark = self.store.last_event_id()
         try:
-            self.queue = self._build_queue(self.order)
+            queue = self._build_queue(self.order)
         except UsageError as exc:
             notice = notice or str(exc)
             self.order = OrderChoice()
-            self.queue = self._build_queue(self.order)
-        self.pos = 0
-        self.claim_here()
+            queue = self._build_queue(self.order)
+        self._start(queue, mark)
         return Change(moved=True, notice=notice)
 
     def _build_queue(self, order: OrderChoice) -> list[QueueItem]:
         return order.rank(self.store.rows_for(order.order.source, self.overlap), self.model)
+
+    def _start(self, queue: list[QueueItem], mark: int) -> None:
+        """A new queue (built after event ``mark``), from its start: its first images are
+        leased, leaving out those someone else has (a failed write: the renewal tries again)."""
+        self.queue, self.pos, self.leases.since = queue, 0, mark
+        self.leases.claim(self.store, self.queue, self.pos, self.lock_wait_ms)
+
+    @property
+    def counts(self) -> Counts:
+        """The counts shown: read in the background, this session's changes on top."""
+        return self.live.counts
 
     @property
     def current(self) -> QueueItem | None:
@@ -156,110 +140,54 @@ class LabelSession:
 
     def opinions(self, image_id: int) -> list[tuple[str, str]]:
         """Each annotator's own latest label of an image: ``(annotator, class name)``."""
-        return [(who, self.names(classes)) for who, classes in self.store.opinions(image_id)]
-
-    def names(self, class_ids) -> str:
-        """Class names of a set, in the legend's order (``none`` for the empty set)."""
-        if not class_ids:
-            return "none"
-        return ", ".join(self.class_names.get(c, "?") for c in sorted(
-            class_ids, key=lambda c: (self._position.get(c, 1 << 30), c)))
+        return [(who, self.naming.join(cs)) for who, cs in self.store.opinions(image_id)]
 
     # -- leases ---------------------------------------------------------------------------
 
-    def _claim_request(self, start: int, release: int | None = None) -> ClaimRequest:
-        return ClaimRequest(islice(self.queue, start, None), self.lease_ahead + 1,
-                            since=self.queue_mark, mine=self.mine, overlap=self.overlap,
-                            ttl=self.lease_seconds, release=release)
-
-    def _drop_taken(self, start: int, result: ClaimResult) -> None:
-        """Leave the images someone else has out of the queue (they are among the
-        ``result.scanned`` from ``start``)."""
-        if result.taken:
-            taken = set(result.taken)
-            end = start + result.scanned
-            self.queue[start:end] = [it for it in self.queue[start:end] if it.id not in taken]
-
-    def claim_here(self) -> bool:
-        """Lease the current image and the next ones (a new queue: start-up, another order),
-        leaving out those someone else has. False when the write failed (then the background
-        renewal tries again; nothing else changes)."""
-        try:
-            with self.store.busy_timeout(self.lock_wait_ms):
-                result = self.store.claim(self._claim_request(self.pos))
-        except StoreWriteError:
-            return False
-        self._drop_taken(self.pos, result)
-        return True
-
     def lease_window(self) -> list[int]:
-        """The images this session holds leases on: the current one and the next
-        ``lease_ahead`` (none in the overlap share)."""
-        window = self.queue[self.pos:self.pos + self.lease_ahead + 1]
-        return [it.id for it in window if not in_overlap(it.path, self.overlap)]
+        """The images this session holds leases on (``LeaseWindow.held``)."""
+        return self.leases.held(self.queue, self.pos)
+
+    # -- texts (``texts.py``) --------------------------------------------------------------
 
     def state_text(self, state: ImageState) -> str:
-        """``unlabeled``, ``skipped`` or ``→ cat`` (plain text: class names are user data)."""
-        if state.skipped:
-            return "skipped"
-        if state.labeled:
-            return "→ " + self.names(state.classes)
-        return "unlabeled"
+        return texts.state_text(state, self.naming)
 
     def label_text(self, image_id: int, state: ImageState) -> str:
-        """The status line's label: ``state_text``, and in multi-label mode the toggled set
-        while it differs from the saved one."""
-        text = self.state_text(state)
-        if not self.multi_label:
-            return text
-        toggled = self.toggled(image_id, state)
-        if state.labeled and toggled == state.classes:
-            return text
-        if not toggled and not state.labeled:
-            return f"{text} · class keys toggle, ⏎ saves"
-        return f"{text} · toggled: {self.names(toggled)} (⏎ saves)"
+        toggled = self.toggled(image_id, state) if self.multi_label else None
+        return texts.label_text(state, self.naming, toggled)
 
     def describe_order(self) -> str:
-        """The order, and for a model order the model it ranks by (``least confident · run
-        3``)."""
-        text = self.order.describe(self.class_names)
-        if self.order.order.needs_model and self.model is not None:
-            text += f" · {self.model.source()}"
-        return text
+        source = self.model.source() if self.model is not None else None
+        return texts.describe_order(self.order, self.class_names, source)
+
+    def end_message(self) -> str:
+        return texts.end_message(len(self.queue), self.counts.remaining)
 
     # -- the model ------------------------------------------------------------------------
 
-    def set_model(self, model: ModelView | None, *, labels_at: int | None = None) -> None:
-        """Take a (new) model. ``labels_at`` is ``labels_made`` when its labels were read (a
-        live head fit on every label then is newer than none of them)."""
-        self.model = model
-        self._suggested.clear()
-        if labels_at is None:
-            self._model_base, self._model_mark = (model.labels_before if model else 0,
-                                                  self.labels_made)
-        else:
-            self._model_base, self._model_mark = 0, labels_at
+    @property
+    def model(self) -> ModelView | None:
+        """The model: its suggestions, and what the model orders rank by (None: none yet)."""
+        return self.assist.view
+
+    @property
+    def labels_made(self) -> int:
+        return self.assist.labels_made
 
     @property
     def newer_labels(self) -> int:
-        """Labels written since the model's predictions (or the live head's fit)."""
-        return self._model_base + self.labels_made - self._model_mark
+        return self.assist.newer_labels
+
+    def set_model(self, model: ModelView | None, *, labels_at: int | None = None) -> None:
+        """Take a (new) model (``SessionModel.take``)."""
+        self.assist.take(model, labels_at=labels_at)
 
     def suggestions(self, image_id: int) -> list[tuple[int, float]]:
-        """The model's top classes for an image (empty without a model or a prediction)."""
-        if self.model is None:
-            return []
-        got = self._suggested.get(image_id)
-        if got is None:
-            if len(self._suggested) >= SUGGESTION_CACHE:
-                self._suggested.clear()
-            got = self._suggested[image_id] = self.model.suggestions(image_id)
-        return got
+        return self.assist.suggestions(image_id)
 
     def prefetch_suggestions(self, items: list[QueueItem]) -> None:
-        """Look the suggestions of the images ahead up now, not when their key comes."""
-        for item in items:
-            self.suggestions(item.id)
+        self.assist.prefetch(items)
 
     def suspect(self, image_id: int) -> dict | None:
         """The suspect row of an image in the suspect queue (given and predicted class)."""
@@ -270,12 +198,6 @@ class LabelSession:
     @property
     def per_minute(self) -> float:
         return self.events / (max(time.monotonic() - self.started, 1.0) / 60)
-
-    def end_message(self) -> str:
-        if not self.queue:
-            return "No images in this view.\n\npress o to choose another, q to quit"
-        return (f"End of this view: {self.counts.remaining} image(s) left unlabeled.\n\n"
-                "← goes back · o chooses another view · q quits (labels are saved)")
 
     # -- the calls keys make --------------------------------------------------------------
 
@@ -357,22 +279,20 @@ class LabelSession:
         start = self.pos + 1
         with self.store.busy_timeout(self.lock_wait_ms):
             event_id, claimed = self.store.add_event_and_claim(
-                item.id, action, class_id, claim=self._claim_request(start, release=item.id),
+                item.id, action, class_id, claim=self.leases.request(self.queue, start, item.id),
                 ms_on_screen=ms_on_screen, source=source, probability=probability,
                 run_id=run_id, classes=classes)
         after = (ImageState(action, frozenset(classes)) if classes is not None
                  else ImageState.of(action, class_id))
         self.pending = self.pending_for = None
-        self.mine.add(event_id)
-        self._drop_taken(start, claimed)
+        self.leases.mine.add(event_id)
+        self.leases.drop_taken(self.queue, start, claimed)
         self.undo_stack.append(event_id)
         self.events += 1
         self.labeled_here.add(item.id)
-        if action == "label" and source != "review":
-            self.labels_made += 1
-        if self.model is not None and action == "label":
-            self.model = self.model.resolved(item.id)  # relabeled or confirmed: not a suspect
-        self._count(before, after, event_id)
+        if action == "label":
+            self.assist.labeled(item.id, new=source != "review")
+        self.live.change(before, after, event_id)
         self.pos = min(self.pos + 1, len(self.queue))
         return Change(moved=True, image_id=item.id, before=before, after=after)
 
@@ -387,9 +307,9 @@ class LabelSession:
             return Change(notice=str(exc))
         self.undo_stack.pop()
         self.pending = self.pending_for = None
-        self.mine.add(undone.event_id)
+        self.leases.mine.add(undone.event_id)
         self.events = max(self.events - 1, 0)
-        self._count(undone.before, undone.after, undone.event_id)
+        self.live.change(undone.before, undone.after, undone.event_id)
         index = next((i for i, it in enumerate(self.queue) if it.id == undone.image_id), None)
         if index is None:  # not in this view (the order changed since): show it here anyway
             path = self.store.image(undone.image_id)["path"]
@@ -420,16 +340,11 @@ class LabelSession:
         if ranked is not None and order.order.needs_model and not order.order.review:
             queue = [it for it in queue if it.id not in self.labeled_here]
         self.order = order
-        self.queue = queue
-        self.queue_mark = mark
-        self.pos = 0
-        self.claim_here()
+        self._start(queue, mark)
         return Change(moved=True)
 
     def cycle_order(self, step: int, start: OrderChoice | None = None) -> OrderChoice:
         """The order ``]`` (1) or ``[`` (-1) goes to from ``start`` (default: this one)."""
-        from tui_label.core import orders
-
         return orders.cycle(start or self.order, step, has_model=self.model is not None,
                             has_disagreements=self.disagreements > 0)
 
@@ -457,73 +372,25 @@ class LabelSession:
 
     def refresh(self, result: SyncResult) -> Change:
         """Take in a rescan: rebuild the queue and counts, keeping the current image."""
-        for image_id in result.changed_ids:
-            self._recorded.discard(image_id)  # its new decode status must be stored
         current = self.current
-        self.queue_mark = self.store.last_event_id()
+        self.leases.since = self.store.last_event_id()
         self.queue = self._build_queue(self.order)
         ids = [it.id for it in self.queue]
         self.take_counts(*self.store.counts_through())
-        self.generation += 1
-        if current is not None and current.id in ids and current.id not in result.changed_ids:
-            self.pos = ids.index(current.id)
-            return Change()
         if current is not None and current.id in ids:
             self.pos = ids.index(current.id)
+            if current.id not in result.changed_ids:
+                return Change()
         else:
             self.pos = min(self.pos, len(self.queue))
         return Change(moved=True)
 
     def take_counts(self, counts: Counts, through: int) -> bool:
-        """Counts read in the background (every labeler's work) through event ``through``:
-        this session's own changes written after it are added on top, so fast keys never
-        make them stale. Counts older than the ones taken last are dropped."""
-        if through < self._counts_through:
-            return False
-        self._deltas = [d for d in self._deltas if d[0] > through]
-        counts = replace(counts, per_class=dict(counts.per_class))  # the caller's stays as read
-        for _event, before, after in self._deltas:
-            _shift(counts, before, after)
-        self.counts = counts
-        self._counts_through = through
-        return True
+        """Counts read in the background through event ``through`` (``LiveCounts.take``):
+        False when they are older than the ones taken last."""
+        return self.live.take(counts, through)
 
-    def _count(self, before: ImageState, after: ImageState, event_id: int) -> None:
-        """Keep the counts in step with one image's change of state."""
-        self.generation += 1
-        self._deltas.append((event_id, before, after))
-        _shift(self.counts, before, after)
-
-    # -- what decoding found --------------------------------------------------------------
-
-    def note_decoded(self, image_id: int, width: int | None, height: int | None,
-                     error: str | None) -> None:
-        """Remember what decoding found out about an image, to store it later in one write."""
-        if image_id not in self._recorded:
-            self._recorded.add(image_id)
-            self._decodes[image_id] = (image_id, width, height, error)
-
-    def flush_decodes(self) -> None:
-        """Store what decoding found; on a failed write it is kept for the next try."""
-        if not self._decodes:
-            return
-        pending = list(self._decodes.values())
+    def record_decodes(self, rows: list[DecodeRow]) -> None:
+        """Store what decoding found (``DecodeLog.flush`` hands it), waiting as a key does."""
         with self.store.busy_timeout(self.lock_wait_ms):
-            self.store.record_decodes(pending)
-        for row in pending:
-            self._decodes.pop(row[0], None)
-
-
-def _shift(counts: Counts, before: ImageState, after: ImageState) -> None:
-    """Move one image's state in ``counts`` from ``before`` to ``after``."""
-    for state, sign in ((before, -1), (after, 1)):
-        if state.skipped:
-            counts.skipped += sign
-        elif state.labeled:
-            counts.labeled += sign
-            for class_id in state.classes:
-                n = counts.per_class.get(class_id, 0) + sign
-                if n:
-                    counts.per_class[class_id] = n
-                else:
-                    counts.per_class.pop(class_id, None)
+            self.store.record_decodes(rows)

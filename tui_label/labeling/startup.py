@@ -13,12 +13,25 @@ No textual, no torch.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from tui_label.core.orders import OrderChoice
+from tui_label.config.labeler import LabelerOptions, toml_layer
+from tui_label.config.settings import (
+    ClassSpec,
+    find_config,
+    load_config_classes,
+    parse_class_option,
+    resolve_classes,
+)
+from tui_label.core import orders
+from tui_label.core.orders import NamedClass, OrderChoice
+from tui_label.core.types import ClassRow
 from tui_label.errors import UsageError
+from tui_label.media.scan import IMAGE_EXTENSIONS, ScannedFile, scan
+from tui_label.store import Store, StoreWriteError
 
 _SIDECARS = ("-wal", "-shm", "-journal")
 
@@ -34,49 +47,50 @@ class PlannedClass(NamedTuple):
 class Prepared:
     """A store ready for the labeler, and what the labeler needs to know about it."""
 
-    store: object  # tui_label.store.Store (imported lazily: it pulls in sqlite-utils)
+    store: Store
     order: OrderChoice
     rescan: bool  # False when this start-up has just scanned the folder
-    # tui_label.config.labeler.LabelerOptions: the arguments over the tui-label.toml over the
-    # stored share (LabelerOptions.resolve)
-    settings: object = None
+    # The arguments over the tui-label.toml over the stored share (``resolve_options``).
+    settings: LabelerOptions | None = None
     overlap: float = 0.0  # the share of images meant for two annotators or more
 
 
-def parse_order(text: str, classes) -> OrderChoice:
+def parse_order(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
     """``--order`` checked against ``classes`` (rows with ``id`` and ``name``).
 
     Raises:
         UsageError: an unknown order, or a class that is not among ``classes``.
     """
-    from tui_label.core import orders
-
     return orders.parse(text, classes)
 
 
-def class_specs(root: Path, db: Path, classes: str | None):
+def class_specs(root: Path, db: Path, classes: str | None) -> list[ClassSpec] | None:
     """The classes the user asks for: ``--classes``, else a ``tui-label.toml``, else None
     (keep the database's). Validated, hotkeys assigned.
 
     Raises:
         UsageError: a bad class list or config file.
     """
-    from tui_label.config.settings import (
-        find_config,
-        load_config_classes,
-        parse_class_option,
-        resolve_classes,
-    )
-
+    entries: list[tuple[str, str | None]] | None = None
     if classes is not None:
         entries = parse_class_option(classes)
     else:
         config = find_config(root, db)
-        entries = load_config_classes(config) if config is not None else None
+        if config is not None:
+            entries = load_config_classes(config)
     return resolve_classes(entries) if entries is not None else None
 
 
-def planned_classes(specs, stored) -> list[PlannedClass]:
+def resolve_options(cli: Mapping[str, Any], toml: Mapping[str, Any],
+                    stored_overlap: float | None = None) -> LabelerOptions:
+    """The labeler's options, field by field: the command line, then the ``tui-label.toml``,
+    then what the database stores (the overlap share), then the default."""
+    stored = {"overlap": stored_overlap} if stored_overlap is not None else None
+    return LabelerOptions.resolve(cli, toml, stored)
+
+
+def planned_classes(specs: Iterable[ClassSpec] | None,
+                    stored: Sequence[ClassRow]) -> list[PlannedClass]:
     """The classes the database will hold once ``specs`` are stored: the named ones, then the
     stored ones not named (they keep their labels, without a hotkey)."""
     ids = {row.name: row.id for row in stored}
@@ -134,60 +148,24 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         UsageError: a bad input (nothing written, nothing created), or a write that failed
             at start-up (``StoreWriteError``: disk full, locked, read-only).
     """
-    from tui_label.config.labeler import LabelerOptions, toml_layer
-    from tui_label.config.settings import find_config
-    from tui_label.media.scan import IMAGE_EXTENSIONS, scan
-    from tui_label.store import Store, StoreWriteError
-
     specs = class_specs(root, db, classes)
     given = {"overlap": overlap, "multi_label": multi_label or None}  # None: not given
     toml = toml_layer(find_config(root, db))
-    settings = LabelerOptions.resolve(given, toml)
+    settings = resolve_options(given, toml)
     new = NewFiles(db)
     store = None
     try:
-        stored, image_count = [], 0
         if db.exists():
             # A current file opens without a write (an older one is upgraded first).
             store = Store(db, annotator=annotator, create=False)
-            stored, image_count = store.classes(), store.image_count()
-        if specs is None and not any(row.hotkey for row in stored):
-            raise UsageError("no classes: pass --classes cat,dog,bird or add a tui-label.toml "
-                             f"to {root}")
-        choice = parse_order(order, planned_classes(specs, stored))
-        if choice.order.needs_model and (store is None or store.latest_predicted_run() is None):
-            raise UsageError(f"--order {order}: needs a model, and no run has predictions yet "
-                             "(train one: T in the labeler, or tui-label train)")
-        files = None
-        if image_count == 0:
-            files = list(scan(root))
-            if not files:
-                exts = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
-                raise UsageError(f"no images found in {root} (looked for {exts}, recursively)")
-
+        files = _check(root, specs, order, store)
         # Every input is good: from here on, write.
         if store is None:
             new.create()
             store = Store(db, annotator=annotator)
-        store.probe_write()  # a lock or a read-only file shows now, not on the first key
-        if store.get_setting("root") != str(root):
-            store.set_setting("root", str(root))  # the trainer reads images from here
-        if specs is not None:
-            store.set_classes(specs)
-        if files is not None:
-            store.sync_images(files)
-        # The overlap share belongs to the dataset: one given (--overlap, else the toml) is
-        # stored, and every labeler of the database follows the stored one.
-        overlap = settings.overlap
-        if overlap is not None and store.get_setting("overlap") != repr(overlap):
-            store.set_setting("overlap", repr(overlap))
-        stored_overlap = float(store.get_setting("overlap") or 0)
-        # Multi-label mode belongs to the database too: once on (--multi-label or the toml),
-        # every labeler and the trainer follow it; single labels read as sets of one.
-        if settings.multi_label and not store.multi_label:
-            store.set_multi_label()
+        stored_overlap = _write(store, root, specs, files, settings)
         return Prepared(store, parse_order(order, store.classes()), rescan=files is None,
-                        settings=LabelerOptions.resolve(given, toml, {"overlap": stored_overlap}),
+                        settings=resolve_options(given, toml, stored_overlap),
                         overlap=stored_overlap)
     except BaseException as exc:
         if store is not None:
@@ -196,3 +174,52 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         if not (isinstance(exc, StoreWriteError) and exc.kind == "locked"):
             new.remove()
         raise
+
+
+def _check(root: Path, specs: list[ClassSpec] | None, order: str,
+           store: Store | None) -> list[ScannedFile] | None:
+    """Every input checked before anything is written: the classes, ``--order`` against the
+    classes the run will have, and the folder's images (scanned when the database has none:
+    returned; None when it has some).
+
+    Raises:
+        UsageError: no classes, a bad order, or no images.
+    """
+    stored, image_count = (store.classes(), store.image_count()) if store else ([], 0)
+    if specs is None and not any(row.hotkey for row in stored):
+        raise UsageError("no classes: pass --classes cat,dog,bird or add a tui-label.toml "
+                         f"to {root}")
+    choice = parse_order(order, planned_classes(specs, stored))
+    if choice.order.needs_model and (store is None or store.latest_predicted_run() is None):
+        raise UsageError(f"--order {order}: needs a model, and no run has predictions yet "
+                         "(train one: T in the labeler, or tui-label train)")
+    if image_count:
+        return None
+    files = list(scan(root))
+    if not files:
+        exts = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
+        raise UsageError(f"no images found in {root} (looked for {exts}, recursively)")
+    return files
+
+
+def _write(store: Store, root: Path, specs: list[ClassSpec] | None,
+           files: list[ScannedFile] | None, settings: LabelerOptions) -> float:
+    """Store the dataset root, the classes, the images (a first scan), the overlap share and
+    multi-label mode; returns the overlap share the database holds now."""
+    store.probe_write()  # a lock or a read-only file shows now, not on the first key
+    if store.get_setting("root") != str(root):
+        store.set_setting("root", str(root))  # the trainer reads images from here
+    if specs is not None:
+        store.set_classes(specs)
+    if files is not None:
+        store.sync_images(files)
+    # The overlap share belongs to the dataset: one given (--overlap, else the toml) is
+    # stored, and every labeler of the database follows the stored one.
+    overlap = settings.overlap
+    if overlap is not None and store.get_setting("overlap") != repr(overlap):
+        store.set_setting("overlap", repr(overlap))
+    # Multi-label mode belongs to the database too: once on (--multi-label or the toml),
+    # every labeler and the trainer follow it; single labels read as sets of one.
+    if settings.multi_label and not store.multi_label:
+        store.set_multi_label()
+    return float(store.get_setting("overlap") or 0)

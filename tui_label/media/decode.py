@@ -18,6 +18,8 @@ from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from tui_label.media.decode_log import DecodeLog
+
 # Shown behind transparent pixels: a neutral mid-grey reads well on dark and light terminals.
 BACKGROUND = (128, 128, 128)
 _ORIENTATION_TAG = 0x0112
@@ -229,6 +231,7 @@ class Prefetcher:
 
     ``request`` returns a ``Future``; asking again for the same key returns the same one, so
     the screen can ask for the next few images on every move without decoding twice.
+    ``decodes`` keeps what decoding found about the images shown until it is stored.
     """
 
     def __init__(self, loader: Loader = decode_for_display, workers: int = 2, keep: int = 16,
@@ -239,6 +242,7 @@ class Prefetcher:
         self._keep = keep
         self._cache: OrderedDict[tuple[int, Geometry], Future[Decoded]] = OrderedDict()
         self._lock = threading.Lock()
+        self.decodes = DecodeLog()
 
     def request(self, image_id: int, path: Path, geometry: Geometry) -> Future[Decoded]:
         key = (image_id, geometry)
@@ -264,10 +268,12 @@ class Prefetcher:
         return decoded
 
     def forget(self, image_id: int) -> None:
-        """Drop cached decodes of one image (its file changed)."""
+        """Drop cached decodes of one image (its file changed: what its next decode finds
+        is stored again)."""
         with self._lock:
             for key in [k for k in self._cache if k[0] == image_id]:
                 del self._cache[key]
+        self.decodes.forget((image_id,))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

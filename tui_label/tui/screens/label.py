@@ -24,7 +24,8 @@ from tui_label.config.labeler import DEFAULTS
 from tui_label.core.keys import BINDINGS
 from tui_label.core.orders import OrderChoice
 from tui_label.labeling import jobs as background
-from tui_label.labeling.session import Change, LabelSession
+from tui_label.labeling.change import Change
+from tui_label.labeling.session import LabelSession
 from tui_label.media.decode import Prefetcher
 from tui_label.runs.controller import RunUpdated, TrainerEvent, TrainingController
 from tui_label.store import Store

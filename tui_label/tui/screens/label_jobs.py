@@ -18,7 +18,8 @@ from textual.worker import Worker, get_current_worker
 from tui_label.core.orders import OrderChoice
 from tui_label.core.types import QueueItem, SyncResult
 from tui_label.labeling import jobs as background
-from tui_label.labeling.session import Change, LabelSession
+from tui_label.labeling.change import Change
+from tui_label.labeling.session import LabelSession
 from tui_label.media.decode import Prefetcher
 from tui_label.store import Store, StoreWriteError
 from tui_label.tui.presenters import confusion_notice
@@ -93,7 +94,7 @@ class LabelJobs:
 
     def flush_decodes(self) -> None:
         try:
-            self.session.flush_decodes()
+            self.prefetcher.decodes.flush(self.session.record_decodes)
         except StoreWriteError:
             pass  # kept for the next try; a key's write will say what is wrong
 
@@ -110,7 +111,7 @@ class LabelJobs:
 
     def renew_leases(self) -> None:
         db, annotator = self.store.path, self.store.annotator
-        image_ids, ttl = self.session.lease_window(), self.session.lease_seconds
+        image_ids, ttl = self.session.lease_window(), self.session.leases.seconds
 
         def renew() -> None:
             try:

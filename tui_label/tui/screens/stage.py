@@ -125,8 +125,8 @@ class ImageStage:
                               "label or skip it with the usual keys")
         else:
             view.show_image(decoded)
-        self.session.note_decoded(item.id, decoded.width or None, decoded.height or None,
-                                  decoded.error)
+        self.prefetcher.decodes.note(item.id, decoded.width or None, decoded.height or None,
+                                     decoded.error)
         self.screen.call_after_refresh(self._painted, item.id, self.action_time)
 
     def _painted(self, image_id: int, action_time: float) -> None:
