@@ -1,6 +1,6 @@
 """``--resume RUN``: whether a run can go on, and with which settings. No torch: the labeler
-asks the same before it offers or starts a resume; the engine then loads the checkpoint
-(``engine.resume_checkpoint``) and continues.
+asks the same before it offers or starts a resume; the trainer then loads the checkpoint
+(``trainer.checkpoint.resume_checkpoint``) and continues.
 
 Every check here only reads the store: a refused resume writes nothing.
 """

@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass, field
 
 from tui_label.runs.metrics import Report
-from tui_label.store import Store
 from tui_label.runs.options import TrainOptions
+from tui_label.store import Store
 
 
 def trainer_command(opts: TrainOptions) -> list[str]:

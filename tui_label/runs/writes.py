@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tui_label.store import Store, StoreWriteError
 from tui_label.runs.events import Emitter
+from tui_label.store import Store, StoreWriteError
 
 T = TypeVar("T")
 
