@@ -149,3 +149,10 @@ def stored_split(db: Path) -> dict[str, str]:
             "SELECT i.path, s.split FROM splits s JOIN images i ON i.id = s.image_id"))
     finally:
         store.close()
+
+
+def trainer_events(stdout: str) -> list:
+    """The typed events (``tui_label.runs.events``) in a trainer's ``--events json`` output."""
+    from tui_label.runs.events import parse_line
+
+    return [e for e in map(parse_line, stdout.splitlines()) if e is not None]

@@ -49,8 +49,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine_line, print_table, stored_split  # noqa: E402
+from _common import machine_line, print_table, stored_split, trainer_events  # noqa: E402
 from decode_cache import labeled_db, save_photo, sources  # noqa: E402
+
+from tui_label.runs.events import Epoch, Event, Failed, Started, Step  # noqa: E402
 
 WIDTH, HEIGHT = 1024, 768
 
@@ -71,11 +73,10 @@ def make_photos(root: Path, count: int, width: int, height: int) -> None:
         pool.map(_photo, [(root, i, width, height) for i in range(count)], chunksize=16)
 
 
-def events_of(cmd: list[str], timeout: float) -> tuple[int, list[dict], str, float]:
+def events_of(cmd: list[str], timeout: float) -> tuple[int, list[Event], str, float]:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return done.returncode, events, done.stderr, time.perf_counter() - start
+    return done.returncode, trainer_events(done.stdout), done.stderr, time.perf_counter() - start
 
 
 def tui_label(*args: str) -> list[str]:
@@ -94,18 +95,18 @@ def run_ours(db: Path, args) -> dict:
         str(args.epochs), "--device", args.device, "--events", "json"), timeout=1200)
     if code != 0:
         raise SystemExit(f"tui-label train failed ({code}): {err[-2000:]}")
-    started = next(e for e in events if e["event"] == "started")
-    epochs = [e for e in events if e["event"] == "epoch"]
-    steps = [e for e in events if e["event"] == "step"]
-    seconds = sum(e["seconds"] for e in epochs)
-    return {"images_per_sec": started["num_train"] * len(epochs) / seconds,
-            "epoch_seconds": [round(e["seconds"], 3) for e in epochs],
-            "accuracy": epochs[-1]["accuracy"], "precision": started.get("precision"),
-            "device": started["device"], "num_train": started["num_train"],
-            "gpu_memory_mb": max((s["gpu_memory_mb"] for s in steps if "gpu_memory_mb" in s),
-                                 default=None),
-            "gpu_util": max((s["gpu_util"] for s in steps if "gpu_util" in s), default=None),
-            "wall_s": wall, "run_id": started["run_id"]}
+    started = next(e for e in events if isinstance(e, Started))
+    epochs = [e for e in events if isinstance(e, Epoch)]
+    steps = [e for e in events if isinstance(e, Step)]
+    seconds = sum(e.seconds for e in epochs)
+    memory = [s.gpu_memory_mb for s in steps if s.gpu_memory_mb is not None]
+    util = [s.gpu_util for s in steps if s.gpu_util is not None]
+    return {"images_per_sec": started.num_train * len(epochs) / seconds,
+            "epoch_seconds": [round(e.seconds, 3) for e in epochs],
+            "accuracy": epochs[-1].report.accuracy, "precision": started.precision,
+            "device": started.device, "num_train": started.num_train,
+            "gpu_memory_mb": max(memory, default=None), "gpu_util": max(util, default=None),
+            "wall_s": wall, "run_id": started.run_id}
 
 
 TUTORIAL = r'''
@@ -202,8 +203,8 @@ def run_oom(root: Path, work: Path, args) -> dict:
     store = Store(db)
     run = store.latest_run()
     store.close()
-    failed = [e for e in events if e["event"] == "failed"]
-    return {"exit_code": code, "reason": failed[-1]["reason"] if failed else None,
+    failed = [e for e in events if isinstance(e, Failed)]
+    return {"exit_code": code, "reason": failed[-1].reason if failed else None,
             "run_status": run["status"] if run else None,
             "traceback_on_stderr": "Traceback" in err}
 
@@ -214,10 +215,11 @@ def run_gpus_one(db: Path, args) -> dict:
         str(args.image_size), "--batch-size", str(args.batch_size), "--epochs", "1",
         "--events", "json", *(["--gpus", "1"] if args.device == "cuda"
                               else ["--nproc", "1", "--device", "cpu"])), timeout=900)
-    kinds = [e["event"] for e in events]
-    started = next((e for e in events if e["event"] == "started"), {})
+    kinds = [e.kind for e in events]
+    started = next((e for e in events if isinstance(e, Started)), None)
     return {"exit_code": code, "last_event": kinds[-1] if kinds else None,
-            "device": started.get("device"), "world_size": started.get("world_size"),
+            "device": started.device if started else None,
+            "world_size": started.world_size if started else None,
             "stderr_tail": err[-600:] if code else "", "wall_s": wall}
 
 

@@ -13,7 +13,6 @@ row and one set of epoch rows is the target).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine_line, print_table  # noqa: E402
+from _common import machine_line, print_table, trainer_events  # noqa: E402
+
+from tui_label.runs.events import Epoch, Started  # noqa: E402
 
 
 def one(db: Path, seed: int, epochs: int, size: int, procs: int) -> dict:
@@ -40,17 +41,17 @@ def one(db: Path, seed: int, epochs: int, size: int, procs: int) -> dict:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
-    events = [json.loads(line) for line in done.stdout.splitlines()]
-    epochs_ev = [e for e in events if e["event"] == "epoch"]
+    events = trainer_events(done.stdout)
+    epochs_ev = [e for e in events if isinstance(e, Epoch)]
     store = Store(db)
     runs = store.conn.execute("SELECT id FROM runs WHERE id > ?", (before,)).fetchall()
     rows = store.conn.execute("SELECT COUNT(*), COUNT(DISTINCT epoch) FROM run_epochs WHERE "
                               "run_id = ?", (runs[-1][0],)).fetchone()
     store.close()
-    return {"accuracy": max(e["accuracy"] for e in epochs_ev),
-            "rate": statistics.mean(e["images_per_sec"] for e in epochs_ev), "wall": wall,
+    return {"accuracy": max(e.report.accuracy for e in epochs_ev),
+            "rate": statistics.mean(e.images_per_sec or 0.0 for e in epochs_ev), "wall": wall,
             "runs": len(runs), "epoch_rows": rows[0], "distinct": rows[1],
-            "started": sum(e["event"] == "started" for e in events)}
+            "started": sum(isinstance(e, Started) for e in events)}
 
 
 def main() -> None:

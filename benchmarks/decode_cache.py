@@ -25,7 +25,6 @@ pixels (it streams from the cache).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import signal
@@ -41,6 +40,14 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import machine_line, print_table  # noqa: E402
+
+from tui_label.runs.events import (  # noqa: E402
+    TERMINAL,
+    Preparing,
+    Started,
+    Step,
+    parse_line,
+)
 
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
           "hubble_deep_field.jpg"]
@@ -113,21 +120,20 @@ def run_trainer(db: Path, size: int, *, steps: int = 0, seconds: float = 0.0,
     decoded = None
     assert proc.stdout is not None
     for line in proc.stdout:
-        event = json.loads(line)
-        kind = event["event"]
-        if kind == "preparing" and preparing is None:
+        event = parse_line(line)
+        if isinstance(event, Preparing) and preparing is None:
             preparing = time.perf_counter() - start
-        if kind == "started":
+        if isinstance(event, Started):
             started = time.perf_counter() - start
-            decoded, prepared_s = event["decoded"], event["prepared_s"]
-        if kind == "step":
+            decoded, prepared_s = event.decoded, event.prepared_s
+        if isinstance(event, Step):
             now = time.perf_counter()
             if first is None:
                 first, trained_from = now - start, now
-            rates.append(event["images_per_sec"])
+            rates.append(event.images_per_sec)
             if (steps and len(rates) >= steps) or (seconds and now - trained_from >= seconds):
                 proc.send_signal(signal.SIGINT)
-        if kind in ("failed", "finished", "cancelled"):
+        if isinstance(event, TERMINAL):
             break
     for _ in proc.stdout:
         pass

@@ -74,7 +74,7 @@ def run_engine(db: Path, noisy: np.ndarray, paths: list[str], seed: int, size: i
     from tui_label.config.settings import ClassSpec
     from tui_label.core.orders import OrderChoice
     from tui_label.media.scan import scan
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
     from tui_label.trainer.run import train

@@ -66,7 +66,7 @@ def main() -> None:
     from tui_label.core.orders import OrderChoice
     from tui_label.media.decode_cache import DecodeCache
     from tui_label.media.scan import scan
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
     from tui_label.runs.metrics import multi_label_report
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store

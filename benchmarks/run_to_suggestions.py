@@ -31,6 +31,7 @@ from _common import SAMPLE_DATA, machine_line, print_table  # noqa: E402
 
 
 async def once(db: Path, epochs: int, image_size: int) -> dict[str, float]:
+    from tui_label.runs.events import Checkpoint, Event, Predicted
     from tui_label.store import Store
     from tui_label.tui.app import LabelApp
     from tui_label.tui.widgets.image_view import load_renderer
@@ -47,10 +48,10 @@ async def once(db: Path, epochs: int, image_size: int) -> dict[str, float]:
         controller = screen.training
         real_on_event = controller.on_event
 
-        def on_event(event: dict) -> None:
-            if event.get("event") in ("checkpoint", "predicted"):
-                times[event["event"]] = event["time"]  # the last one of each wins
-            real_on_event(event)
+        def on_event(event: Event) -> bool:
+            if isinstance(event, (Checkpoint, Predicted)):
+                times[event.kind] = event.time  # the last one of each wins
+            return real_on_event(event)
 
         controller.on_event = on_event
         settings = screen.query_one(TrainPanel).settings()

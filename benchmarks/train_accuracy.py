@@ -40,7 +40,7 @@ def main() -> None:
     from tui_label.core.orders import OrderChoice
     from tui_label.media.decode_cache import DecodeCache
     from tui_label.media.scan import scan
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
     from tui_label.runs.options import TrainOptions
     from tui_label.store import Store
     from tui_label.trainer import data as tdata

@@ -53,7 +53,7 @@ def test_a_small_cnn_run_does_not_import_torchvision(tmp_path):
     code = ("import sys, io\n"
             "from pathlib import Path\n"
             "from tui_label.trainer.run import train\n"
-            "from tui_label.runs.events import Emitter\n"
+            "from tui_label.runs.emit import Emitter\n"
             "from tui_label.runs.options import TrainOptions\n"
             f"opts = TrainOptions(db=Path({str(db)!r}), root=Path({str(root)!r}), epochs=1,\n"
             "                    image_size=16, batch_size=8, device='cpu', events='json')\n"

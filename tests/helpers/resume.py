@@ -10,7 +10,7 @@ from tests.helpers.training import (
     parse_events,
     train_in_process,
 )
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.trainer import run as trainer
 from tui_label.trainer.stopper import Stopper

@@ -14,7 +14,7 @@ from PIL import Image
 from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.writes import WritePolicy
 from tui_label.store import Store

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

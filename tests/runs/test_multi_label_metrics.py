@@ -13,6 +13,7 @@ from tests.helpers.data import make_images
 from tests.helpers.queue import queue_of
 from tui_label.config.settings import ClassSpec
 from tui_label.media.scan import scan
+from tui_label.runs.events import parse
 from tui_label.runs.metrics import Report, multi_label_report, report
 from tui_label.runs.state import RunState
 from tui_label.store import Store
@@ -174,13 +175,13 @@ async def test_a_single_label_run_after_a_multi_label_one_gets_its_matrix_back(t
 
 def test_run_state_follows_the_trainer_events_of_a_multi_label_run():
     state = RunState()
-    state.apply({"event": "started", "run_id": 4, "model": "small-cnn", "device": "cpu",
+    state.apply(parse({"event": "started", "run_id": 4, "model": "small-cnn", "device": "cpu",
                  "classes": NAMES, "num_train": 8, "num_val": 2, "epochs": 2, "steps": 1,
-                 "config": {"multi_label": True, "threshold": 0.6}})
+                 "config": {"multi_label": True, "threshold": 0.6}}))
     assert state.threshold == 0.6  # known before the first epoch's metrics
     rep = multi_label_report(TARGETS, PROBS, NAMES, 0.6)
-    state.apply({"event": "epoch", "run_id": 4, "epoch": 1, "epochs": 2, "train_loss": 0.5,
-                 "val_loss": 0.6, **rep.to_dict()})
+    state.apply(parse({"event": "epoch", "run_id": 4, "epoch": 1, "epochs": 2, "train_loss": 0.5,
+                 "val_loss": 0.6, **rep.to_dict()}))
     assert state.report == rep and state.history[-1].micro_f1 == rep.micro_f1
 
 

@@ -28,7 +28,7 @@ from tests.helpers.training import (
 )
 from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
 from tui_label.trainer import data as tdata

@@ -1,4 +1,4 @@
-"""The training controller without a screen: a database path, a folder and three callbacks."""
+"""The training controller without a screen: a database path, a folder and four callbacks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import tui_label.runs.controller as training
 from tests.helpers.panel import DIGITS, store_with_finished_run
 from tui_label.config.settings import ClassSpec
-from tui_label.runs.controller import RunUpdated, TrainerEvent, TrainingController
+from tui_label.runs.controller import TrainingController
+from tui_label.runs.events import Exited, Finished, Step, Warned
 
 
 class FakeTimer:
@@ -26,12 +27,16 @@ class Recorder:
     """The callbacks a screen would give, recording what the controller does with them."""
 
     def __init__(self) -> None:
-        self.posted: list = []
+        self.events: list = []  # what the reader thread forwarded
+        self.states: list = []  # every state reported to draw
         self.notes: list[tuple[str, dict]] = []
         self.timers: list[FakeTimer] = []
 
-    def post(self, message) -> None:
-        self.posted.append(message)
+    def forward(self, event) -> None:
+        self.events.append(event)
+
+    def changed(self, state) -> None:
+        self.states.append(state)
 
     def notify(self, message: str, **kw) -> None:
         self.notes.append((message, kw))
@@ -41,8 +46,8 @@ class Recorder:
         return self.timers[-1]
 
     def controller(self, db: Path, root: Path) -> TrainingController:
-        return TrainingController(db, root, post=self.post, notify=self.notify,
-                                  set_interval=self.set_interval)
+        return TrainingController(db, root, on_event=self.forward, changed=self.changed,
+                                  notify=self.notify, set_interval=self.set_interval)
 
 
 def test_attach_shows_the_last_finished_run_without_polling(tmp_path: Path):
@@ -51,7 +56,7 @@ def test_attach_shows_the_last_finished_run_without_polling(tmp_path: Path):
     ctl = rec.controller(store.path, tmp_path / "data")
     ctl.attach()
     assert ctl.state.status == "finished" and len(ctl.state.history) == 2
-    assert isinstance(rec.posted[-1], RunUpdated) and rec.posted[-1].state is ctl.state
+    assert rec.states[-1] is ctl.state
     assert rec.timers == []
     ctl.close()
     store.close()
@@ -71,7 +76,7 @@ def test_a_running_run_is_polled_until_it_ends(tmp_path: Path):
     store.update_run(run_id, status="cancelled", reason="stopped [/] by a user")
     timer.callback()
     assert ctl.state.status == "cancelled" and timer.stopped
-    assert rec.posted[-1].state.reason == "stopped [/] by a user"
+    assert rec.states[-1].reason == "stopped [/] by a user"
     ctl.close()
     store.close()
 
@@ -95,21 +100,52 @@ def test_a_trainer_that_exits_without_a_last_event_failed_with_its_last_log_line
     rec = Recorder()
     ctl = rec.controller(tmp_path / "none.db", tmp_path)
     ctl.state.status = "running"
-    ctl.on_event({"event": "exited", "code": 2, "log": str(log), "offset": 0})
+    assert ctl.on_event(Exited(code=2, log=str(log), offset=0)) is False
     assert ctl.state.status == "failed"
     assert ctl.state.reason == "class '[/]' has 1 label"
-    assert isinstance(rec.posted[-1], RunUpdated)
+    assert rec.states[-1] is ctl.state
     (message, kw), = rec.notes
     assert message == "Training failed: class '[/]' has 1 label" and kw["markup"] is False
 
 
-def test_queued_step_events_merge_and_others_do_not():
-    step = TrainerEvent({"event": "step", "step": 1})
-    newer = TrainerEvent({"event": "step", "step": 2})
-    epoch = TrainerEvent({"event": "epoch", "epoch": 1})
-    assert step.can_replace(newer)
-    assert not step.can_replace(epoch) and not epoch.can_replace(newer)
-    assert RunUpdated(None).can_replace(RunUpdated(None))
+def test_events_fold_into_the_state_and_say_when_predictions_are_new(tmp_path):
+    rec = Recorder()
+    ctl = rec.controller(tmp_path / "none.db", tmp_path)
+    step = Step(run_id=3, epoch=1, epochs=2, step=1, steps=4, loss=0.5, images_per_sec=10.0,
+                eta_s=3.0)
+    assert ctl.on_event(step) is False
+    assert (ctl.state.run_id, ctl.state.status, ctl.state.step) == (3, "running", 1)
+    assert ctl.on_event(Warned(run_id=3, message="slow disk")) is False
+    assert ctl.state.warnings == ["slow disk"]
+    assert ctl.on_event(Finished(run_id=3, best_accuracy=0.9, best_checkpoint="b.pt")) is True
+    assert ctl.state.status == "finished" and ctl.state.best_checkpoint == "b.pt"
+    assert len(rec.states) == 3 and rec.notes == []  # the notice comes when the process exits
+
+
+def test_the_reader_forwards_typed_events_and_skips_what_is_not_one(tmp_path, monkeypatch):
+    lines = ['{"event": "warning", "run_id": 7, "time": 1.0, "message": "hello"}',
+             "a stray print", '{"event": "from-a-newer-trainer", "run_id": 7}',
+             '{"event": "step", "run_id": 7}',  # fields missing: not an event
+             '{"event": "failed", "run_id": 7, "time": 2.0, "reason": "out of memory"}']
+    script = "import sys; sys.stdout.write(sys.argv[1]); sys.exit(3)"
+    monkeypatch.setattr(training, "trainer_command",
+                        lambda opts: [sys.executable, "-c", script, "\n".join(lines) + "\n"])
+    rec = Recorder()
+    ctl = rec.controller(tmp_path / "t.db", tmp_path)
+    ctl.start({})
+    ctl.process.wait()
+    for _ in range(200):  # the reader thread forwards the exit last
+        if rec.events and isinstance(rec.events[-1], Exited):
+            break
+        __import__("time").sleep(0.01)
+    warned, failed, exited = rec.events
+    assert warned == Warned(run_id=7, time=1.0, message="hello")
+    assert (failed.kind, failed.reason) == ("failed", "out of memory")
+    assert exited.code == 3 and exited.log.endswith("trainer.log")
+    for event in rec.events:
+        ctl.on_event(event)
+    assert ctl.state.status == "failed" and ctl.state.reason == "out of memory"
+    ctl.close()
 
 
 def cancelled_after_two_epochs(tmp_path: Path):

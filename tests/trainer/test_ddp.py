@@ -19,7 +19,7 @@ import torch
 from tests.helpers.cli import assert_usage_error, db_fingerprint
 from tests.helpers.training import make_db, parse_events, train_cmd
 from tui_label.cli import main as cli
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
 from tui_label.trainer import distributed, launch, shares

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from tests.helpers.training import make_db, opts_for, parse_events
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
+from tui_label.runs.events import parse
 from tui_label.runs.state import RunState
 from tui_label.trainer import device
 from tui_label.trainer import run as trainer
@@ -49,12 +50,12 @@ def test_gpu_status_has_memory_and_utilisation_when_nvml_answers(monkeypatch):
 
 def test_the_panel_shows_gpu_memory_utilisation_and_processes():
     state = RunState()
-    state.apply({"event": "started", "run_id": 4, "model": "resnet18", "device": "cuda:0",
+    state.apply(parse({"event": "started", "run_id": 4, "model": "resnet18", "device": "cuda:0",
                  "classes": ["a", "b"], "num_train": 800, "num_val": 200, "epochs": 5,
-                 "steps": 13, "world_size": 8})
-    state.apply({"event": "step", "run_id": 4, "epoch": 1, "epochs": 5, "step": 3, "steps": 13,
-                 "loss": 0.7, "images_per_sec": 5120.0, "eta_s": 12.0,
-                 "gpu_memory_mb": 3072.0, "gpu_util": 87.0})
+                 "steps": 13, "world_size": 8}))
+    state.apply(parse({"event": "step", "run_id": 4, "epoch": 1, "epochs": 5, "step": 3,
+                       "steps": 13, "loss": 0.7, "images_per_sec": 5120.0, "eta_s": 12.0,
+                 "gpu_memory_mb": 3072.0, "gpu_util": 87.0}))
     text = status_text(state).plain
     assert "cuda:0 · 8 processes (DDP)" in text
     assert "5120 img/s" in text and "GPU 3072 MiB 87%" in text
@@ -64,7 +65,7 @@ def test_the_precision_of_the_steps_is_announced_and_shown():
     from contextlib import nullcontext
     from types import SimpleNamespace
 
-    from tui_label.runs.events import human
+    from tui_label.runs.emit import human
 
     # What autocast_for gives: bf16 on GPUs that have it, fp16 on older ones, none on a CPU.
     bf16 = SimpleNamespace(autocast=torch.autocast("cpu", dtype=torch.bfloat16))
@@ -75,12 +76,12 @@ def test_the_precision_of_the_steps_is_announced_and_shown():
     started = {"event": "started", "run_id": 4, "model": "resnet18", "device": "cuda:0",
                "precision": "bf16", "classes": ["a", "b"], "num_train": 800, "num_val": 200,
                "epochs": 5, "steps": 13}
-    assert human(started).startswith("run 4: resnet18 on cuda:0 (bf16), 800 train")
+    assert human(parse(started)).startswith("run 4: resnet18 on cuda:0 (bf16), 800 train")
     state = RunState()
-    state.apply(started)
+    state.apply(parse(started))
     assert "cuda:0 bf16" in status_text(state).plain
     state = RunState()
-    state.apply({**started, "device": "cpu", "precision": "fp32"})
+    state.apply(parse({**started, "device": "cpu", "precision": "fp32"}))
     assert " · cpu" in status_text(state).plain and "fp32" not in status_text(state).plain
 
 

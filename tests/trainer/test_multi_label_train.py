@@ -28,7 +28,8 @@ from tests.helpers.training import (
 from tui_label.config.settings import ClassSpec
 from tui_label.errors import UsageError
 from tui_label.media.scan import scan
-from tui_label.runs.events import Emitter, human
+from tui_label.runs.emit import Emitter, human
+from tui_label.runs.events import parse
 from tui_label.store import Store
 from tui_label.trainer import data as tdata
 from tui_label.trainer import fit, plan
@@ -143,7 +144,7 @@ def test_epochs_report_metrics_at_the_threshold_without_a_confusion_matrix(multi
     # A trivially separable set: the run learns it.
     assert epochs[-1]["micro_f1"] > 0.8
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
-    line = human(epochs[-1])
+    line = human(parse(epochs[-1]))
     assert "exact-match accuracy" in line and "at threshold 0.50" in line
 
 

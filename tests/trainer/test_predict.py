@@ -29,7 +29,7 @@ from tui_label.assist import live_head
 from tui_label.assist.predictions import PredictionSet, predictions_dir
 from tui_label.cli import main as cli
 from tui_label.config.paths import runs_dir
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
 from tui_label.trainer import checkpoint, fit, folds, oof, predict

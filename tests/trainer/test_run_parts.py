@@ -12,7 +12,7 @@ import torch
 
 from tests.helpers.training import opts_for, parse_events
 from tui_label.config.paths import runs_dir
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.store import StoreWriteError
 from tui_label.trainer import run as trainer
 from tui_label.trainer.checkpoint import restore_fit

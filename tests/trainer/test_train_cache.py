@@ -12,7 +12,8 @@ import torch
 
 from tests.helpers.training import make_db, opts_for, parse_events
 from tui_label.media.decode_cache import cache_dir
-from tui_label.runs.events import Emitter, human
+from tui_label.runs.emit import Emitter, human
+from tui_label.runs.events import parse
 from tui_label.trainer import data as tdata
 from tui_label.trainer import run as trainer
 
@@ -56,12 +57,13 @@ def test_a_second_run_reads_every_image_from_the_cache_and_says_so(tmp_path: Pat
     assert first["decoded"] == first["num_train"] + first["num_val"] == images
     second = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
     assert second["decoded"] == 0
-    assert "images ready in" in human(second) and "all from the decode cache" in human(second)
+    line = human(parse(second))
+    assert "images ready in" in line and "all from the decode cache" in line
     changed = sorted(root.rglob("*.png"))[0]
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
     third = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
     assert third["decoded"] == 1
-    assert human(third).endswith("(1 decoded)")
+    assert human(parse(third)).endswith("(1 decoded)")
 
 
 def test_the_cache_lives_beside_the_database_per_size(tmp_path: Path):

@@ -37,7 +37,7 @@ from tests.helpers.training import (
 from tui_label.config.paths import runs_dir
 from tui_label.errors import UsageError
 from tui_label.media.decode import Geometry, decode_for_display
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.writes import WritePolicy
 from tui_label.store import Store
 from tui_label.trainer import checkpoint, models

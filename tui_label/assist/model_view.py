@@ -6,8 +6,8 @@ suggestions shown under the image. It reads the run's memory-mapped arrays
 (``tui_label.assist.predictions``) and a few store rows; it never writes.
 
 Numpy only: no textual, no torch, and no scikit-learn here: the live head is fit in another
-process (``tui_label.assist.live_head.LiveHead``) on ``live_training_set``, and its probabilities come
-back as ``LiveProbs``.
+process (``tui_label.assist.live_head.LiveHead``) on ``live_training_set``, and its
+probabilities come back as ``LiveProbs``.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class ModelView:
     def with_live(self, live: LiveProbs) -> ModelView:
         """This view with the live head's probabilities over the run's (a new view)."""
         run_columns = self.column_classes[:len(self.predictions.class_names)]
-        extra = [c for c in live.class_ids if c not in run_columns]
+        extra: list[int | None] = [c for c in live.class_ids if c not in run_columns]
         return replace(self, live=live, column_classes=run_columns + extra)
 
     def with_runner(self, runner: Callable[..., object] | None) -> ModelView:
@@ -125,9 +125,9 @@ class ModelView:
 
     # -- rankings.ModelScores -------------------------------------------------------------
 
-    def probs(self, ids: Sequence[int]) -> np.ndarray:
+    def probs(self, image_ids: Sequence[int]) -> np.ndarray:
         """``len(ids) x C`` probabilities in ``column_classes`` order; NaN rows: unseen."""
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.asarray(image_ids, dtype=np.int64)
         width = len(self.column_classes)
         out = np.full((len(ids), width), np.nan, dtype=np.float32)
         run_width = self.predictions.probs.shape[1]
@@ -140,14 +140,14 @@ class ModelView:
             live_rows = self.live.rows_of(ids)
             here = np.flatnonzero(live_rows >= 0)
             if len(here):
-                cols = [self.column_classes.index(c) for c in self.live.class_ids]
+                cols = np.array([self.column_classes.index(c) for c in self.live.class_ids])
                 out[here] = 0.0
                 out[np.ix_(here, cols)] = self.live.probs[live_rows[here]]
         return out
 
-    def oof_probs(self, ids: Sequence[int]) -> np.ndarray:
+    def oof_probs(self, image_ids: Sequence[int]) -> np.ndarray:
         """Out-of-sample probabilities of labeled images; NaN rows where there are none."""
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.asarray(image_ids, dtype=np.int64)
         out = np.full((len(ids), len(self.column_classes)), np.nan, dtype=np.float32)
         p = self.predictions
         if p.oof_ids is None or p.oof_probs is None or not len(p.oof_ids):
@@ -163,9 +163,9 @@ class ModelView:
         emb = self.predictions.embeddings
         if emb is None:
             return None
-        ids = np.asarray(ids, dtype=np.int64)
-        rows = self.predictions.rows_of(ids)
-        out = np.full((len(ids), emb.shape[1]), np.nan, dtype=np.float32)
+        arr = np.asarray(ids, dtype=np.int64)
+        rows = self.predictions.rows_of(arr)
+        out = np.full((len(arr), emb.shape[1]), np.nan, dtype=np.float32)
         have = np.flatnonzero(rows >= 0)
         out[have] = emb[rows[have]]
         return out
@@ -233,8 +233,8 @@ def embeddings_file(model: ModelView) -> Path:
 def fit_live(store: Store, model: ModelView, head, timeout: float | None = None
              ) -> LiveProbs | None:
     """Refit the live head on every current label and return its probabilities for every image
-    the run has embeddings for. ``head`` is a ``tui_label.assist.live_head.LiveHead`` (the fit runs in
-    its process; this call waits for it, so call it from a worker thread).
+    the run has embeddings for. ``head`` is a ``tui_label.assist.live_head.LiveHead`` (the fit
+    runs in its process; this call waits for it, so call it from a worker thread).
 
     Returns None when there is nothing to fit: no embeddings, or labels of fewer than two
     classes.

@@ -81,7 +81,8 @@ class PredictionSet:
         if probs.shape != (len(ids), len(names)) or (emb is not None and len(emb) != len(ids)):
             raise ValueError(f"the predictions in {folder} do not fit together")
         if (oof_ids is None) != (oof_probs is None) or (
-                oof_ids is not None and oof_probs.shape != (len(oof_ids), len(names))):
+                oof_ids is not None and oof_probs is not None
+                and oof_probs.shape != (len(oof_ids), len(names))):
             raise ValueError(f"the out-of-sample predictions in {folder} do not fit together")
         return cls(ids, probs, names, emb, oof_ids, oof_probs)
 

@@ -83,11 +83,11 @@ def typical_first(embeddings: np.ndarray, labeled_mask: np.ndarray, budget: int 
         turn[ranked] = np.arange(len(ranked))
 
     rows = np.flatnonzero(~labeled)
-    c = assign[rows]
+    cluster = assign[rows]
     # A cluster's next image waits until the cluster has the fewest labels for its size; among
     # clusters with no label, the largest goes first.
-    share = (labels_in[c] + turn[rows]) / sizes[c]
-    return rows[np.lexsort((rows, turn[rows], -sizes[c], share))]
+    share = (labels_in[cluster] + turn[rows]) / sizes[cluster]
+    return rows[np.lexsort((rows, turn[rows], -sizes[cluster], share))]
 
 
 def _row_norms(v: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ def cache(folder, db, size, labeled, workers, events) -> None:
         raise UsageError("--workers must be at least 1")
     db, root = existing_db(folder, db)
     from tui_label.media.decode_cache import DecodeCache
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
     from tui_label.store import Store
 
     store = Store(db, readonly=True)

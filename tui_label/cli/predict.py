@@ -44,7 +44,7 @@ def predict(folder, db, run_id, device, batch_size, events) -> None:
     db, root = existing_db(folder, db)
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
 
     emitter = Emitter(events)
     from tui_label.trainer.predict import describe, predict_command  # imports torch

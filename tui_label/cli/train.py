@@ -47,7 +47,7 @@ def train(**settings) -> None:
     given = {name for name in settings if ctx.get_parameter_source(name)
              in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
     opts = options_from_command(settings, given)
-    from tui_label.runs.events import Emitter
+    from tui_label.runs.emit import Emitter
     from tui_label.trainer.stopper import Stopper
 
     stopper = Stopper()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -91,7 +91,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         # 16-bit and float greyscale: stretch the actual range to 0..255 rather than clip.
         if image.mode.startswith("I;16"):
             image = image.convert("I")  # point() with a function takes I and F only
-        lo, hi = image.getextrema()
+        lo, hi = cast(tuple[float, float], image.getextrema())  # one band: (min, max)
         scale = 255.0 / (hi - lo) if hi > lo else 1.0
         image = image.point(lambda v: (v - lo) * scale).convert("L")
     if image.mode == "P" and "transparency" in image.info:

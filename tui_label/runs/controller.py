@@ -1,30 +1,28 @@
 """Runs the trainer for the labeler: a subprocess whose JSON events feed the panel, or, for a
 run started before the app (re)opened, the store polled once a second.
 
-The controller knows no screen and no widget: it gets the database path, the dataset folder
-and three callbacks (post a message, notify a person, schedule a poll), and reports through
-two messages, ``TrainerEvent`` (from the reader thread) and ``RunUpdated`` (a new state to
-draw). Torch is never imported here: the trainer is another process in a session of its own,
-so neither a crash of it nor a closed terminal affects the other.
+The controller knows no screen, widget or message class: it gets the database path, the
+dataset folder and four callbacks: ``on_event`` (a typed trainer event, called on the reader
+thread: the labeler posts it to its UI thread, which hands it back to ``on_event``),
+``changed`` (a new state to draw), ``notify`` (a notice for a person) and ``set_interval`` (a
+poll). No textual, and torch is never imported here: the trainer is another process in a
+session of its own, so neither a crash of it nor a closed terminal affects the other.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-
-from textual.message import Message
 
 from tui_label.config.paths import runs_dir
 from tui_label.core.procs import pid_alive
 from tui_label.errors import UsageError
+from tui_label.runs.events import Event, Exited, Finished, Predicted, parse_line
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.resume import run_to_resume
 from tui_label.runs.state import RunState, trainer_command
@@ -33,29 +31,7 @@ from tui_label.store import Store
 POLL_SECONDS = 1.0
 REAP_BUSY_MS = 100  # marking a dead run failed is best effort: never block the UI on a lock
 # The labeler keeps priority on a shared CPU, and reads the trainer's events as JSON.
-PANEL_FIXED = {"events": "json", "nice": 10}
-
-
-@dataclass
-class TrainerEvent(Message):
-    """One JSON event from the trainer's stdout, or ``{"event": "exited", ...}`` at its end."""
-
-    event: dict
-
-    def can_replace(self, message: Message) -> bool:
-        # Queued step events merge: the newest says where the run is (the curve loses a point).
-        return (isinstance(message, TrainerEvent) and self.event.get("event") == "step"
-                and message.event.get("event") == "step")
-
-
-@dataclass
-class RunUpdated(Message):
-    """The run's state changed: draw ``state``."""
-
-    state: RunState
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RunUpdated)  # only the latest state matters
+PANEL_FIXED: dict[str, Any] = {"events": "json", "nice": 10}
 
 
 class Notify(Protocol):
@@ -73,19 +49,23 @@ class TrainingController:
     Args:
         db: The database; the controller opens its own connection to follow runs.
         root: The dataset folder, passed to the trainer.
-        post: Thread-safe way to send a message to the UI (``Screen.post_message``).
+        on_event: Called on the reader thread with each event of a run started here, and an
+            ``Exited`` at its end; the caller passes each back to ``on_event`` on its own
+            thread (the labeler posts a message to its UI thread).
+        changed: Called with the new ``state`` after each change, on the caller's thread.
         notify: ``Widget.notify``-like; called with ``markup=False`` (reasons hold paths
             and class names).
         set_interval: ``Widget.set_interval``-like: calls back every so many seconds until
             the returned timer is stopped.
     """
 
-    def __init__(self, db: Path, root: Path, *, post: Callable[[Message], object],
-                 notify: Notify, set_interval: Callable[[float, Callable[[], None]], Timer],
-                 ) -> None:
+    def __init__(self, db: Path, root: Path, *, on_event: Callable[[Event], object],
+                 changed: Callable[[RunState], object], notify: Notify,
+                 set_interval: Callable[[float, Callable[[], None]], Timer]) -> None:
         self.db = Path(db)
         self.root = root
-        self._post = post
+        self._forward = on_event
+        self._report = changed
         self._notify = notify
         self._set_interval = set_interval
         self.state = RunState()
@@ -141,7 +121,7 @@ class TrainingController:
         self._changed()
 
     def _changed(self) -> None:
-        self._post(RunUpdated(self.state))
+        self._report(self.state)
 
     # -- a run of our own -----------------------------------------------------------------
 
@@ -217,33 +197,31 @@ class TrainingController:
         """On the reader thread: forward each event (posting is thread-safe)."""
         assert process.stdout is not None
         for line in process.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and "event" in event:
-                self._post(TrainerEvent(event))
+            event = parse_line(line)
+            if event is not None:
+                self._forward(event)
         code = process.wait()
-        self._post(TrainerEvent({"event": "exited", "code": code, "log": str(log_path),
-                                 "offset": offset}))
+        self._forward(Exited(code=code, log=str(log_path), offset=offset))
 
-    def on_event(self, event: dict) -> None:
-        """On the UI thread: fold one ``TrainerEvent`` into the state."""
-        if event.get("event") != "exited":
+    def on_event(self, event: Event) -> bool:
+        """On the caller's thread: fold one event into the state. True when the event brought
+        new predictions (a run's ``predicted`` or ``finished``): load them."""
+        if not isinstance(event, Exited):
             self.state.apply(event)
             self._changed()
-            return
+            return isinstance(event, (Predicted, Finished))
         self.process = None
         if self.state.active:  # ended without a final event: usage error or a crash
             self.state.status = "failed"
-            self.state.reason = (_last_error(Path(event["log"]), event["offset"])
-                                 or f"trainer exited with code {event['code']}")
+            self.state.reason = (_last_error(Path(event.log), event.offset)
+                                 or f"trainer exited with code {event.code}")
         self._changed()
         if self.state.status in ("failed", "finished", "cancelled"):
             self._notify(f"Training {self.state.status}"
                          + (f": {self.state.reason}" if self.state.reason else ""),
                          severity="error" if self.state.status == "failed" else "information",
                          timeout=6, markup=False)
+        return False
 
     def stop(self) -> None:
         """Ask the running trainer to stop after its current step."""

@@ -1,303 +1,250 @@
-"""Trainer events: one JSON object per line on stdout, or readable output for a person.
+"""Trainer events, typed: one frozen dataclass per kind, and ``parse``, the one place a record
+(a JSON object from the trainer's stdout, or the progress the store keeps) becomes one.
 
-Kinds, in order: ``warning`` (if any), ``preparing`` (decoding progress), ``started`` (with
-``decoded`` and ``prepared_s``: the images decoded for the run, the seconds until all were
-ready), ``step`` (throttled), ``epoch`` (with metrics), ``checkpoint``; after the last epoch
-``fold`` {fold, folds, num_train, num_held_out} (``--folds K`` only), ``predicting`` {done,
-total} (throttled) and ``predicted`` {images, oof, suspects, seconds, predictions} (or a ``warning``
-saying why there are no predictions); then one of ``finished``, ``failed``, ``cancelled``.
-``tui-label predict`` sends ``warning``, ``predicting`` and ``predicted``; ``tui-label cache``
-sends ``caching`` {done, total, decoded}. Every event has ``event``, ``run_id`` and ``time``.
+On the wire an event is a flat JSON object: ``event`` (the kind), ``run_id``, ``time`` and the
+kind's fields. Kinds, in a run's order: ``warning`` (if any), ``preparing`` (decoding
+progress), ``started``, ``step`` (throttled), ``epoch`` (with the metrics), ``checkpoint``;
+after the last epoch ``fold`` (``--folds K`` only), ``predicting`` (throttled) and
+``predicted`` (or a ``warning`` saying why there are no predictions); then one of
+``finished``, ``failed``, ``cancelled``. ``tui-label predict`` sends ``warning``,
+``predicting`` and ``predicted``; ``tui-label cache`` sends ``caching`` and ``cached``.
 
-The human mode on an interactive terminal draws progress bars with rich (decoding, caching,
-training, predicting) and prints every other event as a line above them; written anywhere else
-(a pipe, a file, CI) it prints plain lines, without escape codes. No torch, no textual here.
+The trainer writes events with ``runs.emit.Emitter``; the panel (``RunState.apply``), the
+human output (``runs.emit.human`` and its bars) and the benchmarks read them through here. A
+kind this version does not know (a newer trainer) parses to None; a known kind without a
+field it needs is an ``EventError``. No torch, no textual here.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import sys
-import time
-from typing import IO, Any
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-STEP_INTERVAL_S = 0.5  # at most two step events a second
-WRITE_ERRORS = (BrokenPipeError, OSError, ValueError)  # ValueError: a closed stream
-PASSES = {"preparing": "decoding images", "caching": "caching images",
-          "predicting": "predicting"}  # events with done/total, one bar per pass
-STYLES = {"warning": "yellow", "failed": "bold red", "cancelled": "yellow",
-          "finished": "bold green"}
+from tui_label.runs.metrics import Report
 
 
-class Emitter:
-    """Writes events; a closed pipe (the labeler went away) is not an error: the run goes on
-    and its results still reach the store.
+class EventError(ValueError):
+    """A record that names a known kind but lacks a field it needs, or is not an object."""
 
-    ``console`` (a rich Console) draws the human mode's progress bars on it, whatever the
-    stream: for tests, and for callers that own a console."""
 
-    def __init__(self, mode: str = "auto", stream: IO[str] | None = None, *,
-                 console: Any = None) -> None:
-        self.stream = stream or sys.stdout
-        if mode == "auto":
-            mode = "human" if _isatty(self.stream) else "json"
-        self.mode = mode
-        self.run_id: int | None = None
-        self._last_step = 0.0
-        self._broken = False
-        self._bars: Bars | None = None
-        if mode == "human" and (console is not None or _isatty(self.stream)):
-            self._bars = Bars.on(console, self.stream)
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = ""
+    run_id: int | None = None
+    time: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Warned(Event):
+    kind: ClassVar[str] = "warning"
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pass(Event):
+    """A pass over images with a count: ``preparing`` (decoding for a run), ``caching``,
+    ``predicting``."""
+
+    done: int
+    total: int
 
     @property
-    def draws_bars(self) -> bool:
-        """True when progress is drawn as bars (an interactive terminal), not as lines."""
-        return self._bars is not None
+    def complete(self) -> bool:
+        return self.done >= self.total
 
-    def step_due(self) -> bool:
-        """True when a step event may be sent now (throttling)."""
-        now = time.monotonic()
-        if now - self._last_step >= STEP_INTERVAL_S:
-            self._last_step = now
-            return True
-        return False
 
-    def emit(self, event: str, **data: Any) -> None:
-        if self._broken:
-            return
-        record = {"event": event, "run_id": self.run_id, "time": time.time(), **data}
+@dataclass(frozen=True, kw_only=True)
+class Preparing(Pass):
+    kind: ClassVar[str] = "preparing"
+    decoded: int | None = None  # images decoded so far (the rest came from the decode cache)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caching(Pass):
+    kind: ClassVar[str] = "caching"
+    decoded: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Predicting(Pass):
+    kind: ClassVar[str] = "predicting"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Started(Event):
+    kind: ClassVar[str] = "started"
+    model: str
+    device: str
+    classes: list[str]
+    num_train: int
+    num_val: int
+    epochs: int
+    steps: int
+    precision: str = "fp32"
+    world_size: int = 1
+    image_size: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    decoded: int | None = None  # images decoded for the run (None: an older trainer)
+    prepared_s: float | None = None  # seconds until all of them were ready
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(Event):
+    kind: ClassVar[str] = "step"
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    images_per_sec: float
+    eta_s: float
+    gpu_memory_mb: float | None = None  # CUDA only
+    gpu_util: float | None = None
+
+    @property
+    def position(self) -> float:
+        """Epochs done, fractional: where the step sits on the loss curve's x axis."""
+        return self.epoch - 1 + self.step / max(self.steps, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Epoch(Event):
+    kind: ClassVar[str] = "epoch"
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    report: Report  # on the wire its fields sit in the event itself
+    seconds: float = 0.0
+    images_per_sec: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint(Event):
+    kind: ClassVar[str] = "checkpoint"
+    path: str
+    best: bool = False
+    epoch: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fold(Event):
+    kind: ClassVar[str] = "fold"
+    fold: int
+    folds: int
+    num_train: int
+    num_held_out: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Predicted(Event):
+    kind: ClassVar[str] = "predicted"
+    images: int
+    oof: int
+    suspects: int
+    seconds: float
+    predictions: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cached(Event):
+    kind: ClassVar[str] = "cached"
+    images: int
+    decoded: int
+    reused: int
+    unreadable: int
+    seconds: float
+    folder: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished(Event):
+    kind: ClassVar[str] = "finished"
+    best_accuracy: float
+    best_checkpoint: str | None = None
+    last_checkpoint: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ended(Event):
+    """A run that stopped before its end: ``failed`` or ``cancelled``, with the reason."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failed(Ended):
+    kind: ClassVar[str] = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancelled(Ended):
+    kind: ClassVar[str] = "cancelled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exited(Event):
+    """Not on the wire: the labeler's note that the trainer process ended (``code``), with
+    where its stderr went (``log`` from ``offset``) for the reason of a run that sent no final
+    event."""
+
+    kind: ClassVar[str] = "exited"
+    code: int
+    log: str
+    offset: int = 0
+
+
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
+    Warned, Preparing, Caching, Predicting, Started, Step, Epoch, Checkpoint, Fold, Predicted,
+    Cached, Finished, Failed, Cancelled, Exited)}
+TERMINAL = (Finished, Failed, Cancelled)  # a run's last event
+
+
+def parse(record: Any, kind: str | None = None) -> Event | None:
+    """The event a record holds, or None for a kind this version does not know.
+
+    ``kind`` reads a record without an ``event`` key as that kind (the step progress the
+    store keeps). Fields a kind does not know are ignored (a newer trainer may add some).
+    Raises ``EventError`` when a field it needs is missing."""
+    if not isinstance(record, dict):
+        raise EventError(f"an event is a JSON object, not {type(record).__name__}")
+    kind = kind or record.get("event")
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return None
+    values = {f.name: record[f.name] for f in dataclasses.fields(cls)
+              if f.name in record and f.name != "report"}
+    if cls is Epoch:
         try:
-            if self._bars is not None:
-                self._bars.show(record)
-                return
-            text = json.dumps(record) if self.mode == "json" else human(record)
-            if text is not None:
-                self.stream.write(text + "\n")
-                self.stream.flush()
-        except WRITE_ERRORS:
-            self._broken = True
-            if self._bars is not None:
-                self._bars.abandon()
-
-    def close(self) -> None:
-        """Take the bars down (they also go at the run's end and at exit)."""
-        if self._bars is not None:
-            try:
-                self._bars.stop()
-            except WRITE_ERRORS:
-                self._broken = True
-                self._bars.abandon()
-
-
-def _isatty(stream: IO[str]) -> bool:
+            values["report"] = Report.from_dict({"per_class": [], "confusion": [], **record})
+        except (KeyError, TypeError) as exc:
+            raise EventError(f"an epoch event without its metrics ({exc})") from None
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+        return cls(**values)
+    except TypeError as exc:  # a required field is missing
+        raise EventError(f"a {kind} event without {_missing(cls, values)}: {exc}") from None
 
 
-class Bars:
-    """The human mode on a terminal: a bar per pass (decoding, caching, predicting) and per
-    run's training, drawn by rich; the other events as lines printed above the bars.
+def parse_line(line: str | bytes) -> Event | None:
+    """An event from one line of the trainer's JSON output; None for a line that is not an
+    event (the trainer's stdout carries nothing else, but a stray print must not stop the
+    reader) or is one of a kind unknown here."""
+    import json
 
-    Bars are transient: a finished pass leaves its plain line (``decoding images 500/500``)
-    and the screen ends with the same lines as the plain mode, less the step lines. No
-    refresh thread: the display is redrawn on each event (the trainer sends at most two
-    progress events a second), so nothing writes behind the trainer's back."""
-
-    def __init__(self, console: Any) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn
-
-        self.console = console
-        # rich's default answer to a broken pipe is to point stdout at /dev/null and exit:
-        # the run must go on instead (its results still reach the store).
-        console.on_broken_pipe = self._on_broken_pipe
-        redirect = console.file is sys.stdout  # stray prints then go above the bars
-        self.progress = Progress(
-            TextColumn("{task.description}", markup=False), BarColumn(),
-            TextColumn("{task.fields[counts]}", markup=False),
-            TextColumn("{task.fields[detail]}", markup=False),
-            console=console, auto_refresh=False, transient=True, redirect_stdout=redirect,
-            redirect_stderr=redirect and _isatty(sys.stderr))
-        self.tasks: dict[str, Any] = {}  # pass kind or "train" -> rich task id
-        self.begun: dict[str, tuple[float, int, int]] = {}  # pass -> (time, done, total)
-        self.live = False
-
-    @classmethod
-    def on(cls, console: Any, stream: IO[str]) -> Bars | None:
-        """Bars on ``console`` (or a console on ``stream``), or None where the console
-        cannot redraw (a dumb terminal): then the plain lines serve."""
-        if console is None:
-            from rich.console import Console
-
-            console = Console(file=stream)
-        return cls(console) if console.is_interactive else None
-
-    def show(self, e: dict) -> None:
-        kind = e["event"]
-        if kind in PASSES:
-            self._pass(kind, e)
-        elif kind == "step":
-            self._step(e)
-        elif kind == "started":
-            self._print(e)
-            self._training(e)
-        elif kind == "epoch":
-            self._print(e)
-            if e["epoch"] >= e["epochs"]:
-                self._drop("train")
-        elif kind in ("finished", "failed", "cancelled"):
-            self.stop()
-            self._print(e)
-        else:
-            self._print(e)  # printing redraws the bars below the line
-
-    def _pass(self, kind: str, e: dict) -> None:
-        done, total = e["done"], e["total"]
-        if kind in self.tasks and (self.begun[kind][2] != total or done < self.begun[kind][1]):
-            self._drop(kind)  # a new pass (the training images, then the validation ones)
-        if done >= total:
-            self._drop(kind)
-            self._print(e)
-            return
-        now = time.monotonic()
-        if kind not in self.tasks:
-            self.begun[kind] = (now, done, total)
-        since, first, _ = self.begun[kind]
-        rate = (done - first) / (now - since) if done > first and now > since else 0.0
-        eta = f"ETA {(total - done) / rate:.0f}s" if rate else ""
-        decoded = f"{e['decoded']} decoded" if "decoded" in e else ""
-        self._set(kind, PASSES[kind], total, done, f"{done}/{total}",
-                  "  ".join(x for x in (decoded, eta) if x))
-
-    def _training(self, e: dict) -> None:
-        self._drop("train")
-        self._set("train", f"run {e['run_id']}", e["epochs"] * e["steps"], 0,
-                  f"epoch 1/{e['epochs']} step 0/{e['steps']}", "")
-
-    def _step(self, e: dict) -> None:
-        # Without a started event (a display joining late) the bar starts here.
-        self._set("train", f"run {e['run_id']}", e["epochs"] * e["steps"],
-                  (e["epoch"] - 1) * e["steps"] + e["step"],
-                  f"epoch {e['epoch']}/{e['epochs']} step {e['step']}/{e['steps']}",
-                  f"loss {e['loss']:.4f}  {e['images_per_sec']:.0f} img/s  "
-                  f"ETA {e['eta_s']:.0f}s")
-
-    def _set(self, key: str, description: str, total: int, completed: int, counts: str,
-             detail: str) -> None:
-        """Show a bar's state: a new bar (and the display, when it is the first), or an
-        update of the one there."""
-        if key in self.tasks:
-            self.progress.update(self.tasks[key], completed=completed, counts=counts,
-                                 detail=detail)
-            self.progress.refresh()
-            return
-        self.tasks[key] = self.progress.add_task(description, total=total,
-                                                 completed=completed, counts=counts,
-                                                 detail=detail)
-        if not self.live:
-            atexit.register(self.abandon)  # an exit that skips the last event
-            self.live = True  # before start: a failed first draw still gets stopped
-            self.progress.start()
-            # A second Ctrl+C ends the process at once (see stopper.py): a hidden cursor
-            # would stay hidden in the user's shell.
-            self.console.show_cursor(True)
-        else:
-            self.progress.refresh()
-
-    def _drop(self, key: str) -> None:
-        task = self.tasks.pop(key, None)
-        if task is not None:
-            self.progress.remove_task(task)
-        if self.live and not self.tasks:
-            self.stop()
-
-    def _print(self, e: dict) -> None:
-        text = human(e)
-        if text is not None:
-            from rich.text import Text  # styled as a Text: print's style would tint the bars
-
-            self.console.print(Text(text, style=STYLES.get(e["event"], "")), soft_wrap=True)
-
-    def stop(self) -> None:
-        """Take every bar down, restore the cursor and stdout; idempotent."""
-        for key in list(self.tasks):
-            self.progress.remove_task(self.tasks.pop(key))
-        if self.live:
-            self.live = False
-            atexit.unregister(self.abandon)
-            self.progress.stop()
-
-    def _on_broken_pipe(self) -> None:
-        self.console.quiet = True  # nothing more is written
-        raise BrokenPipeError("the reader of the progress bars went away")
-
-    def abandon(self) -> None:
-        """The stream is gone: stop without caring whether the last writes get through."""
-        try:
-            self.stop()
-        except Exception:  # a display half started on a dead stream: nothing to save
-            pass
-        finally:
-            self.live = False
-            self.tasks.clear()
-            atexit.unregister(self.abandon)
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    try:
+        return parse(record)
+    except EventError:
+        return None
 
 
-def _prepared(e: dict) -> str:
-    """How the run's images became ready: decoded now, or read from the decode cache."""
-    if "prepared_s" not in e:  # an event of an older trainer
-        return ""
-    how = f"{e['decoded']} decoded" if e["decoded"] else "all from the decode cache"
-    return f"; images ready in {e['prepared_s']:.1f}s ({how})"
-
-
-def human(e: dict) -> str | None:
-    """A readable line for a terminal."""
-    kind = e["event"]
-    if kind == "started":
-        world = e.get("world_size", 1)
-        ranks = f" x {world} processes (DDP)" if world > 1 else ""
-        precision = f" ({e['precision']})" if e.get("precision", "fp32") != "fp32" else ""
-        return (f"run {e['run_id']}: {e['model']} on {e['device']}{precision}{ranks}, "
-                f"{e['num_train']} "
-                f"train / {e['num_val']} validation images, {len(e['classes'])} classes, "
-                f"{e['epochs']} epochs{_prepared(e)}")
-    if kind == "warning":
-        return f"warning: {e['message']}"
-    if kind == "preparing":
-        return f"decoding images {e['done']}/{e['total']}" if e["done"] == e["total"] else None
-    if kind == "step":
-        return (f"  epoch {e['epoch']}/{e['epochs']} step {e['step']}/{e['steps']} "
-                f"loss {e['loss']:.4f}  {e['images_per_sec']:.0f} img/s  ETA {e['eta_s']:.0f}s")
-    if kind == "epoch":
-        if e.get("threshold") is not None:  # multi-label: exact-match accuracy, micro-F1
-            scores = (f"exact-match accuracy {e['accuracy']:.3f}  micro-F1 {e['micro_f1']:.3f}  "
-                      f"macro-F1 {e['macro_f1']:.3f} at threshold {e['threshold']:.2f}")
-        else:
-            scores = f"accuracy {e['accuracy']:.3f}  macro-F1 {e['macro_f1']:.3f}"
-        return (f"epoch {e['epoch']}/{e['epochs']}: train loss {e['train_loss']:.4f}  "
-                f"val loss {e['val_loss']:.4f}  {scores}  ({e['seconds']:.1f}s)")
-    if kind == "checkpoint":
-        return f"  saved {e['path']}" + (" (best so far)" if e.get("best") else "")
-    if kind == "fold":
-        return (f"fold {e['fold']}/{e['folds']}: training on {e['num_train']} labeled images, "
-                f"holding out {e['num_held_out']}")
-    if kind == "cached":
-        return (f"cached {e['images']} images in {e['seconds']:.1f}s: {e['decoded']} decoded, "
-                f"{e['reused']} already cached, {e['unreadable']} unreadable ({e['folder']})")
-    if kind == "caching":
-        return (f"caching images {e['done']}/{e['total']} ({e['decoded']} decoded)"
-                if e["done"] == e["total"] else None)
-    if kind == "predicting":
-        return f"predicting {e['done']}/{e['total']} images" if e["done"] == e["total"] else None
-    if kind == "predicted":
-        return (f"predicted {e['images']} images in {e['seconds']:.1f}s: {e['oof']} "
-                f"out-of-sample, {e['suspects']} suspect label(s)")
-    if kind == "finished":
-        return (f"finished: best accuracy {e['best_accuracy']:.3f}, "
-                f"checkpoint {e['best_checkpoint']}")
-    if kind in ("failed", "cancelled"):
-        return f"{kind}: {e['reason']}"
-    return None
+def _missing(cls: type[Event], values: dict) -> str:
+    needed = [f.name for f in dataclasses.fields(cls)
+              if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+              and f.name not in values]
+    return ", ".join(needed) or "a valid field"

@@ -7,6 +7,19 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from tui_label.runs.events import (
+    Checkpoint,
+    Ended,
+    Epoch,
+    Event,
+    EventError,
+    Finished,
+    Preparing,
+    Started,
+    Step,
+    Warned,
+    parse,
+)
 from tui_label.runs.metrics import Report
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
@@ -73,54 +86,55 @@ class RunState:
         return (self.status in ("cancelled", "failed") and self.run_id is not None
                 and self.has_checkpoint and bool(self.history))
 
-    def apply(self, e: dict) -> None:
+    def apply(self, e: Event) -> None:
         """Fold one trainer event into the state."""
-        kind = e.get("event")
-        if e.get("run_id") is not None:
-            self.run_id = e["run_id"]
-        if kind == "preparing":
+        if e.run_id is not None:
+            self.run_id = e.run_id
+        if isinstance(e, Preparing):
             self.status = "preparing"
-            self.prepared = (e["done"], e["total"])
-        elif kind == "warning":
-            self.warnings.append(e["message"])
-        elif kind == "started":
-            self.status = "running"
-            self.model, self.device = e["model"], e["device"]
-            if e.get("precision", "fp32") != "fp32":  # autocast on a GPU: say so
-                self.device = f"{self.device} {e['precision']}"
-            self.classes = e["classes"]
-            self.num_train, self.num_val = e["num_train"], e["num_val"]
-            self.epochs, self.steps = e["epochs"], e["steps"]
-            self.world_size = e.get("world_size", 1)
-            self.threshold = threshold_of(e.get("config") or {})
-        elif kind == "step":
+            self.prepared = (e.done, e.total)
+        elif isinstance(e, Warned):
+            self.warnings.append(e.message)
+        elif isinstance(e, Started):
+            self._started(e)
+        elif isinstance(e, Step):
             self._progress(e)
-        elif kind == "epoch":
-            self.epoch = e["epoch"]
-            self.history.append(EpochPoint(e["epoch"], e["train_loss"], e["val_loss"],
-                                           e["accuracy"], e["macro_f1"], e.get("micro_f1")))
-            self.report = Report.from_dict(e)
-            self.threshold = self.report.threshold
-        elif kind == "checkpoint":
+        elif isinstance(e, Epoch):
+            r = e.report
+            self.epoch = e.epoch
+            self.history.append(EpochPoint(e.epoch, e.train_loss, e.val_loss, r.accuracy,
+                                           r.macro_f1, r.micro_f1))
+            self.report = r
+            self.threshold = r.threshold
+        elif isinstance(e, Checkpoint):
             self.has_checkpoint = True
-            if e.get("best"):
-                self.best_checkpoint = e["path"]
-        elif kind == "finished":
+            if e.best:
+                self.best_checkpoint = e.path
+        elif isinstance(e, Finished):
             self.status = "finished"
-            self.best_checkpoint = e.get("best_checkpoint", self.best_checkpoint)
-        elif kind in ("failed", "cancelled"):
-            self.status, self.reason = kind, e.get("reason")
+            self.best_checkpoint = e.best_checkpoint or self.best_checkpoint
+        elif isinstance(e, Ended):
+            self.status, self.reason = e.kind, e.reason
 
-    def _progress(self, e: dict) -> None:
+    def _started(self, e: Started) -> None:
         self.status = "running"
-        self.epoch, self.epochs = e["epoch"], e["epochs"]
-        self.step, self.steps = e["step"], e["steps"]
-        self.images_per_sec, self.eta_s = e["images_per_sec"], e["eta_s"]
-        self.gpu_memory_mb = e.get("gpu_memory_mb")
-        self.gpu_util = e.get("gpu_util")
-        x = e["epoch"] - 1 + e["step"] / max(e["steps"], 1)
-        if not self.step_losses or self.step_losses[-1][0] != x:
-            self.step_losses.append((x, e["loss"]))
+        self.model, self.device = e.model, e.device
+        if e.precision != "fp32":  # autocast on a GPU: say so
+            self.device = f"{self.device} {e.precision}"
+        self.classes = e.classes
+        self.num_train, self.num_val = e.num_train, e.num_val
+        self.epochs, self.steps = e.epochs, e.steps
+        self.world_size = e.world_size
+        self.threshold = threshold_of(e.config)
+
+    def _progress(self, e: Step) -> None:
+        self.status = "running"
+        self.epoch, self.epochs = e.epoch, e.epochs
+        self.step, self.steps = e.step, e.steps
+        self.images_per_sec, self.eta_s = e.images_per_sec, e.eta_s
+        self.gpu_memory_mb, self.gpu_util = e.gpu_memory_mb, e.gpu_util
+        if not self.step_losses or self.step_losses[-1][0] != e.position:
+            self.step_losses.append((e.position, e.loss))
 
     @classmethod
     def from_store(cls, store: Store, run_id: int) -> RunState:
@@ -151,7 +165,12 @@ class RunState:
                 state.report = Report.from_dict(row["report"])
         state.epoch = state.history[-1].epoch if state.history else 0
         if run["progress"] and state.status == "running":
-            state._progress(run["progress"])
+            try:
+                step = parse(run["progress"], kind="step")
+            except EventError:  # progress an older trainer wrote: the curve waits for a step
+                step = None
+            if isinstance(step, Step):
+                state._progress(step)
         return state
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.store import Store, StoreWriteError
 
 T = TypeVar("T")

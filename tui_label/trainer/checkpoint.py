@@ -18,7 +18,7 @@ from torch import nn
 
 from tui_label.config.paths import runs_dir
 from tui_label.errors import UsageError
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.store import Store
 from tui_label.trainer import data as tdata

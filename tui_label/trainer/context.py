@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from tui_label.config.paths import runs_dir
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.writes import RunWriter
 from tui_label.store import Store

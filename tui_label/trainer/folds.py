@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.trainer import data as tdata
 from tui_label.trainer.fit import Fit, set_train_mode

@@ -23,7 +23,7 @@ import torch
 from tui_label.core.types import TrainingItem
 from tui_label.errors import UsageError
 from tui_label.media.decode_cache import DecodeCache
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.resume import run_to_resume
 from tui_label.runs.writes import RunWriter, WritePolicy

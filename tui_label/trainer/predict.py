@@ -29,7 +29,7 @@ from tui_label.config.paths import runs_dir
 from tui_label.core.times import now_iso
 from tui_label.errors import UsageError
 from tui_label.media.decode_cache import DecodeCache
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.store import Store
 from tui_label.trainer import data as tdata
 from tui_label.trainer.checkpoint import RunModel, load_run_model, options_of_run

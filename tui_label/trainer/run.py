@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tui_label.media.decode_cache import DecodeCache
-from tui_label.runs.events import Emitter
+from tui_label.runs.emit import Emitter
 from tui_label.runs.options import TrainOptions
 from tui_label.runs.resume import resumed_options, run_to_resume
 from tui_label.runs.writes import RunWriter, WritePolicy

@@ -27,12 +27,11 @@ from tui_label.labeling import jobs as background
 from tui_label.labeling.change import Change
 from tui_label.labeling.session import LabelSession
 from tui_label.media.decode import Prefetcher
-from tui_label.runs.controller import RunUpdated, TrainerEvent, TrainingController
 from tui_label.store import Store
 from tui_label.tui.presenters import HIDDEN, NO_MODEL_YET, OFF, OFF_HERE, status_for
 from tui_label.tui.screens.help import HelpScreen
 from tui_label.tui.screens.label_jobs import LabelJobs
-from tui_label.tui.screens.label_training import TrainingRoutes
+from tui_label.tui.screens.label_training import TrainingRoutes, controller_for
 from tui_label.tui.screens.messages import (
     CountsRefreshed,
     DisagreementsCounted,
@@ -40,7 +39,9 @@ from tui_label.tui.screens.messages import (
     ModelFailed,
     ModelReady,
     OrderRanked,
+    RunUpdated,
     ScanDone,
+    TrainerEvent,
     WriteLockFree,
 )
 from tui_label.tui.screens.order import OrderScreen
@@ -89,8 +90,7 @@ class LabelScreen(Screen):
             self._bindings.key_to_bindings["enter"] = [
                 Binding("enter", "commit_set", "Save", key_display="⏎")]
             suggestions = False
-        self.training = TrainingController(store.path, root, post=self.post_message,
-                                           notify=self.notify, set_interval=self.set_interval)
+        self.training = controller_for(self, store.path, root)
         # The model: suggestions (off for an unbiased pass), the live head, auto-retrain.
         self.suggestions_allowed = suggestions  # False: --no-suggestions or the config
         self.suggestions_shown = suggestions  # S toggles

@@ -10,6 +10,7 @@ that lists its images. The screen's actions and message handlers call it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.screen import Screen
 
@@ -18,9 +19,20 @@ from tui_label.assist.model_view import ModelView
 from tui_label.core.orders import OrderChoice
 from tui_label.labeling.session import LabelSession
 from tui_label.runs.controller import TrainingController
+from tui_label.runs.events import Event
 from tui_label.runs.state import RunState
+from tui_label.tui.screens.messages import RunUpdated, TrainerEvent
 from tui_label.tui.screens.metrics import MetricsScreen
 from tui_label.tui.widgets.train_panel import TrainPanel
+
+
+def controller_for(screen: Screen, db: Path, root: Path) -> TrainingController:
+    """The screen's controller: its events and states come back as messages (``TrainerEvent``
+    from the reader thread, ``RunUpdated``), its notices and polls are the screen's."""
+    return TrainingController(
+        db, root, on_event=lambda event: screen.post_message(TrainerEvent(event)),
+        changed=lambda state: screen.post_message(RunUpdated(state)), notify=screen.notify,
+        set_interval=screen.set_interval)
 
 
 class TrainingRoutes:
@@ -71,10 +83,9 @@ class TrainingRoutes:
         if self.controller.resume():
             self.loop.training_started(self.session.labels_made)
 
-    def on_event(self, event: dict) -> bool:
+    def on_event(self, event: Event) -> bool:
         """A trainer event; True when it brought new predictions (load them)."""
-        self.controller.on_event(event)
-        return event.get("event") in ("predicted", "finished")
+        return self.controller.on_event(event)
 
     def show_state(self, state: RunState) -> None:
         panel = self.panel()

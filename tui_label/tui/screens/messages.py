@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from tui_label.core.types import Counts, SyncResult
+from tui_label.runs.events import Event, Step
+from tui_label.runs.state import RunState
 
 
 @dataclass
@@ -75,3 +77,26 @@ class OrderRanked(Message):
 
     order: object  # tui_label.core.orders.OrderChoice
     ranked: list
+
+
+@dataclass
+class TrainerEvent(Message):
+    """One event of the trainer the panel started, posted from the controller's reader thread
+    (an ``Exited`` at the process's end)."""
+
+    event: Event
+
+    def can_replace(self, message: Message) -> bool:
+        # Queued step events merge: the newest says where the run is (the curve loses a point).
+        return (isinstance(message, TrainerEvent) and isinstance(self.event, Step)
+                and isinstance(message.event, Step))
+
+
+@dataclass
+class RunUpdated(Message):
+    """The run's state changed: draw ``state``."""
+
+    state: RunState
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunUpdated)  # only the latest state matters
