@@ -16,8 +16,7 @@ from tui_label.media.scan import scan
 from tui_label.store import Store, StoreWriteError
 
 if TYPE_CHECKING:
-    from tui_label.assist.live_head import LiveHead
-    from tui_label.assist.model_view import LiveProbs, ModelView
+    from tui_label.assist.model_view import ModelView
     from tui_label.dataio.stats import Stats
 
 LOCK_POLL_MS = 1000
@@ -73,31 +72,6 @@ def rank(db: Path, order: OrderChoice, model: ModelView | None, *,
     ``overlap`` share."""
     with Store(db, annotator=annotator) as store:
         return order.rank(store.rows_for(order.order.source, overlap), model)
-
-
-def latest_predictions(db: Path) -> tuple[int, str] | None:
-    """The newest run with stored predictions and when they were stored (a cheap check before
-    loading them: ``tui-label predict`` may predict a run again)."""
-    with Store(db) as store:
-        run = store.latest_predicted_run()
-        return (run["id"], run["predicted_at"]) if run else None
-
-
-def load_model(db: Path) -> ModelView | None:
-    """The latest run's ``ModelView`` (None without one); ``ModelUnavailable`` when its files
-    are missing or damaged."""
-    from tui_label.assist.model_view import ModelView  # heavy: numpy
-
-    with Store(db) as store:
-        return ModelView.load(store)
-
-
-def fit_live(db: Path, model: ModelView, head: LiveHead) -> LiveProbs | None:
-    """The live head refit on every current label (``tui_label.assist.model_view.fit_live``)."""
-    from tui_label.assist.model_view import fit_live as fit  # heavy: numpy
-
-    with Store(db) as store:
-        return fit(store, model, head)
 
 
 def statistics(db: Path) -> Stats:
