@@ -45,6 +45,11 @@ class RunsMixin(StoreBase):
                              ImageState.of("label", class_id, classes).classes)
                 for image_id, path, class_id, classes in rows]
 
+    def splits(self) -> dict[int, str]:
+        """The stored split of every image a run has trained or validated on: ``{image id:
+        'train' | 'val'}`` (an image keeps its split across runs)."""
+        return dict(self.conn.execute("SELECT image_id, split FROM splits"))
+
     def assign_splits(self, items: Sequence[TrainingItem], val_fraction: float) -> dict[int, str]:
         """The train/validation split of ``items``, stable per image.
 
