@@ -90,6 +90,16 @@ def typical_first(embeddings: np.ndarray, labeled_mask: np.ndarray, budget: int 
     return rows[np.lexsort((rows, turn[rows], -sizes[cluster], share))]
 
 
+def clusters_of(embeddings: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """k-means of ``embeddings`` (N x D) as typical-first does it (projected to MAX_DIMS
+    principal components, mini-batch on a sample when big): each row's cluster and the
+    distance of each row to its cluster's centre."""
+    x = _project(np.asarray(embeddings, dtype=np.float32), seed)
+    k = max(1, min(int(k), len(x)))
+    assign, centres = _cluster(x, k, seed)
+    return assign, _row_norms(x - centres[assign])
+
+
 def _row_norms(v: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", v, v))
 

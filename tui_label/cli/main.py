@@ -12,6 +12,7 @@ import click
 
 from tui_label import __version__
 from tui_label.cli.cache import cache
+from tui_label.cli.clusters import clusters
 from tui_label.cli.doctor import doctor
 from tui_label.cli.duplicates import duplicates
 from tui_label.cli.export import export
@@ -29,8 +30,8 @@ def cli() -> None:
     """Label images in the terminal, one key per class."""
 
 
-for command in (label, demo, train, predict, cache, suspects, stats, duplicates, export,
-                import_labels, doctor):
+for command in (label, demo, train, predict, cache, suspects, stats, clusters, duplicates,
+                export, import_labels, doctor):
     cli.add_command(command)
 
 
