@@ -65,7 +65,7 @@ def cluster_images(ids: Sequence[int], embeddings: np.ndarray, probs: np.ndarray
         rows = rows[np.argsort(distance[rows], kind="stable")]
         votes = Counter(predicted[rows].tolist())
         top, count = min(votes.items(), key=lambda kv: (-kv[1], kv[0]))
-        members = tuple(int(ids[r]) for r in rows)
+        members = tuple(int(ids[int(r)]) for r in rows)
         given = [labels[i] for i in members if i in labels]
         found.append((count, len(rows), members, class_names[top], count / len(rows),
                       len(given), sum(g == class_names[top] for g in given)))
