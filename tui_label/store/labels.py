@@ -109,31 +109,49 @@ class LabelsMixin(ImagesMixin):
         return self.add_event(image_id, "skip", ms_on_screen=ms_on_screen)
 
     def undo(self, event_id: int) -> UndoResult:
+    def label_batch(self, labels: Sequence[tuple[int, int]], *, source: str = "grid",
+                    ms_on_screen: int | None = None) -> list[int]:
+        """Label several images, ``(image id, class id)`` each, in one transaction (one event
+        per image, committed together or not at all); returns the event ids in order."""
+        with self._write():
+            return [self._insert_event(image_id, "label", class_id, source=source,
+                                       ms_on_screen=ms_on_screen)
+                    for image_id, class_id in labels]
+
         """Append an event restoring the image's state from before ``event_id``."""
         with self._write():
-            row = self.conn.execute(
-                "SELECT image_id FROM label_events WHERE id = ?", (event_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(event_id)
-            image_id = row[0]
-            if self.conn.execute(
-                "SELECT 1 FROM label_events WHERE image_id = ? AND id > ? AND annotator != ?",
-                (image_id, event_id, self.annotator),
-            ).fetchone():
-                raise UndoConflict("someone else has labeled this image since: not undone")
-            latest = self.current(image_id)
-            restored = self.conn.execute(
-                "SELECT action, class_id, classes FROM label_events WHERE image_id = ? "
-                "AND id < ? ORDER BY id DESC LIMIT 1",
-                (image_id, event_id),
-            ).fetchone() or ("clear", None, None)
-            cur = self.conn.execute(
-                "INSERT INTO label_events (image_id, action, class_id, classes, annotator, "
-                "created_at, undo_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (image_id, *restored, self.annotator, now_iso(), event_id),
-            )
-            return UndoResult(image_id, cur.lastrowid or 0, latest, ImageState.of(*restored))
+            return self._undo_event(event_id)
+
+    def undo_batch(self, event_ids: Sequence[int]) -> list[UndoResult]:
+        """Undo several events (a grid page's labels) in one transaction: all of them, or,
+        when one cannot be undone (``UndoConflict``, ``KeyError``), none."""
+        with self._write():
+            return [self._undo_event(event_id) for event_id in event_ids]
+
+    def _undo_event(self, event_id: int) -> UndoResult:
+        row = self.conn.execute(
+            "SELECT image_id FROM label_events WHERE id = ?", (event_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(event_id)
+        image_id = row[0]
+        if self.conn.execute(
+            "SELECT 1 FROM label_events WHERE image_id = ? AND id > ? AND annotator != ?",
+            (image_id, event_id, self.annotator),
+        ).fetchone():
+            raise UndoConflict("someone else has labeled this image since: not undone")
+        latest = self.current(image_id)
+        restored = self.conn.execute(
+            "SELECT action, class_id, classes FROM label_events WHERE image_id = ? "
+            "AND id < ? ORDER BY id DESC LIMIT 1",
+            (image_id, event_id),
+        ).fetchone() or ("clear", None, None)
+        cur = self.conn.execute(
+            "INSERT INTO label_events (image_id, action, class_id, classes, annotator, "
+            "created_at, undo_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (image_id, *restored, self.annotator, now_iso(), event_id),
+        )
+        return UndoResult(image_id, cur.lastrowid or 0, latest, ImageState.of(*restored))
 
     # -- current state and counts ----------------------------------------------------------
 
