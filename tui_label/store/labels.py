@@ -108,7 +108,6 @@ class LabelsMixin(ImagesMixin):
     def skip(self, image_id: int, ms_on_screen: int | None = None) -> int:
         return self.add_event(image_id, "skip", ms_on_screen=ms_on_screen)
 
-    def undo(self, event_id: int) -> UndoResult:
     def label_batch(self, labels: Sequence[tuple[int, int]], *, source: str = "grid",
                     ms_on_screen: int | None = None) -> list[int]:
         """Label several images, ``(image id, class id)`` each, in one transaction (one event
@@ -118,6 +117,7 @@ class LabelsMixin(ImagesMixin):
                                        ms_on_screen=ms_on_screen)
                     for image_id, class_id in labels]
 
+    def undo(self, event_id: int) -> UndoResult:
         """Append an event restoring the image's state from before ``event_id``."""
         with self._write():
             return self._undo_event(event_id)
