@@ -99,6 +99,7 @@ class GridSession:
     page: Page = field(init=False)
     _since: int = field(init=False, default=0)
     _mine: set[int] = field(init=False, default_factory=set)
+    _scanned: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._since = self.store.last_event_id()
@@ -223,6 +224,11 @@ class GridSession:
         self.start = self.history.pop()
         self.page = self._make_page(max(0, self.page.number - 1))
         return Outcome(moved=True)
+
+    def ahead(self) -> list[QueueItem]:
+        """The images the next page will most likely show (to decode them ahead)."""
+        start = self.start + self._scanned
+        return self.queue[start:start + self.per_page]
 
     def release(self) -> None:
         """Let go of the leases (leaving the grid)."""

@@ -100,3 +100,10 @@ class RunUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunUpdated)  # only the latest state matters
+
+
+@dataclass
+class PageDecoded(Message):
+    """A thumbnail of grid page ``page`` finished decoding (on a decode thread)."""
+
+    page: int

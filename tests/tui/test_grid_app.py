@@ -1,0 +1,92 @@
+"""The grid review in the app: G opens pages of thumbnails, a cell key leaves a cell out,
+enter labels the rest as the page's class (suggested by the model), u takes the page back,
+escape returns to the labeler with the labeled images out of its queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers.app import labels_by_path, make_app, wait_shown
+from tests.helpers.fake_model import save_run
+from tests.helpers.images import noise
+from tui_label.media.scan import scan
+from tui_label.store import Store
+from tui_label.tui.screens.grid import GridCell, GridScreen
+
+
+async def wait_drawn(pilot, screen: GridScreen, number: int) -> None:
+    for _ in range(500):
+        if screen.grid.drawn == number:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"page {number} never drawn")
+
+
+def with_model(store: Store) -> None:
+    """A run that says dog for every image (p 0.9)."""
+    names = [c.name for c in store.classes()]
+    dog = [0.05, 0.9, 0.05] if names == ["cat", "dog", "bird"] else None
+    save_run(store, {path: dog for path in store.image_ids()})
+
+
+async def test_a_page_is_labeled_with_one_key_and_undone_with_another(store: Store,
+                                                                     dataset: Path):
+    with_model(store)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G")
+        screen = app.screen
+        assert isinstance(screen, GridScreen) and (screen.cols, screen.rows) == (4, 3)
+        assert screen.grid.page.class_id == store.classes()[1].id  # the suggestions say dog
+        await wait_drawn(pilot, screen, 0)
+        cells = [c for c in screen.query(GridCell) if c.display]
+        assert len(cells) == 12
+        first = [c.item.path for c in screen.grid.page.cells]
+        await pilot.press("w")  # the second cell: out
+        assert screen.grid.page.cells[1].out and cells[1].has_class("out")
+        await pilot.press("enter")
+        labels = labels_by_path(store)
+        assert [labels.get(p) for p in first] == ["dog", None] + ["dog"] * 10
+        await pilot.press("u")
+        await pilot.pause(0.05)
+        assert all(labels_by_path(store).get(p) is None for p in first)
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert app.screen is app.label_screen
+
+
+async def test_keys_before_the_page_is_drawn_label_nothing(store: Store, dataset: Path):
+    with_model(store)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G", "enter")  # enter arrives with the page still being drawn
+        screen = app.screen
+        assert isinstance(screen, GridScreen)
+        if screen.grid.drawn is None:  # the refusal is visible, nothing labeled
+            assert "not on screen yet" in str(screen.query_one("#grid-notice").render())
+        labeled = sum(v is not None for v in labels_by_path(store).values())
+        assert labeled in (0, 12)  # never a page that was not drawn
+        assert labeled == 0 or screen.grid.drawn is not None
+
+
+async def test_returning_to_the_labeler_leaves_the_grid_labeled_images_out(store: Store,
+                                                                          dataset: Path):
+    for n in range(6):  # 18 images: one page of 12 and 6 more
+        noise((32, 24), seed=n).save(dataset / f"more{n}.png")
+    store.sync_images(scan(dataset))
+    with_model(store)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G")
+        screen = app.screen
+        await wait_drawn(pilot, screen, 0)
+        await pilot.press("enter", "escape")
+        await pilot.pause(0.1)
+        session = app.label_screen.session
+        labeled = {p for p, c in labels_by_path(store).items() if c is not None}
+        assert len(labeled) == 12
+        assert session.current is not None and session.current.path not in labeled
+        assert session.counts.labeled == 12
