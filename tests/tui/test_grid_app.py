@@ -90,3 +90,25 @@ async def test_returning_to_the_labeler_leaves_the_grid_labeled_images_out(store
         assert len(labeled) == 12
         assert session.current is not None and session.current.path not in labeled
         assert session.counts.labeled == 12
+
+
+async def test_more_like_this_opens_the_look_alikes_as_a_page_of_its_class(store: Store,
+                                                                          dataset: Path):
+    cat = store.classes()[0]
+    paths = sorted(store.image_ids())
+    # The first image and three others point one way; the rest each their own way.
+    emb = {p: [float(k == n) for k in range(len(paths))] for n, p in enumerate(paths)}
+    for p in paths[:4]:
+        emb[p] = [1.0] + [0.0] * (len(paths) - 1)
+    save_run(store, {p: [0.9, 0.05, 0.05] for p in paths}, embeddings=emb)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        shown = app.label_screen.session.current
+        await pilot.press("L")
+        screen = app.screen
+        assert isinstance(screen, GridScreen)
+        assert screen.title_text == f"More like {shown.path}"
+        first = [c.item.path for c in screen.grid.page.cells]
+        assert set(first[:3]) == set(paths[1:4])  # the three look-alikes lead
+        assert shown.path not in first and screen.grid.page.class_id == cat.id

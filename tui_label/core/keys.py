@@ -57,6 +57,12 @@ BINDINGS: tuple[KeySpec, ...] = (
             "Metrics of the last training run, full screen (per class, confusion matrix; "
             "enter, arrows and enter open a cell's images)",
             show=False),
+    KeySpec("G", "grid", "Grid", "G",
+            "Grid review: the images ahead in this order as pages of thumbnails; enter labels "
+            "a page as its class, a cell's key leaves it out, escape returns", show=False),
+    KeySpec("L", "more_like_this", "More like this", "L",
+            "More like this: the images ahead that look most like this one (by the model's "
+            "embeddings), as grid pages labeled with its class", show=False),
     # Not the s: a lower-case letter is a class hotkey (and S shows suggestions);
     # no class can have % (class keys are letters and digits).
     KeySpec("percent_sign", "show_stats", "Statistics", "%",

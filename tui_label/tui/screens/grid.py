@@ -2,15 +2,17 @@
 
 Draws ``labeling.grid.GridSession``'s page and maps keys to it: a cell's key (or arrows and
 space) toggles it out, enter labels the cells still in as the page's class, a class key labels
-the chosen cell alone, ``]``/``[`` turn pages, ``z`` shows the chosen cell full size, ``u``
-undoes the last step, escape goes back to the single-image labeler. Thumbnails are decoded and
-prepared on the decode threads (the labeler's ``Prefetcher``); the page counts as drawn only
-after the refresh that draws all of it, and keys before that are refused with a notice.
+the chosen cell alone, ``]``/``[`` turn pages, ``z`` shows the chosen cell full size, ``L``
+opens the chosen cell's look-alikes, ``u`` undoes the last step, escape goes back.
+Thumbnails are decoded and prepared on the decode threads (the labeler's ``Prefetcher``); the
+page counts as drawn only after the refresh that draws all of it, and keys before that are
+refused with a notice.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -100,14 +102,17 @@ class GridScreen(Screen[int]):
         Binding("left_square_bracket", "page(-1)", "Prev page", key_display="["),
         Binding("z", "zoom", "Zoom"),
         Binding("u", "undo", "Undo"),
+        Binding("L", "more_like", "Like this"),
         Binding("escape", "leave", "Back", key_display="esc"),
         Binding("left", "move(-1, 0)", show=False), Binding("right", "move(1, 0)", show=False),
         Binding("up", "move(0, -1)", show=False), Binding("down", "move(0, 1)", show=False),
     ]
 
     def __init__(self, grid: GridSession, renderer: Renderer, prefetcher: Prefetcher,
-                 root: Path, cols: int, rows: int, *, title: str) -> None:
+                 root: Path, cols: int, rows: int, *, title: str,
+                 more_like: Callable[[int], None] | None = None) -> None:
         super().__init__()
+        self.more_like = more_like  # L on a cell: its look-alikes, in a grid of their own
         self.grid, self.renderer, self.prefetcher, self.root = grid, renderer, prefetcher, root
         self.cols, self.rows, self.title_text = cols, rows, title
         self.chosen = 0
@@ -287,6 +292,10 @@ class GridScreen(Screen[int]):
             item = self.grid.page.cells[self.chosen].item
             self.app.push_screen(Zoom(self.renderer, self.prefetcher, item,
                                       self.root / item.path))
+
+    def action_more_like(self) -> None:
+        if self.more_like is not None and self.chosen < len(self.grid.page.cells):
+            self.more_like(self.grid.page.cells[self.chosen].item.id)
 
     def action_leave(self) -> None:
         self.grid.release()

@@ -30,6 +30,7 @@ from tui_label.media.decode import Prefetcher
 from tui_label.store import Store
 from tui_label.tui.presenters import HIDDEN, NO_MODEL_YET, OFF, OFF_HERE, status_for
 from tui_label.tui.screens.help import HelpScreen
+from tui_label.tui.screens.label_grid import GridKeys
 from tui_label.tui.screens.label_jobs import LabelJobs
 from tui_label.tui.screens.label_training import TrainingRoutes, controller_for
 from tui_label.tui.screens.messages import (
@@ -57,7 +58,7 @@ from tui_label.tui.widgets.suggestions import Suggestions
 from tui_label.tui.widgets.train_panel import TrainPanel
 
 
-class LabelScreen(Screen):
+class LabelScreen(GridKeys, Screen):
     """Shows one image at a time; class hotkeys label it and move on."""
 
     AUTO_FOCUS = None  # keys belong to labeling until the user tabs into the panel
