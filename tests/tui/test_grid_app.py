@@ -112,3 +112,36 @@ async def test_more_like_this_opens_the_look_alikes_as_a_page_of_its_class(store
         first = [c.item.path for c in screen.grid.page.cells]
         assert set(first[:3]) == set(paths[1:4])  # the three look-alikes lead
         assert shown.path not in first and screen.grid.page.class_id == cat.id
+
+
+async def test_a_cluster_is_reviewed_as_grid_pages_of_its_predicted_class(store: Store,
+                                                                         dataset: Path):
+    from tui_label.tui.screens.clusters import ClustersScreen
+
+    cat, dog = store.classes()[0], store.classes()[1]
+    paths = sorted(store.image_ids())
+    # Eight images one way, predicted cat; four another, predicted dog; one cat labeled.
+    emb = {p: ([1.0, 0.01 * n] if n < 8 else [0.01 * n, 1.0]) for n, p in enumerate(paths)}
+    probs = {p: ([0.9, 0.05, 0.05] if n < 8 else [0.05, 0.9, 0.05]) for n, p in enumerate(paths)}
+    save_run(store, probs, embeddings=emb)
+    store.label(store.image_ids()[paths[0]], cat.id)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("C")
+        for _ in range(500):
+            if isinstance(app.screen, ClustersScreen):
+                break
+            await pilot.pause(0.01)
+        picker = app.screen
+        assert isinstance(picker, ClustersScreen)
+        assert [(c.predicted, c.labeled) for c in picker.clusters][:1] == [("cat", 1)]
+        assert sum(c.size for c in picker.clusters) == 12
+        await pilot.press("enter")
+        await pilot.pause(0.05)
+        grid = app.screen
+        assert isinstance(grid, GridScreen) and grid.grid.page.class_id == cat.id
+        shown = {c.item.path for c in grid.grid.page.cells}
+        assert paths[0] not in shown and shown <= set(paths[1:8])
+        assert grid.title_text.startswith("Cluster 1:")
+        assert dog.id not in {grid.grid.page.class_id}

@@ -58,7 +58,21 @@ def cluster_images(ids: Sequence[int], embeddings: np.ndarray, probs: np.ndarray
     if embeddings.shape[0] != n or probs.shape != (n, len(class_names)):
         raise ValueError(f"{n} images, embeddings {embeddings.shape}, probs {probs.shape}")
     assign, distance = clusters_of(embeddings, k or default_clusters(n), seed)
-    predicted = np.asarray(probs, dtype=np.float32).argmax(axis=1)
+    return describe(ids, assign, distance, probs, class_names, labels)
+
+
+def cluster_rows(embeddings_path: str, rows: np.ndarray, k: int,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``clusters_of`` on rows ``rows`` of a run's embeddings file (opened memory-mapped):
+    what the labeler runs in the live head's process, where scikit-learn may load."""
+    embeddings = np.load(embeddings_path, mmap_mode="r")
+    return clusters_of(np.asarray(embeddings[rows], dtype=np.float32), k, seed)
+
+
+def describe(ids: Sequence[int], assign: np.ndarray, distance: np.ndarray, probs: np.ndarray,
+             class_names: Sequence[str], labels: Mapping[int, str]) -> list[Cluster]:
+    """The clusters of a k-means assignment, described and ordered (numpy only)."""
+    predicted = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=-1.0).argmax(axis=1)
     found = []
     for c in np.unique(assign):
         rows = np.flatnonzero(assign == c)

@@ -63,6 +63,9 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("L", "more_like_this", "More like this", "L",
             "More like this: the images ahead that look most like this one (by the model's "
             "embeddings), as grid pages labeled with its class", show=False),
+    KeySpec("C", "clusters", "Clusters", "C",
+            "Clusters of the images by the model's embeddings, the most one decision labels "
+            "first; enter reviews one as grid pages of its predicted class", show=False),
     # Not the s: a lower-case letter is a class hotkey (and S shows suggestions);
     # no class can have % (class keys are letters and digits).
     KeySpec("percent_sign", "show_stats", "Statistics", "%",

@@ -1,15 +1,21 @@
 """The labeling screen's ways into the grid review: a ``GridSession`` on the images ahead in
-the current order (``G``), or on the look-alikes of one image (``L``, more like this), pushed
-as a ``GridScreen``, and the queue rebuilt when it returns."""
+the current order (``G``), on the look-alikes of one image (``L``, more like this) or on one
+of the model's clusters (``C``), pushed as a ``GridScreen``, and the queue rebuilt when it
+returns."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tui_label.core.types import QueueItem
 from tui_label.labeling.grid import GridSession, grid_shape
+from tui_label.store import Store
+from tui_label.tui.screens.clusters import ClustersScreen
 from tui_label.tui.screens.grid import GridScreen
 
 if TYPE_CHECKING:
+    from tui_label.assist.clusters import Cluster
+    from tui_label.assist.model_view import ModelView
     from tui_label.tui.screens.label import LabelScreen
 
 
@@ -24,6 +30,9 @@ class GridKeys:
 
     def action_more_like_this(self) -> None:
         open_like_this(self, self.stage.shown_id)  # type: ignore[arg-type, attr-defined]
+
+    def action_clusters(self) -> None:
+        open_clusters(self)  # type: ignore[arg-type]
 
 
 def _shape(screen: LabelScreen) -> tuple[int, int]:
@@ -59,6 +68,56 @@ def open_like_this(screen: LabelScreen, image_id: int | None) -> None:
     page_class = state.class_id if state.action == "label" else (top[0][0] if top else None)
     path = session.store.image(image_id)["path"]
     _push(screen, [by_id[i] for i, _ in found], page_class, f"More like {path}")
+
+
+def open_clusters(screen: LabelScreen) -> None:
+    """The model's clusters (k-means in the live head's process), in a picker; the chosen
+    one's unlabeled images as grid pages of its predicted class."""
+    model = screen.session.model
+    if model is None or model.predictions.embeddings is None:
+        screen.notify("Clusters need a run with embeddings: train a model first.",
+                      severity="warning", timeout=4, markup=False)
+        return
+    screen.notify("Clustering the images…", timeout=2, markup=False)
+
+    def work() -> None:  # a thread worker: the store is opened here, the UI is called back
+        with Store(screen.store.path) as store:
+            clusters, states = _clusters(store, model)
+        screen.app.call_from_thread(show, clusters, states)
+
+    def show(clusters: list[Cluster], states: dict[int, tuple]) -> None:
+        def chosen(cluster: Cluster | None) -> None:
+            if cluster is None:
+                return
+            ids = {c.name: c.id for c in screen.session.classes}
+            todo = [QueueItem(i, states[i][1]) for i in cluster.image_ids
+                    if i in states and states[i][2] != "label"]
+            _push(screen, todo, ids.get(cluster.predicted), "Cluster "
+                  f"{cluster.number}: {cluster.size} images, {cluster.purity:.0%} predicted "
+                  f"{cluster.predicted}")
+
+        screen.app.push_screen(ClustersScreen(clusters), chosen)
+
+    screen.run_worker(work, thread=True, exclusive=True, group="clusters")
+
+
+def _clusters(store: Store, model: ModelView) -> tuple[list[Cluster], dict[int, tuple]]:
+    import numpy as np  # heavy: the labeler starts without numpy
+
+    from tui_label.assist.clusters import cluster_rows, default_clusters, describe
+    from tui_label.assist.model_view import embeddings_file
+
+    states = {row[0]: row for row in store.label_states()}
+    names = {c.id: c.name for c in store.classes()}
+    ids = [i for i in model.predictions.ids.tolist() if i in states]
+    rows = model.predictions.rows_of(np.asarray(ids, dtype=np.int64))
+    args = (str(embeddings_file(model)), rows, default_clusters(len(ids)))
+    assign, distance = (model.runner(cluster_rows, *args) if model.runner is not None
+                        else cluster_rows(*args))
+    columns = [names.get(c, "?") if c is not None else "?" for c in model.column_classes]
+    labels = {i: names[states[i][3]] for i in ids
+              if states[i][2] == "label" and states[i][3] in names}
+    return describe(ids, assign, distance, model.probs(ids), columns, labels), states
 
 
 def _push(screen: LabelScreen, queue: list, page_class: int | None, title: str) -> None:
