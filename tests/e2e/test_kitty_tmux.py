@@ -5,22 +5,17 @@ cells; with passthrough off the labeler falls back to half blocks."""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import select
 import shutil
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.pty_app import HALF, make_photos
+from tests.helpers.tmux_client import TmuxClient, TmuxServer
 from tui_label.terminal.kitty import parse_commands
 from tui_label.terminal.tmux import PLACEHOLDER, TmuxCheck, tmux_placeholders
 
@@ -37,90 +32,29 @@ needs_passthrough = pytest.mark.skipif(tmux_version() < (3, 3),
                                        reason="tmux 3.3 or later (allow-passthrough) needed")
 
 
-class OuterTerminal:
-    """A tmux client in a pty; this object is its terminal (kitty 0.35 by XTVERSION)."""
-
-    def __init__(self, socket: str) -> None:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 1000, 600))
-        env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
-        env["TERM"] = "xterm-kitty"
-        self.proc = subprocess.Popen(["tmux", "-L", socket, "attach", "-t", "t"], stdin=slave,
-                                     stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True)
-        os.close(slave)
-        self.master = master
-        self.data = bytearray()
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                if not select.select([self.master], [], [], 0.2)[0]:
-                    continue
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self.lock:
-                self.data += chunk
-            if b"\x1b[>q" in chunk:
-                self.write(b"\x1bP>|kitty(0.35.2)\x1b\\")
-            if b"\x1b[>c" in chunk:
-                self.write(b"\x1b[>1;4000;29c")
-
-    def write(self, data: bytes) -> None:
-        try:
-            os.write(self.master, data)
-        except OSError:
-            pass
-
-    def output(self) -> bytes:
-        with self.lock:
-            return bytes(self.data)
-
-    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.output()):
-                return True
-            time.sleep(0.1)
-        return False
-
-
 @pytest.fixture
 def tmux_session(tmp_path: Path):
-    socket = f"kt-{os.getpid()}-{time.monotonic_ns()}"
-    started = []
+    started: list[tuple[TmuxServer, TmuxClient]] = []
 
-    def start(passthrough: bool) -> tuple[OuterTerminal, Path]:
+    def start(passthrough: bool) -> tuple[TmuxClient, Path]:
         photos = tmp_path / "photos"
         make_photos(photos, [(900, 600), (600, 900), (800, 600)])
-        conf = tmp_path / "tmux.conf"
-        conf.write_text(f"set -g allow-passthrough {'on' if passthrough else 'off'}\n"
-                        "set -g status off\n")
-        ready, db = tmp_path / "ready", tmp_path / "l.db"
+        db = tmp_path / "l.db"
         labeler = (f"{sys.executable} -m tui_label label {photos} --classes a,b --db {db} "
                    "--no-suggestions --live-head 0")
+        server = TmuxServer(tmp_path, f"set -g allow-passthrough {'on' if passthrough else 'off'}"
+                                      "\nset -g status off\n", labeler)
         # the labeler starts once the client is attached: tmux then knows the terminal
-        subprocess.run(["tmux", "-L", socket, "-f", str(conf), "new-session", "-d", "-s", "t",
-                        "-x", "100", "-y", "30",
-                        f"sh -c 'while [ ! -e {ready} ]; do sleep 0.1; done; "
-                        f"cd {Path(__file__).resolve().parents[2]}; exec {labeler}'"],
-                       check=True)
-        started.append(socket)
-        outer = OuterTerminal(socket)
-        assert outer.wait_for(lambda d: b"\x1b[>q" in d, 20)
-        time.sleep(0.5)
-        ready.touch()
+        outer = TmuxClient(server, "xterm-kitty", xtversion="kitty(0.35.2)",
+                           da2="\x1b[>1;4000;29c")
+        started.append((server, outer))
+        server.release()
         return outer, db
 
     yield start
-    for s in started:
-        subprocess.run(["tmux", "-L", s, "kill-server"], capture_output=True)
+    for server, outer in started:
+        outer.close()
+        server.kill()
 
 
 def kitty_commands(data: bytes):

@@ -80,7 +80,9 @@ def run_doctor_in_pty(answers: tuple[str, str] | None, timeout: float = 0.5
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "tui_label", "doctor", "--timeout",
                              str(timeout)], stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
+                            start_new_session=True,  # a terminal of its own, not tmux's
+                            env={k: v for k, v in os.environ.items()
+                                 if k not in ("TMUX", "TMUX_PANE")})
     os.close(slave)
     out = bytearray()
 

@@ -1,6 +1,7 @@
 """``tui-label doctor``: what the terminal is, what it answers, and which renderer ``auto`` uses
 (the questions and the rules are tui_label.terminal.probe's; inside tmux, the passthrough check
-is tui_label.terminal.tmux's)."""
+is tui_label.terminal.tmux's), and whether 24-bit colour is used (tui_label.terminal.colour's
+rule, with what to set where it cannot tell)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import click
 
 from tui_label.cli.common import FiniteFloatRange
+from tui_label.terminal.colour import colour_depth, report_lines
 from tui_label.terminal.probe import PROBE_SECONDS, SECOND_ROUND_MAX, probe, report
 from tui_label.terminal.tmux import tmux_placeholders
 
@@ -42,8 +44,11 @@ def doctor(timeout: float) -> None:
     replies = None
     if stdin_tty and stdout_tty:
         sys.stdout.flush()
-        replies = probe(sys.stdin.fileno(), sys.stdout.fileno(), timeout)
+        replies = probe(sys.stdin.fileno(), sys.stdout.fileno(), timeout,
+                        tmux=bool(env.get("TMUX")))
     tmux = tmux_placeholders(env) if env.get("TMUX") else None
-    for line in report(env, stdin_tty, stdout_tty, size, replies, timeout, tmux):
+    colour = colour_depth(env, replies.xtversion if replies is not None else None)
+    for line in report(env, stdin_tty, stdout_tty, size, replies, timeout, tmux) + \
+            report_lines(colour):
         # answers are the terminal's words: never print control characters from them
         click.echo("".join(c if c.isprintable() else "?" for c in line))

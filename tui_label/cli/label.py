@@ -88,16 +88,16 @@ def run_labeler(root: Path, db: Path, classes: str | None, cli: Mapping[str, Any
     try:
         # the terminal is asked (auto) before Textual starts: it reads the input after that
         from tui_label.config.fidelity import fidelity_for
-        from tui_label.tui.widgets.image_view import load_renderer
+        from tui_label.tui.widgets.image_view import load_terminal
 
         fidelity = fidelity_for(options.link or "default", options.max_pixels)
-        chosen = load_renderer(options.renderer, fidelity)
+        chosen, colour = load_terminal(options.renderer, fidelity)
         from tui_label.tui.app import LabelApp
 
         app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan,
                        suggestions=options.suggestions,
                        live_head_every=options.live_head_every, auto_train=options.auto_train,
-                       overlap=ready.overlap)
+                       overlap=ready.overlap, truecolor=colour.truecolor is True)
     except BaseException:
         store.close()
         raise

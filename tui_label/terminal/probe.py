@@ -9,11 +9,11 @@ The labeler asks the same questions before Textual starts (``detect``), in two r
    its answer comes late anyway, the labeler's input filter (``KittyDriver``, used for every
    renderer) takes it out of the keys.
 2. only once the terminal has answered: cell size (``CSI 16 t``), XTVERSION (name and
-   version), a kitty graphics query, the largest sixel image (XTSMGRAPHICS, only where the
-   device attributes say sixel), and ``CSI c`` again. Some of these answers would reach
-   Textual as key presses if they came late, so they are asked only of a terminal known to
-   answer, with a time limit scaled to the round trip just measured (at most
-   ``SECOND_ROUND_MAX`` seconds).
+   version), a kitty graphics query (not inside tmux: ``SECOND_ROUND_IN_TMUX``), the largest
+   sixel image (XTSMGRAPHICS, only where the device attributes say sixel), and ``CSI c``
+   again. Some of these answers would reach Textual as key presses if they came late, so
+   they are asked only of a terminal known to answer, with a time limit scaled to the round
+   trip just measured (at most ``SECOND_ROUND_MAX`` seconds).
 
 While a round runs the terminal is in no-echo mode, and input still unread at the end is
 discarded before echo comes back, so a reply is never printed as stray characters. No
@@ -32,12 +32,17 @@ from typing import Protocol
 
 KITTY_QUERY_ID = 31
 FIRST_ROUND = "\x1b[c"  # primary device attributes: the sentinel, answered by every terminal
+KITTY_QUERY = f"\x1b_Gi={KITTY_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"  # kitty graphics
 SECOND_ROUND = (
     "\x1b[16t"  # cell size in pixels
     "\x1b[>0q"  # XTVERSION: name and version
-    f"\x1b_Gi={KITTY_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"  # kitty graphics support
-    "\x1b[c"  # the sentinel again
+    + KITTY_QUERY
+    + "\x1b[c"  # the sentinel again
 )
+# inside tmux, without the kitty graphics query: tmux takes an APC (ESC _ ... ESC \) for a
+# pane title (GNU screen's way) and shows it in its status bar, and no answer would come back
+# through tmux anyway (tui_label.terminal.tmux asks tmux about the terminal instead)
+SECOND_ROUND_IN_TMUX = SECOND_ROUND.replace(KITTY_QUERY, "")
 # a terminal with sixel (4 in its device attributes) is also asked XTSMGRAPHICS, the largest
 # sixel image it draws (xterm: none over 1000x1000); kitty logs that query as a parse error
 SIXEL_SIZE_QUERY = "\x1b[?2;1;0S"
@@ -103,9 +108,11 @@ def _ask(fd_in: int, fd_out: int, queries: str, text: str, sentinels: int,
     return text
 
 
-def probe(fd_in: int, fd_out: int, timeout: float = PROBE_SECONDS) -> Replies:
+def probe(fd_in: int, fd_out: int, timeout: float = PROBE_SECONDS, *,
+          tmux: bool = False) -> Replies:
     """Ask the terminal in two rounds (see the module's docstring); never longer than
-    ``timeout`` plus ``SECOND_ROUND_MAX`` seconds."""
+    ``timeout`` plus ``SECOND_ROUND_MAX`` seconds. ``tmux``: inside tmux (no kitty graphics
+    query, see ``SECOND_ROUND_IN_TMUX``)."""
     import termios
 
     start = time.monotonic()
@@ -122,7 +129,8 @@ def probe(fd_in: int, fd_out: int, timeout: float = PROBE_SECONDS) -> Replies:
             limit = min(SECOND_ROUND_MAX, max(timeout, 8 * round_trip))
             rounds = 2
             sixel = "4" in m.group(1).split(";")
-            second = SIXEL_SIZE_QUERY + SECOND_ROUND if sixel else SECOND_ROUND
+            second = SECOND_ROUND_IN_TMUX if tmux else SECOND_ROUND
+            second = SIXEL_SIZE_QUERY + second if sixel else second
             text = _ask(fd_in, fd_out, second, text, 2, time.monotonic() + limit)
     finally:
         termios.tcflush(fd_in, termios.TCIFLUSH)  # late answers never reach the shell
@@ -176,7 +184,8 @@ def detect(timeout: float = PROBE_SECONDS, stdin=None, stdout=None) -> Detection
     replies = None
     if stdin_tty and stdout_tty:
         stdout.flush()
-        replies = probe(stdin.fileno(), stdout.fileno(), timeout)
+        replies = probe(stdin.fileno(), stdout.fileno(), timeout,
+                        tmux=bool(os.environ.get("TMUX")))
     renderer, reason = auto_renderer(stdout_tty, replies)
     return Detection(replies, renderer, reason)
 

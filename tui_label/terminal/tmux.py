@@ -81,6 +81,23 @@ def tmux_placeholders(env: dict[str, str], ask: Callable[[list[str]], str] | Non
                             "known to draw Unicode placeholders (kitty 0.28+, Ghostty)")
 
 
+def client_features(env: dict[str, str], ask: Callable[[list[str]], str] | None = None
+                    ) -> str | None:
+    """The features tmux gives the terminal its client runs in (``client_termfeatures``,
+    comma-separated: from that terminal's terminfo, ``terminal-features`` and what it answered),
+    or None where tmux does not tell (not inside tmux, no client attached, tmux before 3.2,
+    no answer)."""
+    if not env.get("TMUX"):
+        return None
+    target = ["-t", env["TMUX_PANE"]] if env.get("TMUX_PANE") else []
+    try:
+        answer = (ask or _ask_tmux)(["display-message", "-p", *target,
+                                      "#{client_termfeatures}"])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return answer.strip() or None
+
+
 def _ask_tmux(args: list[str]) -> str:
     done = subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=2)
     if done.returncode != 0:

@@ -16,7 +16,9 @@ from tui_label.tui.widgets.picture import Renderer
 
 
 class LabelApp(App):
-    """tui-label's app. ``renderer`` comes from ``load_renderer`` (before the app starts)."""
+    """tui-label's app. ``renderer`` comes from ``load_renderer`` (before the app starts);
+    ``truecolor``: 24-bit colour where ``COLORTERM`` does not ask for it (``load_terminal``
+    tells)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tui-label"
@@ -34,10 +36,13 @@ class LabelApp(App):
         live_head_every: int = DEFAULTS.live_head_every,
         auto_train: int = DEFAULTS.auto_train,
         overlap: float = 0.0,
+        truecolor: bool = False,
     ) -> None:
         # kitty graphics read the terminal's replies through their own driver
         super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
         renderers.install_sgr()  # colour codes only where colours change: fewer bytes over SSH
+        if truecolor:  # the terminal takes 24-bit colour, COLORTERM notwithstanding
+            renderers.use_truecolor(self.console)
         self.store = store
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,

@@ -11,7 +11,10 @@ relied on, to check when either is upgraded:
 * ``textual_image._sixel``: ``image_to_sixels`` and ``SixelOptions``, the sixel encoder
   (``sixel_encode``);
 * ``textual.strip.Strip.render``, replaced by ``tui_label.tui.widgets.sgr.render_strip``
-  (``install_sgr``).
+  (``install_sgr``);
+* rich's ``Console._color_system``, which Textual's app console gets from ``COLORTERM`` and
+  ``TERM`` when the app is made, and Textual and ``render_strip`` read when they render
+  (``use_truecolor``).
 
 The kitty input driver's reach into Textual's driver and parser is tui/kitty_driver.py's.
 """
@@ -24,6 +27,8 @@ from types import ModuleType
 
 import textual_image._terminal as ti_terminal
 from PIL import Image
+from rich.color import ColorSystem
+from rich.console import Console
 from textual.strip import Strip
 from textual_image._sixel import SixelOptions, image_to_sixels
 
@@ -104,3 +109,9 @@ def install_sgr() -> None:
 
 def uninstall_sgr() -> None:
     Strip.render = ORIGINAL_STRIP_RENDER  # type: ignore[method-assign]
+
+
+def use_truecolor(console: Console) -> None:
+    """24-bit colour on ``console`` (Textual's app console), where the terminal takes it but
+    ``COLORTERM`` does not say so (``tui_label.terminal.colour``): rich has no setter."""
+    console._color_system = ColorSystem.TRUECOLOR  # noqa: SLF001

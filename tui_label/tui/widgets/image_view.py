@@ -18,6 +18,7 @@ from textual.widgets import Static
 from tui_label.config.fidelity import Fidelity
 from tui_label.media.decode import Decoded, Geometry
 from tui_label.terminal import kitty
+from tui_label.terminal.colour import ColourDepth, colour_depth
 from tui_label.terminal.probe import Detection, detect
 from tui_label.terminal.tmux import tmux_placeholders
 from tui_label.tui import renderers
@@ -53,6 +54,22 @@ def load_renderer(name: str, fidelity: Fidelity | None = None,
     return renderer
 
 
+def load_terminal(name: str, fidelity: Fidelity | None = None
+                  ) -> tuple[Renderer, ColourDepth]:
+    """``load_renderer``, and whether the app uses 24-bit colour (``tui_label.terminal.colour``;
+    by the same probe's XTVERSION, where the renderer asks). Call it before ``App.run()``."""
+    detection = detect() if needs_probe(name) else None
+    replies = detection.replies if detection is not None else None
+    return (load_renderer(name, fidelity, detection),
+            colour_depth(dict(os.environ), replies.xtversion if replies is not None else None))
+
+
+def needs_probe(name: str) -> bool:
+    """Whether renderer ``name`` asks the terminal: auto does; so does sixel (the largest image
+    the terminal draws) and kitty without a cell size from the pty."""
+    return name in ("auto", "sixel") or (name == "kitty" and renderers.pty_cell_size() is None)
+
+
 def _filtering_replies(widget_class: type[Widget], **kwargs: Any) -> partial:
     """The widget factory, with the driver whose input thread takes terminal replies out of
     the keys (device attributes, kitty graphics): an answer to the start-up probe that comes
@@ -63,10 +80,7 @@ def _filtering_replies(widget_class: type[Widget], **kwargs: Any) -> partial:
 
 
 def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -> Renderer:
-    # auto asks; so does sixel (the largest image the terminal draws) and kitty without a
-    # cell size from the pty
-    if detection is None and (name in ("auto", "sixel") or (
-            name == "kitty" and renderers.pty_cell_size() is None)):
+    if detection is None and needs_probe(name):
         detection = detect()
     auto = name == "auto"
     if auto:
