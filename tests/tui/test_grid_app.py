@@ -145,3 +145,21 @@ async def test_a_cluster_is_reviewed_as_grid_pages_of_its_predicted_class(store:
         assert paths[0] not in shown and shown <= set(paths[1:8])
         assert grid.title_text.startswith("Cluster 1:")
         assert dog.id not in {grid.grid.page.class_id}
+
+
+async def test_a_page_larger_than_the_labelers_decode_cache_is_drawn(store: Store,
+                                                                    dataset: Path):
+    for n in range(40):  # 52 images: pages of 24 at 160x48, the next one decoded ahead
+        noise((32, 24), seed=100 + n).save(dataset / f"big{n:02d}.png")
+    store.sync_images(scan(dataset))
+    with_model(store)
+    app = make_app(store, dataset)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G")
+        screen = app.screen
+        assert (screen.cols, screen.rows) == (6, 4)
+        await wait_drawn(pilot, screen, 0)
+        await pilot.press("right_square_bracket")
+        await wait_drawn(pilot, screen, 1)
+        assert len(screen.grid.page.cells) == 24

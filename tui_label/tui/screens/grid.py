@@ -113,7 +113,10 @@ class GridScreen(Screen[int]):
                  more_like: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.more_like = more_like  # L on a cell: its look-alikes, in a grid of their own
-        self.grid, self.renderer, self.prefetcher, self.root = grid, renderer, prefetcher, root
+        self.grid, self.renderer, self.root = grid, renderer, root
+        # Its own decode cache, holding this page, the next and the one before (the
+        # labeler's keeps a few images: a page of 24 would push its own cells out).
+        self.prefetcher = Prefetcher(keep=max(16, 3 * cols * rows), prepare=prefetcher.prepare)
         self.cols, self.rows, self.title_text = cols, rows, title
         self.chosen = 0
         self._futures: list[Future[Decoded] | None] = []
@@ -176,6 +179,9 @@ class GridScreen(Screen[int]):
         if number != self.grid.page.number or self.grid.drawn == number:
             return
         if any(f is not None and not f.done() for f in self._futures):
+            return
+        if any(f is not None and f.cancelled() for f in self._futures):
+            self.show_page()  # pushed out of the cache meanwhile: asked for again
             return
         for widget, future in zip(self._cells(), self._futures, strict=False):
             if future is None:
@@ -300,3 +306,6 @@ class GridScreen(Screen[int]):
     def action_leave(self) -> None:
         self.grid.release()
         self.dismiss(self.labeled)
+
+    def on_unmount(self) -> None:
+        self.prefetcher.close()
