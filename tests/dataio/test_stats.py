@@ -202,7 +202,7 @@ def test_annotator_figures_on_a_constructed_log():
 
 
 def test_active_time_counts_gaps_up_to_the_idle_gap():
-    assert stats.active_seconds([0, 300, 601, 602]) == pytest.approx(301)  # 301 s is a break
+    assert stats.active_seconds([0, 60, 121, 122]) == pytest.approx(61)  # 61 s is a break
     assert stats.active_seconds([5]) == 0
     assert stats.active_seconds([30, 0, 10]) == pytest.approx(30)  # order does not matter
 
@@ -213,6 +213,18 @@ def test_unreadable_times_are_left_out_of_the_pace():
     (a,) = stats.annotator_stats(events)
     assert a.labels == 3 and a.active_seconds == pytest.approx(60)
     assert a.labels_per_minute == pytest.approx(3)
+
+
+def test_imported_labels_are_no_keys_in_the_pace():
+    """100 labels imported at one instant, then 50 typed 1.2 s apart a minute later: the labels
+    are 150, the pace is the typed 50 over their 58.8 s (51/min), not 150 over it."""
+    events = [ev(i, i, "label", 0, at="2024-01-01T00:00:00Z", source="import")
+              for i in range(1, 101)]
+    events += [ev(101 + i, 101 + i, "label", 0, at=f"2024-01-01T00:01:{i * 1.2:06.3f}Z")
+               for i in range(50)]
+    (a,) = stats.annotator_stats(events)
+    assert a.labels == 150 and a.active_seconds == pytest.approx(49 * 1.2)
+    assert a.labels_per_minute == pytest.approx(50 / (49 * 1.2 / 60))
 
 
 def test_no_pace_under_half_a_minute_of_work():
@@ -300,7 +312,7 @@ def test_stats_json(tmp_path: Path):
     data = json.loads(out)
     assert set(data) >= {"images", "labeled", "skipped", "remaining", "unreadable", "missing",
                          "classes", "annotators", "agreement", "idle_gap_seconds"}
-    assert data["images"] == 6 and data["labeled"] == 5 and data["idle_gap_seconds"] == 300
+    assert data["images"] == 6 and data["labeled"] == 5 and data["idle_gap_seconds"] == 60
     assert data["classes"][1] == {"name": DOG, "hotkey": "2", "count": 3, "share": 0.6}
     alice = data["annotators"][0]
     assert set(alice) == {"annotator", "labels", "skips", "undos", "undo_rate", "accepted",

@@ -27,8 +27,9 @@ def stats(folder, db, fmt) -> None:
     """Counts and shares per class, each annotator's pace, undos and skips, and the agreement
     between annotators (Cohen's kappa per pair, Fleiss' kappa, their confusion).
 
-    Labels per minute count active time only: gaps of over 5 minutes between an annotator's
-    events are breaks. Nothing is written to the database.
+    Labels per minute count active time only, as the labeler's status line does: gaps of
+    over a minute between an annotator's events are breaks. Nothing is written to the
+    database.
     """
     from tui_label.dataio import stats as statistics  # heavy: numpy
 

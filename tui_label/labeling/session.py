@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from tui_label.core import orders
 from tui_label.core.hashing import in_overlap
 from tui_label.core.orders import OrderChoice
+from tui_label.core.pace import ActiveTime
 from tui_label.core.types import ClassRow, Counts, ImageState, QueueItem, SyncResult
 from tui_label.errors import UsageError
 from tui_label.labeling import texts
@@ -62,7 +63,7 @@ class LabelSession:
         self.pos = 0
         self.undo_stack: list[int] = []  # event ids of this session, newest last
         self.events = 0  # labels and skips of this session, minus undos
-        self.started = time.monotonic()
+        self.active = ActiveTime()  # the pace's active time (``core/pace.py``, as in stats)
         self.assist = SessionModel()
         self.labeled_here: set[int] = set()  # images labeled or skipped in this session
         # Multi-label mode: class keys toggle classes of the image on screen (``pending``, for
@@ -196,8 +197,8 @@ class LabelSession:
         return self.model.suspect_rows.get(image_id)
 
     @property
-    def per_minute(self) -> float:
-        return self.events / (max(time.monotonic() - self.started, 1.0) / 60)
+    def per_minute(self) -> float | None:
+        return self.active.per_minute(self.events)  # labels + skips - undos; None under 30 s
 
     # -- the calls keys make --------------------------------------------------------------
 
@@ -289,6 +290,7 @@ class LabelSession:
         self.leases.drop_taken(self.queue, start, claimed)
         self.undo_stack.append(event_id)
         self.events += 1
+        self.active.note(time.monotonic())
         self.labeled_here.add(item.id)
         if action == "label":
             self.assist.labeled(item.id, new=source != "review")
@@ -309,6 +311,7 @@ class LabelSession:
         self.pending = self.pending_for = None
         self.leases.mine.add(undone.event_id)
         self.events = max(self.events - 1, 0)
+        self.active.note(time.monotonic())
         self.live.change(undone.before, undone.after, undone.event_id)
         index = next((i for i, it in enumerate(self.queue) if it.id == undone.image_id), None)
         if index is None:  # not in this view (the order changed since): show it here anyway

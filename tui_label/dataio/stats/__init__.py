@@ -11,10 +11,11 @@ Definitions (also in the README):
   reviews), ``skips``, ``undos``, the undo rate (undos per label or skip), ``accepted``
   suggestions (labels with source ``suggestion``) and ``reviews`` (source ``review``).
   *Active time* is the sum of the gaps between an annotator's consecutive events that are at
-  most ``IDLE_GAP_SECONDS`` (5 minutes) long: a longer gap is a break and counts nothing.
-  Labels per minute is labels over active minutes (none under ``MIN_ACTIVE_SECONDS``, 30 s,
-  of active time: two keys a second apart are no pace). Seconds on screen is the median of
-  ``ms_on_screen`` over their labels and skips.
+  most ``IDLE_GAP_SECONDS`` (1 minute) long: a longer gap is a break and counts nothing.
+  Labels per minute is labels typed (imported ones are no keys) over active minutes (none
+  under ``MIN_ACTIVE_SECONDS``, 30 s, of active time: two keys a second apart are no pace);
+  the labeler's status line measures its pace by the same rule (``tui_label.core.pace``).
+  Seconds on screen is the median of ``ms_on_screen`` over their labels and skips.
 - **Agreement**: an annotator's *rating* of an image is their latest own label of it, undos
   applied (an undo takes back the event it undid, so the rating falls back to their label
   before it). A skip or clear is no rating, and reviews are not ratings (a review settles a

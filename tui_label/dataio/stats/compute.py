@@ -3,10 +3,11 @@ the agreement between annotators. Reads only; numpy, no rich."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
+from tui_label.core.pace import MIN_ACTIVE_SECONDS, active_seconds, per_minute
 from tui_label.core.times import parse_utc
 from tui_label.dataio.stats.agreement import agreement, ratings, set_agreement
 from tui_label.dataio.stats.model import (
@@ -17,7 +18,8 @@ from tui_label.dataio.stats.model import (
     Stats,
 )
 
-MIN_ACTIVE_SECONDS = 30.0  # less active time than this gives no pace (a few keys: no rate)
+__all__ = ["DEFINITIONS", "MIN_ACTIVE_SECONDS", "MULTI_LABEL_DEFINITIONS", "active_seconds",
+           "annotator_stats", "compute", "parse_time"]
 
 
 # -- per annotator --------------------------------------------------------------------------
@@ -30,28 +32,23 @@ def parse_time(text: str) -> float | None:
     return None if when is None else when.timestamp()
 
 
-def active_seconds(times: Sequence[float], idle_gap: float = IDLE_GAP_SECONDS) -> float:
-    """The sum of the gaps between consecutive ``times`` (sorted here) of at most
-    ``idle_gap`` seconds: a longer gap is a break."""
-    if len(times) < 2:
-        return 0.0
-    gaps = np.diff(np.sort(np.asarray(times, dtype=float)))
-    return float(gaps[gaps <= idle_gap].sum())
-
-
 def annotator_stats(events: Iterable[Event],
                     idle_gap: float = IDLE_GAP_SECONDS) -> list[AnnotatorStat]:
-    """One row per annotator, most labels first."""
+    """One row per annotator, most labels first. The pace is the status line's
+    (``tui_label.core.pace``): labels typed over active time; imported labels (source
+    ``import``, written at once by ``tui-label import``) are labels but no keys, and count
+    neither in the pace nor in its active time."""
     acc: dict[str, dict] = {}
     for e in events:
         a = acc.get(e.annotator)
         if a is None:
             a = acc[e.annotator] = {"labels": 0, "skips": 0, "undos": 0, "accepted": 0,
-                                    "reviews": 0, "times": [], "screen": [], "first": None,
-                                    "last": None}
+                                    "reviews": 0, "keyed": 0, "times": [], "screen": [],
+                                    "first": None, "last": None}
         when = parse_time(e.created_at)
         if when is not None:
-            a["times"].append(when)
+            if e.source != "import":
+                a["times"].append(when)
             if a["first"] is None or when < a["first"][0]:
                 a["first"] = (when, e.created_at)
             if a["last"] is None or when >= a["last"][0]:
@@ -63,6 +60,7 @@ def annotator_stats(events: Iterable[Event],
             a["reviews"] += 1
         elif e.action == "label":
             a["labels"] += 1
+            a["keyed"] += e.source != "import"
             if e.source == "suggestion":
                 a["accepted"] += 1
         elif e.action == "skip":
@@ -79,8 +77,7 @@ def annotator_stats(events: Iterable[Event],
             annotator=name, labels=a["labels"], skips=a["skips"], undos=a["undos"],
             undo_rate=a["undos"] / actions if actions else None,
             accepted=a["accepted"], reviews=a["reviews"], active_seconds=round(active, 3),
-            labels_per_minute=(a["labels"] / (active / 60) if active >= MIN_ACTIVE_SECONDS
-                               else None),
+            labels_per_minute=per_minute(a["keyed"], active),
             median_seconds_on_screen=float(np.median(a["screen"])) if a["screen"] else None,
             first=a["first"][1] if a["first"] else None,
             last=a["last"][1] if a["last"] else None))
@@ -116,9 +113,10 @@ def compute(store, idle_gap: float = IDLE_GAP_SECONDS) -> Stats:
 
 DEFINITIONS = {
     "share": "a class's current labels over all current labels (missing images excluded)",
-    "labels_per_minute": "labels over active minutes; active time sums the gaps between an "
-                         "annotator's consecutive events of at most idle_gap_seconds; null "
-                         "under 30 s of active time",
+    "labels_per_minute": "labels typed (not imported) over active minutes; active time sums "
+                         "the gaps between an annotator's consecutive events of at most "
+                         "idle_gap_seconds (the labeler's status line measures the same); "
+                         "null under 30 s of active time",
     "undo_rate": "undos over labels, skips and reviews",
     "rating": "an annotator's latest own label of an image, undos applied; skips and reviews "
               "are no ratings",

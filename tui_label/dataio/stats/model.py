@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-IDLE_GAP_SECONDS = 300.0
+from tui_label.core.pace import IDLE_GAP_SECONDS
 
 
 @dataclass(frozen=True)

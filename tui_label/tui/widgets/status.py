@@ -18,7 +18,7 @@ class StatusInfo:
     position: int  # 1-based; 0 when the queue is empty
     queue_length: int
     counts: Counts
-    per_minute: float
+    per_minute: float | None  # over active time (core/pace.py); None: too little time yet
     path: str
     label: str  # "cat", "skipped", "unlabeled", "unreadable: ..."
     order: str
@@ -45,11 +45,12 @@ class StatusBar(Widget):
 
     def show(self, info: StatusInfo) -> None:
         c = info.counts
+        pace = "–" if info.per_minute is None else f"{info.per_minute:.0f}"
         # The order names a class (user data): plain Text, never markup.
         self.query_one("#counts", Static).update(Text.assemble(
             (str(info.position), "bold"), f"/{info.queue_length}  labeled ",
             (str(c.labeled), "bold"),
-            f" · skipped {c.skipped} · remaining {c.remaining}  · {info.per_minute:.0f}/min"
+            f" · skipped {c.skipped} · remaining {c.remaining}  · {pace}/min"
             f"  · order: {info.order}",
         ))
         self.query_one("#progress", ProgressBar).update(
