@@ -18,9 +18,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # predictions, the end.
 RUN = [
     ("warning", {"message": "resnet18: no pretrained weights"}),
-    ("preparing", {"done": 256, "total": 500}),
-    ("preparing", {"done": 500, "total": 500}),
-    ("preparing", {"done": 100, "total": 100}),
+    ("preparing", {"done": 256, "total": 500, "decoded": 256}),
+    ("preparing", {"done": 500, "total": 500, "decoded": 500}),
+    ("preparing", {"done": 100, "total": 100, "decoded": 100}),
     ("started", {"model": "small", "device": "cpu", "classes": ["cat", "dog"],
                  "num_train": 500, "num_val": 100, "epochs": 2, "steps": 8, "decoded": 600,
                  "prepared_s": 3.25}),
@@ -47,8 +47,8 @@ RUN = [
 
 LINES = [  # what the plain mode printed before the bars, and still prints
     "warning: resnet18: no pretrained weights",
-    "decoding images 500/500",
-    "decoding images 100/100",
+    "preparing images 500/500 (500 decoded)",
+    "preparing images 100/100 (100 decoded)",
     "run 1: small on cpu, 500 train / 100 validation images, 2 classes, 2 epochs; images "
     "ready in 3.2s (600 decoded)",
     "  epoch 1/2 step 4/8 loss 0.5000  100 img/s  ETA 12s",
@@ -114,7 +114,7 @@ def test_terminal_draws_bars_and_leaves_the_plain_lines():
     send(emitter, RUN)
     raw = out.getvalue()
     drawn = visible(raw)
-    assert re.search(r"decoding images ━+╺?━* 256/500", drawn)
+    assert re.search(r"preparing images ━+╺?━* 256/500 256 decoded", drawn)
     assert re.search(r"run 1 ━+\S* epoch 1/2 step 4/8 loss 0\.5000  100 img/s  ETA 12s", drawn)
     assert "epoch 2/2 step 8/8 loss 0.1250  130 img/s  ETA 0s" in drawn
     assert re.search(r"predicting ━+╺?━* 300/600", drawn)
@@ -183,6 +183,20 @@ def test_plain_line_for_the_cache_build():
     send(Emitter("human", out), [("caching", {"done": 200, "total": 500, "decoded": 120}),
                                   ("caching", {"done": 500, "total": 500, "decoded": 300})])
     assert out.getvalue() == "caching images 500/500 (300 decoded)\n"
+
+
+@pytest.mark.parametrize(("decoded", "line"), [
+    (92, "preparing images 92/92 (92 decoded)"),
+    (0, "preparing images 92/92 (92 from the decode cache)"),
+    (30, "preparing images 92/92 (30 decoded, 62 from the decode cache)"),
+    (None, "preparing images 92/92"),  # an older trainer: how is not said
+])
+def test_a_runs_pass_says_how_its_images_became_ready(decoded, line):
+    """Issue 17.9: never "decoding" for images read from the decode cache."""
+    out = io.StringIO()
+    data = {"done": 92, "total": 92} | ({} if decoded is None else {"decoded": decoded})
+    send(Emitter("human", out), [("preparing", data)])
+    assert out.getvalue() == line + "\n"
 
 
 def test_auto_on_a_pipe_is_json():

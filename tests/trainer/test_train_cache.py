@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,36 @@ def test_a_second_run_reads_every_image_from_the_cache_and_says_so(tmp_path: Pat
     third = next(e for e in run(opts_for(root, db, epochs=1)) if e["event"] == "started")
     assert third["decoded"] == 1
     assert human(parse(third)).endswith("(1 decoded)")
+
+
+def human_lines(opts) -> list[str]:
+    """A run's readable output, as ``tui-label train`` prints it to a file or a pipe."""
+    out = io.StringIO()
+    assert trainer.train(opts, Emitter("human", stream=out)) == 0, out.getvalue()
+    return out.getvalue().splitlines()
+
+
+def said(lines: list[str]) -> tuple[int, int, str]:
+    """What the pass lines say: (images decoded, images from the cache), and the run's line."""
+    decoded = cached = 0
+    for line in lines:
+        if re.match(r"(preparing|decoding) images", line):
+            assert "decoding" not in line, line  # the pass does not know it decoded
+            decoded += int(m.group(1)) if (m := re.search(r"(\d+) decoded", line)) else 0
+            cached += int(m.group(1)) if (m := re.search(r"(\d+) from the decode cache",
+                                                         line)) else 0
+    return decoded, cached, next(line for line in lines if line.startswith("run "))
+
+
+def test_a_runs_lines_agree_on_where_its_images_came_from(tmp_path: Path):
+    """Issue 17.9: a second run printed "decoding images 8/8", then "all from the decode
+    cache". Each pass now says what happened, and the run's line agrees with the passes."""
+    root, db, _ = make_db(tmp_path, per_class=4)
+    images = len(list(root.rglob("*.png")))
+    decoded, cached, started = said(human_lines(opts_for(root, db, epochs=1)))
+    assert (decoded, cached) == (images, 0) and started.endswith(f"({images} decoded)")
+    decoded, cached, started = said(human_lines(opts_for(root, db, epochs=1)))
+    assert (decoded, cached) == (0, images) and started.endswith("(all from the decode cache)")
 
 
 def test_the_cache_lives_beside_the_database_per_size(tmp_path: Path):

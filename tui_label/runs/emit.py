@@ -2,7 +2,7 @@
 for a person. The kinds and their fields are in ``runs/events.py``; every event written is
 first parsed there, so a trainer that sends a malformed one fails its tests, not a reader.
 
-The human mode on an interactive terminal draws progress bars with rich (decoding, caching,
+The human mode on an interactive terminal draws progress bars with rich (preparing, caching,
 training, predicting) and prints every other event as a line above them; written anywhere else
 (a pipe, a file, CI) it prints plain lines, without escape codes. No torch, no textual here.
 """
@@ -37,7 +37,7 @@ from tui_label.runs.events import (
 
 STEP_INTERVAL_S = 0.5  # at most two step events a second
 WRITE_ERRORS = (BrokenPipeError, OSError, ValueError)  # ValueError: a closed stream
-PASSES: dict[type[Pass], str] = {Preparing: "decoding images", Caching: "caching images",
+PASSES: dict[type[Pass], str] = {Preparing: "preparing images", Caching: "caching images",
                                  Predicting: "predicting"}  # one bar per pass
 STYLES = {"warning": "yellow", "failed": "bold red", "cancelled": "yellow",
           "finished": "bold green"}
@@ -113,10 +113,10 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 class Bars:
-    """The human mode on a terminal: a bar per pass (decoding, caching, predicting) and per
+    """The human mode on a terminal: a bar per pass (preparing, caching, predicting) and per
     run's training, drawn by rich; the other events as lines printed above the bars.
 
-    Bars are transient: a finished pass leaves its plain line (``decoding images 500/500``)
+    Bars are transient: a finished pass leaves its plain line (``caching images 500/500``)
     and the screen ends with the same lines as the plain mode, less the step lines. No
     refresh thread: the display is redrawn on each event (the trainer sends at most two
     progress events a second), so nothing writes behind the trainer's back."""
@@ -320,4 +320,18 @@ def _pass_line(e: Pass) -> str:
         return f"caching images {e.done}/{e.total} ({e.decoded} decoded)"
     if isinstance(e, Predicting):
         return f"predicting {e.done}/{e.total} images"
-    return f"decoding images {e.done}/{e.total}"
+    return f"preparing images {e.done}/{e.total}{_how(e)}"
+
+
+def _how(e: Pass) -> str:
+    """How a run's pass made its images ready, in one true statement (issue 17.9): decoded
+    now, read from the decode cache, or some of each (an older trainer does not say)."""
+    decoded = e.decoded if isinstance(e, Preparing) else None
+    if decoded is None:
+        return ""
+    cached = e.done - decoded
+    if not cached:
+        return f" ({decoded} decoded)"
+    if not decoded:
+        return f" ({cached} from the decode cache)"
+    return f" ({decoded} decoded, {cached} from the decode cache)"

@@ -2,12 +2,13 @@
 (a JSON object from the trainer's stdout, or the progress the store keeps) becomes one.
 
 On the wire an event is a flat JSON object: ``event`` (the kind), ``run_id``, ``time`` and the
-kind's fields. Kinds, in a run's order: ``warning`` (if any), ``preparing`` (decoding
-progress), ``started``, ``step`` (throttled), ``epoch`` (with the metrics), ``checkpoint``;
-after the last epoch ``fold`` (``--folds K`` only), ``predicting`` (throttled) and
-``predicted`` (or a ``warning`` saying why there are no predictions); then one of
-``finished``, ``failed``, ``cancelled``. ``tui-label predict`` sends ``warning``,
-``predicting`` and ``predicted``; ``tui-label cache`` sends ``caching`` and ``cached``.
+kind's fields. Kinds, in a run's order: ``warning`` (if any), ``preparing`` (images made
+ready: decoded, or read from the decode cache), ``started``, ``step`` (throttled), ``epoch``
+(with the metrics), ``checkpoint``; after the last epoch ``fold`` (``--folds K`` only),
+``predicting`` (throttled) and ``predicted`` (or a ``warning`` saying why there are no
+predictions); then one of ``finished``, ``failed``, ``cancelled``. ``tui-label predict``
+sends ``warning``, ``predicting`` and ``predicted``; ``tui-label cache`` sends ``caching``
+and ``cached``.
 
 The trainer writes events with ``runs.emit.Emitter``; the panel (``RunState.apply``), the
 human output (``runs.emit.human`` and its bars) and the benchmarks read them through here. A
@@ -43,7 +44,7 @@ class Warned(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Pass(Event):
-    """A pass over images with a count: ``preparing`` (decoding for a run), ``caching``,
+    """A pass over images with a count: ``preparing`` (a run's images), ``caching``,
     ``predicting``."""
 
     done: int
