@@ -79,8 +79,10 @@ def device_option(help: str | None = None):
     return field_option(option_field("device"), help)
 
 
-def existing_db(folder: Path | str | None, db: Path | None) -> tuple[Path, Path | None]:
-    """The database to use and the dataset folder given (if any); raises ``UsageError``."""
+def existing_db(folder: Path | str | None, db: Path | None, *,
+                new_ok: bool = False) -> tuple[Path, Path | None]:
+    """The database to use and the dataset folder given (if any); raises ``UsageError``
+    (``new_ok``: the database may not exist yet, ``tui-label import`` creates it)."""
     from tui_label.config.paths import default_db
 
     root = dataset_root(folder) if folder is not None else None
@@ -88,7 +90,7 @@ def existing_db(folder: Path | str | None, db: Path | None) -> tuple[Path, Path 
         if root is None:
             raise UsageError("give the dataset folder DIR or --db PATH")
         db = default_db(root)
-    if not db.exists():
+    if not db.exists() and not new_ok:
         raise UsageError(f"no database at {db}: label some images first")
     return db, root
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from tui_label.cli.common import annotator_option, db_option, existing_db, format_option
-from tui_label.dataio.importing import BATCH_SIZE, FORMATS, Importer, describe, open_source
+from tui_label.dataio.importing import (
+    BATCH_SIZE,
+    FORMATS,
+    Importer,
+    Source,
+    describe,
+    describe_new,
+    open_source,
+)
 from tui_label.errors import UsageError
 
 
@@ -61,6 +69,10 @@ def import_labels(args, db, fmt, path_column, label_column, **flags) -> None:
     dataset root. Imported labels are label events (source 'import') keeping the file's
     annotator and time when it has them. A multi-label database (or --multi-label) reads sets
     of classes: JSON lists, CSV names joined by ';' (an empty cell is the empty set).
+
+    A folder DIR without a database is a new project: the import creates the database (where
+    tui-label label would), scans DIR and creates the classes the source names (ImageFolder
+    folder names, CSV label values: --create-classes is implied), after checking it all.
     """
     if not 1 <= len(args) <= 2:
         raise UsageError("give the labels to import: tui-label import [DIR] SOURCE")
@@ -70,7 +82,13 @@ def import_labels(args, db, fmt, path_column, label_column, **flags) -> None:
     job = ImportJob(**flags)
     if job.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    db, root = existing_db(Path(folder) if folder is not None else None, db)
+    db, root = existing_db(Path(folder) if folder is not None else None, db, new_ok=True)
+    if not db.exists():
+        if root is None:
+            raise UsageError(f"no database at {db}: give the dataset folder to create one "
+                             "(tui-label import DIR SOURCE)")
+        _new_project(root, db, dataclasses.replace(source, root=root), job)
+        return
     store = _open_store(db, job.annotator, write=job.yes)
     try:
         if root is None and store.get_setting("root"):
@@ -98,35 +116,57 @@ class ImportJob:
     batch_size: int
 
 
-def _run(importer: Importer, job: ImportJob) -> None:
-    """Show the plan; with ``--yes``, import and show what was done."""
+def _new_project(root: Path, db: Path, source: Source, job: ImportJob) -> None:
+    """Import into a folder without a database: checked, then created (or, without --yes,
+    only said)."""
+    from tui_label.labeling.new_project import NewProject  # heavy: the store
+
+    _run(NewProject(root, db, source, annotator=job.annotator, batch_size=job.batch_size,
+                    multi_label=job.multi_label), job, new=True)
+
+
+def _run(importer, job: ImportJob, *, new: bool = False) -> None:
+    """Show the plan; with ``--yes``, import and show what was done. ``importer``: an
+    ``Importer``, or a ``NewProject`` (``new``) that also creates the database."""
     plan = importer.plan()
+    project = importer if new else None
     blocked = plan.bad_rows and not job.skip_bad_rows
     if blocked or not job.yes:
-        _show(plan, job.as_json)
+        _show(plan, job.as_json, project)
     if blocked:
         raise UsageError(f"{plan.bad_rows} rows cannot be parsed (first: "
                          f"{plan.bad_examples[0]}): nothing imported; fix them or pass "
                          "--skip-bad-rows")
     if not job.yes:
         if not job.as_json:
-            click.echo("Nothing changed: run again with --yes to import.")
+            click.echo("Nothing created: run again with --yes to create it and import."
+                       if new else "Nothing changed: run again with --yes to import.")
         return
     try:
         done = importer.apply()
     except KeyboardInterrupt:
         s = importer.progress
-        if s is not None:
+        if new:
+            click.echo(f"tui-label: interrupted: nothing created ({importer.db} removed)",
+                       err=True)
+        elif s is not None:
             click.echo(f"tui-label: interrupted in batch {s.batches + 1}: the {s.batches} "
                        f"batches before it are stored ({s.new + s.changed} labels), that "
                        "one is not; the same import again completes it", err=True)
         raise
-    _show(done, job.as_json)
+    _show(done, job.as_json, project)
 
 
-def _show(summary, as_json: bool) -> None:
+def _show(summary, as_json: bool, project=None) -> None:
+    """The summary as lines or one JSON object; a new project's (``project``) says first
+    what it created (or would): the database, the images found, the classes."""
     if as_json:
-        click.echo(json.dumps(summary.as_dict()))
+        data = summary.as_dict()
+        if project is not None:
+            data |= {"new_database": str(project.db), "images_found": len(project.files)}
+        click.echo(json.dumps(data))
         return
+    if project is not None:
+        click.echo(describe_new(summary, project.db, len(project.files)))
     for line in describe(summary):
         click.echo(line)

@@ -193,8 +193,16 @@ def _check(root: Path, specs: list[ClassSpec] | None, order: str,
     if choice.order.needs_model and (store is None or store.latest_predicted_run() is None):
         raise UsageError(f"--order {order}: needs a model, and no run has predictions yet "
                          "(train one: T in the labeler, or tui-label train)")
-    if image_count:
-        return None
+    return None if image_count else scan_images(root)
+
+
+def scan_images(root: Path) -> list[ScannedFile]:
+    """The folder's images, for a database's first scan (``label``, and ``import`` into a new
+    database).
+
+    Raises:
+        UsageError: no images in the folder.
+    """
     files = list(scan(root))
     if not files:
         exts = ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
@@ -202,17 +210,23 @@ def _check(root: Path, specs: list[ClassSpec] | None, order: str,
     return files
 
 
+def store_dataset(store: Store, root: Path, files: list[ScannedFile] | None) -> None:
+    """Store the dataset root (the trainer reads images from it) and, on a first scan, its
+    images; a lock or a read-only file shows now (``StoreWriteError``), not on the first key."""
+    store.probe_write()
+    if store.get_setting("root") != str(root):
+        store.set_setting("root", str(root))
+    if files is not None:
+        store.sync_images(files)
+
+
 def _write(store: Store, root: Path, specs: list[ClassSpec] | None,
            files: list[ScannedFile] | None, settings: LabelerOptions) -> float:
     """Store the dataset root, the classes, the images (a first scan), the overlap share and
     multi-label mode; returns the overlap share the database holds now."""
-    store.probe_write()  # a lock or a read-only file shows now, not on the first key
-    if store.get_setting("root") != str(root):
-        store.set_setting("root", str(root))  # the trainer reads images from here
+    store_dataset(store, root, files)
     if specs is not None:
         store.set_classes(specs)
-    if files is not None:
-        store.sync_images(files)
     # The overlap share belongs to the dataset: one given (--overlap, else the toml) is
     # stored, and every labeler of the database follows the stored one.
     overlap = settings.overlap

@@ -48,7 +48,7 @@ from tui_label.dataio.importing.readers import (
     read_jsonl,
     read_rows,
 )
-from tui_label.dataio.importing.report import describe
+from tui_label.dataio.importing.report import describe, describe_new
 from tui_label.dataio.importing.rows import (
     SET_SEPARATOR,
     BadRow,
@@ -60,6 +60,6 @@ from tui_label.dataio.importing.rows import (
 __all__ = [
     "BATCH_SIZE", "EXPORT_FIELDS", "FORMATS", "FORMULA_TRIGGERS", "SAMPLES", "SET_SEPARATOR",
     "SPLIT_FOLDERS", "BadRow", "DatasetIndex", "Importer", "Resolved", "Row", "Source",
-    "Summary", "describe", "free_hotkeys", "normalize_path", "normalize_time", "open_source",
-    "outcome", "read_csv", "read_imagefolder", "read_jsonl", "read_rows",
+    "Summary", "describe", "describe_new", "free_hotkeys", "normalize_path", "normalize_time",
+    "open_source", "outcome", "read_csv", "read_imagefolder", "read_jsonl", "read_rows",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tui_label.dataio.importing.plan import Summary
 
 
@@ -60,3 +62,17 @@ def describe(summary: Summary) -> list[str]:
         lines.append(f"  {batches} written as label events (source 'import')")
     return lines
 
+
+
+def describe_new(summary: Summary, db: Path, images: int) -> str:
+    """The one line of an import into a new database: what it created (or would)."""
+    classes = summary.created_classes
+    kinds = f"{len(classes)} class" + ("es" if len(classes) != 1 else "")
+    made = f" ({_names(classes, quote=False)})" if classes else ""
+    count = summary.new + summary.changed
+    labels = f"{count:,} label" + ("s" if count != 1 else "")
+    found = f"{images:,} image" + ("s" if images != 1 else "")
+    if summary.applied:
+        return f"Created {db}: found {found}, created {kinds}{made}, imported {labels}"
+    return (f"New database (nothing created yet): would create {db}, found {found}, would "
+            f"create {kinds}{made}, would import {labels}")
