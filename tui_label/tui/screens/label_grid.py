@@ -5,7 +5,8 @@ returns."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui_label.core.types import QueueItem
 from tui_label.labeling.grid import GridSession, grid_shape
@@ -16,7 +17,30 @@ from tui_label.tui.screens.grid import GridScreen
 if TYPE_CHECKING:
     from tui_label.assist.clusters import Cluster
     from tui_label.assist.model_view import ModelView
-    from tui_label.tui.screens.label import LabelScreen
+    from tui_label.labeling.session import LabelSession
+    from tui_label.media.decode import Prefetcher
+    from tui_label.tui.widgets.picture import Renderer
+
+
+class LabelScreen(Protocol):
+    """What the grid needs of the labeling screen (``tui/screens/label.py``, which imports
+    this module: a Protocol, not an import back)."""
+
+    session: LabelSession
+    store: Store
+    renderer: Renderer
+    prefetcher: Prefetcher
+    root: Path
+    suggestions_shown: bool
+
+    @property
+    def app(self) -> Any: ...
+
+    def notify(self, message: str, **kw: Any) -> Any: ...
+
+    def run_worker(self, work: Any, **kw: Any) -> Any: ...
+
+    def show_current(self) -> None: ...
 
 
 LIKE_PAGES = 3  # more like this: the look-alikes of three pages
