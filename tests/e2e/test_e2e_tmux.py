@@ -320,3 +320,24 @@ def test_two_labelers_in_two_panes_split_the_work(tmp_path: Path, tmux_factory):
     assert labeled == len(by_image)  # every labeled image still is
     totals = [int(m.group(1)) for m in (re.search(r"\((\d+) labeled", e) for e in exits) if m]
     assert totals and max(totals) == labeled  # the last to quit saw every label saved
+
+
+def test_digit_classes_are_on_their_own_keys_in_tmux(tmp_path: Path, tmux_factory):
+    """``--classes 0,1,...,9``: the key 0 labels class "0" and 7 labels "7" (0 was on key 1)."""
+    data = tmp_path / "data"
+    make_images(data, 3, size=(64, 48))
+    db = tmp_path / "labels.db"
+    digits = ",".join(str(d) for d in range(10))
+    term = tmux_factory(labeler(data, db, "--classes", digits, "--renderer", "halfcell"))
+    screen = term.wait_image("1/3")
+    assert "[0] 0 (0)" in screen and "[7] 7 (0)" in screen  # the legend says so
+    term.keys("0")
+    term.wait_image("2/3")
+    term.keys("7")
+    term.wait_for("3/3")
+    term.keys("q")
+    term.wait_for("EXITED 0")
+    store = Store(db)
+    labels = {r["path"]: r["class"] for r in store.current_labels()}
+    store.close()
+    assert labels == {"img000.png": "0", "img001.png": "7"}

@@ -3,10 +3,13 @@
 A ``tui-label.toml`` looks like either of::
 
     classes = ["cat", "dog", "bird"]                  # hotkeys 1, 2, 3
+    classes = ["0", "1", "2"]                         # hotkeys 0, 1, 2: a one-character name
     classes = [{ name = "cat", key = "c" }, "dog"]    # explicit where given, assigned otherwise
 
-Hotkeys are single letters or digits; unassigned classes get 1-9, 0, then the letters the
-labeler does not use itself. Every problem is a ``UsageError`` with a one-line message.
+Hotkeys are single letters or digits. A class without one keeps the key the database stores
+for it; a new one named with one free letter or digit gets that key, the others 1-9, 0, then
+the letters the labeler does not use itself (``tui_label.core.keys.assign_hotkeys``). Every
+problem is a ``UsageError`` with a one-line message.
 
 The labeler's settings may sit beside the classes (``tui_label.config.labeler`` defines them and
 reads the file)::
@@ -22,11 +25,12 @@ reads the file)::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_label.config.labeler import read_toml
-from tui_label.core.keys import DEFAULT_HOTKEYS, reserved_keys
+from tui_label.core.keys import assign_hotkeys, reserved_keys
 from tui_label.errors import UsageError
 
 CONFIG_NAME = "tui-label.toml"
@@ -111,8 +115,11 @@ def _given_keys(entries: list[tuple[str, str | None]], reserved: dict[str, str])
     return taken
 
 
-def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
-    """Validate names and hotkeys and assign the missing hotkeys.
+def resolve_classes(entries: list[tuple[str, str | None]],
+                    stored: Mapping[str, str] | None = None) -> list[ClassSpec]:
+    """Validate names and hotkeys and assign the missing hotkeys: a class the database already
+    has keeps its ``stored`` key (``{name: key}``) unless another class asks for that key or
+    the labeler took it since; a new one gets the key ``assign_hotkeys`` gives it.
 
     Raises:
         UsageError: no classes, an empty or duplicate name, a duplicate hotkey, a hotkey that
@@ -122,16 +129,19 @@ def resolve_classes(entries: list[tuple[str, str | None]]) -> list[ClassSpec]:
     if not entries:
         raise UsageError("no classes given: use --classes cat,dog or a tui-label.toml")
     reserved = reserved_keys()
-    taken = _given_keys(entries, reserved)
-    free = iter(k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken)
-    specs = []
+    keys: dict[str, str | None] = {name: key for name, key in entries}
+    taken = set(_given_keys(entries, reserved))
     for name, key in entries:
-        if key is None:
-            key = next(free, None)
-            if key is None:
-                raise UsageError(
-                    f"too many classes for the free hotkeys: set 'key' for {name!r} and later "
-                    "classes in tui-label.toml (uppercase letters other than M, S and T are free)"
-                )
-        specs.append(ClassSpec(name, key))
-    return specs
+        kept = (stored or {}).get(name)
+        if key is None and kept and kept not in taken and kept not in reserved:
+            keys[name] = kept
+            taken.add(kept)
+    new = [name for name, key in keys.items() if key is None]
+    keys.update(zip(new, assign_hotkeys(new, taken), strict=True))
+    missing = [name for name in new if keys[name] is None]
+    if missing:
+        upper = ", ".join(sorted(k for k in reserved if k.isupper()))
+        raise UsageError(
+            f"too many classes for the free hotkeys: set 'key' for {missing[0]!r} and later "
+            f"classes in tui-label.toml (uppercase letters other than {upper} are free)")
+    return [ClassSpec(name, str(keys[name])) for name, _ in entries]

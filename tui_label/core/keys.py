@@ -7,6 +7,7 @@ lists them, without either importing textual. Key names are Textual's (``questio
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 
@@ -92,3 +93,42 @@ def reserved_keys() -> dict[str, str]:
 
 
 DEFAULT_HOTKEYS = "1234567890" + "abcdefghijklmnopqrstuvwxyz"
+
+
+def scheme_keys(taken: Collection[str] = ()) -> list[str]:
+    """The keys of the automatic scheme, in order: ``1``-``9``, ``0``, then the lower-case
+    letters the labeler does not use itself; none of ``taken``. (Upper case stays for the
+    labeler's own keys, like ``T`` and ``M``: a class gets one only by name or by asking.)"""
+    reserved = reserved_keys()
+    return [k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken]
+
+
+def own_key(name: str) -> str | None:
+    """The key a class named with one ASCII letter or digit has by its name (``"0"``: ``0``),
+    unless the labeler uses that key itself (``"u"``: none)."""
+    if len(name) == 1 and name.isascii() and name.isalnum() and name not in reserved_keys():
+        return name
+    return None
+
+
+def assign_hotkeys(names: Sequence[str], taken: Collection[str] = ()) -> list[str | None]:
+    """Keys for new classes ``names``, none of them in ``taken`` (keys other classes have):
+    a class named with one free letter or digit gets that key (``--classes 0,1,2``: ``0``,
+    ``1``, ``2``); every other one the next free key of ``scheme_keys`` (``cat,dog``: ``1``,
+    ``2``), None once they run out. Predictable: the same names and ``taken`` always give the
+    same keys."""
+    own = {name: own_key(name) for name in names}
+    claimed = {key for key in own.values() if key is not None and key not in taken}
+    free = iter(scheme_keys({*taken, *claimed}))
+    keys: list[str | None] = []
+    for name in names:
+        key = own[name]
+        keys.append(key if key in claimed else next(free, None))
+    return keys
+
+
+# What ``?`` and the README say about the scheme (the letters are today's free ones).
+SCHEME_HELP = ("Class keys: a class named with one free letter or digit has it as its key "
+               "(class \"0\" is 0); the others get 1-9, 0, then "
+               + " ".join(k for k in scheme_keys() if k.isalpha())
+               + " in order. Keys a database stores stay as they are.")

@@ -11,9 +11,9 @@ read a model rank in ``tui_label.core.rankings``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tui_label.core.hashing import unit_hash
 from tui_label.core.rankings import (
@@ -76,6 +76,11 @@ def _of_class(rows: Sequence[QueueRow], class_id: int | None,
     return [QueueItem(r[0], r[1]) for r in rows if r[2] == "label" and _has_class(r[3], class_id)]
 
 
+def _unlabeled_count(rows: Sequence[QueueRow], class_id: int | None,
+                     model: ModelScores | None = None) -> int:
+    return sum(1 for r in rows if _STATE_RANK[r[2]] == 0)
+
+
 RANDOM_SEED = "tui-label"
 
 
@@ -105,6 +110,9 @@ class Order:
     # Ranks labeled images for review (suspects, a confusion cell): images labeled in this
     # session belong in it, where the other model orders leave them out.
     review: bool = False
+    # How many images ``rank`` gives, for an order whose ranking is too slow to run only to
+    # count (typical: clustering); None: the length of the ranking.
+    size: Callable[[Sequence[QueueRow], Any, ModelScores | None], int] | None = None
 
 
 ORDERS: dict[str, Order] = {
@@ -125,7 +133,8 @@ ORDERS: dict[str, Order] = {
               needs_model=True),
         Order("predicted", "Predicted as {cls}", predicted, needs_model=True,
               needs_class=True),
-        Order("typical", "Typical first (cold start)", typical, needs_model=True),
+        Order("typical", "Typical first (cold start)", typical, needs_model=True,
+              size=_unlabeled_count),  # every unlabeled image, the typical ones first
         Order("suspects", "Suspect labels", suspects, needs_model=True, review=True),
         Order("confusion", "Labeled {cls}, predicted {other}", confusion, needs_model=True,
               needs_class=True, needs_pair=True, review=True),
@@ -159,12 +168,23 @@ class OrderChoice:
     def rank(self, rows: Sequence[QueueRow],
              model: ModelScores | None = None) -> list[QueueItem]:
         """The queue. Raises ``UsageError`` for an order that needs a model and has none."""
-        if self.order.needs_model and model is None:
-            raise UsageError(f"the order {self.order.name!r} needs a model: train one first "
-                             "(T in the labeler, or tui-label train)")
+        self._check_model(model)
         if self.order.needs_pair:
             return self.order.rank(rows, (self.class_id, self.other_id), model)
         return self.order.rank(rows, self.class_id, model)
+
+    def size(self, rows: Sequence[QueueRow], model: ModelScores | None = None) -> int:
+        """How many images the order holds (what the picker shows beside it); refused like
+        ``rank``."""
+        if self.order.size is None or self.order.needs_pair:
+            return len(self.rank(rows, model))
+        self._check_model(model)
+        return self.order.size(rows, self.class_id, model)
+
+    def _check_model(self, model: ModelScores | None) -> None:
+        if self.order.needs_model and model is None:
+            raise UsageError(f"the order {self.order.name!r} needs a model: train one first "
+                             "(T in the labeler, or tui-label train)")
 
 
 def _spelling(order: Order) -> str:

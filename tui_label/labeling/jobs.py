@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_label.core.orders import OrderChoice
-from tui_label.core.types import Counts, QueueItem, SyncResult
+from tui_label.core.types import Counts, QueueItem, QueueRow, SyncResult
 from tui_label.media.scan import scan
 from tui_label.store import Store, StoreWriteError
 
@@ -72,6 +72,22 @@ def rank(db: Path, order: OrderChoice, model: ModelView | None, *,
     ``overlap`` share."""
     with Store(db, annotator=annotator) as store:
         return order.rank(store.rows_for(order.order.source, overlap), model)
+
+
+def order_counts(db: Path, choices: Sequence[OrderChoice], model: ModelView | None,
+                 each: Callable[[OrderChoice, int], object], *, annotator: str | None = None,
+                 overlap: float = 0.0, cancelled: Callable[[], bool] = lambda: False) -> None:
+    """How many images each of ``choices`` holds as ``annotator`` sees it (``rank``'s rows):
+    ``each(choice, count)`` one at a time, in order, until ``cancelled``."""
+    with Store(db, annotator=annotator) as store:
+        rows: dict[str, list[QueueRow]] = {}
+        for choice in choices:
+            if cancelled():
+                return
+            source = choice.order.source
+            if source not in rows:
+                rows[source] = store.rows_for(source, overlap)
+            each(choice, choice.size(rows[source], model))
 
 
 def statistics(db: Path) -> Stats:

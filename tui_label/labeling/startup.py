@@ -64,9 +64,11 @@ def parse_order(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
     return orders.parse(text, classes)
 
 
-def class_specs(root: Path, db: Path, classes: str | None) -> list[ClassSpec] | None:
+def class_specs(root: Path, db: Path, classes: str | None,
+                stored: Sequence[ClassRow] = ()) -> list[ClassSpec] | None:
     """The classes the user asks for: ``--classes``, else a ``tui-label.toml``, else None
-    (keep the database's). Validated, hotkeys assigned.
+    (keep the database's). Validated, hotkeys assigned: a class among ``stored`` keeps its
+    key (never changed behind the user's back), a new one gets the scheme's.
 
     Raises:
         UsageError: a bad class list or config file.
@@ -78,7 +80,9 @@ def class_specs(root: Path, db: Path, classes: str | None) -> list[ClassSpec] | 
         config = find_config(root, db)
         if config is not None:
             entries = load_config_classes(config)
-    return resolve_classes(entries) if entries is not None else None
+    if entries is None:
+        return None
+    return resolve_classes(entries, {row.name: row.hotkey for row in stored if row.hotkey})
 
 
 def resolve_options(cli: Mapping[str, Any], toml: Mapping[str, Any],
@@ -148,7 +152,7 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         UsageError: a bad input (nothing written, nothing created), or a write that failed
             at start-up (``StoreWriteError``: disk full, locked, read-only).
     """
-    specs = class_specs(root, db, classes)
+    class_specs(root, db, classes)  # a bad class list is refused before anything is opened
     given = {"overlap": overlap, "multi_label": multi_label or None}  # None: not given
     toml = toml_layer(find_config(root, db))
     settings = resolve_options(given, toml)
@@ -158,6 +162,7 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
         if db.exists():
             # A current file opens without a write (an older one is upgraded first).
             store = Store(db, annotator=annotator, create=False)
+        specs = class_specs(root, db, classes, store.classes() if store else ())
         files = _check(root, specs, order, store)
         # Every input is good: from here on, write.
         if store is None:

@@ -42,7 +42,8 @@ class LabelsMixin(ImagesMixin):
             )
         return self.classes()
 
-    def add_classes(self, names: Sequence[str], hotkeys: Iterable[str]) -> list[ClassRow]:
+    def add_classes(self, names: Sequence[str],
+                    hotkeys: Iterable[str | None]) -> list[ClassRow]:
         """Append the classes ``names`` after the existing ones in one transaction, each with
         the next of ``hotkeys`` (none once they run out)."""
         keys = iter(hotkeys)

@@ -5,10 +5,10 @@ batches, one transaction each."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from tui_label.core.keys import DEFAULT_HOTKEYS, reserved_keys
+from tui_label.core.keys import assign_hotkeys
 from tui_label.core.types import ImageState
 from tui_label.dataio.importing.readers import Source, read_rows
 from tui_label.dataio.importing.rows import SET_SEPARATOR, BadRow, Row
@@ -254,7 +254,7 @@ class Importer:
             self.store.set_multi_label()
         unknown = self.planned.created_classes
         if unknown:
-            for row in self.store.add_classes(unknown, free_hotkeys(self.store)):
+            for row in self.store.add_classes(unknown, free_hotkeys(self.store, unknown)):
                 self.classes[row.name] = row.id
             summary.created_classes = unknown
         batch: list[Resolved] = []
@@ -297,10 +297,9 @@ class Importer:
         summary.batches += 1
 
 
-def free_hotkeys(store) -> list[str]:
-    """The default hotkeys no class and no labeler key uses, in order."""
-    reserved = reserved_keys()
-    taken = {c.hotkey for c in store.classes()}
-    return [k for k in DEFAULT_HOTKEYS if k not in reserved and k not in taken]
+def free_hotkeys(store, names: Sequence[str]) -> list[str | None]:
+    """Hotkeys for the new classes ``names``, none that a class or a labeler key has: the
+    scheme of ``tui_label.core.keys.assign_hotkeys`` (a one-character name gets its own key)."""
+    return assign_hotkeys(names, {c.hotkey for c in store.classes() if c.hotkey})
 
 

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui_label.core.keys import BINDINGS
+from tui_label.core.keys import BINDINGS, SCHEME_HELP
 from tui_label.core.types import ClassRow
 
 KEYS_WIDTH = 12
@@ -59,6 +59,7 @@ class HelpScreen(ModalScreen[None]):
             # The way out first: on a short terminal the end of the list is below the fold.
             yield Static(f"[b]Keys[/]  [dim]esc or ? closes · ↑/↓ scroll[/]\n"
                          f"Every label is saved {saved}.\n")
+            yield Static(Text(SCHEME_HELP + "\n"), id="help-scheme")
             yield Static(lines, id="help-keys")
 
     def on_key(self, event) -> None:  # any other key closes too

@@ -319,7 +319,7 @@ class LabelScreen(GridKeys, Screen):
             if order is not None:
                 self.set_order(order)
 
-        self.app.push_screen(OrderScreen(self.session.classes,
+        self.app.push_screen(OrderScreen(self.session.classes, self.jobs.count_orders,
                                          has_model=self.session.model is not None,
                                          has_disagreements=self.session.disagreements > 0),
                              chosen)

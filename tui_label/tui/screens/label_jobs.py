@@ -201,6 +201,15 @@ class LabelJobs:
             return None
         return self.rank(order, model)
 
+    def count_orders(self, choices: list[OrderChoice],
+                     each: Callable[[OrderChoice, int], object],
+                     cancelled: Callable[[], bool]) -> None:
+        """On a worker thread (the order picker's): how many images each of ``choices``
+        holds, ranked by the session's model, as this annotator sees them."""
+        background.order_counts(self.store.path, choices, self.session.model, each,
+                                annotator=self.store.annotator, overlap=self.session.overlap,
+                                cancelled=cancelled)
+
     def rank_in_thread(self, order: OrderChoice, model: object) -> None:
         """Rank a model order in the background: ``OrderRanked``."""
         post = self.screen.post_message
