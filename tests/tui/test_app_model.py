@@ -74,6 +74,7 @@ class Bells:
 
 async def test_suggestions_show_and_a_or_enter_accepts_them(store: Store, dataset: Path):
     run = save_run(store, PROBS)
+    store.update_run(run, num_train=8, num_val=2)  # the run learnt from 10 labels
     app = make_app(store, dataset)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.label_screen
@@ -82,15 +83,16 @@ async def test_suggestions_show_and_a_or_enter_accepts_them(store: Store, datase
         await wait_shown(pilot, screen, 0)  # drawn again: the suggestions line took a row
         text = line(app)
         assert "cat 80%" in text and "dog 15%" in text and f"run {run}" in text
-        assert "older" not in text
+        assert "newer" not in text
         await pilot.press("a")
         await wait_shown(pilot, screen, 1)
         assert "dog 85%" in line(app)
-        assert "older than the latest labels" in line(app)  # one label since the run
+        assert "newer" not in line(app)  # one label since the run: 10% of its labels
         await pilot.press("enter")
         await wait_shown(pilot, screen, 2)
         await pilot.press("2")  # a typed key overrides the suggestion
         await wait_shown(pilot, screen, 3)
+        assert f"3 labels newer than run {run}" in line(app)  # 30% of its labels
     assert events(store) == [
         ("img000.png", "label", "cat", "suggestion", pytest.approx(0.8), run),
         ("img001.png", "label", "dog", "suggestion", pytest.approx(0.85), run),

@@ -23,6 +23,10 @@ from tui_label.config.paths import runs_dir
 from tui_label.errors import UsageError
 from tui_label.store import Store
 
+# The suggestions say they are out of date once the labels written since the model exceed this
+# share of the labels it learnt from.
+STALE_SHARE = 0.2
+
 
 class ModelUnavailable(UsageError):
     """The latest run's predictions cannot be read (missing or damaged files): one line."""
@@ -71,6 +75,7 @@ class ModelView:
     suspects: tuple[int, ...] = ()
     suspect_rows: dict[int, dict] = field(default_factory=dict)
     predicted_at: str = ""  # when the run's predictions were stored
+    run_labels: int = 0  # the labels the run trained and validated on (0: not recorded)
     live: LiveProbs | None = None
     # Runs a module-level function elsewhere and returns its result (the labeler: in the live
     # head's process, so scikit-learn never loads in the labeler); None: here.
@@ -105,6 +110,7 @@ class ModelView:
             suspects=tuple(r["image_id"] for r in suspects),
             suspect_rows={r["image_id"]: r for r in suspects},
             predicted_at=run["predicted_at"],
+            run_labels=(run.get("num_train") or 0) + (run.get("num_val") or 0),
         )
 
     def with_live(self, live: LiveProbs) -> ModelView:
@@ -198,13 +204,24 @@ class ModelView:
         return f"run {self.run_id}"
 
     def warnings(self, newer_labels: int) -> list[str]:
-        """Why the suggestions may be out of date (``newer_labels``: labels written since)."""
+        """Why the suggestions may be out of date (``newer_labels``: labels written since):
+        ``12 labels newer than run 3`` once those exceed ``STALE_SHARE`` of the labels the
+        model learnt from (a few new labels change little: saying so on every image is noise)."""
         out = []
-        if newer_labels > 0:
-            out.append("older than the latest labels")
+        basis = self.live.labels if self.live is not None else self.run_labels
+        if stale(newer_labels, basis):
+            model = "the live head" if self.live is not None else f"run {self.run_id}"
+            out.append(f"{newer_labels} label{'s' if newer_labels != 1 else ''} newer than "
+                       f"{model}")
         if self.stale_classes:
             out.append("classes changed")
         return out
+
+
+def stale(newer_labels: int, model_labels: int) -> bool:
+    """Are the labels written since a model (``newer_labels``) worth saying: more than
+    ``STALE_SHARE`` of the ``model_labels`` it learnt from (any, when that is unknown: 0)?"""
+    return newer_labels > STALE_SHARE * model_labels if model_labels > 0 else newer_labels > 0
 
 
 def live_training_set(store: Store, model: ModelView) -> tuple[np.ndarray, np.ndarray,

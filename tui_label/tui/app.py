@@ -10,7 +10,7 @@ from tui_label.config.labeler import DEFAULTS
 from tui_label.core.orders import OrderChoice
 from tui_label.media.decode import Prefetcher
 from tui_label.store import Store
-from tui_label.tui import renderers
+from tui_label.tui import renderers, styles
 from tui_label.tui.screens.label import LabelScreen
 from tui_label.tui.widgets.picture import Renderer
 
@@ -61,6 +61,7 @@ class LabelApp(App):
         if self.console.color_system == "standard":
             # 16 colours (TERM=xterm, no COLORTERM): the theme's shades would fall to the
             # nearest of them (light grey on grey, red on grey); the terminal's own palette
-            # is what its user made readable.
-            self.theme = "ansi-dark"
+            # is what its user made readable (styles.ANSI_THEME: on a light or a dark one).
+            self.register_theme(styles.ANSI_THEME)
+            self.theme = styles.ANSI_THEME.name
 

@@ -12,6 +12,8 @@ class Alert(Static):
     DEFAULT_CSS = """
     Alert { height: auto; padding: 0 1; background: $error; color: $text; text-style: bold;
             display: none; }
+    /* 16 colours: the terminal's foreground on red is 3.6:1 where it is black */
+    Alert:ansi { background: ansi_red; color: ansi_bright_white; }
     """
 
     def say(self, text: str | None) -> None:

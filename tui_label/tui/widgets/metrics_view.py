@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Static
 
 from tui_label.runs.metrics import Report
 from tui_label.runs.state import EpochPoint, RunState
+from tui_label.tui import styles
 
 PER_CLASS_COLUMNS = ("class", "precision", "recall", "F1", "support")
 MULTI_LABEL_COLUMNS = (*PER_CLASS_COLUMNS, "TP", "FP", "FN")
@@ -65,7 +66,7 @@ def _fit(name: str, width: int) -> str:
 
 def confusion_text(report: Report, cell: int = 4, row_label: int = 7,
                    cursor: tuple[int, int] | None = None) -> Text:
-    """Rows are true classes, columns predictions; the diagonal bold, errors red.
+    """Rows are true classes, columns predictions; the diagonal bold, errors white on red.
 
     ``cell`` is a column's width (names are cut to fit), ``row_label`` the row names' width;
     ``cursor`` (true, predicted) is shown reversed.
@@ -78,7 +79,7 @@ def confusion_text(report: Report, cell: int = 4, row_label: int = 7,
     for t, row in enumerate(report.confusion):
         text.append(f"\n{_fit(names[t], row_label):>{row_label}} ")
         for p, n in enumerate(row):
-            style = "bold" if t == p else ("red" if n else "dim")
+            style = "bold" if t == p else (styles.BAD if n else "dim")
             if cursor == (t, p):
                 style += " reverse"
             text.append(f"{n:>{cell}}", style=style)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tui_label.tui import styles
+
 
 def suggestions_text(top: list[tuple[str, float]], source: str, warnings: list[str]) -> Text:
-    """``suggest  7 92% · 1 5% · 9 1%   a accepts   run 3 · older than the latest labels``.
+    """``suggest  7 92% · 1 5% · 9 1%   a accepts   run 3 · 12 labels newer than run 3``.
 
     ``top``: class names (user data: plain Text, never markup) and probabilities, best first.
     """
@@ -32,7 +34,7 @@ def suspect_text(given: str, predicted: str, probability: float, source: str,
     text = Text("given ", style="dim")
     text.append(given, style="bold")
     text.append(" · model says ", style="dim")
-    text.append(predicted, style="bold yellow")
+    text.append(predicted, style=styles.WARNING)
     text.append(f" {probability:.0%}", style="bold")
     text.append("   = keeps it · a class key relabels", style="dim")
     return _source(text, source, warnings)
@@ -59,7 +61,7 @@ def _source(text: Text, source: str, warnings: list[str]) -> Text:
     text.append(f"   {source}", style="dim")
     for warning in warnings:
         text.append(" · ", style="dim")
-        text.append(warning, style="yellow")
+        text.append(warning, style=styles.WARNING)
     return text
 
 

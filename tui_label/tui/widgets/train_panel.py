@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 
 from tui_label.runs.options import AUTO, OptionField, option_field
 from tui_label.runs.state import RunState
+from tui_label.tui import styles
 from tui_label.tui.widgets.metrics_view import MetricsView
 
 PLOT_INTERVAL_S = 1.0
@@ -88,18 +89,19 @@ def status_text(s: RunState) -> Text:
     elif s.status == "finished":
         best = max((h.accuracy for h in s.history), default=0.0)
         text.append("\n")
-        text.append("finished", style="green")
+        text.append("finished", style=styles.GOOD)
         text.append(f": best {'exact-match ' if s.multi_label else ''}accuracy {best:.3f}")
     else:
         text.append("\n")
-        text.append(s.status, style="red")
+        text.append(s.status, style=styles.BAD)
         text.append(f": {s.reason or ''}")
         if s.resumable:
             text.append("\n")
             text.append("R", style="bold")
             text.append(f" resumes it from its last checkpoint (epoch {s.epoch} of {s.epochs})")
     for warning in s.warnings[-2:]:
-        text.append(f"\n⚠ {warning}", style="yellow")
+        text.append("\n")
+        text.append(f"⚠ {warning}", style=styles.WARNING)
     return text
 
 
@@ -183,6 +185,14 @@ class TrainPanel(VerticalScroll):
 
     def on_mount(self) -> None:
         self.query_one(PlotextPlot).plt.title("loss")
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._chart_theme())
+        self._chart_theme()
+
+    def _chart_theme(self) -> None:
+        """In the terminal's palette (an ANSI theme, 16 colours) the chart's canvas, axes,
+        ticks and legend are the terminal's own colours (plotext's "clear"): Textual's theme
+        for it would be black on black."""
+        self.query_one(PlotextPlot).theme = "clear" if self.app.current_theme.ansi else "auto"
 
     @property
     def compact(self) -> bool:
@@ -279,12 +289,15 @@ class TrainPanel(VerticalScroll):
         widget = self.query_one(PlotextPlot)
         plt = widget.plt
         plt.clear_data()
+        # 16 colours: the train curve in the terminal's foreground, validation in bright blue
+        # (3:1 or more on a light or a dark palette); else plotext's own sequence
+        ansi = self.app.current_theme.ansi
         if s.step_losses:
             plt.plot([x for x, _ in s.step_losses], [y for _, y in s.step_losses],
-                     label="train", marker="braille")
+                     label="train", marker="braille", color="default" if ansi else None)
         if s.history:
             plt.plot([h.epoch for h in s.history], [h.val_loss for h in s.history],
-                     label="validation", marker="dot")
+                     label="validation", marker="dot", color="blue+" if ansi else None)
         ys = [y for _, y in s.step_losses] + [h.val_loss for h in s.history]
         if ys and max(ys) > min(ys):
             # Room above the curves for the legend (two rows at the top left): it hid the
