@@ -13,6 +13,7 @@ from tests.helpers.panel import DIGITS, store_with_finished_run
 from tui_label.config.settings import ClassSpec
 from tui_label.runs.controller import TrainingController
 from tui_label.runs.events import Exited, Finished, Step, Warned
+from tui_label.runs.state import RunState
 
 
 class FakeTimer:
@@ -50,15 +51,19 @@ class Recorder:
                                   notify=self.notify, set_interval=self.set_interval)
 
 
-def test_attach_shows_the_last_finished_run_without_polling(tmp_path: Path):
+def test_attach_shows_the_last_finished_run_and_only_watches_for_a_newer_one(tmp_path: Path):
     store = store_with_finished_run(tmp_path, DIGITS)
     rec = Recorder()
     ctl = rec.controller(store.path, tmp_path / "data")
     ctl.attach()
     assert ctl.state.status == "finished" and len(ctl.state.history) == 2
     assert rec.states[-1] is ctl.state
-    assert rec.timers == []
+    (timer,) = rec.timers
+    shown = ctl.state
+    timer.callback()  # no newer run: the finished one is not read again
+    assert ctl.state is shown and len(rec.states) == 1
     ctl.close()
+    assert timer.stopped
     store.close()
 
 
@@ -72,11 +77,87 @@ def test_a_running_run_is_polled_until_it_ends(tmp_path: Path):
     assert ctl.state.status == "running"
     (timer,) = rec.timers
     timer.callback()
-    assert ctl.state.status == "running" and not timer.stopped
+    assert ctl.state.status == "running"
     store.update_run(run_id, status="cancelled", reason="stopped [/] by a user")
     timer.callback()
-    assert ctl.state.status == "cancelled" and timer.stopped
+    assert ctl.state.status == "cancelled"
     assert rec.states[-1].reason == "stopped [/] by a user"
+    ended = ctl.state
+    timer.callback()  # ended: not read again
+    assert ctl.state is ended
+    ctl.close()
+    store.close()
+
+
+def test_a_run_started_elsewhere_is_followed(tmp_path: Path):
+    """Run 1 is shown; ``tui-label train`` (or another labeler) starts run 2: its row appears
+    and the controller switches to it on its next poll, and follows it to its end."""
+    store = store_with_finished_run(tmp_path, DIGITS)
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    ctl.attach()
+    assert ctl.state.run_id == 1
+    (timer,) = rec.timers
+    # What the trainer writes first: a running row with its pid, then the split sizes.
+    run_id = store.create_run("resnet18", {"epochs": 3}, DIGITS)
+    store.update_run(run_id, device="cpu", num_train=16, num_val=4)
+    timer.callback()
+    assert (ctl.state.run_id, ctl.state.status, ctl.state.model) == (run_id, "running",
+                                                                      "resnet18")
+    assert rec.states[-1] is ctl.state
+    assert any(f"Run {run_id} started elsewhere" in message for message, _ in rec.notes)
+    store.add_epoch(run_id, 1, train_loss=0.9, val_loss=1.0, report=store.epochs(1)[0]["report"],
+                    seconds=1.0, images_per_sec=10.0)
+    timer.callback()  # still going: its epochs come in
+    assert [h.epoch for h in ctl.state.history] == [1] and ctl.state.report_epoch == 1
+    store.update_run(run_id, status="finished")
+    timer.callback()
+    assert (ctl.state.run_id, ctl.state.status) == (run_id, "finished")
+    ctl.close()
+    store.close()
+
+
+def test_a_run_of_its_own_is_left_to_its_events_while_the_trainer_runs(tmp_path: Path):
+    store = store_with_finished_run(tmp_path, DIGITS)
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    ctl.attach()
+    (timer,) = rec.timers
+    ctl.process = object()  # a trainer started here: its run row is its own
+    ctl.state = own = RunState(status="starting")
+    store.create_run("small-cnn", {"epochs": 1}, DIGITS)
+    timer.callback()
+    assert ctl.state is own
+    ctl.close()
+    store.close()
+
+
+def test_panel_settings_are_kept_in_the_database(tmp_path: Path):
+    store = store_with_finished_run(tmp_path, DIGITS)
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    assert ctl.saved_settings() == {}
+    ctl.save_settings({"model": "resnet18", "epochs": "3"})
+    ctl.close()
+    again = rec.controller(store.path, tmp_path / "data")
+    assert again.saved_settings() == {"model": "resnet18", "epochs": "3"}
+    store.set_setting(training.SETTINGS_KEY, "{not json")  # damaged: the defaults
+    assert again.saved_settings() == {}
+    again.close()
+    store.close()
+
+
+def test_an_unknown_model_is_refused_as_the_cli_refuses_it(tmp_path: Path):
+    store = store_with_finished_run(tmp_path, DIGITS)
+    rec = Recorder()
+    ctl = rec.controller(store.path, tmp_path / "data")
+    ctl.start({"model": "resnet1800"})
+    assert ctl.process is None and ctl.state.status == "idle"
+    (message, kw), = rec.notes
+    assert message.startswith("unknown model 'resnet1800' (did you mean ") and "resnet18" in message
+    assert message.endswith("; any torchvision classification model or small-cnn")
+    assert kw["severity"] == "error"
+    assert store.latest_run_id() == 1 and ctl.saved_settings() == {}  # refused: not kept
     ctl.close()
     store.close()
 

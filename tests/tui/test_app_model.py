@@ -287,6 +287,10 @@ async def test_confusion_cell_by_mouse_in_the_panel(store: Store, dataset: Path)
         x = matrix._row_label + 1 + matrix._cell - 1
         assert matrix.cell_at(x, 3) == (1, 0)
         await pilot.click(matrix, offset=(x, 3))
+        # The panel's matrix is the validation split's: M shows the cell by the predictions.
+        await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen))
+        assert app.screen.query_one(ConfusionView).cursor == (1, 0)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: screen.session.order.name == "confusion")
         assert screen.session.order == OrderChoice("confusion", dog, cid(store, "cat"))
         assert [it.path for it in screen.session.queue] == ["img000.png"]

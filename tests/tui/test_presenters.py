@@ -82,5 +82,4 @@ def test_a_confusion_queue_says_what_it_holds(db: Store):
     session.order = OrderChoice("confusion", cid(db, "cat"), cid(db, "dog"))
     session.queue = session.queue[:1]
     assert confusion_notice(session) == (
-        "cat → dog: 1 labeled image by the out-of-sample predictions (the matrix counts the "
-        "last epoch's validation images)")
+        "cat → dog: 1 labeled image by the out-of-sample predictions, else the model's")

@@ -68,7 +68,7 @@ async def test_hostile_names_render_literally_in_the_panel_and_metrics(tmp_path:
         await app.push_screen(MetricsScreen(state))
         await pilot.pause()
         full = plain(app.screen.query_one("#confusion", Static))
-        rows = full.splitlines()[2:]
+        rows = full.splitlines()[2:2 + len(HOSTILE)]  # then the line naming run and epoch
         assert [row.split()[0] for row in rows] == HOSTILE  # full names as row labels
         table = app.screen.query_one("#per-class", DataTable)
         assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == HOSTILE

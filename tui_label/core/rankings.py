@@ -8,6 +8,7 @@ numpy is imported when one runs: the labeler and the CLI start without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
 from typing import Any, Protocol
@@ -163,15 +164,14 @@ def suspects(rows: Sequence[QueueRow], class_id: int | None,
     return items(labeled[i] for i in model.suspects if i in labeled)
 
 
-def confusion(rows: Sequence[QueueRow], pair: tuple[int, int] | None,
-               model: ModelScores | None = None) -> list[QueueItem]:
-    """Images labeled as the pair's true class whose out-of-sample (else the model's) top
-    class is the pair's predicted class, surest first."""
+def _review_tops(rows: Sequence[QueueRow], model: ModelScores, true_id: int | None = None
+                 ) -> tuple[list, Any, Any, Any]:
+    """The labeled rows (of ``true_id``, or all), each one's predicted class id (-1: none),
+    its probability and whether it is out of sample: by the out-of-sample probabilities where
+    there are, else the model's. The confusion order and its counts both read this."""
     import numpy as np  # heavy: the labeler starts without numpy
 
-    assert model is not None and pair is not None
-    true_id, predicted_id = pair
-    todo = [r for r in rows if r[2] == "label" and r[3] == true_id]
+    todo = [r for r in rows if r[2] == "label" and (true_id is None or r[3] == true_id)]
     ids = [r[0] for r in todo]
     width = len(model.column_classes)
     probs = np.asarray(model.probs(ids), dtype=np.float64).reshape(len(ids), width)
@@ -180,6 +180,46 @@ def confusion(rows: Sequence[QueueRow], pair: tuple[int, int] | None,
     probs[have_oof] = oof[have_oof]
     col, top = _known_top(probs, model)
     columns = np.array([-1 if c is None else c for c in model.column_classes], dtype=np.int64)
-    hit = ~np.isnan(top) & (columns[col] == predicted_id) if len(todo) else np.zeros(0, bool)
-    picked = np.flatnonzero(hit)
+    predicted = np.where(np.isnan(top), -1, columns[col]) if len(todo) \
+        else np.zeros(0, np.int64)
+    return todo, predicted, top, have_oof
+
+
+def confusion(rows: Sequence[QueueRow], pair: tuple[int, int] | None,
+               model: ModelScores | None = None) -> list[QueueItem]:
+    """Images labeled as the pair's true class whose out-of-sample (else the model's) top
+    class is the pair's predicted class, surest first."""
+    import numpy as np  # heavy: the labeler starts without numpy
+
+    assert model is not None and pair is not None
+    true_id, predicted_id = pair
+    todo, predicted, top, _oof = _review_tops(rows, model, true_id)
+    picked = np.flatnonzero(predicted == predicted_id)
     return _ranked([todo[i] for i in picked.tolist()], -top[picked])
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """How many images each ``confusion`` order holds: ``cells[(true id, predicted id)]``,
+    over the ``images`` labeled images the model predicts (``out_of_sample`` of them by the
+    out-of-sample probabilities)."""
+
+    cells: dict[tuple[int, int], int]
+    images: int
+    out_of_sample: int
+
+    def matrix(self, class_ids: Sequence[int]) -> list[list[int]]:
+        """Rows true, columns predicted, in ``class_ids`` order."""
+        return [[self.cells.get((t, p), 0) for p in class_ids] for t in class_ids]
+
+
+def confusion_counts(rows: Sequence[QueueRow], model: ModelScores) -> ConfusionCounts:
+    """The images of every cell ``confusion`` ranks, counted the same way (same rows, same
+    probabilities): a cell's count is the length of its order's queue."""
+    todo, predicted, _top, have_oof = _review_tops(rows, model)
+    cells: dict[tuple[int, int], int] = {}
+    for row, p in zip(todo, predicted.tolist(), strict=True):
+        if p >= 0:
+            cells[(row[3], p)] = cells.get((row[3], p), 0) + 1
+    return ConfusionCounts(cells, sum(cells.values()),
+                           int(have_oof[predicted >= 0].sum()) if len(todo) else 0)

@@ -1,5 +1,6 @@
 """Runs the trainer for the labeler: a subprocess whose JSON events feed the panel, or, for a
-run started before the app (re)opened, the store polled once a second.
+run started elsewhere (before the app (re)opened, by ``tui-label train``, by another labeler),
+the store polled once a second: the panel shows the database's latest run.
 
 The controller knows no screen, widget or message class: it gets the database path, the
 dataset folder and four callbacks: ``on_event`` (a typed trainer event, called on the reader
@@ -11,6 +12,7 @@ session of its own, so neither a crash of it nor a closed terminal affects the o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,6 +34,7 @@ POLL_SECONDS = 1.0
 REAP_BUSY_MS = 100  # marking a dead run failed is best effort: never block the UI on a lock
 # The labeler keeps priority on a shared CPU, and reads the trainer's events as JSON.
 PANEL_FIXED: dict[str, Any] = {"events": "json", "nice": 10}
+SETTINGS_KEY = "train_panel"  # the panel's settings, JSON, in the store's settings table
 
 
 class Notify(Protocol):
@@ -44,7 +47,8 @@ class Timer(Protocol):
 
 
 class TrainingController:
-    """Owns at most one run at a time and keeps ``state`` current.
+    """Owns at most one run at a time and keeps ``state`` current: the run started here while
+    its trainer runs, else the database's latest run.
 
     Args:
         db: The database; the controller opens its own connection to follow runs.
@@ -72,20 +76,23 @@ class TrainingController:
         self.process: subprocess.Popen | None = None
         self._store: Store | None = None
         self._poll_timer: Timer | None = None
+        self._seen = 0  # the newest run id shown: a newer one is switched to
 
     # -- following a run in the store -----------------------------------------------------
 
     def attach(self) -> None:
-        """Show the last run from the store; follow it if it is still going."""
+        """Show the latest run from the store, then watch the store once a second: a run shown
+        that is still going is followed, and a newer run (``tui-label train``, another
+        labeler's panel) is shown as soon as its row appears."""
         store = self._open_store()
         if store is None:
             return
         store.try_reap_dead_runs(REAP_BUSY_MS)
-        latest = store.latest_run()
-        if latest is None:
-            return
-        self._set_state(RunState.from_store(store, latest["id"]))
-        if self.state.status == "running":
+        latest = store.latest_run_id()
+        if latest is not None:
+            self._seen = latest
+            self._set_state(RunState.from_store(store, latest))
+        if self._poll_timer is None:
             self._poll_timer = self._set_interval(POLL_SECONDS, self._poll)
 
     def _open_store(self) -> Store | None:
@@ -98,14 +105,22 @@ class TrainingController:
         return self._store
 
     def _poll(self) -> None:
+        """Switch to a newer run, or refresh a run shown from the store while it goes. A run
+        started here is drawn from its events until its trainer exits."""
         store = self._open_store()
-        if store is None or self.state.run_id is None:
+        if store is None or self.process is not None:
             return
-        store.try_reap_dead_runs(REAP_BUSY_MS)
-        self._set_state(RunState.from_store(store, self.state.run_id))
-        if not self.state.active and self._poll_timer is not None:
-            self._poll_timer.stop()
-            self._poll_timer = None
+        self._seen = max(self._seen, self.state.run_id or 0)
+        latest = store.latest_run_id()
+        if latest is not None and latest > self._seen:
+            self._seen = latest
+            store.try_reap_dead_runs(REAP_BUSY_MS)
+            self._set_state(RunState.from_store(store, latest))
+            self._notify(f"Run {latest} started elsewhere (tui-label train or another "
+                         "labeler): the panel follows it.", timeout=4, markup=False)
+        elif self.state.active and self.state.run_id is not None:
+            store.try_reap_dead_runs(REAP_BUSY_MS)
+            self._set_state(RunState.from_store(store, self.state.run_id))
 
     def close(self) -> None:
         """Stop following (the run itself goes on) and close the connection."""
@@ -123,6 +138,33 @@ class TrainingController:
     def _changed(self) -> None:
         self._report(self.state)
 
+    # -- the panel's settings, kept in the database ---------------------------------------
+
+    def saved_settings(self) -> dict[str, str]:
+        """The panel's settings (text by field name) as last saved in this database: ``{}``
+        when none were, or what was stored cannot be read."""
+        store = self._open_store()
+        text = store.get_setting(SETTINGS_KEY) if store is not None else None
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def save_settings(self, settings: dict[str, str]) -> None:
+        """Keep the panel's settings in the database for the next session (best effort: a
+        locked or read-only database is a notice, never an error)."""
+        store = self._open_store()
+        if store is None or settings == self.saved_settings():
+            return
+        try:
+            store.set_setting(SETTINGS_KEY, json.dumps(settings, sort_keys=True))
+        except UsageError as exc:  # StoreWriteError: locked, read-only, disk full
+            self._notify(f"The training settings were not saved: {exc}", severity="warning",
+                         timeout=4, markup=False)
+
     # -- a run of our own -----------------------------------------------------------------
 
     def start(self, settings: dict[str, str]) -> None:
@@ -136,6 +178,7 @@ class TrainingController:
         except UsageError as exc:
             self._notify(str(exc), severity="error", timeout=6, markup=False)
             return
+        self.save_settings(settings)
         self._launch(opts, RunState(status="starting", model=opts.model))
 
     def resume(self) -> bool:
@@ -168,10 +211,7 @@ class TrainingController:
 
     def _launch(self, opts: TrainOptions, state: RunState) -> None:
         """Start the trainer with ``opts``, showing ``state`` until its events arrive."""
-        if self._poll_timer is not None:  # an earlier run we followed has ended
-            self._poll_timer.stop()
-            self._poll_timer = None
-        self._set_state(state)
+        self._set_state(state)  # the poll leaves it to its events while the trainer runs
         log_path = runs_dir(opts.db) / "trainer.log"
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)

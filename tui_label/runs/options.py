@@ -18,8 +18,8 @@ from types import NoneType, UnionType
 from typing import Any
 
 from tui_label.errors import UsageError
+from tui_label.runs.model_names import SMALL_CNN, check_model_name
 
-SMALL_CNN = "small-cnn"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BALANCE = ("none", "loss", "sampler")
 EVENTS = ("auto", "json", "human")
@@ -75,7 +75,8 @@ class TrainOptions:
     epochs: int = _opt(10, "Passes over the training images.")
     lr: float | None = _opt(None, "Peak learning rate.",
                             auto=f"{SMALL_CNN_LR:g} for small-cnn, else {FINE_TUNE_LR:g}")
-    batch_size: int = _opt(64, "Images per optimizer step.", label="batch")
+    batch_size: int = _opt(64, "Images per optimizer step; the default is capped at the "
+                               "training images without a warning.", label="batch")
     image_size: int | None = _opt(None, "Side of the square training images.", label="size",
                                   auto=f"{SMALL_CNN_SIZE} for small-cnn, else {FINE_TUNE_SIZE}")
     pretrained: bool | None = _opt(None, "Start from torchvision's pretrained weights.",
@@ -207,7 +208,8 @@ class TrainOptions:
         """Options from the panel's text fields (``{field name: text}``), then ``fixed``.
 
         An empty field takes its default, ``auto`` means "let the trainer decide" where the
-        option allows it. Raises ``UsageError`` for text that does not parse or a bad value.
+        option allows it. Raises ``UsageError`` for text that does not parse, a bad value or a
+        model that is not small-cnn or a torchvision classification model.
         """
         by_name = {f.name: f for f in option_fields()}
         unknown = set(settings) - set(by_name)
@@ -217,6 +219,7 @@ class TrainOptions:
         values = {k: v for k, v in values.items() if v is not MISSING}
         opts = cls(**{**values, "db": db, "root": root, **fixed})
         opts.validate()
+        check_model_name(opts.model)  # as tui-label train would, without torchvision
         return opts
 
 

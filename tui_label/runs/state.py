@@ -65,6 +65,7 @@ class RunState:
     step_losses: list[tuple[float, float]] = field(default_factory=list)  # (epoch + frac, loss)
     history: list[EpochPoint] = field(default_factory=list)
     report: Report | None = None
+    report_epoch: int = 0  # the epoch whose validation split ``report`` measures
     best_checkpoint: str | None = None
     warnings: list[str] = field(default_factory=list)
     pid: int | None = None
@@ -104,7 +105,7 @@ class RunState:
             self.epoch = e.epoch
             self.history.append(EpochPoint(e.epoch, e.train_loss, e.val_loss, r.accuracy,
                                            r.macro_f1, r.micro_f1))
-            self.report = r
+            self.report, self.report_epoch = r, e.epoch
             self.threshold = r.threshold
         elif isinstance(e, Checkpoint):
             self.has_checkpoint = True
@@ -163,6 +164,7 @@ class RunState:
             state.step_losses.append((float(row["epoch"]), row["train_loss"]))
             if row["report"]:
                 state.report = Report.from_dict(row["report"])
+                state.report_epoch = row["epoch"]
         state.epoch = state.history[-1].epoch if state.history else 0
         if run["progress"] and state.status == "running":
             try:

@@ -148,6 +148,10 @@ class RunsMixin(StoreBase):
         rows = list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT 1"))
         return decode_run(rows[0]) if rows else None
 
+    def latest_run_id(self) -> int | None:
+        """The newest run's id (any status), or None: what the panel follows."""
+        return self.conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+
     def latest_finished_run_id(self) -> int | None:
         """The newest finished run's id, or None when no run has finished."""
         row = self.conn.execute(

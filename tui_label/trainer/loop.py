@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tui_label.core.types import TrainingItem
 from tui_label.media.decode_cache import DecodeCache
 from tui_label.runs.metrics import confusion_matrix, multi_label_report, report
+from tui_label.runs.options import option_field
 from tui_label.trainer import data as tdata
 from tui_label.trainer.checkpoint import restore_fit, rng_state, save_atomic
 from tui_label.trainer.context import Cancelled, NaNLoss, RunContext
@@ -148,7 +149,9 @@ def wrap_model(ctx: RunContext, model: nn.Module) -> nn.Module:
 def announce_start(ctx: RunContext, fit: Fit, prepared: Prepared) -> None:
     """Record the device and split sizes; the ``started`` event."""
     opts, (_, train_y, _), (_, val_y, _) = ctx.opts, prepared.train, prepared.val
-    if fit.global_batch < opts.batch_size:
+    # The default batch is capped at a small training set without a word: only a batch
+    # asked for (not the default) that the set cannot fill is worth a warning.
+    if fit.global_batch < opts.batch_size != option_field("batch_size").default:
         ctx.emitter.emit("warning", message=f"--batch-size {opts.batch_size} is more than the "
                          f"{len(train_y)} training images: batches of {fit.global_batch}")
     ctx.writer.must("the run's device and split sizes", ctx.store.update_run, ctx.run_id,

@@ -5,7 +5,6 @@ small-cnn run's start otherwise)."""
 
 from __future__ import annotations
 
-import difflib
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from tui_label.errors import UsageError
+from tui_label.runs.model_names import check_model_name
 from tui_label.runs.options import SMALL_CNN
 
 
@@ -46,14 +46,8 @@ def classification_models() -> list[str]:
 
 
 def _check_name(name: str) -> None:
-    if name == SMALL_CNN:
-        return
-    known = classification_models()
-    if name not in known:
-        close = difflib.get_close_matches(name, known + [SMALL_CNN], n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UsageError(f"unknown model {name!r}{hint}; any torchvision classification model "
-                         "or small-cnn")
+    if name != SMALL_CNN:  # the installed torchvision's registry is the one that counts here
+        check_model_name(name, classification_models())
 
 
 def pretrained_state(name: str) -> dict:

@@ -79,12 +79,12 @@ def suggestion_for(session: LabelSession, item: QueueItem | None, state: ImageSt
 
 
 def confusion_notice(session: LabelSession) -> str | None:
-    """After switching to a confusion cell's queue: what it holds (its length is not the
-    matrix's count). None for every other order."""
+    """After switching to a confusion cell's queue: what it holds (M's matrix counts the same
+    images). None for every other order."""
     order = session.order
     if order.order.name != "confusion":
         return None
     names, count = session.class_names, len(session.queue)
     return (f"{names.get(order.class_id)} → {names.get(order.other_id)}: "
             f"{count} labeled image{'s' if count != 1 else ''} by the out-of-sample "
-            f"predictions (the matrix counts the last epoch's validation images)")
+            f"predictions, else the model's")

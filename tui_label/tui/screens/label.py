@@ -114,7 +114,7 @@ class LabelScreen(GridKeys, Screen):
     def on_mount(self) -> None:
         self._fit_footer()
         self.query_one(TrainPanel).display = False
-        self.training.attach()
+        self.routes.attach()
         change = self.session.load()
         if change.notice:
             self.notify(change.notice, severity="warning", timeout=6, markup=False)
@@ -177,7 +177,7 @@ class LabelScreen(GridKeys, Screen):
 
     @on(ConfusionView.CellChosen)
     def _cell_chosen(self, message: ConfusionView.CellChosen) -> None:
-        self.drill_down(message.true_class, message.predicted_class)
+        self.routes.show_metrics(self.drill_down, (message.true_class, message.predicted_class))
 
     def drill_down(self, true_class: str, predicted_class: str) -> None:
         """Open the queue of images labeled ``true_class`` that the model predicts as

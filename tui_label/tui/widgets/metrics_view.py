@@ -116,14 +116,19 @@ class ConfusionView(Static, can_focus=True):
         self._note = False  # a multi-label report: say why there is no matrix
         self.cursor = (0, 0)
         self._cell, self._row_label = 4, 7
+        self.source = ""  # what the counts are (a run's epoch, predictions), under the matrix
+        self.openable = True  # whether a chosen cell is posted
 
-    def show_report(self, report: Report | None, cell: int = 4, row_label: int = 7) -> None:
-        """Draw ``report``'s matrix; a multi-label report has none: a note says so, and there
-        is no cell to choose."""
+    def show_report(self, report: Report | None, cell: int = 4, row_label: int = 7, *,
+                    source: str = "", openable: bool = True) -> None:
+        """Draw ``report``'s matrix with ``source`` (where its counts come from) below it; a
+        multi-label report has none: a note says so, and there is no cell to choose.
+        ``openable`` False: the cursor moves, but no cell is chosen."""
         self._note = report is not None and report.multi_label
         if self._note:
             report = None
         self.report, self._cell, self._row_label = report, cell, row_label
+        self.source, self.openable = source, openable
         n = len(report.per_class) if report is not None else 0
         self.cursor = (min(self.cursor[0], max(n - 1, 0)), min(self.cursor[1], max(n - 1, 0)))
         self._draw()
@@ -134,10 +139,14 @@ class ConfusionView(Static, can_focus=True):
             return
         title = Text.assemble(("confusion", "bold"), " (rows: true class)")
         if self.has_focus:
-            title.append("  arrows choose a cell · enter opens its images", style="dim")
+            title.append("  arrows choose a cell · enter opens its images" if self.openable
+                         else "  no predictions to open a cell with yet", style="dim")
         cursor = self.cursor if self.has_focus else None
         title.append("\n")
-        self.update(title + confusion_text(self.report, self._cell, self._row_label, cursor))
+        text = title + confusion_text(self.report, self._cell, self._row_label, cursor)
+        if self.source:  # below the cells: a wrapped line never moves them
+            text.append("\n" + self.source, style="italic")
+        self.update(text)
 
     def on_focus(self) -> None:
         self._draw()
@@ -154,7 +163,7 @@ class ConfusionView(Static, can_focus=True):
         self._draw()
 
     def action_choose(self) -> None:
-        if self.report is None or not self.report.per_class:
+        if self.report is None or not self.report.per_class or not self.openable:
             return
         names = [c.name for c in self.report.per_class]
         t, p = self.cursor
@@ -214,11 +223,14 @@ class MetricsView(Vertical):
     def on_mount(self) -> None:
         self.query_one("#per-class", DataTable).add_columns(*PER_CLASS_COLUMNS)
 
-    def show(self, state: RunState, *, last_epochs: int = 6) -> None:
-        """Draw ``state``'s history and report (the table only when the report changed)."""
+    def show(self, state: RunState, *, last_epochs: int = 6,
+             matrix: tuple[Report, str] | None = None) -> None:
+        """Draw ``state``'s history and report (the table only when the report changed). The
+        confusion matrix is ``matrix`` (counts and where they are from) when given, else the
+        report's, captioned with its run and epoch."""
         self.query_one("#epochs", Static).update(
             epochs_text(state.history, last_epochs, state.threshold))
-        if state.report is self._report:
+        if state.report is self._report and matrix is None:
             return
         self._report = report = state.report
         table = self.query_one("#per-class", DataTable)
@@ -230,7 +242,10 @@ class MetricsView(Vertical):
         table.clear()
         confusion = self.query_one("#confusion", ConfusionView)
         if report is None:
-            confusion.show_report(None)
+            if matrix is None:
+                confusion.show_report(None)
+            else:
+                self._show_matrix(confusion, *matrix, openable=True)
             return
         for k, c in enumerate(report.per_class):
             counts = [str(c.tp), str(c.fp), str(c.fn)] if report.multi_label else []
@@ -244,8 +259,22 @@ class MetricsView(Vertical):
                           f"{c.recall:.2f}" if c.support else "—",
                           f"{c.f1:.2f}" if c.support or predicted else "—",
                           str(c.support), *counts)
+        self._show_matrix(confusion, *(matrix or (report, validation_source(state))),
+                          openable=matrix is not None or not self.full)
+
+    def _show_matrix(self, confusion: ConfusionView, report: Report, source: str, *,
+                     openable: bool) -> None:
         row_label = min(max((len(c.name) for c in report.per_class), default=1), 16) \
             if self.full else 7
         cell = confusion_cell_width(report, self.app.size.width - 4, row_label) \
             if self.full else 4
-        confusion.show_report(report, cell, row_label)
+        confusion.show_report(report, cell, row_label, source=source, openable=openable)
+
+
+def validation_source(state: RunState) -> str:
+    """Where a run's reported matrix is from: its run, its epoch and its validation split."""
+    report = state.report
+    images = sum(map(sum, report.confusion)) if report is not None else 0
+    of = f" of {state.epochs}" if state.epochs else ""
+    return (f"run {state.run_id or '…'}, epoch {state.report_epoch}{of}: its validation "
+            f"split ({images} image{'s' if images != 1 else ''}) at that epoch")

@@ -1,6 +1,7 @@
 """The training side panel: settings, start/stop, and a run's live progress and metrics.
 
-Attributes down: the screen calls ``show_state`` with a ``RunState``. Messages up: the panel
+Attributes down: the screen calls ``show_state`` with a ``RunState``, and ``restore`` with the
+settings the database kept (and ``keep``, called when they change). Messages up: the panel
 posts ``StartRequested`` with the settings and ``StopRequested``; it never starts anything.
 
 The settings shown are ``PANEL_FIELDS``; their labels, defaults, choices and help come from
@@ -12,6 +13,7 @@ the full-screen metrics view (``M``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -19,10 +21,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
-from textual.events import Resize
+from textual.events import DescendantFocus, Resize
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets.select import InvalidSelectValueError
 from textual_plotext import PlotextPlot
 
 from tui_label.runs.options import AUTO, OptionField, option_field
@@ -130,7 +133,7 @@ class TrainPanel(VerticalScroll):
     }
     TrainPanel #start.-running { background: $warning; }
     TrainPanel #start:focus { text-style: underline; }
-    TrainPanel #train-status { height: auto; }
+    TrainPanel #train-status, TrainPanel #setting-help { height: auto; }
     TrainPanel #metrics-hint { height: auto; margin: 1 0 0 0; }
     TrainPanel PlotextPlot { height: 12; margin: 1 0 0 0; }
     TrainPanel MetricsView { margin: 1 0 0 0; }
@@ -163,6 +166,8 @@ class TrainPanel(VerticalScroll):
         self._state = RunState()
         self._plotted = -1.0
         self._plotted_points = -1
+        self._kept: dict[str, str] | None = None  # the settings last kept or restored
+        self._keep: Callable[[dict[str, str]], object] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="train-title")
@@ -177,6 +182,7 @@ class TrainPanel(VerticalScroll):
             auto.tooltip = Text("Start a run after every N new labels when none is going "
                                 "(0: off); its predictions reorder the queue when they land")
             yield auto
+        yield Static("", id="setting-help")  # the focused setting's help: no mouse needed
         yield Button("Start training (T)", id="start", compact=True)
         yield Static(IDLE_TEXT, id="train-status")
         yield Static("", id="metrics-hint")
@@ -223,6 +229,47 @@ class TrainPanel(VerticalScroll):
             widget = self.query_one(f"#set-{name}")
             values[name] = str(widget.value).strip()
         return values
+
+    def restore(self, values: dict[str, str], *,
+                keep: Callable[[dict[str, str]], object] | None = None) -> None:
+        """Put back saved settings (``{field name: text}``; unknown names and choices no
+        longer offered stay at their defaults); ``keep(settings)`` is called with the
+        settings each time a field is left or a choice made with something new."""
+        for name in PANEL_FIELDS:
+            if name in values:
+                widget = self.query_one(f"#set-{name}")
+                try:
+                    widget.value = values[name]
+                except InvalidSelectValueError:  # a choice no longer offered
+                    pass
+        self._kept, self._keep = self.settings(), keep
+
+    def _maybe_changed(self) -> None:
+        now = self.settings()
+        if self._keep is not None and self._kept is not None and now != self._kept:
+            self._keep(now)
+        self._kept = now
+
+    @on(Select.Changed)
+    @on(Input.Blurred)
+    def _setting_changed(self, event: Select.Changed | Input.Blurred) -> None:
+        if (event.control.id or "").startswith("set-"):
+            self._maybe_changed()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        """Show the help of the setting that has the keys (it is the tooltip too)."""
+        node = event.widget
+        while node is not None and node is not self and not (node.id or "").startswith(
+                ("set-", "auto-train")):
+            node = node.parent
+        help_line = self.query_one("#setting-help", Static)
+        if isinstance(node, Widget) and node is not self and node.tooltip is not None:
+            help_line.update(Text("ⓘ ").append_text(Text(str(node.tooltip), style="italic")))
+        else:
+            help_line.update("")
+
+    def on_descendant_blur(self) -> None:
+        self.query_one("#setting-help", Static).update("")
 
     def action_leave_settings(self) -> None:
         self.screen.set_focus(None)
