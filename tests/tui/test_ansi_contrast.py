@@ -103,6 +103,11 @@ async def test_the_labeling_screen_is_readable_on_light_and_dark(store: Store, d
         screen.query_one(Alert).say("database is locked: this label was not saved")
         await pilot.pause()
         check(app, "suspect, alert", problems)
+        for key, what in (("question_mark", "help"), ("escape", ""), ("o", "order picker")):
+            await pilot.press(key)
+            await pilot.pause(0.3)
+            if what:
+                check(app, what, problems)
     assert not problems, "\n".join(problems)
 
 

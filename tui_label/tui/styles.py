@@ -20,8 +20,8 @@ BAD = "bright_white on red"  # a run that failed, an error count
 
 # The theme of a 16-colour terminal: Textual's dark ANSI theme (the terminal's own colours),
 # with accents, borders and scrollbars in bright blue (3:1 or more as lines on either palette),
-# footer keys in the terminal's foreground, and selected text black on cyan (black on bright
-# blue is 4.4:1).
+# footer keys in the terminal's foreground, selected text black on cyan (black on bright blue
+# is 4.4:1), a list's highlighted entry bright white on blue.
 _BASE = BUILTIN_THEMES["ansi-dark"]
 _LINES = "ansi_bright_blue"
 ANSI_THEME = replace(
@@ -33,5 +33,7 @@ ANSI_THEME = replace(
         "scrollbar-background-active": "ansi_default",
         "input-selection-background": "ansi_cyan", "input-selection-foreground": "ansi_black",
         "screen-selection-background": "ansi_cyan", "screen-selection-foreground": "ansi_black",
+        # a list's highlighted entry: bright white, which bold leaves as it is, on blue
+        "block-cursor-background": "ansi_blue", "block-cursor-foreground": "ansi_bright_white",
     },
 )
