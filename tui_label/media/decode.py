@@ -258,6 +258,12 @@ class Prefetcher:
                 old.cancel()
             return future
 
+    def prepared(self, image_id: int, geometry: Geometry) -> bool:
+        """Whether ``image_id`` is decoded (and prepared) for ``geometry`` already."""
+        with self._lock:
+            future = self._cache.get((image_id, geometry))
+        return future is not None and future.done() and not future.cancelled()
+
     def _load(self, path: Path, geometry: Geometry) -> Decoded:
         decoded = self._loader(path, geometry)
         if self.prepare is not None and decoded.image is not None:

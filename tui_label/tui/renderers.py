@@ -8,8 +8,6 @@ relied on, to check when either is upgraded:
   ``get_cell_size._result`` (``CellSize``), and ``textual_image.renderable`` binds
   ``capture_terminal_response`` by name when first imported, then asks the terminal with it
   (``load_textual_image``);
-* ``textual_image._sixel``: ``image_to_sixels`` and ``SixelOptions``, the sixel encoder
-  (``sixel_encode``);
 * ``textual.strip.Strip.render``, replaced by ``tui_label.tui.widgets.sgr.render_strip``
   (``install_sgr``);
 * rich's ``Console._color_system``, which Textual's app console gets from ``COLORTERM`` and
@@ -90,10 +88,9 @@ def cell_size() -> tuple[int, int]:
 def sixel_encode(image: Image.Image, *, colors: int = 256, merge: float = 24,
                  denoise: bool = True) -> str:
     """The sixel sequence (``ESC P ... ESC \\``) for ``image``, drawn at its pixel size: reduced
-    by ``tui_label.terminal.sixel`` (about half textual-image's bytes), then textual-image's
-    encoder."""
-    indexed = sixel.reduced(image, colors=colors, merge=merge, denoise=denoise)
-    return image_to_sixels(indexed, SixelOptions(colors=colors))
+    and encoded by ``tui_label.terminal.sixel`` (about half textual-image's bytes; every
+    colour register defined before the first band, as xterm needs: issue 17)."""
+    return sixel.encode(sixel.reduced(image, colors=colors, merge=merge, denoise=denoise))
 
 
 # ---------------------------------------------------------------------------------- Textual
