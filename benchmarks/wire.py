@@ -48,6 +48,12 @@ delay, as it answers every query here: that is what paces the pre-sending.
   frame (the upload included), and, in brackets, everything it wrote until the next key.
 * latency: from the key press at the terminal side (before the link's delay) to the moment
   the last byte of the image's frame is delivered at the terminal side.
+* kitty: the resolution each key's image reached before the next key (``kitty_shown``): the
+  widest of its layers whose last strip and placement were both delivered by then, as a share
+  of the area's width in pixels, and whether that was its full layer. An image's two layers
+  are paired by their ids (the low one odd, the full one the next number; issue 17: the
+  old bookkeeping guessed the full layer from the next id on the wire and counted the low
+  layer as the full one when the full one had not gone out).
 
 Keys are paced open-loop (one every ``--pace`` seconds, whatever the screen shows), as a
 person who knows the data labels; when the link cannot carry an image in that time the
@@ -72,6 +78,7 @@ import termios
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -222,7 +229,11 @@ class Run:
     missed: int  # keys whose frame never arrived within the drain time
     startup: float
     answered: list[str]
-    full_after: list[float] = field(default_factory=list)  # kitty: key to full resolution
+    shown: list[Shown] = field(default_factory=list)  # kitty: the resolution each key reached
+
+    @property
+    def full_after(self) -> list[float]:
+        return [s.full_after for s in self.shown]
 
 
 PLACE = re.compile(rb"\x1b_Ga=p,i=(\d+)[^\x1b]*\x1b\\")
@@ -245,20 +256,31 @@ def kitty_placements(data: bytes) -> list[tuple[int, int]]:
     return found
 
 
-def kitty_full_ends(data: bytes) -> tuple[dict[int, int], dict[int, int]]:
-    """For each image id whose pixels all arrived, the offset where its last strip ends (a
-    canvas is a PNG whose IHDR gives its height; strips are frame edits at row ``y``); and
-    each canvas's height."""
+@dataclass(frozen=True)
+class Shown:
+    """One key's image with the kitty renderer, by the next key (widths in pixels)."""
+
+    area: int  # the image's area: the placement's columns times the cell width
+    full: int  # the image's full layer (0: its canvas never went out)
+    reached: int  # the sharpest layer complete and placed before the next key (0: none)
+    full_after: float  # key to the full layer complete and placed (inf: not before the next)
+
+
+def kitty_layers(data: bytes) -> dict[int, tuple[int, int | None]]:
+    """Each image id's canvas width and the offset where its last strip ends (None while
+    rows are missing). A canvas is a PNG whose IHDR gives its size; strips are frame edits
+    at row ``y``; a canvas sent again (the image was freed) starts it over."""
     from tui_label.terminal.kitty import parse_commands
 
-    heights: dict[int, int] = {}
+    size: dict[int, tuple[int, int]] = {}
     rows: dict[int, set[int]] = {}
-    done: dict[int, int] = {}
+    done: dict[int, tuple[int, int | None]] = {}
     for end, command in parse_commands(data):
         i = command.image_id
         if command.action == "t" and command.payload[:4] == b"\x89PNG":
-            heights[i] = struct.unpack(">I", command.payload[20:24])[0]
+            size[i] = struct.unpack(">II", command.payload[16:24])
             rows[i] = set()
+            done[i] = (size[i][0], None)
         elif command.action == "f" and i in rows:
             if command.keys.get("f") == "100":
                 v = struct.unpack(">I", command.payload[20:24])[0]
@@ -266,9 +288,48 @@ def kitty_full_ends(data: bytes) -> tuple[dict[int, int], dict[int, int]]:
                 v = int(command.keys["v"])
             y = int(command.keys.get("y", 0))
             rows[i].update(range(y, y + v))
-            if len(rows[i]) >= heights[i] and i not in done:
-                done[i] = end
-    return done, heights
+            if len(rows[i]) >= size[i][1] and done[i][1] is None:
+                done[i] = (size[i][0], end)
+    return done
+
+
+PLACE_COLS = re.compile(rb"\x1b_Ga=p,i=(\d+)[^\x1b]*?c=(\d+)[^\x1b]*\x1b\\")
+
+
+def kitty_shown(data: bytes, keys: list[tuple[float, int, int]], pace: float,
+                delivered_at) -> list[Shown]:
+    """What each key's image reached before the next key: ``keys`` is (pressed, offset of
+    the app's output when the key reached it, the same for the next key) and
+    ``delivered_at(offset)`` when that byte reached the terminal (inf: never).
+
+    An image's layers are told apart by their ids (``kitty.new_ids``: the low layer odd, the
+    full one the next number), never by which id was placed or which came next on the wire:
+    the key may have placed only the low layer, and the full one may not have gone out yet.
+    """
+    layers = kitty_layers(data)
+    frames = kitty_placements(data)
+    found = []
+    for pressed, first, nxt in keys:
+        frame = next((f for f in frames if f[0] >= first), None)
+        placed = [(int(m.group(1)), int(m.group(2)), m.end())
+                  for m in PLACE_COLS.finditer(data, frame[0], max(nxt, frame[1]))] \
+            if frame is not None and frame[0] < nxt else []
+        if not placed:
+            found.append(Shown(0, 0, 0, math.inf))
+            continue
+        low = placed[0][0] - (1 - placed[0][0] % 2)  # the odd id of the pair
+        area = placed[0][1] * CELL[0]
+        on_screen = {}
+        for image_id, _cols, end in placed:
+            if image_id in (low, low + 1) and image_id not in on_screen:
+                width, done = layers.get(image_id, (0, None))
+                if done is not None:
+                    on_screen[image_id] = max(delivered_at(done - 1), delivered_at(end - 1))
+        within = [layers[i][0] for i, t in on_screen.items() if t - pressed <= pace]
+        full_after = on_screen.get(low + 1, math.inf) - pressed
+        found.append(Shown(area, layers.get(low + 1, (0, None))[0], max(within, default=0),
+                           full_after if full_after <= pace else math.inf))
+    return found
 
 
 def image_frames(data: bytes, renderer: str, cols: int, rows: int) -> list[tuple[int, int]]:
@@ -409,32 +470,35 @@ def run_session(photos: Path, renderer: str, size: tuple[int, int], link_name: s
         bytes_per_key.append(nxt - first)
         latency.append(delivered.time_of(frame[1] - 1) - pressed)
     missed += presses - len(arrivals)
-    full_after = []
+    shown = []
     if renderer == "kitty":
-        # the key's image at full resolution: prepare() numbers an image's low layer, then
-        # its full one (twice the height); the key placed the low one, or both, or the full
-        full_ends, heights = kitty_full_ends(app_data)
-        for pressed, arrived in zip(presses_at, arrivals, strict=False):
-            first = app.offset_at(arrived)
-            frame = next((f for f in frames if f[0] >= first), None)
-            if frame is None:
-                full_after.append(math.inf)
-                continue
-            ids = [int(i) for i in PLACE.findall(app_data[frame[0]:frame[1]])]
-            full = max(ids) if ids else None
-            if full is not None and heights.get(full + 1, 0) > 1.5 * heights.get(full, 1):
-                full += 1  # only the low layer was placed: the full one is the next id
-            end = full_ends.get(full) if full is not None else None
-            if end is None or end > delivered.ends[-1]:
-                full_after.append(math.inf)
-            else:
-                full_after.append(max(delivered.time_of(end - 1),
-                                      delivered.time_of(frame[1] - 1)) - pressed)
+        ends = [app.offset_at(a) for a in arrivals] + [len(app_data)]
+        keys = [(pressed, ends[k], ends[k + 1])
+                for k, pressed in enumerate(presses_at[:len(arrivals)])]
+        shown = kitty_shown(app_data, keys, pace, lambda offset: delivered.time_of(offset)
+                            if offset < delivered.ends[-1] else math.inf)
+        shown += [Shown(0, 0, 0, math.inf)] * (presses - len(arrivals))
     return Run(renderer, size, link_name, pace, bytes_to_frame, bytes_per_key, latency, missed,
-               startup, terminal.answered, full_after)
+               startup, terminal.answered, shown)
 
 
 # ---------------------------------------------------------------------------------- report
+
+def resolutions(shown: list[Shown], pace: float) -> str:
+    """Kitty: how many keys' images reached which resolution before the next key."""
+    def share(width: int, area: int) -> str:
+        return f"{round(10 * width / area) * 10}%" if area else "-"
+
+    full_in_time = [s.full_after for s in shown if not math.isinf(s.full_after)]
+    reached = Counter(share(s.reached, s.area) if s.reached else "nothing" for s in shown)
+    layers = Counter(share(s.full, s.area) for s in shown if s.full)
+    area = ", ".join(sorted({f"{s.area} px" for s in shown if s.area}))
+    return (f"full layer complete on screen before the next key ({pace} s) for "
+            f"{len(full_in_time)} of {len(shown)} keys (p50 "
+            f"{ms(median(full_in_time)) if full_in_time else '-'}); full layers' width of the "
+            f"area's ({area}): {dict(layers.most_common())}; sharpest on screen before the "
+            f"next key: {dict(reached.most_common())}")
+
 
 def kb(n: float) -> str:
     if n < 10_000:
@@ -518,15 +582,11 @@ def main() -> None:
                   f"p50 {ms(percentile(lat, 50)) if lat else '-'}, "
                   f"p95 {ms(percentile(lat, 95)) if lat else '-'}, missed {run.missed}, "
                   f"start-up {run.startup:.1f} s, run {time.monotonic() - t:.0f} s", flush=True)
-            if run.full_after:
-                full = run.full_after
-                within = sum(1 for f in full if f <= pace)
+            if run.shown:
                 print(f"         bytes from key to image: p95 "
                       f"{kb(percentile(run.bytes_to_frame, 95))}, max "
-                      f"{kb(max(run.bytes_to_frame))}; "
-                      f"full resolution on screen: p50 "
-                      f"{ms(percentile(full, 50)) if within * 2 > len(full) else 'later'}, "
-                      f"before the next key for {within} of {len(full)} keys", flush=True)
+                      f"{kb(max(run.bytes_to_frame))}; {resolutions(run.shown, pace)}",
+                      flush=True)
     for renderer in renderers:
         answered = next((r.answered for r in runs if r.renderer == renderer), [])
         print(f"\nTerminal replies ({renderer}):", "; ".join(answered))

@@ -73,3 +73,54 @@ class FakeKitty:
     @property
     def memory(self) -> int:
         return sum(s.pixels.size for s in self.images.values())
+
+
+@dataclass
+class FakeLink:
+    """A link of ``rate`` bytes a second and ``rtt`` seconds between an ``Uploader`` and a
+    ``FakeKitty``, on a fake clock: what is written waits for the line, arrives ``rtt / 2``
+    after its last byte left, and each ``CSI c`` in it is answered ``rtt / 2`` later.
+    ``advance(t)`` delivers the answers due by ``t`` (``on_reply``), the clock at each."""
+
+    rate: float
+    rtt: float
+    now: float = 0.0
+    term: FakeKitty = field(default_factory=FakeKitty)
+    on_reply: object = None  # the uploader's on_reply, set once it exists
+    written: int = 0
+    arrivals: list[tuple[int, float]] = field(default_factory=list)  # (end offset, arrived)
+    _free: float = 0.0
+    _answers: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, data: bytes) -> None:
+        from tui_label.terminal.kitty import DA1
+
+        self.term.feed(data, self.written)
+        start = max(self.now, self._free)
+        pos = 0
+        while (found := data.find(DA1, pos)) >= 0:  # each answer once its query arrived
+            pos = found + len(DA1)
+            self._answers.append(start + pos / self.rate + self.rtt)
+        self._free = start + len(data) / self.rate
+        self.written += len(data)
+        self.arrivals.append((self.written, self._free + self.rtt / 2))
+
+    def advance(self, until: float) -> None:
+        from tui_label.terminal.kitty import Reply
+
+        while self._answers and min(self._answers) <= until:
+            due = min(self._answers)
+            self._answers.remove(due)
+            self.now = max(self.now, due)
+            self.on_reply(Reply(attributes=(62, 22)))  # type: ignore[operator]
+        self.now = max(self.now, until)
+
+    def arrived(self, image_id: int) -> float:
+        """When the last command for ``image_id`` reached the terminal (inf: never)."""
+        ends = [end for end, c in self.term.log if c.image_id == image_id]
+        if not ends:
+            return float("inf")
+        return next(t for end, t in self.arrivals if end >= ends[-1])

@@ -130,8 +130,8 @@ class KittyDriver(LinuxDriver):
                 pass
 
 
-def uploader_for(app: Any) -> kitty.Uploader:
-    """The app's one uploader, writing through its driver."""
+def uploader_for(app: Any, planner: kitty.Planner | None = None) -> kitty.Uploader:
+    """The app's one uploader, writing through its driver (with ``planner``, on its link)."""
     found = getattr(app, "_kitty_uploader", None)
     if found is None:
         driver = app._driver  # noqa: SLF001 (Textual has no public handle on it)
@@ -140,7 +140,9 @@ def uploader_for(app: Any) -> kitty.Uploader:
             if app._driver is not None:  # noqa: SLF001
                 app._driver.write(data.decode("ascii"))  # noqa: SLF001
 
-        found = kitty.Uploader(write)
+        found = kitty.Uploader(write, planner=planner)
+        if planner is not None:
+            found.link = planner.link  # what the uploader measures, the planner reads
         if isinstance(driver, KittyDriver):
             driver.reply_sink = found.on_reply
             driver.input_seen = found.hold

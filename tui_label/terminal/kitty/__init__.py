@@ -1,12 +1,15 @@
 """The kitty graphics protocol, headless: commands as bytes (``protocol``), the terminal's
 replies (``replies``), and the pre-sender that uploads images ahead of the key that shows them
-(``uploader``, issue 11). Inside tmux, Unicode placeholders: ``tui_label.terminal.tmux``.
+(``uploader``, issue 11), each image as sharp as the measured link carries per key
+(``planner``, issue 17). Inside tmux, Unicode placeholders: ``tui_label.terminal.tmux``.
 
 Images are placed directly at the cursor (``a=p``), never through Unicode placeholders, so
 kitty before 0.28 draws them too. No textual here: the widget (tui/widgets/kitty_picture.py)
 decides where and when; this package only says what goes on the wire.
 """
 
+from tui_label.terminal.kitty.link import LinkEstimate
+from tui_label.terminal.kitty.planner import KeyPace, Planner
 from tui_label.terminal.kitty.protocol import (
     APC,
     CHUNK,
@@ -30,17 +33,18 @@ from tui_label.terminal.kitty.uploader import (
     STRIP_BYTES,
     KittyImage,
     Layer,
-    LinkEstimate,
     Uploader,
     Writer,
     make_layer,
+    new_ids,
     new_image_id,
     prepare,
 )
 
 __all__ = [
     "APC", "CHUNK", "DA1", "DIACRITICS", "LOW_BITS_MASK", "ST", "STRIP_BYTES", "Command",
-    "KittyImage", "Layer", "LinkEstimate", "Pixels", "Reply", "ReplyFilter", "Uploader",
-    "Writer", "canvas", "command", "delete", "edit", "encode_pixels", "make_layer",
-    "new_image_id", "parse_commands", "parse_reply", "place", "prepare", "transmit",
+    "KeyPace", "KittyImage", "Layer", "LinkEstimate", "Pixels", "Planner", "Reply",
+    "ReplyFilter", "Uploader", "Writer", "canvas", "command", "delete", "edit",
+    "encode_pixels", "make_layer", "new_ids", "new_image_id", "parse_commands",
+    "parse_reply", "place", "prepare", "transmit",
 ]

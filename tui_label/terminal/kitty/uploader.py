@@ -6,7 +6,8 @@ zeros), then horizontal strips written into it with animation-frame edits
 (``a=f,r=1,x=0,y=Y``). Every strip is a complete command, so uploads can be cut into pieces
 between which a placement may be written; a placed layer fills in as its strips arrive.
 Each image has two layers: ``low`` (half the resolution each way, placed at the full cell
-size: kitty scales it) and ``full`` on top of it. No textual.
+size: kitty scales it) and ``full`` on top of it. With a ``Planner`` (planner.py, issue 17) the
+full layer is as sharp as the measured link carries between two keys. No textual.
 """
 
 from __future__ import annotations
@@ -17,22 +18,33 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
+from tui_label.terminal.kitty.link import LinkEstimate
 from tui_label.terminal.kitty.protocol import DA1, canvas, delete, edit, encode_pixels
 from tui_label.terminal.kitty.replies import Reply
 
 # ---------------------------------------------------------------------------------- layers
 
-_ids = itertools.count(0x2A0001)
+_ids = itertools.count(0x2A0001, 2)
 _ids_lock = threading.Lock()
 
 
 def new_image_id() -> int:
+    return new_ids()[0]
+
+
+def new_ids() -> tuple[int, int]:
+    """An image's layer ids: low odd, full the next (benchmarks/wire.py pairs them so)."""
     with _ids_lock:
-        return next(_ids) & 0xFFFFFFFF or next(_ids)
+        low = next(_ids) & 0xFFFFFFFF
+        if low >= 0xFFFFFFFE:
+            low = next(_ids) & 0xFFFFFFFF
+        return low, low + 1
 
 
 STRIP_BYTES = 48_000  # raw RGB bytes per strip (10-30 KB once compressed)
@@ -66,8 +78,8 @@ class Layer:
         return self.sent > 0
 
 
-def make_layer(image: Image.Image, png_level: int = 6) -> Layer:
-    image_id = new_image_id()
+def make_layer(image: Image.Image, png_level: int = 6, image_id: int | None = None) -> Layer:
+    image_id = new_image_id() if image_id is None else image_id
     rows = max(1, STRIP_BYTES // max(1, image.width * 3))
     pieces = [canvas(image_id, image.width, image.height)]
     chosen = None  # the format that won on the first strip: the others alike, half the work
@@ -79,12 +91,15 @@ def make_layer(image: Image.Image, png_level: int = 6) -> Layer:
     return Layer(image_id, image.width, image.height, pieces)
 
 
-@dataclass
+@dataclass(eq=False)
 class KittyImage:
-    """What the decode thread prepares for one image: its two layers."""
+    """What the decode thread prepares for one image: its two layers (and the image they were
+    made from, for a ``Planner`` to make them again at another resolution)."""
 
     low: Layer
     full: Layer
+    source: Image.Image | None = field(default=None, repr=False)
+    remade: int = 0  # times a planner made its layers again
 
     @property
     def layers(self) -> tuple[Layer, Layer]:
@@ -98,16 +113,21 @@ class KittyImage:
 LOW_BITS_MASK = 0xFC  # the low layer keeps 6 bits a channel: 35-45% fewer bytes on photos
 
 
-def prepare(image: Image.Image) -> KittyImage:
-    """The two layers of ``image`` (run on a decode thread: tens to hundreds of ms).
+def prepare(image: Image.Image, size: tuple[int, int] | None = None) -> KittyImage:
+    """The two layers of ``image`` (run on a decode thread: tens to hundreds of ms), the full
+    one ``size`` pixels (default the image's own).
 
-    The low layer is half the resolution each way with 6 bits a channel (sensor noise in the
-    last two bits is what PNG compresses worst); the full layer replaces it.
+    The low layer is half the full one's resolution each way with 6 bits a channel (sensor
+    noise in the last two bits is what PNG compresses worst); the full layer replaces it.
     """
-    half = image.resize((max(1, image.width // 2), max(1, image.height // 2)),
-                        Image.Resampling.BILINEAR)
+    full = image
+    if size is not None and size != image.size:
+        full = image.resize(size, Image.Resampling.LANCZOS)
+    half = full.resize((max(1, full.width // 2), max(1, full.height // 2)),
+                       Image.Resampling.BILINEAR)
     half = Image.fromarray(np.asarray(half.convert("RGB")) & LOW_BITS_MASK)
-    return KittyImage(make_layer(half, 6), make_layer(image, 2))
+    low_id, full_id = new_ids()
+    return KittyImage(make_layer(half, 6, low_id), make_layer(full, 2, full_id), image)
 
 
 # ---------------------------------------------------------------------------------- pre-sender
@@ -115,40 +135,18 @@ def prepare(image: Image.Image) -> KittyImage:
 Writer = Callable[[bytes], None]
 
 
-@dataclass
-class LinkEstimate:
-    """Round trip and rate, measured from the answers to the pieces' ``CSI c``.
+class Plans(Protocol):
+    """What the uploader asks of a ``planner.Planner`` (which imports this module)."""
 
-    The rate is the bytes answered over the time they took while the line stayed busy (each
-    piece sent before the previous one was answered), over at least ``min_span`` seconds:
-    answers read in a burst (the app was busy) then barely move it. A rate sample may at
-    most double the estimate. The round trip is the smallest answer time of a piece sent
-    onto an idle line, less the time its own bytes took on the line.
-    """
+    pace: KeyPaceLike
 
-    rtt: float | None = None  # seconds
-    rate: float | None = None  # bytes a second
-    samples: int = 0
-    min_span: float = 0.15
-    _busy_start: float | None = None
-    _busy_bytes: int = 0
+    def needs_remake(self, image: KittyImage) -> bool: ...
 
-    def update(self, size: int, sent: float, answered: float, previous: float) -> None:
-        self.samples += 1
-        if previous > sent:  # queued behind the previous piece: the line was busy
-            if self._busy_start is None:
-                self._busy_start, self._busy_bytes = previous, 0
-            self._busy_bytes += size
-            span = answered - self._busy_start
-            if span >= self.min_span:
-                sample = self._busy_bytes / span
-                self.rate = sample if self.rate is None else min(sample, 2 * self.rate)
-        else:
-            self._busy_start = None
-            line = size / self.rate if self.rate else 0.0
-            rtt = max(0.001, answered - sent - line)
-            if self.rtt is None or rtt < self.rtt:
-                self.rtt = rtt
+    def remake(self, image: KittyImage, done: Callable[[KittyImage], None]) -> None: ...
+
+
+class KeyPaceLike(Protocol):
+    def moved(self) -> None: ...
 
 
 @dataclass
@@ -167,7 +165,8 @@ class Uploader:
     carries in a round trip plus ``queue_s``, so a placement written later waits behind
     little. ``write`` must keep the order of what it is given (Textual's writer thread does).
     ``started(layer)`` is called (on any thread) when the shown image's full layer begins to
-    upload after ``show``: it must then be placed.
+    upload after ``show``: it must then be placed. A ``planner`` (on ``link``): see
+    ``_waiting``.
     """
 
     write: Writer
@@ -179,6 +178,8 @@ class Uploader:
     started: Callable[[Layer], None] = lambda layer: None
     clock: Callable[[], float] = time.monotonic
     link: LinkEstimate = field(default_factory=LinkEstimate)
+    planner: Plans | None = None
+    _remaking: set = field(default_factory=set)  # id() of the images being made again
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _shown: KittyImage | None = None
     _ahead: list[KittyImage] = field(default_factory=list)
@@ -189,6 +190,7 @@ class Uploader:
     _hold_until: float = 0.0
     silent: bool = False  # gave up waiting for answers: pre-sending stops
     bytes_written: int = 0
+    _last_piece: int = 0  # bytes of the last paced piece
 
     # -- what the screen wants
 
@@ -198,6 +200,8 @@ class Uploader:
         ``resume`` (call it once the frame with the placement is written). Returns the layers
         to place, bottom first."""
         with self._lock:
+            if self.planner is not None and image is not self._shown:
+                self.planner.pace.moved()
             self._shown = image
             self._paused = True
             self._remember(image)
@@ -266,9 +270,13 @@ class Uploader:
     # -- inside, under the lock
 
     def _window(self) -> int:
+        """A round trip of the link and ``queue_s``, plus a piece: a piece is answered only
+        once its last byte is through, so without it the line idles (issue 17: at 2 Mbit/s
+        one strip filled the window and the link carried 60% of its rate)."""
         rate = self.link.rate or 250_000.0
         rtt = self.link.rtt or 0.05
-        return min(self.max_window, max(self.min_piece, int(rate * (rtt + self.queue_s))))
+        return min(self.max_window, max(self.min_piece, int(rate * (rtt + self.queue_s)))
+                   + self._last_piece)
 
     def _piece_limit(self) -> int:
         return max(self.min_piece, int((self.link.rate or 250_000.0) * self.queue_s))
@@ -283,7 +291,15 @@ class Uploader:
             if (image, image.low) not in order and not image.full.complete:
                 order.append((image, image.low))
             order.append((image, image.full))
-        return [(i, layer) for i, layer in order if not layer.complete]
+        return [(i, layer) for i, layer in order if not layer.complete and not self._waiting(i)]
+
+    def _waiting(self, image: KittyImage) -> bool:
+        """With a planner (which counts the pace from ``show``), an image not begun waits for
+        its remake, and, while a busy line gives no rate yet, for a first rate: once known,
+        an image far from what the link carries per key is made again first."""
+        return id(image) in self._remaking or (
+            self.planner is not None and self.link.rate is None and bool(self._flight)
+            and image is not self._shown and not (image.low.started or image.full.started))
 
     def _pump(self) -> None:
         if self._paused or self.silent or self.clock() < self._hold_until:
@@ -293,6 +309,10 @@ class Uploader:
             if not todo:
                 return
             image, layer = todo[0]
+            if self.planner is not None and self.planner.needs_remake(image):
+                self._remaking.add(id(image))
+                self.planner.remake(image, partial(self._remade, image))
+                continue
             if image not in self._held:
                 self._remember(image)
                 self._evict()
@@ -313,11 +333,21 @@ class Uploader:
             size += len(parts[-1])
             layer.sent += 1
         self.bytes_written += size + len(DA1)
+        if not everything:
+            self._last_piece = size
         self.write(b"".join(parts) + DA1)
         self._flight.append(_InFlight(size, self.clock()))
         if first and not self._paused and self._shown is not None \
                 and layer is self._shown.full:
             self.started(layer)
+
+    def _remade(self, image: KittyImage, new: KittyImage) -> None:  # any thread
+        with self._lock:
+            self._remaking.discard(id(image))
+            if not (image.low.started or image.full.started):
+                image.low, image.full, image.remade = new.low, new.full, new.remade
+            self._evict()
+            self._pump()
 
     def _remember(self, image: KittyImage) -> None:
         if image in self._held:

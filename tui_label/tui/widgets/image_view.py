@@ -103,8 +103,11 @@ def _load_renderer(name: str, fidelity: Fidelity, detection: Detection | None) -
                         partial(sixel_data, fidelity=fidelity), cell,
                         fidelity, max_size=replies.sixel_max if replies is not None else None)
     if name == "kitty":
-        # our own: direct placements (kitty before 0.28 too) and images uploaded ahead
-        return Renderer("kitty", KittyPicture, kitty.prepare, cell)
+        # our own: direct placements (kitty before 0.28 too) and images uploaded ahead, as
+        # sharp as the measured link carries between two keys (issue 17)
+        planner = kitty.Planner()
+        return Renderer("kitty", _filtering_replies(KittyPicture, planner=planner),
+                        planner.prepare, cell)
     if name == "unicode":
         return Renderer("unicode", LibraryPicture(ti.UnicodeImage), None, (1, 1))
     raise ValueError(f"unknown renderer {name!r}")

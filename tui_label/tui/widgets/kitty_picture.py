@@ -45,8 +45,9 @@ class KittyPicture(Widget):
         """The shown image's full layer began to upload: place it."""
     driver_class = KittyDriver  # LabelApp runs on it when this renderer is chosen
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, planner: kitty.Planner | None = None) -> None:
         super().__init__(id=id)
+        self.planner = planner  # the renderer's: its prepare made the images (issue 17)
         self.image: PILImage.Image | None = None
         self._kitty: kitty.KittyImage | None = None
         self._announced: kitty.KittyImage | None = None  # handed to the uploader's show()
@@ -56,7 +57,7 @@ class KittyPicture(Widget):
         self.cells: tuple[int, int] = (0, 0)  # the image's size on screen
 
     def on_mount(self) -> None:
-        self.uploader = uploader_for(self.app)
+        self.uploader = uploader_for(self.app, self.planner)
         self.uploader.started = self._layer_started
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self.set_interval(1.0, self.uploader.tick)
