@@ -43,4 +43,5 @@ def test_label_and_demo_have_every_labeler_flag():
 
 def test_every_command_is_registered():
     assert set(cli.commands) == {"label", "demo", "train", "predict", "cache", "suspects",
-                                 "stats", "export", "import", "doctor"}
+                                 "stats", "clusters", "duplicates", "export", "import",
+                                 "doctor"}

@@ -12,9 +12,7 @@ import sys
 import click
 
 from tui_label.cli.common import FiniteFloatRange
-from tui_label.terminal.colour import colour_depth, report_lines
 from tui_label.terminal.probe import PROBE_SECONDS, SECOND_ROUND_MAX, probe, report
-from tui_label.terminal.tmux import tmux_placeholders
 
 
 def _window_size(fd: int) -> str:
@@ -46,6 +44,11 @@ def doctor(timeout: float) -> None:
         sys.stdout.flush()
         replies = probe(sys.stdin.fileno(), sys.stdout.fileno(), timeout,
                         tmux=bool(env.get("TMUX")))
+    # Here, not at the top: the CLI imports this module for every command (tmux's module
+    # brings the kitty protocol and Pillow).
+    from tui_label.terminal.colour import colour_depth, report_lines
+    from tui_label.terminal.tmux import tmux_placeholders
+
     tmux = tmux_placeholders(env) if env.get("TMUX") else None
     colour = colour_depth(env, replies.xtversion if replies is not None else None)
     for line in report(env, stdin_tty, stdout_tty, size, replies, timeout, tmux) + \

@@ -20,7 +20,7 @@ from tui_label.cli.common import (
     format_option,
     open_for_reading,
 )
-from tui_label.dataio.export import FOLDER_FORMATS, FORMATS
+from tui_label.dataio.export.formats import FOLDER_FORMATS, FORMATS
 from tui_label.errors import UsageError
 
 

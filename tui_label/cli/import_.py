@@ -6,20 +6,16 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tui_label.cli.common import annotator_option, db_option, existing_db, format_option
-from tui_label.dataio.importing import (
-    BATCH_SIZE,
-    FORMATS,
-    Importer,
-    Source,
-    describe,
-    describe_new,
-    open_source,
-)
+from tui_label.dataio.importing.formats import BATCH_SIZE, FORMATS
 from tui_label.errors import UsageError
+
+if TYPE_CHECKING:
+    from tui_label.dataio.importing import Source
 
 
 def _open_store(db: Path, annotator: str | None, *, write: bool):
@@ -77,6 +73,8 @@ def import_labels(args, db, fmt, path_column, label_column, **flags) -> None:
     if not 1 <= len(args) <= 2:
         raise UsageError("give the labels to import: tui-label import [DIR] SOURCE")
     folder, src = (None, args[0]) if len(args) == 1 else args
+    from tui_label.dataio.importing import Importer, open_source
+
     source = open_source(Path(src).expanduser(), fmt, path_column=path_column,
                          label_column=label_column)
     job = ImportJob(**flags)
@@ -166,6 +164,8 @@ def _show(summary, as_json: bool, project=None) -> None:
             data |= {"new_database": str(project.db), "images_found": len(project.files)}
         click.echo(json.dumps(data))
         return
+    from tui_label.dataio.importing import describe, describe_new
+
     if project is not None:
         click.echo(describe_new(summary, project.db, len(project.files)))
     for line in describe(summary):

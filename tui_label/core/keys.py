@@ -58,15 +58,11 @@ BINDINGS: tuple[KeySpec, ...] = (
             "Metrics of the last training run, full screen (per class, confusion matrix; "
             "enter, arrows and enter open a cell's images)",
             show=False),
-    KeySpec("G", "grid", "Grid", "G",
-            "Grid review: the images ahead in this order as pages of thumbnails; enter labels "
-            "a page as its class, a cell's key leaves it out, escape returns", show=False),
+    KeySpec("G", "grid", "Grid", "G", "Grid review: pages of the images ahead", show=False),
     KeySpec("L", "more_like_this", "More like this", "L",
-            "More like this: the images ahead that look most like this one (by the model's "
-            "embeddings), as grid pages labeled with its class", show=False),
-    KeySpec("C", "clusters", "Clusters", "C",
-            "Clusters of the images by the model's embeddings, the most one decision labels "
-            "first; enter reviews one as grid pages of its predicted class", show=False),
+            "More like this: its look-alikes as grid pages", show=False),
+    KeySpec("C", "clusters", "Clusters", "C", "Clusters by the model, as grid pages",
+            show=False),
     # Not the s: a lower-case letter is a class hotkey (and S shows suggestions);
     # no class can have % (class keys are letters and digits).
     KeySpec("percent_sign", "show_stats", "Statistics", "%",

@@ -28,7 +28,6 @@ from PIL import Image
 from rich.color import ColorSystem
 from rich.console import Console
 from textual.strip import Strip
-from textual_image._sixel import SixelOptions, image_to_sixels
 
 from tui_label.terminal import sixel
 from tui_label.tui.widgets.sgr import render_strip

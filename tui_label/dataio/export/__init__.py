@@ -29,34 +29,18 @@ Modules: ``rows`` (what is exported), ``names`` (safe, unique file and folder na
 through a temporary file or folder), ``folders`` (ImageFolder) and ``hf`` (Hugging Face).
 """
 
-from tui_label.dataio.export.atomic import write_atomically, write_folder_atomically
-from tui_label.dataio.export.check import SQLITE_MAGIC, check_output
-from tui_label.dataio.export.folders import TRAIN, VAL, FolderExport, write_imagefolder
-from tui_label.dataio.export.formats import (
-    FIELDS,
-    FOLDER_FORMATS,
-    FORMATS,
-    FORMULA_TRIGGERS,
-    PREDICTION_FIELDS,
-    neutralize,
-    write_csv,
-    write_jsonl,
-)
-from tui_label.dataio.export.hf import (
-    HF_FIELDS,
-    HF_FOLDER_SIZE,
-    HF_METADATA,
-    HF_METADATA_JSONL,
-    write_hf,
-)
-from tui_label.dataio.export.names import MAX_NAME_BYTES, UniqueNames, safe_name
-from tui_label.dataio.export.rows import (
-    SET_SEPARATOR,
-    add_predictions,
-    join_sets,
-    multi_label,
-    select_rows,
-)
+from tui_label.core.lazy import exports, lazy
+
+# Each name is imported from its module on first use: the CLI reads the formats at start-up.
+__getattr__ = lazy(__name__, exports(
+    atomic=("write_atomically", "write_folder_atomically"),
+    check=("SQLITE_MAGIC", "check_output"),
+    folders=("TRAIN", "VAL", "FolderExport", "write_imagefolder"),
+    formats=("FIELDS", "FOLDER_FORMATS", "FORMATS", "FORMULA_TRIGGERS", "PREDICTION_FIELDS",
+             "neutralize", "write_csv", "write_jsonl"),
+    hf=("HF_FIELDS", "HF_FOLDER_SIZE", "HF_METADATA", "HF_METADATA_JSONL", "write_hf"),
+    names=("MAX_NAME_BYTES", "UniqueNames", "safe_name"),
+    rows=("SET_SEPARATOR", "add_predictions", "join_sets", "multi_label", "select_rows")))
 
 __all__ = [
     "FIELDS", "FOLDER_FORMATS", "FORMATS", "FORMULA_TRIGGERS", "HF_FIELDS", "HF_FOLDER_SIZE",

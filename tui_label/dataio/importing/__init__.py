@@ -26,36 +26,17 @@ ImageFolder), ``plan`` (matching against the store, the plan/apply engine ``Impo
 ``report`` (``describe``, the text for a person).
 """
 
-from tui_label.dataio.importing.plan import (
-    BATCH_SIZE,
-    SAMPLES,
-    DatasetIndex,
-    Importer,
-    Resolved,
-    Summary,
-    free_hotkeys,
-    outcome,
-)
-from tui_label.dataio.importing.readers import (
-    EXPORT_FIELDS,
-    FORMATS,
-    FORMULA_TRIGGERS,
-    SPLIT_FOLDERS,
-    Source,
-    open_source,
-    read_csv,
-    read_imagefolder,
-    read_jsonl,
-    read_rows,
-)
-from tui_label.dataio.importing.report import describe, describe_new
-from tui_label.dataio.importing.rows import (
-    SET_SEPARATOR,
-    BadRow,
-    Row,
-    normalize_path,
-    normalize_time,
-)
+from tui_label.core.lazy import exports, lazy
+
+# Each name is imported from its module on first use: the CLI reads the formats at start-up.
+__getattr__ = lazy(__name__, exports(
+    formats=("BATCH_SIZE", "FORMATS"),
+    plan=("SAMPLES", "DatasetIndex", "Importer", "Resolved", "Summary",
+          "free_hotkeys", "outcome"),
+    readers=("EXPORT_FIELDS", "FORMULA_TRIGGERS", "SPLIT_FOLDERS", "Source",
+             "open_source", "read_csv", "read_imagefolder", "read_jsonl", "read_rows"),
+    report=("describe", "describe_new"),
+    rows=("SET_SEPARATOR", "BadRow", "Row", "normalize_path", "normalize_time")))
 
 __all__ = [
     "BATCH_SIZE", "EXPORT_FIELDS", "FORMATS", "FORMULA_TRIGGERS", "SAMPLES", "SET_SEPARATOR",

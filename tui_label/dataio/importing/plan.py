@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 
 from tui_label.core.keys import assign_hotkeys
 from tui_label.core.types import ImageState
+from tui_label.dataio.importing.formats import BATCH_SIZE
 from tui_label.dataio.importing.readers import Source, read_rows
 from tui_label.dataio.importing.rows import SET_SEPARATOR, BadRow, Row
 from tui_label.errors import UsageError
 
-BATCH_SIZE = 5_000
 SAMPLES = 5  # examples kept of each kind of problem
 
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui_label.dataio.importing.formats import FORMATS
 from tui_label.dataio.importing.rows import SET_SEPARATOR, BadRow, Row, make_row
 from tui_label.errors import UsageError
 from tui_label.media.scan import scan
 
-FORMATS = ("auto", "csv", "jsonl", "imagefolder", "tui-label")
 # What ``tui-label export`` writes (tui_label.dataio.export.FIELDS), and the characters whose
 # cells it prefixes with a ' against spreadsheet formulas (taken off again here).
 EXPORT_FIELDS = ("path", "label", "annotator", "labeled_at")

@@ -8,8 +8,8 @@ kitty before 0.28 draws them too. No textual here: the widget (tui/widgets/kitty
 decides where and when; this package only says what goes on the wire.
 """
 
+from tui_label.core.lazy import exports, lazy
 from tui_label.terminal.kitty.link import LinkEstimate
-from tui_label.terminal.kitty.planner import KeyPace, Planner
 from tui_label.terminal.kitty.protocol import (
     APC,
     CHUNK,
@@ -28,18 +28,13 @@ from tui_label.terminal.kitty.protocol import (
     transmit,
 )
 from tui_label.terminal.kitty.replies import Reply, ReplyFilter, parse_reply
-from tui_label.terminal.kitty.uploader import (
-    LOW_BITS_MASK,
-    STRIP_BYTES,
-    KittyImage,
-    Layer,
-    Uploader,
-    Writer,
-    make_layer,
-    new_ids,
-    new_image_id,
-    prepare,
-)
+
+# The planner and the uploader need numpy: loaded on first use, so that what reads only the
+# protocol (tmux's placeholders, ``tui-label doctor``, every CLI command) starts without it.
+__getattr__ = lazy(__name__, exports(
+    planner=("KeyPace", "Planner"),
+    uploader=("LOW_BITS_MASK", "STRIP_BYTES", "KittyImage", "Layer", "Uploader", "Writer",
+              "make_layer", "new_ids", "new_image_id", "prepare")))
 
 __all__ = [
     "APC", "CHUNK", "DA1", "DIACRITICS", "LOW_BITS_MASK", "ST", "STRIP_BYTES", "Command",
