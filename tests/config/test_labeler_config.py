@@ -57,9 +57,10 @@ def test_the_command_lines_values_become_a_layer_of_what_was_given():
 def test_every_flag_and_toml_key_comes_from_a_field():
     flags = {f.setting.flag for f in labeler_fields()}
     assert {"--renderer", "--order", "--annotator", "--no-suggestions", "--live-head",
-            "--auto-train", "--overlap", "--multi-label", "--link", "--max-pixels"} <= flags
-    assert toml_keys() == ("suggestions", "live_head_every", "overlap", "multi_label", "link",
-                           "max_pixels")
+            "--auto-train", "--overlap", "--multi-label", "--grid", "--link",
+            "--max-pixels"} <= flags
+    assert toml_keys() == ("suggestions", "live_head_every", "overlap", "multi_label", "grid",
+                           "link", "max_pixels")
     live = next(f for f in labeler_fields() if f.name == "live_head_every")
     assert live.dest == "live_head" and f"[default: {DEFAULTS.live_head_every}," in live.help
 

@@ -25,7 +25,8 @@ def started(monkeypatch) -> dict:
     def fake_run(self):
         screen = self.label_screen
         seen.update(suggestions=screen.suggestions_allowed, live=screen.loop.live_head_every,
-                    auto=screen.loop.auto_train, order=screen.session.order.name)
+                    auto=screen.loop.auto_train, order=screen.session.order.name,
+                    grid=self.grid)
 
     monkeypatch.setattr("tui_label.tui.app.LabelApp.run", fake_run)
     return seen
@@ -42,10 +43,12 @@ def test_defaults_and_options_reach_the_screen(tmp_path: Path, monkeypatch):
     make_images(data, 2)
     seen = started(monkeypatch)
     assert run_main("label", str(data), "--classes", "a,b", "--renderer", "halfcell") == 0
-    assert seen == {"suggestions": True, "live": 10, "auto": 0, "order": "unlabeled"}
+    assert seen == {"suggestions": True, "live": 10, "auto": 0, "order": "unlabeled",
+                    "grid": False}
     assert run_main("label", str(data), "--renderer", "halfcell", "--no-suggestions",
                     "--live-head", "0", "--auto-train", "25") == 0
-    assert seen == {"suggestions": False, "live": 0, "auto": 25, "order": "unlabeled"}
+    assert seen == {"suggestions": False, "live": 0, "auto": 25, "order": "unlabeled",
+                    "grid": False}
 
 
 def test_toml_settings_and_the_command_line_over_them(tmp_path: Path, monkeypatch):
@@ -58,6 +61,20 @@ def test_toml_settings_and_the_command_line_over_them(tmp_path: Path, monkeypatc
     assert seen["suggestions"] is False and seen["live"] == 3
     assert run_main("label", str(data), "--renderer", "halfcell", "--live-head", "7") == 0
     assert seen["live"] == 7
+
+
+def test_the_grid_from_the_command_line_or_the_toml(tmp_path: Path, monkeypatch):
+    data = tmp_path / "data"
+    make_images(data, 2)
+    seen = started(monkeypatch)
+    (data / "tui-label.toml").write_text('classes = ["a", "b"]\n')
+    assert run_main("label", str(data), "--renderer", "halfcell") == 0
+    assert seen["grid"] is False
+    assert run_main("label", str(data), "--renderer", "halfcell", "--grid") == 0
+    assert seen["grid"] is True
+    (data / "tui-label.toml").write_text('classes = ["a", "b"]\ngrid = true\n')
+    assert run_main("label", str(data), "--renderer", "halfcell") == 0
+    assert seen["grid"] is True
 
 
 @pytest.mark.parametrize("text, fragment", [

@@ -163,3 +163,15 @@ async def test_a_page_larger_than_the_labelers_decode_cache_is_drawn(store: Stor
         await pilot.press("right_square_bracket")
         await wait_drawn(pilot, screen, 1)
         assert len(screen.grid.page.cells) == 24
+
+
+async def test_the_app_opens_in_the_grid_with_grid(store: Store, dataset: Path):
+    with_model(store)
+    app = make_app(store, dataset, grid=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(300):
+            if isinstance(app.screen, GridScreen):
+                break
+            await pilot.pause(0.01)
+        assert isinstance(app.screen, GridScreen)
+        await wait_drawn(pilot, app.screen, 0)

@@ -97,7 +97,8 @@ def run_labeler(root: Path, db: Path, classes: str | None, cli: Mapping[str, Any
         app = LabelApp(store, root, chosen, order=ready.order, rescan=ready.rescan,
                        suggestions=options.suggestions,
                        live_head_every=options.live_head_every, auto_train=options.auto_train,
-                       overlap=ready.overlap, truecolor=colour.truecolor is True)
+                       overlap=ready.overlap, truecolor=colour.truecolor is True,
+                       grid=options.grid)
     except BaseException:
         store.close()
         raise

@@ -87,6 +87,9 @@ class LabelerOptions:
                              "the set and moves on. The database remembers it (also "
                              "'multi_label = true' in tui-label.toml); labels given so far "
                              "become sets of one.", flag="--multi-label", toml=True)
+    grid: bool = _opt(False, "Open the grid review: pages of thumbnails, one key labels a "
+                      "page (G switches in the labeler; also 'grid = true' in "
+                      "tui-label.toml).", flag="--grid", toml=True)
     link: str | None = _opt(None, "'slow' for a link of a few Mbit/s or less (SSH over a VPN "
                             "or a hotel's wifi): fewer colours and pixels per image, about "
                             "half the bytes [default: link in tui-label.toml, else default].",

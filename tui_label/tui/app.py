@@ -37,6 +37,7 @@ class LabelApp(App):
         auto_train: int = DEFAULTS.auto_train,
         overlap: float = 0.0,
         truecolor: bool = False,
+        grid: bool = False,
     ) -> None:
         # kitty graphics read the terminal's replies through their own driver
         super().__init__(driver_class=getattr(renderer.widget, "driver_class", None))
@@ -44,6 +45,7 @@ class LabelApp(App):
         if truecolor:  # the terminal takes 24-bit colour, COLORTERM notwithstanding
             renderers.use_truecolor(self.console)
         self.store = store
+        self.grid = grid  # --grid: the grid review opens once the first image is drawn
         self.label_screen = LabelScreen(
             store, root, renderer, order=order, rescan=rescan, prefetcher=prefetcher,
             suggestions=suggestions, live_head_every=live_head_every, auto_train=auto_train,
@@ -64,4 +66,13 @@ class LabelApp(App):
             # is what its user made readable (styles.ANSI_THEME: on a light or a dark one).
             self.register_theme(styles.ANSI_THEME)
             self.theme = styles.ANSI_THEME.name
+        if self.grid:
+            self._grid_timer = self.set_interval(0.05, self._open_grid)
+
+    def _open_grid(self) -> None:
+        """``--grid``: the grid on the labeler's order, after its first image is drawn (the
+        queue is built and the images ahead are known)."""
+        if self.label_screen.stage.painted or self.label_screen.session.current is None:
+            self._grid_timer.stop()
+            self.label_screen.action_grid()
 
