@@ -240,6 +240,7 @@ class LabelScreen(GridKeys, Screen):
         self.stage.key_pressed()
         change = self.jobs.write(what, call)
         if change is not None:
+            self.query_one(StatusBar).after_key(what, change, self.session.label_text)
             self._apply(change)
             if change.image_id is not None:
                 self.routes.labels_changed(refit=self._refit_live)
@@ -249,14 +250,14 @@ class LabelScreen(GridKeys, Screen):
         if ms is None:
             # The next image is not on screen yet: never label what nobody has seen.
             self.stage.key_pressed()
-            self.app.bell()
+            self.query_one(StatusBar).refused()
             return
         self._write(action, lambda: call(ms))
 
     def action_label(self, class_id: int) -> None:
         if self.session.multi_label:
             if self.stage.seen_ms() is None:
-                self.app.bell()  # never toggle on an image nobody has seen
+                self.query_one(StatusBar).refused()  # never toggle on an unseen image
                 return
             self.stage.key_pressed()
             self._apply(self.session.toggle(class_id))
@@ -281,7 +282,7 @@ class LabelScreen(GridKeys, Screen):
 
     def _refused(self, change: Change) -> Change:
         if change.notice:
-            self.app.bell()  # nothing to accept or confirm: the key did nothing
+            self.query_one(StatusBar).refused()  # nothing to accept or confirm
         return change
 
     def action_toggle_suggestions(self) -> None:
