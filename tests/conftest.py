@@ -51,14 +51,17 @@ def store(tmp_path: Path, dataset: Path) -> Store:
 # module level (itself or through another test module), plus explicit marks on tests that start
 # the trainer. CI runs `pytest -m "not torch"` under other Pythons in a venv without torch.
 
-_MODULE_IMPORT = re.compile(r"^(?:import|from)\s+(torch|torchvision|tests\.([\w.]+))\b", re.M)
+# tui_label.trainer is the one package that imports torch (an import contract), so importing it
+# counts as importing torch.
+_MODULE_IMPORT = re.compile(
+    r"^(?:import|from)\s+(torch|torchvision|tui_label\.trainer|tests\.([\w.]+))\b", re.M)
 TESTS = Path(__file__).resolve().parent
 
 
 @functools.cache
 def imports_torch(path: Path) -> bool:
-    """Whether the test module at ``path`` imports torch at module level, directly or through
-    the test modules it imports."""
+    """Whether the test module at ``path`` imports torch at module level, directly, through
+    tui_label.trainer or through the test modules it imports."""
     seen: set[Path] = set()
     todo = [path]
     while todo:
