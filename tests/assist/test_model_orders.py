@@ -203,7 +203,7 @@ def test_cycle_goes_through_the_orders_without_a_class():
             break
     names = [c.name for c in ring[:-1]]
     assert names == ["unlabeled", "all", "skipped", "random", "least-confident", "margin",
-                     "entropy", "most-confident", "typical", "suspects"]
+                     "entropy", "most-confident", "typical", "duplicates", "suspects"]
     assert orders.cycle(OrderChoice("unlabeled"), -1, has_model=True).name == "suspects"
     assert orders.cycle(OrderChoice("skipped"), 1, has_model=False).name == "random"
     assert orders.cycle(OrderChoice("random"), 1, has_model=False).name == "unlabeled"

@@ -14,6 +14,18 @@ def noise(size: tuple[int, int], seed: int = 0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
 
 
+def smooth(size: tuple[int, int], seed: int = 0,
+           tint: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """A bright disc fading out from a seeded centre, in ``tint``: a picture whose resized or
+    recompressed copy keeps its difference hash (noise does not: its 8x9 cell means are all
+    about mid-grey, and a JPEG flips their order)."""
+    width, height = size
+    cx, cy = np.random.default_rng(seed).uniform(0.2, 0.8, 2)
+    y, x = np.mgrid[0:height, 0:width]
+    grey = np.clip(1 - 1.5 * np.hypot(x / width - cx, y / height - cy), 0, 1)
+    return Image.fromarray((grey[..., None] * np.array(tint)).astype(np.uint8))
+
+
 def cut_in_half(path: Path) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])

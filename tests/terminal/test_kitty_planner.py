@@ -69,3 +69,20 @@ def test_the_pace_is_the_median_interval_without_pauses():
         now[0] = t
         pace.moved()
     assert pace.seconds == 1.5
+
+
+def test_a_grid_page_shown_with_one_key_is_one_move_and_shares_the_budget():
+    """A page of the grid review (issue 18) shows 24 images with one key every 2 s: the pace
+    is 2 s, not the microseconds between its cells, and the 24 share what the link carries."""
+    now = [0.0]
+    planner = Planner(pace=KeyPace(clock=lambda: now[0]))
+    planner.link.rate = RATE
+    for page in range(4):
+        for cell in range(24):
+            now[0] = page * 2.0 + cell * 0.0005
+            planner.pace.moved()
+    assert planner.pace.seconds == 2.0 and planner.pace.images == 24
+    assert planner.budget() == RATE * 2.0 * planner.share / 24
+    now[0] = 9.0
+    planner.pace.moved()  # back to one image a key
+    assert planner.budget() == RATE * 2.0 * planner.share

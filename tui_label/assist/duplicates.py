@@ -9,7 +9,8 @@
 Groups are connected components (single linkage): two images are in one group when a chain of
 close pairs joins them, so a group of near copies is never split by the order they came in.
 ``leaks`` keeps the groups whose images sit on both sides of the train/validation split: the
-validation accuracy of a run then measures memory, not generalisation.
+validation accuracy of a run then measures memory, not generalisation (``hash_groups`` on the
+decoded pixels is the trainer's check of its own split: ``trainer/leaks.py``).
 
 Numpy only: no textual, no torch, no SQL (the caller reads the store).
 """
@@ -80,29 +81,33 @@ def near_groups(prints: Sequence[Fingerprint], max_bits: int = MAX_BITS) -> list
     """Images whose difference hashes are at most ``max_bits`` apart (joined in chains), not
     counting groups that are only exact copies of one file (``exact_groups`` has those)."""
     usable = [p for p in prints if p.dhash is not None]
-    if len(usable) < 2:
+    digest = {p.image_id: p.digest for p in usable}
+    groups = hash_groups([p.image_id for p in usable],
+                         np.array([p.dhash for p in usable], dtype=np.uint64), max_bits)
+    return [g for g in groups if len({digest[i] for i in g.image_ids}) > 1]
+
+
+def hash_groups(ids: Sequence[int], hashes: np.ndarray, max_bits: int = MAX_BITS
+                ) -> list[Group]:
+    """Images whose difference hashes (``hashes[k]`` of ``ids[k]``, uint64) are at most
+    ``max_bits`` apart, joined in chains, equal hashes included: ``near`` groups whatever
+    their files' bytes (the trainer's leakage check hashes decoded pixels, not files)."""
+    if len(ids) < 2:
         return []
-    hashes = np.array([p.dhash for p in usable], dtype=np.uint64)
-    unique, inverse = np.unique(hashes, return_inverse=True)
+    unique, inverse = np.unique(np.asarray(hashes, dtype=np.uint64), return_inverse=True)
     comps = _Components(len(unique))
-    worst: dict[tuple[int, int], int] = {}
-    for i, j, bits in _close_hash_pairs(unique, max_bits):
-        comps.join(i, j)
-        worst[(i, j)] = bits
     root_worst: dict[int, int] = {}
-    for (i, _j), bits in worst.items():
+    pairs = list(_close_hash_pairs(unique, max_bits))
+    for i, j, _bits in pairs:
+        comps.join(i, j)
+    for i, _j, bits in pairs:
         root = comps.find(i)
         root_worst[root] = max(root_worst.get(root, 0), bits)
-    images: dict[int, list[Fingerprint]] = {}
-    for p, u in zip(usable, inverse.ravel().tolist(), strict=True):
-        images.setdefault(comps.find(u), []).append(p)
-    out = []
-    for root, members in images.items():
-        if len(members) < 2 or len({p.digest for p in members}) < 2:
-            continue  # alone, or copies of one file: exact, not near
-        out.append(Group("near", tuple(sorted(p.image_id for p in members)),
-                         float(root_worst.get(root, 0))))
-    return _sorted(out)
+    members: dict[int, list[int]] = {}
+    for image_id, u in zip(ids, inverse.ravel().tolist(), strict=True):
+        members.setdefault(comps.find(u), []).append(int(image_id))
+    return _sorted(Group("near", tuple(sorted(m)), float(root_worst.get(root, 0)))
+                   for root, m in members.items() if len(m) > 1)
 
 
 def _close_hash_pairs(unique: np.ndarray, max_bits: int):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -80,6 +81,9 @@ class ModelView:
     # Runs a module-level function elsewhere and returns its result (the labeler: in the live
     # head's process, so scikit-learn never loads in the labeler); None: here.
     runner: Callable[..., object] | None = None
+    # ``duplicate_groups``, computed once: the views made from this one (``with_live``, ...)
+    # share the run's embeddings, and this dict.
+    computed: dict[str, object] = field(default_factory=dict, repr=False)
 
     # -- loading --------------------------------------------------------------------------
 
@@ -185,6 +189,21 @@ class ModelView:
             return typical_rows(*args)
         return np.asarray(self.runner(typical_rows, *args), dtype=np.int64)
 
+    def duplicate_groups(self) -> list[tuple[int, ...]]:
+        """Image ids whose run embeddings are near copies (``assist.duplicates``
+        ``embedding_groups``), largest group first; none without embeddings. Computed once
+        (through ``runner`` when there is one), then kept."""
+        if "duplicates" not in self.computed:
+            groups: list[tuple[int, ...]] = []
+            if self.predictions.embeddings is not None:
+                ids = np.array(self.predictions.ids, dtype=np.int64)
+                args = (str(embeddings_file(self)), ids)
+                found = (duplicate_rows(*args) if self.runner is None
+                         else cast(list, self.runner(duplicate_rows, *args)))
+                groups = [tuple(int(i) for i in g) for g in found]
+            self.computed["duplicates"] = groups
+        return self.computed["duplicates"]  # type: ignore[return-value]
+
     # -- what the screen shows ------------------------------------------------------------
 
     def suggestions(self, image_id: int, k: int = 3) -> list[tuple[int, float]]:
@@ -272,3 +291,12 @@ def typical_rows(embeddings: str, rows: np.ndarray, labeled: np.ndarray) -> np.n
     emb = np.load(embeddings, mmap_mode="r")
     return np.asarray(typical_first(np.asarray(emb[np.asarray(rows)], dtype=np.float32),
                                     labeled), dtype=np.int64)
+
+
+def duplicate_rows(embeddings: str, ids: np.ndarray) -> list[tuple[int, ...]]:
+    """The groups of ``embedding_groups`` on a run's embeddings (a ``.npy`` file, rows in
+    ``ids`` order). Module level, so another process can run it."""
+    from tui_label.assist.duplicates import embedding_groups
+
+    return [g.image_ids for g in embedding_groups(np.asarray(ids).tolist(),
+                                                  np.load(embeddings, mmap_mode="r"))]

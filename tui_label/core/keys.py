@@ -63,6 +63,8 @@ BINDINGS: tuple[KeySpec, ...] = (
             "More like this: its look-alikes as grid pages", show=False),
     KeySpec("C", "clusters", "Clusters", "C", "Clusters by the model, as grid pages",
             show=False),
+    KeySpec("D", "duplicates", "Duplicates", "D", "Its duplicates, as a grid page of its class",
+            show=False),
     # Not the s: a lower-case letter is a class hotkey (and S shows suggestions);
     # no class can have % (class keys are letters and digits).
     KeySpec("percent_sign", "show_stats", "Statistics", "%",

@@ -20,6 +20,7 @@ from tui_label.core.rankings import (
     ModelScores,
     Rank,
     confusion,
+    duplicates,
     items,
     most_confident,
     predicted,
@@ -135,6 +136,8 @@ ORDERS: dict[str, Order] = {
               needs_class=True),
         Order("typical", "Typical first (cold start)", typical, needs_model=True,
               size=_unlabeled_count),  # every unlabeled image, the typical ones first
+        Order("duplicates", "Duplicates, a group at a time (largest first)", duplicates,
+              needs_model=True),
         Order("suspects", "Suspect labels", suspects, needs_model=True, review=True),
         Order("confusion", "Labeled {cls}, predicted {other}", confusion, needs_model=True,
               needs_class=True, needs_pair=True, review=True),

@@ -1,5 +1,5 @@
 """The orders that rank by a model: uncertainty, confidence, the predicted class, typical
-first, suspect labels and a confusion cell (``tui_label.core.orders`` names them).
+first, duplicates, suspect labels and a confusion cell (``tui_label.core.orders`` names them).
 
 Each takes plain rows the store hands it and a ``ModelScores`` (what ``ModelView`` offers).
 numpy is imported when one runs: the labeler and the CLI start without it.
@@ -23,7 +23,9 @@ class ModelScores(Protocol):
     ``probs(ids)`` gives an ``len(ids) x C`` array with a row of NaN for an image the model
     has not seen; ``column_classes[c]`` is today's class id of column ``c`` (None: a class
     that no longer exists); ``embeddings(ids)`` is ``len(ids) x D`` (NaN rows where none) or
-    None; ``suspects`` are image ids, most doubtful label first; ``run_id`` names the model.
+    None; ``suspects`` are image ids, most doubtful label first; ``run_id`` names the model;
+    ``duplicate_groups()`` are the image ids of each group of near copies by the embeddings
+    (two or more each, disjoint), largest group first.
     """
 
     @property
@@ -46,6 +48,8 @@ class ModelScores(Protocol):
     def typical_first(self, ids: Sequence[int], labeled: Any) -> Any:
         """Positions of the unlabeled ones of ``ids`` (``labeled``: a mask), most typical
         first: TypiClust, which the labeler's model runs in the live head's process."""
+
+    def duplicate_groups(self) -> Sequence[Sequence[int]]: ...
 
 
 # ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
@@ -154,6 +158,19 @@ def typical(rows: Sequence[QueueRow], class_id: int | None,
     first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
     rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
     return items(first + rest)
+
+
+def duplicates(rows: Sequence[QueueRow], class_id: int | None,
+               model: ModelScores | None = None) -> list[QueueItem]:
+    """The unlabeled images of the model's duplicate groups, one group after another (to label
+    a group at once): the group with the most unlabeled images first, then the larger group,
+    the order of ``duplicate_groups`` among equals; a group's labeled images are left out."""
+    assert model is not None
+    todo = {r[0]: r for r in rows if _is_unlabeled(r)}
+    groups = [(sum(i in todo for i in g), len(g), [todo[i] for i in g if i in todo])
+              for g in model.duplicate_groups()]
+    groups.sort(key=lambda g: (-g[0], -g[1]))  # stable: equal groups keep their order
+    return items(r for _n, _size, members in groups for r in members)
 
 
 def suspects(rows: Sequence[QueueRow], class_id: int | None,

@@ -27,6 +27,7 @@ from tui_label.trainer.checkpoint import restore_fit, rng_state, save_atomic
 from tui_label.trainer.context import Cancelled, NaNLoss, RunContext
 from tui_label.trainer.device import gpu_status, precision_of
 from tui_label.trainer.fit import Fit, evaluate_shared, set_train_mode
+from tui_label.trainer.leaks import leak_warning
 from tui_label.trainer.oof import warm_up
 from tui_label.trainer.plan import targets
 
@@ -114,6 +115,8 @@ def prepare_data(ctx: RunContext, items: list[TrainingItem], warnings: list[str]
     val_x, val_y, val_kept = decode([it for it in items if split[it.image_id] == "val"])
     if decode.skipped:
         ctx.emitter.emit("warning", message=unreadable_warning(decode.skipped))
+    if world.main and (leak := leak_warning([(train_x, train_kept), (val_x, val_kept)])):
+        ctx.emitter.emit("warning", message=leak)
     if len(train_y) == 0 or len(val_y) == 0:
         raise RuntimeError("no readable images left in the training or validation split")
     # A small set is read into memory once (onto the GPU for CUDA: no copies per step); a

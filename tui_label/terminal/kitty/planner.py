@@ -30,6 +30,7 @@ SHARE = 0.8  # of the bytes between two keys: the rest for frames, placements an
 DEFAULT_PACE = 1.0  # seconds a key until two intervals are measured (a quick labeler)
 PACE_KEYS = 8  # the pace: the median of the last this many intervals
 BREAK_S = 10.0  # a longer interval is a pause, not the pace
+SAME_KEY_S = 0.05  # images shown closer together than this came with one key (a grid page)
 MIN_PIXELS = 16_000  # never smaller than this (about 160x100), whatever the link
 OVER, UNDER = 1.2, 0.7  # layers over / under the budget by these factors are made again
 STEP = 0.1  # ... unless the new width differs from the old by less than this fraction
@@ -40,17 +41,24 @@ SAFETY = 0.9  # a smaller copy of a photo takes more bytes a pixel: aim a little
 @dataclass
 class KeyPace:
     """Seconds between moves to a new image: ``moved()`` on each, the median of the recent
-    intervals (a pause over ``BREAK_S`` is left out), None before two are measured."""
+    intervals (a pause over ``BREAK_S`` is left out), None before two are measured.
+
+    Images shown within ``SAME_KEY_S`` of the first of them came with one key (a page of the
+    grid review, issue 18): one move, and ``images`` says how many the last key showed."""
 
     clock: Callable[[], float] = time.monotonic
     _last: float | None = None
     _gaps: deque = field(default_factory=lambda: deque(maxlen=PACE_KEYS))
+    images: int = 1  # shown with the last key: they share what the link carries per key
 
     def moved(self) -> None:
         now = self.clock()
+        if self._last is not None and now - self._last < SAME_KEY_S:
+            self.images += 1
+            return
         if self._last is not None and now - self._last <= BREAK_S:
             self._gaps.append(now - self._last)
-        self._last = now
+        self._last, self.images = now, 1
 
     @property
     def seconds(self) -> float | None:
@@ -79,10 +87,12 @@ class Planner:
 
     def budget(self) -> float | None:
         """Bytes both layers of an image may take: what the link carries in one key
-        interval, times ``share``; None while the rate is not measured."""
+        interval, times ``share``, shared by the images the last key showed; None while the
+        rate is not measured."""
         if self.link.rate is None:
             return None
-        return self.link.rate * (self.pace.seconds or DEFAULT_PACE) * self.share
+        return (self.link.rate * (self.pace.seconds or DEFAULT_PACE) * self.share
+                / max(1, self.pace.images))
 
     def prepare(self, image: Image.Image) -> KittyImage:
         """The layers of ``image`` at the budget known now (any thread)."""

@@ -1,7 +1,7 @@
 """The labeling screen's ways into the grid review: a ``GridSession`` on the images ahead in
-the current order (``G``), on the look-alikes of one image (``L``, more like this) or on one
-of the model's clusters (``C``), pushed as a ``GridScreen``, and the queue rebuilt when it
-returns."""
+the current order (``G``), on the look-alikes of one image (``L``, more like this), on one
+of the model's clusters (``C``) or on one image's duplicates (``D``), pushed as a
+``GridScreen``, and the queue rebuilt when it returns."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tui_label.core.types import QueueItem
+from tui_label.labeling.duplicates import Fingerprints, duplicate_group
 from tui_label.labeling.grid import GridSession, grid_shape
 from tui_label.store import Store
 from tui_label.tui.screens.clusters import ClustersScreen
@@ -47,7 +48,7 @@ LIKE_PAGES = 3  # more like this: the look-alikes of three pages
 
 
 class GridKeys:
-    """The labeling screen's grid keys (``core/keys.py``: ``G`` and ``L``)."""
+    """The labeling screen's grid keys (``core/keys.py``: ``G``, ``L``, ``C`` and ``D``)."""
 
     def action_grid(self) -> None:
         open_grid(self)  # type: ignore[arg-type]  # mixed into LabelScreen
@@ -57,6 +58,9 @@ class GridKeys:
 
     def action_clusters(self) -> None:
         open_clusters(self)  # type: ignore[arg-type]
+
+    def action_duplicates(self) -> None:
+        open_duplicates(self, self.stage.shown_id)  # type: ignore[arg-type, attr-defined]
 
 
 def _shape(screen: LabelScreen) -> tuple[int, int]:
@@ -87,11 +91,48 @@ def open_like_this(screen: LabelScreen, image_id: int | None) -> None:
     found = nearest(target[0], [it.id for it in ahead],
                     model.embeddings([it.id for it in ahead]), cols * rows * LIKE_PAGES)
     by_id = {it.id: it for it in ahead}
-    state = session.store.current(image_id)
-    top = session.suggestions(image_id)[:1]
-    page_class = state.class_id if state.action == "label" else (top[0][0] if top else None)
     path = session.store.image(image_id)["path"]
-    _push(screen, [by_id[i] for i, _ in found], page_class, f"More like {path}")
+    _push(screen, [by_id[i] for i, _ in found], _class_of(screen, image_id), f"More like {path}")
+
+
+def _class_of(screen: LabelScreen, image_id: int) -> int | None:
+    """An image's label, else its top suggestion (None: neither): the class of its pages."""
+    state = screen.session.store.current(image_id)
+    top = screen.session.suggestions(image_id)[:1]
+    return state.class_id if state.action == "label" else (top[0][0] if top else None)
+
+
+_PRINTS: dict[str, Fingerprints] = {}  # per database: fingerprints kept for the session
+
+
+def open_duplicates(screen: LabelScreen, image_id: int | None) -> None:
+    """``image_id``'s duplicates (``labeling.duplicates``: by the run's embeddings, before
+    a run exact and near copies) that are not labeled, itself first, as a grid page of its
+    label or suggestion; found on a worker thread (the first look before a run reads every
+    file)."""
+    if image_id is None:
+        return
+    model, db = screen.session.model, screen.store.path
+    prints = _PRINTS.setdefault(str(db), Fingerprints())
+    screen.notify("Looking for duplicates…", timeout=2, markup=False)
+
+    def work() -> None:  # a thread worker: the store is opened here, the UI is called back
+        with Store(db) as store:
+            group, how = duplicate_group(store, screen.root, image_id, model, prints)
+            states = {i: store.current(i) for i in group}
+            paths = {i: store.image(i)["path"] for i in group}
+        todo = [QueueItem(i, paths[i]) for i in group if states[i].action != "label"]
+        screen.app.call_from_thread(show, len(group), todo, how, paths[image_id])
+
+    def show(size: int, todo: list[QueueItem], how: str, path: str) -> None:
+        if size < 2 or not todo:
+            screen.notify(f"No unlabeled duplicates of {path} ({how})." if size > 1 else
+                          f"No duplicates of {path} found ({how}).", timeout=4, markup=False)
+            return
+        _push(screen, todo, _class_of(screen, image_id),
+              f"Duplicates of {path}: {size} images, {how}")
+
+    screen.run_worker(work, thread=True, exclusive=True, group="duplicates")
 
 
 def open_clusters(screen: LabelScreen) -> None:
