@@ -71,8 +71,15 @@ class LabelApp(App):
 
     def _open_grid(self) -> None:
         """``--grid``: the grid on the labeler's order, after its first image is drawn (the
-        queue is built and the images ahead are known)."""
-        if self.label_screen.stage.painted or self.label_screen.session.current is None:
+        queue is built and the images ahead are known) and the latest run's suggestions are
+        in (a page's class comes from them), or at once on an empty queue."""
+        screen = self.label_screen
+        if not screen.is_mounted:
+            return
+        look = screen.model_look  # the first image's look for the latest run, in a thread
+        model_in = ((look is None or look.is_finished)
+                    and screen.models_taken >= screen.models_posted)
+        if (screen.stage.painted and model_in) or screen.session.current is None:
             self._grid_timer.stop()
             self.label_screen.action_grid()
 

@@ -1,10 +1,7 @@
-"""The labeling screen: one image, one key per class, every key saved at once.
-
-The screen draws and maps keys to ``LabelSession`` calls; the session decides. Its helpers:
-``ImageStage`` (what is drawn: a key labels only an image that has been drawn), ``LabelJobs``
-(timers and background work), ``ModelLoop`` (when to refit the live head or retrain) and
-``status_for`` (what the status lines say).
-"""
+"""The labeling screen: one image, one key per class, every key saved at once. It draws and
+maps keys to ``LabelSession`` calls, which decide. Its helpers: ``ImageStage`` (what is drawn: a
+key labels only a drawn image), ``LabelJobs`` (timers and background work), ``ModelLoop`` (when
+to refit the live head or retrain) and ``status_for`` (what the status lines say)."""
 
 from __future__ import annotations
 
@@ -75,6 +72,7 @@ class LabelScreen(GridKeys, Screen):
         super().__init__()
         self.store, self.root, self.renderer, self.rescan = store, root, renderer, rescan
         self.session = LabelSession(store, order, overlap=overlap)
+        self.model_look, self.models_posted, self.models_taken = None, 0, 0  # for --grid
         self.prefetcher = prefetcher or Prefetcher()
         if self.prefetcher.prepare is None:
             self.prefetcher.prepare = renderer.prepare  # strips / sixels off the UI thread
@@ -129,7 +127,7 @@ class LabelScreen(GridKeys, Screen):
     def _first_paint(self) -> None:
         self.jobs.first_paint(rescan=self.rescan, last_key=lambda: self.stage.action_time)
         if self.session.model is None:
-            self._load_model()  # after the first image: never slows the start
+            self.model_look = self._load_model()  # after the first image: never slows the start
 
     def on_unmount(self) -> None:
         self.training.close()
@@ -346,6 +344,7 @@ class LabelScreen(GridKeys, Screen):
         if loaded is not None and loaded.failed is not None:
             self.post_message(ModelFailed(loaded.failed, loaded.reason))
         elif loaded is not None:
+            self.models_posted += 1
             self.post_message(ModelReady(loaded.model, self.jobs.ranked(loaded.model),
                                      self.session.order))
 
@@ -358,7 +357,7 @@ class LabelScreen(GridKeys, Screen):
 
     @on(ModelReady)
     def _on_model(self, message: ModelReady) -> None:
-        first = self.session.model is None
+        first, self.models_taken = self.session.model is None, self.models_taken + 1
         change = self.jobs.take_model(message)
         if change is None:
             return
