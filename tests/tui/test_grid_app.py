@@ -175,3 +175,44 @@ async def test_the_app_opens_in_the_grid_with_grid(store: Store, dataset: Path):
             await pilot.pause(0.01)
         assert isinstance(app.screen, GridScreen)
         await wait_drawn(pilot, app.screen, 0)
+
+
+async def test_the_next_page_is_decoded_for_its_own_cells_and_shown_once(store: Store,
+                                                                        dataset: Path,
+                                                                        monkeypatch):
+    """At 79 columns the cells do not share one width: each of the next page's thumbnails is
+    decoded ahead for the cell it will take (a thumbnail made for another size is decoded
+    again on the key), and a page is handed to its views once, not once per decoded cell."""
+    for n in range(24):  # 36 images: three pages of 12
+        noise((32, 24), seed=n).save(dataset / f"more{n}.png")
+    store.sync_images(scan(dataset))
+    with_model(store)
+    from tui_label.tui.widgets.image_view import ImageView
+
+    shown: list[int] = []
+    real = ImageView.show_image
+    monkeypatch.setattr(ImageView, "show_image",
+                        lambda self, decoded: (shown.append(id(self)), real(self, decoded))[1])
+    app = make_app(store, dataset)
+    async with app.run_test(size=(79, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G")
+        screen = app.screen
+        await wait_drawn(pilot, screen, 0)
+        await pilot.pause(0.2)
+        views = [c.query_one(ImageView) for c in screen.query(GridCell)]
+        widths = {v.geometry().cols for v in views}
+        assert len(widths) == 2  # the screen does not divide evenly
+        ahead = screen.grid.ahead()
+        assert len(ahead) >= 6
+        for item, view in zip(ahead, views, strict=False):
+            future = screen.prefetcher._cache.get((item.id, view.geometry()))
+            assert future is not None and future.done(), item.path
+        grid_views = {id(v) for v in views}
+        first = len(screen.grid.page.cells)
+        assert sum(v in grid_views for v in shown) == first >= 6  # once per cell
+        shown.clear()
+        await pilot.press("enter")
+        await wait_drawn(pilot, screen, 1)
+        await pilot.pause(0.2)
+        assert sum(v in grid_views for v in shown) == len(screen.grid.page.cells) >= 6

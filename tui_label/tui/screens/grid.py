@@ -120,6 +120,8 @@ class GridScreen(Screen[int]):
         self.cols, self.rows, self.title_text = cols, rows, title
         self.chosen = 0
         self._futures: list[Future[Decoded] | None] = []
+        self._shown: list[Future[Decoded] | None] | None = None  # the futures last displayed
+        self._cell_list: list[GridCell] = []
         self._shown_at = 0.0
         self.labeled = 0  # images labeled in this grid (the labeler's counts follow)
 
@@ -141,7 +143,10 @@ class GridScreen(Screen[int]):
     # -- drawing --------------------------------------------------------------------------
 
     def _cells(self) -> list[GridCell]:
-        return list(self.query(GridCell))
+        """The page's cells (composed once: a query walks the screen's widgets, a few ms)."""
+        if not self._cell_list:
+            self._cell_list = list(self.query(GridCell))
+        return self._cell_list
 
     def show_page(self) -> None:
         """Ask for the page's thumbnails; they are shown together once all are decoded."""
@@ -176,13 +181,15 @@ class GridScreen(Screen[int]):
         self._maybe_display(message.page)
 
     def _maybe_display(self, number: int) -> None:
-        if number != self.grid.page.number or self.grid.drawn == number:
-            return
+        if (number != self.grid.page.number or self.grid.drawn == number
+                or self._shown is self._futures):
+            return  # another cell's decode once the page is shown (24 messages a page)
         if any(f is not None and not f.done() for f in self._futures):
             return
         if any(f is not None and f.cancelled() for f in self._futures):
             self.show_page()  # pushed out of the cache meanwhile: asked for again
             return
+        self._shown = self._futures
         for widget, future in zip(self._cells(), self._futures, strict=False):
             if future is None:
                 continue
@@ -201,13 +208,12 @@ class GridScreen(Screen[int]):
             self._prefetch_next()
 
     def _prefetch_next(self) -> None:
-        """Decode the next page's thumbnails while this one is reviewed."""
-        cells = self._cells()
-        if not cells:
-            return
-        geometry = cells[0].query_one(ImageView).geometry()
-        if geometry is not None:
-            for item in self.grid.ahead():
+        """Decode the next page's thumbnails while this one is reviewed, each for the cell it
+        will take (cells differ by a column or a row where the screen does not divide evenly,
+        and a thumbnail prepared for another size is decoded again)."""
+        for item, widget in zip(self.grid.ahead(), self._cells(), strict=False):
+            geometry = widget.query_one(ImageView).geometry()
+            if geometry is not None:
                 self.prefetcher.request(item.id, self.root / item.path, geometry)
 
     def _caption(self) -> None:
