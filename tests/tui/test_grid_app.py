@@ -216,3 +216,22 @@ async def test_the_next_page_is_decoded_for_its_own_cells_and_shown_once(store: 
         await wait_drawn(pilot, screen, 1)
         await pilot.pause(0.2)
         assert sum(v in grid_views for v in shown) == len(screen.grid.page.cells) >= 6
+
+
+async def test_a_page_without_a_class_says_how_to_label_it_not_that_enter_will(store: Store,
+                                                                            dataset: Path):
+    """Before any run no page has a class and enter is refused: the header must not promise
+    that enter labels the page "as no class"."""
+    app = make_app(store, dataset)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_shown(pilot, app.label_screen, 0)
+        await pilot.press("G")
+        screen = app.screen
+        await wait_drawn(pilot, screen, 0)
+        header = str(screen.query_one("#grid-header").render())
+        assert "enter labels" not in header and "class keys label the chosen cell" in header
+        await pilot.press("enter")
+        assert all(v is None for v in labels_by_path(store).values())
+        await pilot.press("2")  # dog, on the chosen (first) cell
+        first = screen.grid.page.cells[0].item.path
+        assert labels_by_path(store)[first] == "dog"

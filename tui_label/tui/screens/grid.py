@@ -238,10 +238,13 @@ class GridScreen(Screen[int]):
 
     def _header(self) -> None:
         page = self.grid.page
-        name = self.grid.class_name(page.class_id) or "no class"
+        name = self.grid.class_name(page.class_id)
         kept = sum(not c.out for c in page.cells)
+        # No class (no suggestions): enter is refused, a class key labels the chosen cell.
+        what = (f"enter labels {kept} as {name}" if name is not None
+                else "no class for the page: class keys label the chosen cell")
         self.query_one("#grid-header", Static).update(Text(
-            f"{self.title_text} · page {page.number + 1} · enter labels {kept} as {name} · "
+            f"{self.title_text} · page {page.number + 1} · {what} · "
             f"{self.labeled} labeled here"))
 
     # -- keys -----------------------------------------------------------------------------
