@@ -23,7 +23,6 @@ from rich.control import Control
 from rich.segment import Segment
 from rich.style import Style
 from textual.dom import NoScreen
-from textual.errors import NoWidget
 from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
@@ -111,7 +110,7 @@ class KittyPicture(Widget):
             if not self.screen.is_active:
                 return
             region = self.screen.find_widget(self).region
-        except (NoScreen, NoWidget):  # NoWidget: a hidden parent (a grid cell left empty)
+        except NoScreen:
             return
         if self._announced is not self._kitty:
             self._announced = self._kitty
