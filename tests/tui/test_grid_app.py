@@ -14,6 +14,16 @@ from tui_label.store import Store
 from tui_label.tui.screens.grid import GridCell, GridScreen
 
 
+async def wait_model(pilot, app) -> None:
+    """Until the labeler has the run's suggestions (loaded in a thread after its first image:
+    G pressed before that opens pages without a class)."""
+    for _ in range(500):
+        if app.label_screen.session.model is not None:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the run's predictions never loaded")
+
+
 async def wait_drawn(pilot, screen: GridScreen, number: int) -> None:
     for _ in range(500):
         if screen.grid.drawn == number:
@@ -35,6 +45,7 @@ async def test_a_page_is_labeled_with_one_key_and_undone_with_another(store: Sto
     app = make_app(store, dataset)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
+        await wait_model(pilot, app)
         await pilot.press("G")
         screen = app.screen
         assert isinstance(screen, GridScreen) and (screen.cols, screen.rows) == (4, 3)
@@ -80,6 +91,7 @@ async def test_returning_to_the_labeler_leaves_the_grid_labeled_images_out(store
     app = make_app(store, dataset)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
+        await wait_model(pilot, app)
         await pilot.press("G")
         screen = app.screen
         await wait_drawn(pilot, screen, 0)
@@ -156,6 +168,7 @@ async def test_a_page_larger_than_the_labelers_decode_cache_is_drawn(store: Stor
     app = make_app(store, dataset)
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
+        await wait_model(pilot, app)
         await pilot.press("G")
         screen = app.screen
         assert (screen.cols, screen.rows) == (6, 4)
@@ -196,6 +209,7 @@ async def test_the_next_page_is_decoded_for_its_own_cells_and_shown_once(store: 
     app = make_app(store, dataset)
     async with app.run_test(size=(79, 24)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
+        await wait_model(pilot, app)
         await pilot.press("G")
         screen = app.screen
         await wait_drawn(pilot, screen, 0)
