@@ -117,6 +117,7 @@ async def test_more_like_this_opens_the_look_alikes_as_a_page_of_its_class(store
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
         shown = app.label_screen.session.current
+        await wait_model(pilot, app)
         await pilot.press("L")
         screen = app.screen
         assert isinstance(screen, GridScreen)
@@ -140,8 +141,9 @@ async def test_a_cluster_is_reviewed_as_grid_pages_of_its_predicted_class(store:
     app = make_app(store, dataset)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_shown(pilot, app.label_screen, 0)
+        await wait_model(pilot, app)
         await pilot.press("C")
-        for _ in range(500):
+        for _ in range(3000):  # k-means in the live head's process: slow to start when busy
             if isinstance(app.screen, ClustersScreen):
                 break
             await pilot.pause(0.01)
