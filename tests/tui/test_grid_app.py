@@ -32,6 +32,17 @@ async def wait_drawn(pilot, screen: GridScreen, number: int) -> None:
     raise AssertionError(f"page {number} never drawn")
 
 
+async def open_grid(pilot, app) -> GridScreen:
+    """G once the first image and the run's suggestions are in; the grid's first page drawn."""
+    await wait_shown(pilot, app.label_screen, 0)
+    await wait_model(pilot, app)
+    await pilot.press("G")
+    screen = app.screen
+    assert isinstance(screen, GridScreen)
+    await wait_drawn(pilot, screen, 0)
+    return screen
+
+
 def with_model(store: Store) -> None:
     """A run that says dog for every image (p 0.9)."""
     names = [c.name for c in store.classes()]
@@ -90,11 +101,7 @@ async def test_returning_to_the_labeler_leaves_the_grid_labeled_images_out(store
     with_model(store)
     app = make_app(store, dataset)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_shown(pilot, app.label_screen, 0)
-        await wait_model(pilot, app)
-        await pilot.press("G")
-        screen = app.screen
-        await wait_drawn(pilot, screen, 0)
+        await open_grid(pilot, app)
         await pilot.press("enter", "escape")
         await pilot.pause(0.1)
         session = app.label_screen.session
@@ -210,11 +217,7 @@ async def test_the_next_page_is_decoded_for_its_own_cells_and_shown_once(store: 
                         lambda self, decoded: (shown.append(id(self)), real(self, decoded))[1])
     app = make_app(store, dataset)
     async with app.run_test(size=(79, 24)) as pilot:
-        await wait_shown(pilot, app.label_screen, 0)
-        await wait_model(pilot, app)
-        await pilot.press("G")
-        screen = app.screen
-        await wait_drawn(pilot, screen, 0)
+        screen = await open_grid(pilot, app)
         await pilot.pause(0.2)
         views = [c.query_one(ImageView) for c in screen.query(GridCell)]
         widths = {v.geometry().cols for v in views}
