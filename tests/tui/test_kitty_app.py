@@ -149,3 +149,44 @@ async def test_a_message_in_the_image_s_place_removes_its_placement():
         await pilot.pause()
         deleted = [c for _, c in parse_commands(b"".join(written)) if c.action == "d"]
         assert [c.image_id for c in deleted] == [prepared.low.image_id]
+
+
+async def test_a_layer_ready_for_a_picture_out_of_the_layout_is_not_placed():
+    """A grid cell hidden on a short last page keeps its picture's display on, but the cell is
+    out of the layout: a full layer finishing for it then (on the uploader's thread) must not
+    crash the app (Textual's find_widget raised NoWidget) nor place anything, and hiding the
+    cell deletes the placement it had."""
+    from textual.app import App
+    from textual.containers import Vertical
+
+    from tests.helpers.photos import photo
+    from tui_label.terminal import kitty
+    from tui_label.tui.widgets.kitty_picture import KittyPicture
+
+    class Cell(App):
+        def compose(self):
+            with Vertical(id="cell"):
+                yield KittyPicture(id="p")
+
+    app = Cell()
+    async with app.run_test(size=(80, 24)) as pilot:
+        picture = app.query_one(KittyPicture)
+        written: list[bytes] = []
+        picture.uploader.write = written.append
+        picture.cells = (40, 12)
+        picture.show(photo(400, 240), kitty.prepare(photo(400, 240)))
+        await pilot.pause()
+        placed = {c.image_id for _, c in parse_commands(b"".join(written)) if c.action == "p"}
+        assert placed
+        written.clear()
+        app.query_one("#cell").display = False
+        await pilot.pause()
+        # the hidden cell's image is taken off the terminal (kitty would keep drawing it)
+        assert {c.image_id for _, c in parse_commands(b"".join(written))
+                if c.action == "d"} == placed
+        written.clear()
+        picture.post_message(KittyPicture.LayerStarted())
+        await pilot.pause()
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert [c for _, c in parse_commands(b"".join(written)) if c.action == "p"] == []

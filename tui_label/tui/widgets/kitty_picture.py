@@ -23,6 +23,7 @@ from rich.control import Control
 from rich.segment import Segment
 from rich.style import Style
 from textual.dom import NoScreen
+from textual.errors import NoWidget
 from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
@@ -110,8 +111,8 @@ class KittyPicture(Widget):
             if not self.screen.is_active:
                 return
             region = self.screen.find_widget(self).region
-        except NoScreen:
-            return
+        except (NoScreen, NoWidget):
+            return  # off the screen's layout (a grid cell hidden on a short last page)
         if self._announced is not self._kitty:
             self._announced = self._kitty
             layers = self.uploader.show(self._kitty)  # what is missing goes first, at once
