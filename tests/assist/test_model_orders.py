@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from tui_label.core import orders
+from tui_label.core import orders, rankings
 from tui_label.core.orders import OrderChoice
 from tui_label.core.types import QueueRow
 from tui_label.errors import UsageError
@@ -140,6 +140,25 @@ def test_typical_first_takes_unlabeled_images_with_embeddings():
     assert ranked("typical", FakeModel(PROBS)) == [1, 2, 3, 4, 5]  # no embeddings: path order
 
 
+def test_typical_first_before_a_model_ranks_a_sample_of_the_unlabeled_by_pixels(monkeypatch):
+    """``Pixels`` rank a stable random sample of the unlabeled images (the random order's
+    first ones); the rest follow in that random order, never decoded."""
+    monkeypatch.setattr(rankings, "PIXEL_SAMPLE", 3)
+    asked: list[list[str]] = []
+
+    def typical(paths):
+        asked.append(list(paths))
+        return [2, 0, 1][:len(paths)]
+
+    shuffled = ranked("random", None)[:5]  # the unlabeled 1-5, shuffled by their paths
+    assert sorted(shuffled) == [1, 2, 3, 4, 5] and shuffled != [1, 2, 3, 4, 5]
+    got = ranked("typical", rankings.Pixels(typical))
+    assert asked == [[f"{i:03d}.png" for i in shuffled[:3]]]
+    assert got == [shuffled[2], shuffled[0], shuffled[1], *shuffled[3:]]
+    with pytest.raises(ValueError, match="every sampled image once"):
+        ranked("typical", rankings.Pixels(lambda paths: [0, 0, 1]))
+
+
 def test_random_is_seeded_stable_and_keeps_unlabeled_first():
     first = ranked("random", None)
     assert first == ranked("random", None)
@@ -150,11 +169,12 @@ def test_random_is_seeded_stable_and_keeps_unlabeled_first():
 
 
 def test_model_orders_without_a_model_refuse_with_one_line():
-    for name in ("least-confident", "margin", "entropy", "most-confident", "typical",
-                 "suspects"):
+    for name in ("least-confident", "margin", "entropy", "most-confident", "suspects"):
         with pytest.raises(UsageError, match="needs a model"):
             OrderChoice(name).rank(ROWS)
     assert ranked("random", None)  # random needs none
+    # typical first needs none either: the unlabeled in path order until the pixels are read
+    assert ranked("typical", None) == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -206,5 +226,6 @@ def test_cycle_goes_through_the_orders_without_a_class():
                      "entropy", "most-confident", "typical", "duplicates", "suspects"]
     assert orders.cycle(OrderChoice("unlabeled"), -1, has_model=True).name == "suspects"
     assert orders.cycle(OrderChoice("skipped"), 1, has_model=False).name == "random"
-    assert orders.cycle(OrderChoice("random"), 1, has_model=False).name == "unlabeled"
+    assert orders.cycle(OrderChoice("random"), 1, has_model=False).name == "typical"
+    assert orders.cycle(OrderChoice("typical"), 1, has_model=False).name == "unlabeled"
     assert orders.cycle(OrderChoice("class", 1), 1, has_model=False).name == "unlabeled"

@@ -27,7 +27,7 @@ def test_the_command_line_over_the_toml_over_the_database_over_the_default():
     assert options.live_head_every == 7  # the command line
     assert options.overlap == 0.5 and options.link == "slow"  # the toml
     assert options.max_pixels == 5000  # the database
-    assert options.suggestions is True and options.order == "unlabeled"  # the defaults
+    assert options.suggestions is True and options.order == "auto"  # the defaults
     assert LabelerOptions.resolve() == DEFAULTS == LabelerOptions()
 
 

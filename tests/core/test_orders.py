@@ -82,6 +82,7 @@ def test_picker_choices_come_from_the_registry_one_per_class():
     assert [c.describe(names) for c in choices] == [
         "Unlabeled first", "All images, by path", "Skipped only",
         "Labeled as cat", "Labeled as dog", "Labeled as [/]", "Random (seeded), unlabeled first",
+        "Typical first (cold start)",  # by the images' pixels until there is a model
     ]
 
 

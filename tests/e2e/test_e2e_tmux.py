@@ -102,7 +102,12 @@ def tmux_factory():
 
 
 def labeler(data: Path, db: Path, *extra: str) -> str:
+    """The labeler's command line. These tests walk the images in path order: ``--order
+    unlabeled`` unless they name an order (the default before any run, typical first, ranks
+    by pixels in the background a moment after the start: tests/tui/test_cold_start.py)."""
     env = f"XDG_DATA_HOME={shlex.quote(str(db.parent / 'xdg'))}"
+    if "--order" not in extra:
+        extra = (*extra, "--order", "unlabeled")
     args = " ".join(shlex.quote(a) for a in extra)
     return (f"{env} {shlex.quote(tui_label_command())} label {shlex.quote(str(data))} "
             f"--db {shlex.quote(str(db))} {args}")

@@ -41,7 +41,7 @@ def tmux_session(tmp_path: Path):
         make_photos(photos, [(900, 600), (600, 900), (800, 600)])
         db = tmp_path / "l.db"
         labeler = (f"{sys.executable} -m tui_label label {photos} --classes a,b --db {db} "
-                   "--no-suggestions --live-head 0")
+                   "--no-suggestions --live-head 0 --order unlabeled")  # path order
         server = TmuxServer(tmp_path, f"set -g allow-passthrough {'on' if passthrough else 'off'}"
                                       "\nset -g status off\n", labeler)
         # the labeler starts once the client is attached: tmux then knows the terminal

@@ -44,7 +44,7 @@ async def test_the_picker_shows_counts_and_filters_as_you_type(store: Store, dat
         assert prompts(picker) == [
             "Unlabeled first  12", "All images, by path  12", "Skipped only  1",
             "Labeled as cat  1", "Labeled as dog  1", "Labeled as bird  0",
-            "Random (seeded), unlabeled first  12"]
+            "Random (seeded), unlabeled first  12", "Typical first (cold start)  9"]
         await pilot.press(*"as")
         await pilot.pause()
         assert prompts(picker) == ["Labeled as cat  1", "Labeled as dog  1",
@@ -77,7 +77,7 @@ async def test_esc_clears_the_filter_then_closes(store: Store, dataset: Path):
         assert app.screen is picker
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is picker and len(prompts(picker)) == 7
+        assert app.screen is picker and len(prompts(picker)) == 8
         await pilot.press("down", "down", "enter")  # arrows move the list while typing
         await pilot.pause()
         assert screen.session.order == OrderChoice("skipped")

@@ -63,7 +63,8 @@ class LabelerOptions:
     renderer: str = _opt("auto", "How to draw images; auto detects kitty graphics and sixel, "
                          "else half blocks.", flag="--renderer", choices=RENDERERS,
                          show_default=True)
-    order: str = _opt("unlabeled", f"Which images to show first: {orders.usage()}.",
+    order: str = _opt("auto", "Which images to show first: auto (typical first until a run "
+                      f"has predictions, then unlabeled first), {orders.usage()}.",
                       flag="--order", show_default=True)
     annotator: str | None = _opt(None, "Name recorded with each label (default: your login "
                                  "name).", flag="--annotator")

@@ -17,7 +17,9 @@ from typing import Any, Protocol
 
 from tui_label.core.hashing import unit_hash
 from tui_label.core.rankings import (
+    RANDOM_SEED,
     ModelScores,
+    Pixels,
     Rank,
     confusion,
     duplicates,
@@ -82,7 +84,6 @@ def _unlabeled_count(rows: Sequence[QueueRow], class_id: int | None,
     return sum(1 for r in rows if _STATE_RANK[r[2]] == 0)
 
 
-RANDOM_SEED = "tui-label"
 
 
 def _random(rows: Sequence[QueueRow], class_id: int | None,
@@ -114,6 +115,14 @@ class Order:
     # How many images ``rank`` gives, for an order whose ranking is too slow to run only to
     # count (typical: clustering); None: the length of the ranking.
     size: Callable[[Sequence[QueueRow], Any, ModelScores | None], int] | None = None
+    # Ranks without a model too, on the images' pixels (``Pixels``, in the background);
+    # a model, once there is one, ranks it instead.
+    cold: bool = False
+
+    @property
+    def ranks_by_model(self) -> bool:
+        """Whether a new model ranks this order again."""
+        return self.needs_model or self.cold
 
 
 ORDERS: dict[str, Order] = {
@@ -134,7 +143,7 @@ ORDERS: dict[str, Order] = {
               needs_model=True),
         Order("predicted", "Predicted as {cls}", predicted, needs_model=True,
               needs_class=True),
-        Order("typical", "Typical first (cold start)", typical, needs_model=True,
+        Order("typical", "Typical first (cold start)", typical, cold=True,
               size=_unlabeled_count),  # every unlabeled image, the typical ones first
         Order("duplicates", "Duplicates, a group at a time (largest first)", duplicates,
               needs_model=True),
@@ -169,7 +178,7 @@ class OrderChoice:
         return self.order.picker
 
     def rank(self, rows: Sequence[QueueRow],
-             model: ModelScores | None = None) -> list[QueueItem]:
+             model: ModelScores | Pixels | None = None) -> list[QueueItem]:
         """The queue. Raises ``UsageError`` for an order that needs a model and has none."""
         self._check_model(model)
         if self.order.needs_pair:
@@ -184,7 +193,7 @@ class OrderChoice:
         self._check_model(model)
         return self.order.size(rows, self.class_id, model)
 
-    def _check_model(self, model: ModelScores | None) -> None:
+    def _check_model(self, model: ModelScores | Pixels | None) -> None:
         if self.order.needs_model and model is None:
             raise UsageError(f"the order {self.order.name!r} needs a model: train one first "
                              "(T in the labeler, or tui-label train)")

@@ -13,6 +13,7 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, Protocol
 
+from tui_label.core.hashing import unit_hash
 from tui_label.core.types import QueueItem, QueueRow
 
 
@@ -52,8 +53,25 @@ class ModelScores(Protocol):
     def duplicate_groups(self) -> Sequence[Sequence[int]]: ...
 
 
-# ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair.
-Rank = Callable[[Sequence[QueueRow], Any, "ModelScores | None"], list[QueueItem]]
+@dataclass(frozen=True)
+class Pixels:
+    """What typical first reads before any model exists: ``typical(paths)`` gives positions
+    of ``paths`` (unlabeled images), most typical first by their own pixels (TypiClust on
+    thumbnails, ``tui_label.assist.pixels``, which the labeler runs in the live head's
+    process)."""
+
+    typical: Callable[[list[str]], Sequence[int]]
+
+
+# Before any model, typical first decodes a thumbnail of this many unlabeled images (a stable
+# random sample; the rest follow it, shuffled the same way): a cold start needs tens of
+# well-spread images, and a million decodes would take hours.
+PIXEL_SAMPLE = 2000
+RANDOM_SEED = "tui-label"  # the random order's: a path's place is the same in both
+
+# ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair;
+# the third argument is a ``ModelScores``, ``Pixels`` (typical first only) or None.
+Rank = Callable[[Sequence[QueueRow], Any, Any], list[QueueItem]]
 
 
 def items(rows: Iterable[Sequence]) -> list[QueueItem]:
@@ -141,12 +159,17 @@ def predicted(rows: Sequence[QueueRow], class_id: int | None,
 
 
 def typical(rows: Sequence[QueueRow], class_id: int | None,
-             model: ModelScores | None = None) -> list[QueueItem]:
+            model: ModelScores | Pixels | None = None) -> list[QueueItem]:
     """Unlabeled images, the most typical of each cluster of embeddings first (TypiClust);
-    images without embeddings after them, in path order."""
+    images without embeddings after them, in path order. Before any model (``Pixels``): by
+    the pixels of a sample of them; without either (the queue until the pixels are read):
+    unlabeled in path order."""
     import numpy as np  # heavy: the labeler starts without numpy
 
-    assert model is not None
+    if model is None:
+        return items(r for r in rows if _is_unlabeled(r))
+    if isinstance(model, Pixels):
+        return _typical_pixels(rows, model)
     emb = model.embeddings([r[0] for r in rows])
     if emb is None:
         return items(r for r in rows if _is_unlabeled(r))
@@ -158,6 +181,16 @@ def typical(rows: Sequence[QueueRow], class_id: int | None,
     first = [rows[i] for i in index[picked].tolist() if unlabeled[i]]
     rest = [r for i, r in enumerate(rows) if unlabeled[i] and not has[i]]
     return items(first + rest)
+
+
+def _typical_pixels(rows: Sequence[QueueRow], pixels: Pixels) -> list[QueueItem]:
+    todo = sorted((r for r in rows if _is_unlabeled(r)),
+                  key=lambda r: unit_hash(f"{RANDOM_SEED}:{r[1]}"))
+    sample = todo[:PIXEL_SAMPLE]
+    picked = [int(i) for i in pixels.typical([r[1] for r in sample])]
+    if sorted(picked) != list(range(len(sample))):
+        raise ValueError("the pixel ranking must give every sampled image once")
+    return items([sample[i] for i in picked] + todo[PIXEL_SAMPLE:])
 
 
 def duplicates(rows: Sequence[QueueRow], class_id: int | None,

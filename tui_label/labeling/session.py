@@ -82,11 +82,9 @@ class LabelSession:
         self.class_names: dict[int, str] = dict(self.naming.names)
 
     def load(self) -> Change:
-        """Read the counts and build the queue (at start-up).
-
-        An order that needs a model loads it now (else the model comes later, in the
-        background); when it cannot be read, the default order is used and the notice says why.
-        """
+        """Read the counts and build the queue (at start-up). An order that needs a model
+        loads it now (else it comes later, in the background); when it cannot be read, the
+        default order is used and the notice says why."""
         self.live.reset(*self.store.counts_through())
         notice = None
         if self.order.order.needs_model and self.model is None:
@@ -340,7 +338,7 @@ class LabelSession:
             queue = self._build_queue(order) if ranked is None else ranked
         except UsageError as exc:
             return Change(notice=str(exc))
-        if ranked is not None and order.order.needs_model and not order.order.review:
+        if ranked is not None and order.order.ranks_by_model and not order.order.review:
             queue = [it for it in queue if it.id not in self.labeled_here]
         self.order = order
         self._start(queue, mark)
@@ -358,13 +356,15 @@ class LabelSession:
         the ones before it stay behind it, and images labeled in this session never come
         back (a review's order ranks labeled images: those the new model doubts stay)."""
         self.set_model(model, labels_at=labels_at)
-        if not self.order.order.needs_model:
+        if not self.order.order.ranks_by_model:
             return Change()
-        if ranked is None:
-            try:
-                ranked = self._build_queue(self.order)
-            except UsageError as exc:
-                return Change(notice=str(exc))
+        try:
+            return self.rerank(self._build_queue(self.order) if ranked is None else ranked)
+        except UsageError as exc:
+            return Change(notice=str(exc))
+
+    def rerank(self, ranked: list[QueueItem]) -> Change:
+        """This order ranked again (a new model, typical first's pixels), as ``reorder``."""
         current = self.current
         keep = self.queue[:self.pos] + ([current] if current is not None else [])
         seen = {it.id for it in keep}

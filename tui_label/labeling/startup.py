@@ -142,6 +142,18 @@ class NewFiles:
                 break
 
 
+AUTO_ORDER = "auto"
+
+
+def resolve_order(order: str, store: Store | None) -> str:
+    """``--order auto`` (the default): typical first until a run has predictions (the first
+    labels spread over the data, by the images' pixels), then unlabeled first."""
+    if order != AUTO_ORDER:
+        return order
+    return "typical" if store is None or store.latest_predicted_run() is None \
+        else orders.DEFAULT
+
+
 def prepare(root: Path, db: Path, classes: str | None, order: str,
             annotator: str | None = None, *, overlap: float | None = None,
             multi_label: bool = False) -> Prepared:
@@ -163,6 +175,7 @@ def prepare(root: Path, db: Path, classes: str | None, order: str,
             # A current file opens without a write (an older one is upgraded first).
             store = Store(db, annotator=annotator, create=False)
         specs = class_specs(root, db, classes, store.classes() if store else ())
+        order = resolve_order(order, store)
         files = _check(root, specs, order, store)
         # Every input is good: from here on, write.
         if store is None:

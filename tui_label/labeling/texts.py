@@ -59,7 +59,7 @@ def describe_order(order: OrderChoice, class_names: Mapping[int, str],
     """The order, and for a model order the model it ranks by (``model_source``, as in
     ``Least confident first · run 3``)."""
     text = order.describe(class_names)
-    if order.order.needs_model and model_source is not None:
+    if order.order.ranks_by_model and model_source is not None:
         text += f" · {model_source}"
     return text
 

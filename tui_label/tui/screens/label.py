@@ -79,18 +79,17 @@ class LabelScreen(GridKeys, Screen):
         self.stage = ImageStage(self, self.session, self.prefetcher, root,
                                 on_status=self.update_status, on_first_paint=self._first_paint,
                                 suggestions_shown=lambda: self.suggestions_shown)
-        self.jobs = LabelJobs(self, store, root, self.session, self.prefetcher)
+        self.jobs = LabelJobs(self, store, root, self.session, self.prefetcher,
+                              runner=lambda fn, *args: self.loop.run_elsewhere(fn, *args))
         for row in self.session.classes:
             self._bindings.bind(row.hotkey, f"label({row.id})", row.name, show=False)
         if self.session.multi_label:
-            # Class keys toggle; enter saves the set and moves on (a/enter accept a model's
-            # suggestion in single-label mode: multi-label mode has no suggestions).
+            # Class keys toggle, enter saves the set (no suggestions to accept with a/enter).
             self._bindings.key_to_bindings.pop("a", None)
             self._bindings.key_to_bindings["enter"] = [
                 Binding("enter", "commit_set", "Save", key_display="⏎")]
             suggestions = False
         self.training = controller_for(self, store.path, root)
-        # The model: suggestions (off for an unbiased pass), the live head, auto-retrain.
         self.suggestions_allowed = suggestions  # False: --no-suggestions or the config
         self.suggestions_shown = suggestions  # S toggles
         self.loop = ModelLoop(store.path, live_head_every=live_head_every, auto_train=auto_train,
@@ -118,8 +117,7 @@ class LabelScreen(GridKeys, Screen):
             self.notify(change.notice, severity="warning", timeout=6, markup=False)
         if self.session.model is not None:
             self.session.set_model(self.loop.with_runner(self.session.model))
-            # Its line takes a row before the first image is sized.
-            self.query_one(Suggestions).display = self.suggestions_shown
+            self.query_one(Suggestions).display = self.suggestions_shown  # a row, before sizing
         # Predictions made elsewhere (tui-label predict) show up too, once an image is drawn.
         self.jobs.start(refresh_model=lambda: self._load_model() if self.stage.painted else None)
         self.call_after_refresh(self.show_current)
@@ -347,6 +345,8 @@ class LabelScreen(GridKeys, Screen):
             self.models_posted += 1
             self.post_message(ModelReady(loaded.model, self.jobs.ranked(loaded.model),
                                      self.session.order))
+        elif self.session.model is None:
+            self.jobs.cold_start()  # typical first by the images' pixels, until a model
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False, name="live head")
     def _refit_live(self, model, labels_at: int) -> None:

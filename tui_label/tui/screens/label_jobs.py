@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
 from tui_label.core.orders import OrderChoice
+from tui_label.core.rankings import Pixels
 from tui_label.core.types import QueueItem, SyncResult
 from tui_label.labeling import jobs as background
 from tui_label.labeling.change import Change
@@ -46,9 +47,12 @@ class LabelJobs:
     """Timers and thread workers of one labeling screen."""
 
     def __init__(self, screen: Screen, store: Store, root: Path, session: LabelSession,
-                 prefetcher: Prefetcher) -> None:
+                 prefetcher: Prefetcher, *, runner: Callable[..., object] | None = None
+                 ) -> None:
         self.screen, self.store, self.root, self.session = screen, store, root, session
         self.prefetcher = prefetcher
+        self.runner = runner  # runs a function in the live head's process (TypiClust)
+        self._cold_ranked = False
         self._gc = QuietGC()
         self.locked = False  # a key met another process's lock: keys wait for it
         self.wanted_order: OrderChoice | None = None  # the order chosen last (set_order)
@@ -197,9 +201,29 @@ class LabelJobs:
         """On a worker thread: the current order's queue ranked by ``model`` (None when the
         order does not read the model)."""
         order = self.session.order
-        if not order.order.needs_model or model is None:
+        if not order.order.ranks_by_model or model is None:
             return None
         return self.rank(order, model)
+
+    def pixels(self) -> Pixels | None:
+        """Typical first's ranking before any model: by thumbnails, in the live head's
+        process."""
+        if self.runner is None:
+            return None
+        from tui_label.assist.pixels import typical_paths  # heavy: numpy, scikit-learn
+
+        root, runner = str(self.root), self.runner
+        return Pixels(lambda paths: runner(typical_paths, root, paths))
+
+    def cold_start(self) -> None:
+        """On a worker thread, once, before any model: the current order ranked by the
+        images' pixels when it can be (typical first, the default), behind the image on
+        screen (``OrderRanked`` with ``keep``)."""
+        order, pixels = self.session.order, self.pixels()
+        if self._cold_ranked or not order.order.cold or pixels is None:
+            return
+        self._cold_ranked = True
+        self.screen.post_message(OrderRanked(order, self.rank(order, pixels), keep=True))
 
     def count_orders(self, choices: list[OrderChoice],
                      each: Callable[[OrderChoice, int], object],
@@ -219,8 +243,11 @@ class LabelJobs:
         """Switch orders; None while a model order is ranked in the background (``OrderRanked``
         switches to it)."""
         self.wanted_order = order  # a ranking for an order chosen before this one is dropped
-        if order.order.needs_model and self.session.model is not None:
-            self.rank_in_thread(order, self.session.model)
+        model = self.session.model
+        if order.order.ranks_by_model and model is None and order.order.cold:
+            model = self.pixels()  # typical first before any model: by pixels
+        if order.order.ranks_by_model and model is not None:
+            self.rank_in_thread(order, model)
             return None
         change = self.session.set_order(order)
         self.wanted_order = self.session.order  # as it is now (a refused order: the old one)
@@ -228,6 +255,10 @@ class LabelJobs:
 
     def take_ranked(self, message: OrderRanked) -> Change | None:
         """``OrderRanked``: switch to it, unless another order was chosen meanwhile (None)."""
+        if message.keep:  # the order on screen ranked again, behind the image on screen
+            if message.order != self.session.order:
+                return None
+            return self._ahead_changed(self.session.rerank(message.ranked))
         if message.order != self.wanted_order:
             return None  # another order was chosen while this one was being ranked
         change = self.session.set_order(message.order, message.ranked)
@@ -245,6 +276,12 @@ class LabelJobs:
             return None  # a live head over a run that has been replaced since
         order = self.session.order
         ranked = message.ranked if message.order == order else None
-        if ranked is None and order.order.needs_model:
+        if ranked is None and order.order.ranks_by_model:
             self.rank_in_thread(order, model)  # the order changed meanwhile
-        return self.session.reorder(model, ranked, labels_at=message.labels_at)
+        return self._ahead_changed(self.session.reorder(model, ranked,
+                                                        labels_at=message.labels_at))
+
+    def _ahead_changed(self, change: Change) -> Change:
+        if not change.moved:
+            self.screen.stage.ahead_changed()  # the next images are others now
+        return change

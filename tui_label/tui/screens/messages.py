@@ -77,6 +77,7 @@ class OrderRanked(Message):
 
     order: object  # tui_label.core.orders.OrderChoice
     ranked: list
+    keep: bool = False  # the order on screen ranked again: behind the image on screen
 
 
 @dataclass

@@ -116,6 +116,12 @@ class ImageStage:
             if self._suggestions_shown():
                 self.session.prefetch_suggestions(ahead)  # not on the key that shows them
 
+    def ahead_changed(self) -> None:
+        """The queue behind the image on screen was ranked again (a new model, typical first's
+        pixels): decode, and with kitty upload, its next images instead."""
+        if self.painted:
+            self._prefetch_around()
+
     def _display(self, item: QueueItem, decoded: Decoded) -> None:
         view = self._view()
         self._displayed_id = item.id
