@@ -307,3 +307,39 @@ def test_a_key_holds_the_pre_sending_until_the_image_is_shown():
     now[0] = 1.0
     up.tick()  # the hold ran out (no image shown): pre-sending goes on
     assert len(wire.data) > sent
+
+
+def test_every_image_on_screen_gets_its_full_layer_and_stays_held():
+    """A grid page: several images on screen at once, each in its own slot. All get their
+    full layers (before the images ahead), each listener hears of every full layer, and the
+    budget never frees one on screen; a hidden slot's image may go."""
+    wire = Wire()
+    page = images(3, size=(400, 300))
+    nxt = images(3, size=(400, 300))
+    per_image = sum(layer.memory for layer in page[0].layers)
+    up = Uploader(wire, budget=4 * per_image)
+    heard: list[kitty.Layer] = []
+    up.listen(heard.append)
+    for slot, image in enumerate(page):
+        assert up.show(image, slot) == [image.low]
+    up.resume()
+    up.ahead(nxt)
+    answered = 0
+    for _ in range(2000):
+        answered = answer_all(up, wire, answered)
+        if all(i.full.complete for i in page):
+            break
+    assert all(wire.term.images[i.full.image_id].complete for i in page)
+    assert {id(layer) for layer in heard} >= {id(i.full) for i in page}
+    for _ in range(300):
+        answered = answer_all(up, wire, answered)
+    assert all(i.full.image_id in wire.term.images for i in page)  # none freed
+    assert wire.term.memory <= up.budget
+    up.hide(0)
+    up.hide(1)
+    up.ahead(images(3, size=(400, 300)))
+    for _ in range(300):
+        answered = answer_all(up, wire, answered)
+    assert page[2].full.image_id in wire.term.images  # still on screen
+    assert page[0].full.image_id not in wire.term.images  # hidden: freed for the new ones
+    assert wire.term.memory <= up.budget

@@ -190,3 +190,53 @@ async def test_a_layer_ready_for_a_picture_out_of_the_layout_is_not_placed():
         await pilot.pause()
         assert app.is_running and app.return_code is None
         assert [c for _, c in parse_commands(b"".join(written)) if c.action == "p"] == []
+
+
+def test_the_grid_uploads_every_cell_whole_and_the_next_page_before_its_key(tmp_path: Path):
+    """Kitty graphics in the grid (one uploader for every cell): each cell's full layer goes
+    up, not only the low one of all but the last, and the next page's thumbnails are uploaded
+    while this page is reviewed, so ``]`` writes placements of images already complete."""
+    from tests.helpers.fake_model import save_run
+    from tui_label.config.settings import ClassSpec
+    from tui_label.media.scan import scan
+    from tui_label.store import Store
+
+    photos = tmp_path / "photos"
+    make_photos(photos, [(600, 400), (400, 600), (500, 500)] * 10)
+    db = tmp_path / "l.db"
+    store = Store(db)
+    store.set_classes([ClassSpec("a", "1"), ClassSpec("b", "2")])
+    store.sync_images(scan(photos))
+    store.set_setting("root", str(photos.resolve()))
+    save_run(store, {path: [0.95, 0.05] for path in store.image_ids()})
+    store.close()
+    app = PtyApp(["label", str(photos), "--db", str(db), "--renderer", "kitty", "--grid",
+                  "--live-head", "0"], size=(100, 30), terminal="kitty")
+    try:
+        assert app.wait_for(lambda d: len({i for _, i in placements(d)}) >= 8, 60), \
+            "no grid page placed"
+        assert wait_settled(app)
+        before = app.output()
+        term = FakeKitty()
+        term.feed(before)
+        placed = [c for _, c in parse_commands(before) if c.action == "p"]
+        on_screen = set(term.placements)
+        assert len(on_screen) >= 8
+        # every cell shows its full layer (the odd id of a pair is the low one, the next the
+        # full one: kitty.new_ids), complete
+        assert all(i % 2 == 0 for i in on_screen), sorted(on_screen)
+        assert all(term.images[i].complete for i in on_screen)
+        # complete and never placed: the next page's (and the labeler's own next images)
+        ahead = {i for i, s in term.images.items()
+                 if s.complete and i not in {c.image_id for c in placed}}
+        app.write(b"]")
+        assert app.wait_for(lambda d: any(c.action == "p" and c.image_id in ahead
+                                          for _, c in parse_commands(d[len(before):])), 30)
+        time.sleep(0.5)
+        after = app.output()[len(before):]
+    finally:
+        app.close()
+    new = {c.image_id for _, c in parse_commands(after)
+           if c.action == "p" and c.image_id not in on_screen}
+    assert len(new) == 30 - len(on_screen)  # the last page: the images left
+    assert new <= ahead  # each one uploaded whole before the key: placements only

@@ -164,9 +164,10 @@ class Uploader:
     ``CSI c``; the next piece goes once the bytes still unanswered are fewer than the link
     carries in a round trip plus ``queue_s``, so a placement written later waits behind
     little. ``write`` must keep the order of what it is given (Textual's writer thread does).
-    ``started(layer)`` is called (on any thread) when the shown image's full layer begins to
-    upload after ``show``: it must then be placed. A ``planner`` (on ``link``): see
-    ``_waiting``.
+    ``started(layer)`` and each ``listen``-er are called (on any thread) when the full layer
+    of an image on screen begins to upload after ``show``: it must then be placed. Several
+    images may be on screen at once (a grid page): each ``show`` names its ``slot`` (the
+    widget), ``hide`` takes it off. A ``planner`` (on ``link``): see ``_waiting``.
     """
 
     write: Writer
@@ -181,7 +182,9 @@ class Uploader:
     planner: Plans | None = None
     _remaking: set = field(default_factory=set)  # id() of the images being made again
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _shown: KittyImage | None = None
+    _shown: KittyImage | None = None  # the image shown last
+    _visible: dict[int, KittyImage] = field(default_factory=dict)  # on screen, by slot
+    _listeners: list[Callable[[Layer], None]] = field(default_factory=list)
     _ahead: list[KittyImage] = field(default_factory=list)
     _held: list[KittyImage] = field(default_factory=list)  # uploaded (or begun), by last use
     _flight: deque = field(default_factory=deque)
@@ -194,21 +197,37 @@ class Uploader:
 
     # -- what the screen wants
 
-    def show(self, image: KittyImage) -> list[Layer]:
-        """``image`` is about to be placed: what is missing of its low layer is written at
-        once, unpaced (unless its full layer is complete). Pre-sending pauses until
-        ``resume`` (call it once the frame with the placement is written). Returns the layers
-        to place, bottom first."""
+    def show(self, image: KittyImage, slot: int = 0) -> list[Layer]:
+        """``image`` is about to be placed (in ``slot``, replacing what it showed): what is
+        missing of its low layer is written at once, unpaced (unless its full layer is
+        complete). Pre-sending pauses until ``resume`` (call it once the frame with the
+        placement is written). Returns the layers to place, bottom first."""
         with self._lock:
             if self.planner is not None and image is not self._shown:
                 self.planner.pace.moved()
             self._shown = image
+            self._visible.pop(slot, None)
+            self._visible[slot] = image  # the newest last
             self._paused = True
             self._remember(image)
             if not image.full.complete:
                 self._send(image.low, everything=True)
             self._evict()
             return self.placeable(image)
+
+    def hide(self, slot: int = 0) -> None:
+        """``slot`` shows nothing now: its image may be freed like any other."""
+        with self._lock:
+            self._visible.pop(slot, None)
+
+    def listen(self, callback: Callable[[Layer], None]) -> None:
+        with self._lock:
+            self._listeners.append(callback)
+
+    def unlisten(self, callback: Callable[[Layer], None]) -> None:
+        with self._lock:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
 
     def placeable(self, image: KittyImage) -> list[Layer]:
         with self._lock:
@@ -231,7 +250,8 @@ class Uploader:
     def ahead(self, images: list[KittyImage]) -> None:
         """The images that come next, nearest first: uploaded in the background."""
         with self._lock:
-            self._ahead = [i for i in images if i is not self._shown]
+            on_screen = self._on_screen()
+            self._ahead = [i for i in images if all(i is not v for v in on_screen)]
             self._evict()
             self._pump()
 
@@ -281,10 +301,16 @@ class Uploader:
     def _piece_limit(self) -> int:
         return max(self.min_piece, int((self.link.rate or 250_000.0) * self.queue_s))
 
-    def _order(self) -> list[tuple[KittyImage, Layer]]:
-        """Layers still to upload, most wanted first: the low layers of the shown image and
-        the next three, then the shown image's full layer, then the rest in queue order."""
+    def _on_screen(self) -> list[KittyImage]:
+        """The image shown last, then the others on screen, newest first."""
         shown = [self._shown] if self._shown is not None else []
+        return shown + [i for i in reversed(self._visible.values()) if i is not self._shown]
+
+    def _order(self) -> list[tuple[KittyImage, Layer]]:
+        """Layers still to upload, most wanted first: the low layers of the images on screen
+        and the next three, then the full layers of those on screen, then the rest in queue
+        order."""
+        shown = self._on_screen()
         order = [(i, i.low) for i in shown + self._ahead[:3] if not i.full.complete]
         order += [(i, i.full) for i in shown]
         for image in self._ahead:
@@ -299,26 +325,33 @@ class Uploader:
         an image far from what the link carries per key is made again first."""
         return id(image) in self._remaking or (
             self.planner is not None and self.link.rate is None and bool(self._flight)
-            and image is not self._shown and not (image.low.started or image.full.started))
+            and all(image is not i for i in self._on_screen())
+            and not (image.low.started or image.full.started))
 
     def _pump(self) -> None:
         if self._paused or self.silent or self.clock() < self._hold_until:
             return
         while self.in_flight() < self._window():
-            todo = self._order()
-            if not todo:
+            if not self._pump_one():
                 return
-            image, layer = todo[0]
+
+    def _pump_one(self) -> bool:
+        """Send the most wanted layer that fits in the budget (an image that does not is
+        passed over: those after it, an image on screen's full layer say, may); False when
+        there is none."""
+        for image, layer in self._order():
             if self.planner is not None and self.planner.needs_remake(image):
                 self._remaking.add(id(image))
                 self.planner.remake(image, partial(self._remade, image))
-                continue
+                return True  # waits for its remake now: the order again
             if image not in self._held:
                 self._remember(image)
                 self._evict()
                 if image not in self._held:
-                    return  # no room for it within the budget
+                    continue  # no room for it within the budget
             self._send(layer)
+            return True
+        return False
 
     def _send(self, layer: Layer, everything: bool = False) -> None:
         if layer.complete:
@@ -337,9 +370,10 @@ class Uploader:
             self._last_piece = size
         self.write(b"".join(parts) + DA1)
         self._flight.append(_InFlight(size, self.clock()))
-        if first and not self._paused and self._shown is not None \
-                and layer is self._shown.full:
+        if first and not self._paused and any(layer is i.full for i in self._on_screen()):
             self.started(layer)
+            for callback in list(self._listeners):
+                callback(layer)
 
     def _remade(self, image: KittyImage, new: KittyImage) -> None:  # any thread
         with self._lock:
@@ -359,8 +393,8 @@ class Uploader:
 
     def _evict(self) -> None:
         """Free images while over the budget: those that left the window first (least
-        recently used first), then the furthest ahead; never the shown image or the next."""
-        keep = {id(self._shown), *(id(i) for i in self._ahead[:1])}
+        recently used first), then the furthest ahead; never those on screen or the next."""
+        keep = {*(id(i) for i in self._on_screen()), *(id(i) for i in self._ahead[:1])}
 
         def distance(image: KittyImage) -> int:
             if image in self._ahead:

@@ -210,11 +210,16 @@ class GridScreen(Screen[int]):
     def _prefetch_next(self) -> None:
         """Decode the next page's thumbnails while this one is reviewed, each for the cell it
         will take (cells differ by a column or a row where the screen does not divide evenly,
-        and a thumbnail prepared for another size is decoded again)."""
+        and a thumbnail prepared for another size is decoded again); kitty graphics uploads
+        them as they are ready (one uploader for every cell)."""
+        futures = []
         for item, widget in zip(self.grid.ahead(), self._cells(), strict=False):
             geometry = widget.query_one(ImageView).geometry()
             if geometry is not None:
-                self.prefetcher.request(item.id, self.root / item.path, geometry)
+                futures.append(self.prefetcher.request(item.id, self.root / item.path,
+                                                       geometry))
+        if futures:
+            self._cells()[0].query_one(ImageView).prefetched(futures)
 
     def _caption(self) -> None:
         for n, widget in enumerate(self._cells()):

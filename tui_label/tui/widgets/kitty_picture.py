@@ -59,12 +59,14 @@ class KittyPicture(Widget):
 
     def on_mount(self) -> None:
         self.uploader = uploader_for(self.app, self.planner)
-        self.uploader.started = self._layer_started
+        self.uploader.listen(self._layer_started)  # one uploader for every picture (a grid)
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self.set_interval(1.0, self.uploader.tick)
 
     def on_unmount(self) -> None:
         self._unplace()
+        if self.uploader is not None:
+            self.uploader.unlisten(self._layer_started)
 
     def on_hide(self) -> None:
         self._unplace()  # a message in its place: kitty would keep drawing the image
@@ -85,8 +87,10 @@ class KittyPicture(Widget):
             self.uploader.ahead(prepared)
 
     def _layer_started(self, layer: kitty.Layer) -> None:
-        # any thread: the shown image's full layer exists now, place it over the low one
-        self.post_message(self.LayerStarted())  # thread-safe, never blocks
+        # any thread: an image's full layer exists now; this one's: place it over the low one
+        shown = self._kitty
+        if shown is not None and layer is shown.full:
+            self.post_message(self.LayerStarted())  # thread-safe, never blocks
 
     def on_kitty_picture_layer_started(self, _message: KittyPicture.LayerStarted) -> None:
         self._place_now()
@@ -98,9 +102,11 @@ class KittyPicture(Widget):
             self.refresh()
 
     def _unplace(self) -> None:
-        if self._placed and self.uploader is not None:
-            self.uploader.write(b"".join(kitty.delete(i) for i in sorted(self._placed)))
-        self._placed, self._signature = set(), None
+        if self.uploader is not None:
+            self.uploader.hide(id(self))  # off screen: shown again (``show``) when back
+            if self._placed:
+                self.uploader.write(b"".join(kitty.delete(i) for i in sorted(self._placed)))
+        self._placed, self._signature, self._announced = set(), None, None
 
     def _place_now(self) -> None:
         """Write the placement of the shown image (and delete those no longer wanted), at
@@ -115,7 +121,7 @@ class KittyPicture(Widget):
             return  # off the screen's layout (a grid cell hidden on a short last page)
         if self._announced is not self._kitty:
             self._announced = self._kitty
-            layers = self.uploader.show(self._kitty)  # what is missing goes first, at once
+            layers = self.uploader.show(self._kitty, id(self))  # what is missing first, at once
             self.call_after_refresh(self.uploader.resume)
         else:
             layers = self.uploader.placeable(self._kitty)
