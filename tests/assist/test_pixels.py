@@ -39,7 +39,7 @@ def test_thumbnails_take_out_brightness_and_contrast(tmp_path: Path):
 
 def test_the_first_picks_cover_both_layouts_and_the_odd_one_waits(tmp_path: Path):
     """60 striped images, 30 discs, one of pure noise and one that cannot be decoded: the
-    first picks come from both groups, the noise image (a cluster of its own) only after the
+    first picks come from both groups, the noise image (a cluster of its own) after the
     clusters of many, and the broken file last."""
     paths = [_save(tmp_path / f"s{i:02d}.png", _shape("stripes", i)) for i in range(60)]
     paths += [_save(tmp_path / f"d{i:02d}.png", _shape("disc", 100 + i)) for i in range(30)]
@@ -52,5 +52,21 @@ def test_the_first_picks_cover_both_layouts_and_the_odd_one_waits(tmp_path: Path
     assert sorted(order.tolist()) == list(range(len(paths)))  # each image exactly once
     picked = [paths[i] for i in order]
     assert {p[0] for p in picked[:4]} == {"s", "d"}  # both layouts among the first picks
-    assert picked.index("odd.png") >= 10
+    # a cluster of its own: picked in the first round (one pick a cluster), but after the
+    # clusters of many (the round goes largest cluster first)
+    assert 5 <= picked.index("odd.png") < 10
     assert picked[-1] == "broken.png"
+
+
+def test_rounds_give_every_row_once_and_count_earlier_picks_as_labeled():
+    """Round by round: each round's picks come from clusters the earlier rounds left without
+    a pick, so two tight groups are both reached in the first two picks of a round of 2."""
+    from tui_label.assist.pixels import rounds
+
+    rng = np.random.default_rng(0)
+    groups = [rng.normal(c, 0.05, (20, 4)) for c in (0.0, 5.0, 10.0)]
+    features = np.concatenate(groups).astype(np.float32)
+    order = rounds(features, step=3, upto=9)
+    assert sorted(order.tolist()) == list(range(60))
+    assert {int(i) // 20 for i in order[:3]} == {0, 1, 2}  # one from each group first
+    assert rounds(np.zeros((0, 4), np.float32)).tolist() == []

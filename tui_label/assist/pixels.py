@@ -25,6 +25,12 @@ from tui_label.media.decode import DecodeError, open_image
 
 SIDE = 16  # thumbnail side: 256 values an image
 DRAFT_SIDE = 64  # large JPEGs decode at a small scale: a thumbnail needs few pixels
+# TypiClust round by round, as an annotator would run it: STEP picks, then the clusters again
+# with those counted as labeled, up to ROUNDS_UPTO picks; the rest in the last round's order.
+# One clustering gives its prototypes and then images much like them: on the digits that
+# labels worse than random by the 100th label (benchmarks/cold_start.py, BENCHMARKS.md).
+STEP = 10
+ROUNDS_UPTO = 100
 
 
 def thumbnail(path: Path) -> np.ndarray | None:
@@ -62,6 +68,18 @@ def typical_paths(root: str, paths: list[str]) -> np.ndarray:
     another process can run it."""
     features, decoded = thumbnails(Path(root), list(paths))
     good = np.flatnonzero(decoded)
-    first = good[typical_first(features[good], np.zeros(len(good), dtype=bool))] \
-        if len(good) else good
+    first = good[rounds(features[good])] if len(good) else good
     return np.concatenate([first, np.flatnonzero(~decoded)]).astype(np.int64)
+
+
+def rounds(features: np.ndarray, step: int = STEP, upto: int = ROUNDS_UPTO) -> np.ndarray:
+    """Every row of ``features``, in TypiClust's order round by round (``STEP``)."""
+    picked = np.zeros(len(features), dtype=bool)
+    out: list[np.ndarray] = []
+    while picked.sum() < min(upto, len(features)):
+        take = typical_first(features, picked, budget=step)[:step]
+        out.append(take)
+        picked[take] = True
+    if not picked.all():
+        out.append(typical_first(features, picked, budget=step))
+    return np.concatenate(out).astype(np.int64) if out else np.empty(0, dtype=np.int64)
