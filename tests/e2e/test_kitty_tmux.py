@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.pty_app import HALF, make_photos
 from tests.helpers.tmux_client import TmuxClient, TmuxServer
+from tui_label.store import Store
 from tui_label.terminal.kitty import parse_commands
 from tui_label.terminal.tmux import PLACEHOLDER, TmuxCheck, tmux_placeholders
 
@@ -63,23 +64,39 @@ def kitty_commands(data: bytes):
 
 @needs_passthrough
 def test_inside_tmux_images_reach_the_terminal_as_placeholders(tmux_session):
-    outer, _db = tmux_session(passthrough=True)
+    outer, db = tmux_session(passthrough=True)
     assert outer.wait_for(lambda d: PLACEHOLDER.encode() in d and b"U=1" in d, 60), \
         outer.output()[-600:]
-    commands = kitty_commands(outer.output())  # tmux unwrapped them for the terminal
+    # A layout that settles after the first frame (a loaded machine) fits the image again:
+    # a new upload, the old one deleted. Wait until the uploads stop.
+    seen, since = -1, time.monotonic()
+    while time.monotonic() - since < 1.5:
+        now = sum(c.action == "t" for c in kitty_commands(outer.output()))
+        if now != seen:
+            seen, since = now, time.monotonic()
+        time.sleep(0.1)
+    snapshot = outer.output()
+    commands = kitty_commands(snapshot)  # tmux unwrapped them for the terminal
     uploads = [c for c in commands if c.action == "t"]
     virtual = [c for c in commands if c.action == "p" and c.keys.get("U") == "1"]
     assert uploads and virtual
-    assert virtual[0].image_id == uploads[0].image_id
-    assert len(uploads[0].payload) > 1000  # the image itself
+    assert virtual[-1].image_id == uploads[-1].image_id
+    assert len(uploads[-1].payload) > 1000  # the image itself
     # the placeholder cells carry the image id as their colour, intact through tmux
-    colours = set(re.findall(rb"\x1b\[38;5;(\d+)m" + PLACEHOLDER.encode(), outer.output()))
-    assert colours == {str(uploads[0].image_id).encode()}
-    first = uploads[0].image_id
-    mark = len(outer.output())
+    colours = re.findall(rb"\x1b\[38;5;(\d+)m" + PLACEHOLDER.encode(), snapshot)
+    assert colours and colours[-1] == str(uploads[-1].image_id).encode()
+    assert set(colours) <= {str(c.image_id).encode() for c in uploads}
+    shown, mark = uploads[-1].image_id, len(snapshot)
 
     def replaced(d: bytes) -> bool:
-        return any(c.action == "d" and c.image_id == first for c in kitty_commands(d[mark:]))
+        return any(c.action == "d" and c.image_id == shown for c in kitty_commands(d[mark:]))
+
+    def labeled() -> int:
+        store = Store(db)
+        try:
+            return store.counts().labeled
+        finally:
+            store.close()
 
     # Label: the next image replaces it. A key that comes before the labeler counts the image
     # as drawn is refused (by design), so the key is sent again until it is taken.
@@ -87,10 +104,10 @@ def test_inside_tmux_images_reach_the_terminal_as_placeholders(tmux_session):
         outer.write(b"1")
         if outer.wait_for(replaced, 3):
             break
-    assert replaced(outer.output())
+    assert replaced(outer.output()) and labeled() >= 1
     # the next image goes up whole (ahead of the key, or after the old one is deleted)
-    assert outer.wait_for(lambda d: any(c.action == "t" and c.image_id != first
-                                        for c in kitty_commands(d)), 30)
+    assert outer.wait_for(lambda d: any(c.action == "t" and c.image_id != shown
+                                        for c in kitty_commands(d[mark:])), 30)
     assert HALF not in outer.output()
 
 
