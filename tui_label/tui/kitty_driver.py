@@ -147,4 +147,5 @@ def uploader_for(app: Any, planner: kitty.Planner | None = None) -> kitty.Upload
             driver.reply_sink = found.on_reply
             driver.input_seen = found.hold
         app._kitty_uploader = found
+        app.set_interval(1.0, found.tick)  # one timer, however many pictures (a grid)
     return found

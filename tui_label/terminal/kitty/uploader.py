@@ -394,12 +394,16 @@ class Uploader:
     def _evict(self) -> None:
         """Free images while over the budget: those that left the window first (least
         recently used first), then the furthest ahead; never those on screen or the next."""
+        if self._need() <= self.budget:
+            return
         keep = {*(id(i) for i in self._on_screen()), *(id(i) for i in self._ahead[:1])}
+        ahead = {id(image): n for n, image in enumerate(self._ahead)}
+        held = {id(image): n for n, image in enumerate(self._held)}
 
         def distance(image: KittyImage) -> int:
-            if image in self._ahead:
-                return 1 + self._ahead.index(image)
-            return 1000 + len(self._held) - self._held.index(image)
+            if id(image) in ahead:
+                return 1 + ahead[id(image)]
+            return 1000 + len(self._held) - held[id(image)]
 
         for image in sorted(self._held, key=distance, reverse=True):
             if self._need() <= self.budget:

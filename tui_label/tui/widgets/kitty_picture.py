@@ -61,7 +61,6 @@ class KittyPicture(Widget):
         self.uploader = uploader_for(self.app, self.planner)
         self.uploader.listen(self._layer_started)  # one uploader for every picture (a grid)
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
-        self.set_interval(1.0, self.uploader.tick)
 
     def on_unmount(self) -> None:
         self._unplace()
