@@ -20,7 +20,7 @@ those labels (run and live head, mean over trainer seeds ``--seeds``). Then the 
 on imbalanced pools (8 draws of 122 digits, 36 of one digit down to 2 of the rarest), where
 an order that follows the class frequencies misses the rare ones. Then the time to rank by
 pixels: the 400 digits, ``--photos`` images of 4000 x 3000 (JPEG, from scikit-image's
-photographs), and the rounds alone on 2000 rows (the sample cap) of random features.
+photographs), and the rounds alone on 2000 rows of random features.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def main() -> None:
     print_table(["first order", "first 10", "first 20", "first 30"],
                 imbalanced_coverage(pool))
     print(f"\nranking the {len(pool)} digits by pixels: {rank_s:.2f} s")
-    print(f"the rounds alone on 2000 rows (the sample cap): {rounds_timing():.1f} s")
+    print(f"the rounds alone on 2000 rows: {rounds_timing():.1f} s")
     if args.photos:
         seconds, n = photo_timing(args.photos)
         print(f"ranking {n} photos of 4000x3000 by pixels: {seconds:.1f} s "

@@ -66,7 +66,7 @@ class Pixels:
 # Before any model, typical first decodes a thumbnail of this many unlabeled images (a stable
 # random sample; the rest follow it, shuffled the same way): a cold start needs tens of
 # well-spread images, and a million decodes would take hours.
-PIXEL_SAMPLE = 2000
+PIXEL_SAMPLE = 1000
 RANDOM_SEED = "tui-label"  # the random order's: a path's place is the same in both
 
 # ``class_id`` is the chosen class, or ``(true, predicted)`` for an order that needs a pair;
