@@ -256,8 +256,8 @@ class LabelJobs:
     def take_ranked(self, message: OrderRanked) -> Change | None:
         """``OrderRanked``: switch to it, unless another order was chosen meanwhile (None)."""
         if message.keep:  # the order on screen ranked again, behind the image on screen
-            if message.order != self.session.order:
-                return None
+            if message.order != self.session.order or self.session.model is not None:
+                return None  # left meanwhile, or a model came first: it ranks the order
             return self._ahead_changed(self.session.rerank(message.ranked))
         if message.order != self.wanted_order:
             return None  # another order was chosen while this one was being ranked
