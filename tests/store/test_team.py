@@ -289,8 +289,9 @@ def test_disagreements_are_in_the_cycle_and_picker_only_when_there_are_any(store
     assert "disagreements" not in ring
     with_any = orders.choices(store.classes(), has_disagreements=True)
     assert OrderChoice("disagreements") in with_any
-    assert orders.cycle(OrderChoice("random"), 1, has_model=False).name == "unlabeled"
-    assert orders.cycle(OrderChoice("random"), 1, has_model=False,
+    assert orders.cycle(OrderChoice("random"), 1, has_model=False).name == "typical"
+    assert orders.cycle(OrderChoice("typical"), 1, has_model=False).name == "unlabeled"
+    assert orders.cycle(OrderChoice("typical"), 1, has_model=False,
                         has_disagreements=True).name == "disagreements"
     assert orders.cycle(OrderChoice("disagreements"), 1, has_model=False,
                         has_disagreements=True).name == "unlabeled"

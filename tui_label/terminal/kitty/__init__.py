@@ -1,7 +1,8 @@
 """The kitty graphics protocol, headless: commands as bytes (``protocol``), the terminal's
-replies (``replies``), and the pre-sender that uploads images ahead of the key that shows them
-(``uploader``, issue 11), each image as sharp as the measured link carries per key
-(``planner``, issue 17). Inside tmux, Unicode placeholders: ``tui_label.terminal.tmux``.
+replies (``replies``), images as layers (``layers``) and the pre-sender that uploads them ahead
+of the key that shows them (``uploader``, issue 11), each image as sharp as the measured link
+carries per key (``planner``, issue 17). Inside tmux, Unicode placeholders:
+``tui_label.terminal.tmux``.
 
 Images are placed directly at the cursor (``a=p``), never through Unicode placeholders, so
 kitty before 0.28 draws them too. No textual here: the widget (tui/widgets/kitty_picture.py)
@@ -33,8 +34,9 @@ from tui_label.terminal.kitty.replies import Reply, ReplyFilter, parse_reply
 # protocol (tmux's placeholders, ``tui-label doctor``, every CLI command) starts without it.
 __getattr__ = lazy(__name__, exports(
     planner=("KeyPace", "Planner"),
-    uploader=("LOW_BITS_MASK", "STRIP_BYTES", "KittyImage", "Layer", "Uploader", "Writer",
-              "make_layer", "new_ids", "new_image_id", "prepare")))
+    layers=("LOW_BITS_MASK", "STRIP_BYTES", "KittyImage", "Layer", "make_layer", "new_ids",
+            "new_image_id", "prepare"),
+    uploader=("Uploader", "Writer")))
 
 __all__ = [
     "APC", "CHUNK", "DA1", "DIACRITICS", "LOW_BITS_MASK", "ST", "STRIP_BYTES", "Command",

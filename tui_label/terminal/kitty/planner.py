@@ -23,8 +23,8 @@ from statistics import median
 
 from PIL import Image
 
+from tui_label.terminal.kitty.layers import KittyImage, prepare
 from tui_label.terminal.kitty.link import LinkEstimate
-from tui_label.terminal.kitty.uploader import KittyImage, prepare
 
 SHARE = 0.8  # of the bytes between two keys: the rest for frames, placements and the CSI c
 DEFAULT_PACE = 1.0  # seconds a key until two intervals are measured (a quick labeler)
