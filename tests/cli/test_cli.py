@@ -44,6 +44,8 @@ from tui_label.store import Store
         (["label", "{data}", "--classes", "cat:q"], "clashes with the 'quit' key"),
         (["label", "{data}", "--classes", "a,b", "--renderer", "ascii"], "ascii"),
         (["label", "{data}", "--classes", "a,b", "--order", "sideways"], "--order"),
+        # the default is one of the choices the error lists
+        (["label", "{data}", "--classes", "a,b", "--order", "sideways"], "choose auto, unlabeled"),
         (["label", "{data}", "--classes", "a,b", "--order", "class:zebra"], "zebra"),
         (["label", "{data}", "--classes", "a,b", "--db", "{data}"], "is a directory"),
         (["label", "{data}", "--classes", "a,b", "--db", "{notdb}"], "not a database"),

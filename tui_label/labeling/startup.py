@@ -55,12 +55,17 @@ class Prepared:
     overlap: float = 0.0  # the share of images meant for two annotators or more
 
 
+AUTO_ORDER = "auto"  # --order's default: typical first until a run has predictions
+
+
 def parse_order(text: str, classes: Sequence[NamedClass]) -> OrderChoice:
     """``--order`` checked against ``classes`` (rows with ``id`` and ``name``).
 
     Raises:
         UsageError: an unknown order, or a class that is not among ``classes``.
     """
+    if orders.ORDERS.get(text.partition(":")[0]) is None:  # unknown: auto is a choice too
+        raise UsageError(f"--order {text!r}: choose {AUTO_ORDER}, {orders.usage()}")
     return orders.parse(text, classes)
 
 
@@ -140,9 +145,6 @@ class NewFiles:
                 folder.rmdir()  # only when empty: never anything someone else put there
             except OSError:
                 break
-
-
-AUTO_ORDER = "auto"
 
 
 def resolve_order(order: str, store: Store | None) -> str:
