@@ -326,6 +326,7 @@ def test_labels_added_since_are_trained_on_and_the_schedule_keeps_its_length(tmp
                                                                             monkeypatch):
     # One pass an epoch whatever the set's size: more labels, more steps per epoch.
     monkeypatch.setattr(tdata, "MIN_STEPS_PER_EPOCH", 1)
+    monkeypatch.setattr(tdata, "MIN_STEPS_WITH_UNLABELED", 1)
     root, db, _ = make_db(tmp_path, keep=lambda path: int(path[-7:-4]) < 8)
     run_id, _ = cancelled_run(root, db, after=2)
     store = Store(db)

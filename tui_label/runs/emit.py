@@ -267,6 +267,10 @@ def _prepared(e: Started) -> str:
     return f"; images ready in {e.prepared_s:.1f}s ({how})"
 
 
+def _unlabeled(e: Started) -> str:
+    return f" + {e.num_unlabeled} unlabeled" if e.num_unlabeled else ""
+
+
 def human(e: Event) -> str | None:
     """A readable line for a terminal, or None for an event that has none (a pass not yet
     complete)."""
@@ -274,7 +278,8 @@ def human(e: Event) -> str | None:
         ranks = f" x {e.world_size} processes (DDP)" if e.world_size > 1 else ""
         precision = f" ({e.precision})" if e.precision != "fp32" else ""
         return (f"run {e.run_id}: {e.model} on {e.device}{precision}{ranks}, {e.num_train} "
-                f"train / {e.num_val} validation images, {len(e.classes)} classes, "
+                f"train / {e.num_val} validation images{_unlabeled(e)}, {len(e.classes)} "
+                f"classes, "
                 f"{e.epochs} epochs{_prepared(e)}")
     if isinstance(e, Warned):
         return f"warning: {e.message}"

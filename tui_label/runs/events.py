@@ -82,6 +82,7 @@ class Started(Event):
     num_val: int
     epochs: int
     steps: int
+    num_unlabeled: int = 0  # unlabeled images it learns from as well (--unlabeled)
     precision: str = "fp32"
     world_size: int = 1
     image_size: int | None = None

@@ -28,6 +28,9 @@ MAX_BATCH = 65_536  # images a step, over all processes
 # The defaults that depend on the model: used by the properties below and quoted in the help.
 SMALL_CNN_LR, FINE_TUNE_LR = 3e-3, 1e-3
 SMALL_CNN_SIZE, FINE_TUNE_SIZE = 64, 224
+# --unlabeled's default: this many unlabeled images while fewer than UNLABELED_UNTIL are
+# labeled (where they help most; past it they would only slow each step).
+UNLABELED_SAMPLE, UNLABELED_UNTIL = 2048, 2000
 
 AUTO = "auto"  # how the panel writes "None: let the trainer decide"
 # Where the processes of a --gpus/--nproc run are: may change on a resume (a machine's
@@ -92,6 +95,14 @@ class TrainOptions:
                                     "(stable per image).", label="val")
     hflip: bool = _opt(False, "Random horizontal flips (off: they harm digits, text, arrows).",
                        label="flip")
+    unlabeled: int | None = _opt(None, "Also learn from up to N unlabeled images, drawn at "
+                                       "random: where the model is sure of a lightly "
+                                       "augmented copy, that class trains a strongly "
+                                       "augmented one (FixMatch); 0: from the labels alone. "
+                                       "Single-label runs.",
+                                 auto=f"{UNLABELED_SAMPLE:,} while fewer than "
+                                      f"{UNLABELED_UNTIL:,} images are labeled, else 0",
+                                 label="unlab", metavar="N")
     seed: int = _opt(0, "Random seed: the initial weights, batch order and augmentation.")
     compile: bool = _opt(False, "Compile the model with torch.compile: a slower start, faster "
                                 "steps (on CUDA).")
@@ -139,6 +150,14 @@ class TrainOptions:
             return self.image_size
         return SMALL_CNN_SIZE if self.model == SMALL_CNN else FINE_TUNE_SIZE
 
+    def unlabeled_sample(self, labeled: int) -> int:
+        """How many unlabeled images a run with ``labeled`` labeled ones learns from."""
+        if self.multi_label:
+            return 0
+        if self.unlabeled is not None:
+            return self.unlabeled
+        return UNLABELED_SAMPLE if labeled < UNLABELED_UNTIL else 0
+
     def validate(self) -> None:
         """Raise ``UsageError`` (one line naming the option) for the first bad setting."""
         checks = [
@@ -153,6 +172,7 @@ class TrainOptions:
             (self.image_size is None or 8 <= self.image_size <= 4096,
              "--image-size must be between 8 and 4096"),
             (0 < self.val_fraction < 1, "--val-fraction must be between 0 and 1"),
+            (self.unlabeled is None or self.unlabeled >= 0, "--unlabeled must be 0 or more"),
             (0 < self.threshold < 1, "--threshold must be between 0 and 1"),
             (self.folds is None or self.folds >= 2,
              "--folds must be at least 2 (one fold held out, the others to train on)"),

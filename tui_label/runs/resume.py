@@ -83,7 +83,8 @@ def resumed_options(opts: TrainOptions, run: dict) -> TrainOptions:
     event format, and the processes (``--gpus``/``--nproc`` and the machines, each when given;
     a run of several processes otherwise goes on with as many as it began with)."""
     stored: dict[str, Any] = run["config"] if isinstance(run["config"], dict) else {}
-    values: dict[str, Any] = {"multi_label": False}  # a run from before multi-label mode
+    # A run from before multi-label mode, or before runs learned from unlabeled images
+    values: dict[str, Any] = {"multi_label": False, "unlabeled": 0}
     for f in option_fields():
         if f.name not in stored:  # a run of an older tui-label: that option's default
             continue

@@ -52,6 +52,7 @@ class RunState:
     classes: list[str] = field(default_factory=list)
     num_train: int = 0
     num_val: int = 0
+    num_unlabeled: int = 0  # learned from as well (the run's started event says)
     epoch: int = 0
     epochs: int = 0
     step: int = 0
@@ -124,6 +125,7 @@ class RunState:
             self.device = f"{self.device} {e.precision}"
         self.classes = e.classes
         self.num_train, self.num_val = e.num_train, e.num_val
+        self.num_unlabeled = e.num_unlabeled
         self.epochs, self.steps = e.epochs, e.steps
         self.world_size = e.world_size
         self.threshold = threshold_of(e.config)

@@ -154,6 +154,20 @@ def augment(batch: torch.Tensor, *, hflip: bool, generator: torch.Generator | No
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def strong_augment(batch: torch.Tensor, *, hflip: bool,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """The strong view of an unlabeled image (FixMatch's): twice ``augment``'s shift, a wider
+    zoom, and a square of a third of the side blanked at a random place (cutout)."""
+    x = augment(batch, hflip=hflip, generator=generator, max_shift=0.15, scale=(0.8, 1.2))
+    n, side = x.shape[0], x.shape[-1]
+    cy = torch.randint(0, side, (n, 1, 1), generator=generator).to(x.device)
+    cx = torch.randint(0, side, (n, 1, 1), generator=generator).to(x.device)
+    span = torch.arange(side, device=x.device)
+    inside = ((span.view(1, side, 1) - cy).abs() < side // 6) \
+        & ((span.view(1, 1, side) - cx).abs() < side // 6)
+    return x.masked_fill(inside.unsqueeze(1), 0.0)
+
+
 def balanced_order(labels: torch.Tensor, num_classes: int,
                    generator: torch.Generator) -> torch.Tensor:
     """An epoch's worth of indices drawn so that every class is equally likely.
@@ -211,13 +225,19 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 MIN_STEPS_PER_EPOCH = 10
+# Learning from unlabeled images too takes more steps: the model's own predictions on them
+# must first become sure, then teach it (300 steps in 10 epochs; 100 gave nothing over labels
+# alone on the digits: benchmarks/label_efficiency.py).
+MIN_STEPS_WITH_UNLABELED = 30
 
 
-def epoch_repeats(n: int, batch_size: int) -> int:
+def epoch_repeats(n: int, batch_size: int, unlabeled: bool = False) -> int:
     """How many times an epoch passes over ``n`` training images: once, or for a small set as
     often as it takes to make ``MIN_STEPS_PER_EPOCH`` optimizer steps (each pass in its own
-    random order, with its own augmentation)."""
-    return max(1, math.ceil(MIN_STEPS_PER_EPOCH * batch_size / max(n, 1)))
+    random order, with its own augmentation); ``MIN_STEPS_WITH_UNLABELED`` when the run learns
+    from unlabeled images as well."""
+    least = MIN_STEPS_WITH_UNLABELED if unlabeled else MIN_STEPS_PER_EPOCH
+    return max(1, math.ceil(least * batch_size / max(n, 1)))
 
 
 @dataclass
@@ -232,14 +252,16 @@ class Cached:
 @dataclass
 class TrainedData:
     """Every labeled image the run decoded, as ``(images, labels, items)`` blocks (training,
-    validation) where ``items[k]`` is ``images[k]``: reused for the predictions and the folds,
-    never decoded twice."""
+    validation) where ``items[k]`` is ``images[k]``, and the unlabeled ones it learned from:
+    reused for the predictions (the folds take the labeled ones), never decoded twice."""
 
     blocks: list[tuple[torch.Tensor | CachedImages, torch.Tensor, list]]
+    unlabeled: Cached | None = None  # the unlabeled images it learned from (--unlabeled)
 
     def cached(self) -> list[Cached]:
-        return [Cached([it.image_id for it in items], images)
-                for images, _, items in self.blocks]
+        labeled = [Cached([it.image_id for it in items], images)
+                   for images, _, items in self.blocks]
+        return labeled + ([self.unlabeled] if self.unlabeled is not None else [])
 
     def joined(self) -> tuple[torch.Tensor | CachedImages, torch.Tensor, list]:
         """All blocks as one (a copy: only the folds need it)."""

@@ -1,7 +1,11 @@
 """One model's optimizer, schedule and loss (``Fit``), a pass over the training images
 (``Fit.train_one_epoch``) and a validation pass (``evaluate``), as torchvision's
 ``references/classification/train.py`` has them. The run trains one ``Fit``; ``--folds K``
-trains K more."""
+trains K more.
+
+With unlabeled images (``--unlabeled``), each step also learns from a batch of them as
+FixMatch does (Sohn et al., 2020): the model's prediction on a lightly augmented copy, where
+it is at least ``PSEUDO_THRESHOLD`` sure, is the target for a strongly augmented copy."""
 
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from tui_label.trainer import data as tdata
 from tui_label.trainer.context import NaNLoss
 from tui_label.trainer.device import autocast_for, logits_of
 from tui_label.trainer.distributed import ALONE, World, epoch_order
+
+PSEUDO_THRESHOLD = 0.8  # how sure the weak view's prediction must be to train the strong one
+UNLABELED_PER_LABELED = 2  # unlabeled images a step for each labeled one (two views each)
+WARM_UP_SHARE = 0.1  # the first tenth of the steps learns from the labels alone
 
 
 def loss_of(logits: torch.Tensor, y: torch.Tensor, multi_label: bool,
@@ -47,11 +55,15 @@ class Fit:
 
     def __init__(self, model: nn.Module, opts: TrainOptions, device: torch.device,
                  train_y: torch.Tensor, num_classes: int, generator: torch.Generator,
-                 world: World = ALONE) -> None:
+                 world: World = ALONE,
+                 unlabeled: torch.Tensor | tdata.CachedImages | None = None) -> None:
         """``world``: with several ranks, ``model`` is the DDP-wrapped one; each rank takes
-        its share of every epoch's order, in batches of ``--batch-size / ranks``."""
+        its share of every epoch's order, in batches of ``--batch-size / ranks``.
+        ``unlabeled``: images without labels to learn from as well (single-label only)."""
         self.model, self.opts, self.device, self.generator = model, opts, device, generator
         self.world = world
+        self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) \
+            and not opts.multi_label else None
         # A batch larger than the training set is the set (each step drew the whole
         # --batch-size from it: 100,000 images a step from 107).
         n = len(train_y)
@@ -66,12 +78,14 @@ class Fit:
         self.optimizer = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=5e-4)
         # A small set is passed over several times an epoch, so that a run takes enough steps
         # to learn: 63 labels at batch 64 would otherwise be 10 steps in 10 epochs.
-        self.repeats = tdata.epoch_repeats(len(train_y), self.global_batch)
+        self.repeats = tdata.epoch_repeats(len(train_y), self.global_batch,
+                                           self.unlabeled is not None)
         self.steps = tdata.steps_per_epoch(
             math.ceil(len(train_y) * self.repeats / world.size), self.batch_size)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=opts.learning_rate, total_steps=self.steps * opts.epochs,
             pct_start=0.15)
+        self.warm_up_steps = math.ceil(WARM_UP_SHARE * self.steps * opts.epochs)
 
     def state_dict(self) -> dict:
         """What a resumed run needs besides the weights and the random state."""
@@ -132,13 +146,41 @@ class Fit:
                           f"than {self.opts.learning_rate}")
         return train_loss
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One optimizer step on the batch ``x`` (augmented) with targets ``y``; its loss."""
+    def unlabeled_views(self, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """This step's unlabeled batch (``UNLABELED_PER_LABELED`` for each of the ``n``
+        labeled images), as weak and strong views; None without unlabeled images, and in the
+        warm-up, while the model's predictions are not worth learning from."""
+        if self.unlabeled is None or self.scheduler.last_epoch < self.warm_up_steps:
+            return None
+        drawn = torch.randint(0, len(self.unlabeled), (n * UNLABELED_PER_LABELED,),
+                              generator=self.generator)
+        images = self.unlabeled[drawn.to(self.unlabeled.device)
+                                if isinstance(self.unlabeled, torch.Tensor) else drawn]
+        hflip = self.opts.hflip
+        return (tdata.augment(images, hflip=hflip, generator=self.generator),
+                tdata.strong_augment(images, hflip=hflip, generator=self.generator))
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The labeled batch's loss, plus the unlabeled batch's: cross-entropy of the strong
+        views against the weak views' predictions where those are sure enough (FixMatch)."""
+        views = self.unlabeled_views(len(x))
+        batch = x if views is None else torch.cat([x, *views])
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        logits = logits_of(self.model(batch)).float()
+        loss = loss_of(logits[:len(x)], y, self.multi_label, weight=self.weight)
+        if views is None:
+            return loss
+        weak, strong = logits[len(x):].chunk(2)
+        sure, pseudo = weak.detach().softmax(1).max(1)
+        kept = (sure >= PSEUDO_THRESHOLD).float()
+        return loss + (F.cross_entropy(strong, pseudo, reduction="none") * kept).mean()
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on the batch ``x`` (augmented) with targets ``y`` (and an
+        unlabeled batch: ``loss``); its loss."""
         with self.autocast:
-            loss = loss_of(logits_of(self.model(x)).float(), y, self.multi_label,
-                           weight=self.weight)
+            loss = self.loss(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -29,7 +29,7 @@ from tui_label.trainer.device import gpu_status, precision_of
 from tui_label.trainer.fit import Fit, evaluate_shared, set_train_mode
 from tui_label.trainer.leaks import leak_warning
 from tui_label.trainer.oof import warm_up
-from tui_label.trainer.plan import targets
+from tui_label.trainer.plan import targets, unlabeled_sample
 
 
 @dataclass
@@ -80,6 +80,12 @@ class Decoding:
 
     def __call__(self, subset: list[TrainingItem]) -> tuple:
         """``(images, labels, items)`` of the readable ones of ``subset``."""
+        images, items = self.images(subset)
+        ctx = self.ctx
+        return images, targets(items, ctx.index_of, bool(ctx.opts.multi_label)), items
+
+    def images(self, subset: list[TrainingItem]) -> tuple[tdata.CachedImages, list]:
+        """``(images, items)`` of the readable ones of ``subset``."""
         ctx = self.ctx
         images, kept = tdata.from_cache(
             self.cache, [(it.image_id, ctx.root / it.path) for it in subset],
@@ -87,8 +93,7 @@ class Decoding:
             check=self.check_stop,
             skipped=lambda i, reason: self.skipped.append((subset[i].path, reason)))
         self.decoded, self.now = self.decoded + self.now, 0
-        labels = targets([subset[i] for i in kept], ctx.index_of, bool(ctx.opts.multi_label))
-        return images, labels, [subset[i] for i in kept]
+        return images, [subset[i] for i in kept]
 
 
 def unreadable_warning(skipped: list[tuple[str, str]]) -> str:
@@ -100,12 +105,15 @@ def unreadable_warning(skipped: list[tuple[str, str]]) -> str:
 
 
 def prepare_data(ctx: RunContext, items: list[TrainingItem], warnings: list[str]) -> Prepared:
-    """Split the labeled items (rank 0 stores the split, every rank gets it), then decode
-    both splits through the decode cache (every image once per size, beside the database: a
-    later run and the predictions read what an earlier one decoded)."""
+    """Split the labeled items (rank 0 stores the split and draws the unlabeled sample, every
+    rank gets both), then decode both splits and the sample through the decode cache (every
+    image once per size, beside the database: a later run and the predictions read what an
+    earlier one decoded)."""
     opts, world = ctx.opts, ctx.world
     split = world.broadcast(ctx.writer.must("the train/validation split", ctx.store.assign_splits,
                                             items, opts.val_fraction) if world.main else None)
+    sample = world.broadcast(unlabeled_sample(
+        ctx.store, items, opts.unlabeled_sample(len(items)), opts.seed) if world.main else None)
     for message in warnings:
         ctx.emitter.emit("warning", message=message)
     cache = DecodeCache.open(opts.db, opts.size)
@@ -119,13 +127,18 @@ def prepare_data(ctx: RunContext, items: list[TrainingItem], warnings: list[str]
         ctx.emitter.emit("warning", message=leak)
     if len(train_y) == 0 or len(val_y) == 0:
         raise RuntimeError("no readable images left in the training or validation split")
+    unlabeled_x, unlabeled_kept = decode.images(sample)  # the unreadable ones are left out
     # A small set is read into memory once (onto the GPU for CUDA: no copies per step); a
     # large one streams from the cache a batch at a time.
-    whole = tdata.in_memory(train_x, val_x)
-    train_x, val_x = train_x.ready(ctx.device, whole), val_x.ready(ctx.device, whole)
+    whole = tdata.in_memory(train_x, val_x, unlabeled_x)
+    train_x, val_x, unlabeled_x = (x.ready(ctx.device, whole)
+                                   for x in (train_x, val_x, unlabeled_x))
     if whole:
         cache.close()
-    data = tdata.TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)])
+    unlabeled = tdata.Cached([it.image_id for it in unlabeled_kept], unlabeled_x) \
+        if unlabeled_kept else None
+    data = tdata.TrainedData([(train_x, train_y, train_kept), (val_x, val_y, val_kept)],
+                             unlabeled)
     return Prepared(data, cache, decode.decoded, time.monotonic() - preparing)
 
 
@@ -161,7 +174,9 @@ def announce_start(ctx: RunContext, fit: Fit, prepared: Prepared) -> None:
                     device=str(ctx.device), num_train=len(train_y), num_val=len(val_y))
     ctx.emitter.emit("started", model=opts.model, device=str(ctx.device),
                      precision=precision_of(fit), classes=ctx.names,
-                     num_train=len(train_y), num_val=len(val_y), epochs=opts.epochs,
+                     num_train=len(train_y), num_val=len(val_y),
+                     num_unlabeled=len(fit.unlabeled) if fit.unlabeled is not None else 0,
+                     epochs=opts.epochs,
                      steps=fit.steps, image_size=opts.size, world_size=ctx.world.size,
                      config=opts.to_json(), decoded=prepared.decoded,
                      prepared_s=prepared.seconds)
@@ -328,8 +343,9 @@ def epoch_loop(ctx: RunContext, model: nn.Module, items: list[TrainingItem],
     prepared = prepare_data(ctx, items, warnings)
     (train_x, train_y, _), (val_x, val_y, _) = prepared.train, prepared.val
     model = place_model(ctx, model)
+    unlabeled = prepared.data.unlabeled
     fit = Fit(wrap_model(ctx, model), opts, ctx.device, train_y, len(ctx.names), generator,
-              world)
+              world, unlabeled=unlabeled.images if unlabeled is not None else None)
     announce_start(ctx, fit, prepared)
     checkpoints = Checkpoints(ctx, model, fit)
     stop, on_step = StopCheck(ctx, checkpoints), StepReport(ctx, fit)

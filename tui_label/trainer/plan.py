@@ -3,6 +3,7 @@ checked before anything is written."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -97,6 +98,20 @@ def plan(opts: TrainOptions, store: Store, warn: Callable[[str], None] = lambda 
     for message in check_labels(names, [index_of[it.class_id] for it in items]):
         warn(message)
     return Plan(root, items, index_of, names)
+
+
+def unlabeled_sample(store: Store, items: Sequence[TrainingItem], limit: int,
+                     seed: int) -> list[TrainingItem]:
+    """Up to ``limit`` readable images of the store without a label (``items`` are the
+    labeled ones), drawn at random with ``seed``, in id order; their items have no class."""
+    if limit <= 0:
+        return []
+    labeled = {it.image_id for it in items}
+    pool = [(image_id, path) for image_id, path in store.readable_images()
+            if image_id not in labeled]
+    if len(pool) > limit:
+        pool = sorted(random.Random(seed).sample(pool, limit))
+    return [TrainingItem(image_id, path, None) for image_id, path in pool]
 
 
 def targets(items: Sequence[TrainingItem], index_of: dict[int, int],

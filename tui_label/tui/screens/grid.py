@@ -190,15 +190,18 @@ class GridScreen(Screen[int]):
             self.show_page()  # pushed out of the cache meanwhile: asked for again
             return
         self._shown = self._futures
-        for widget, future in zip(self._cells(), self._futures, strict=False):
-            if future is None:
-                continue
-            decoded = future.result()
-            view = widget.query_one(ImageView)
-            if decoded.error:
-                view.show_message(f"⚠ {decoded.error}")
-            else:
-                view.show_image(decoded)
+        # One frame for the page: without the batch every picture's own refresh and
+        # placement drew a frame of its own (5 to 7 a page with kitty or sixel).
+        with self.app.batch_update():
+            for widget, future in zip(self._cells(), self._futures, strict=False):
+                if future is None:
+                    continue
+                decoded = future.result()
+                view = widget.query_one(ImageView)
+                if decoded.error:
+                    view.show_message(f"⚠ {decoded.error}")
+                else:
+                    view.show_image(decoded)
         self.call_after_refresh(self._drawn, number)
 
     def _drawn(self, number: int) -> None:

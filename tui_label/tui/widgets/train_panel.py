@@ -79,6 +79,8 @@ def status_text(s: RunState) -> Text:
         text.append(f"\ndecoding images {s.prepared[0]}/{s.prepared[1]}…")
         return text
     text.append(f"\n{s.num_train} train / {s.num_val} validation images")
+    if s.num_unlabeled:
+        text.append(f" + {s.num_unlabeled} unlabeled")
     if s.threshold is not None:
         text.append(f" · multi-label, threshold {s.threshold:.2f}")
     if s.status == "running":
