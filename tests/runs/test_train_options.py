@@ -29,6 +29,7 @@ NON_DEFAULT_TEXT = {
     "val_fraction": "0.25",
     "hflip": "yes",
     "seed": "7",
+    "unlabeled": "100",
     "compile": "yes",
     "folds": "3",
     "multi_label": "yes",
