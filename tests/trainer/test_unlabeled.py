@@ -4,12 +4,14 @@ model is sure, not in the warm-up."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from tests.helpers.cli import assert_usage_error, run_cli
 from tests.helpers.training import make_db, opts_for, train_in_process
 from tui_label.runs.options import UNLABELED_SAMPLE, UNLABELED_UNTIL, TrainOptions
+from tui_label.runs.state import RunState
 from tui_label.store import Store
 from tui_label.trainer import data as tdata
 from tui_label.trainer import fit as fit_module
@@ -84,17 +86,23 @@ def past_warm_up(fit: Fit) -> Fit:
     return fit
 
 
+def step_loss(fit: Fit, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss of one training step on ``x, y``, with the unlabeled images it would draw."""
+    (drawn,) = fit.unlabeled_draws([len(x)])
+    return fit.loss(x, y, None if drawn is None else fit.unlabeled[drawn])
+
+
 def test_a_sure_model_learns_its_weak_view_predictions_on_the_strong_views(tmp_path,
                                                                           monkeypatch):
     x, y = labeled_batch()
-    alone = brightness_fit(tmp_path, 20.0, unlabeled=False).loss(x, y).item()
-    agreeing = past_warm_up(brightness_fit(tmp_path, 20.0, unlabeled=True)).loss(x, y).item()
+    alone = step_loss(brightness_fit(tmp_path, 20.0, unlabeled=False), x, y).item()
+    agreeing = step_loss(past_warm_up(brightness_fit(tmp_path, 20.0, True)), x, y).item()
     assert abs(agreeing - alone) < 1e-3  # the strong views agree with the weak ones
     # Strong views that invert the image: each one's target is the other class, by far
     monkeypatch.setattr(tdata, "strong_augment",
                         lambda batch, **kw: -tdata.augment(batch, **kw))
     flipped = past_warm_up(brightness_fit(tmp_path, 20.0, unlabeled=True))
-    assert flipped.loss(x, y).item() > alone + 10
+    assert step_loss(flipped, x, y).item() > alone + 10
 
 
 def test_unsure_predictions_and_the_warm_up_add_nothing(tmp_path, monkeypatch):
@@ -103,11 +111,13 @@ def test_unsure_predictions_and_the_warm_up_add_nothing(tmp_path, monkeypatch):
     x, y = labeled_batch()
     # (A scale this small keeps every softmax under the threshold.)
     unsure = past_warm_up(brightness_fit(tmp_path, 0.1, unlabeled=True))
-    assert unsure.unlabeled_views(4)[0].shape[0] == 4 * UNLABELED_PER_LABELED
-    assert unsure.loss(x, y).item() == brightness_fit(tmp_path, 0.1, False).loss(x, y).item()
+    assert unsure.unlabeled_draws([4])[0].shape[0] == 4 * UNLABELED_PER_LABELED
+    assert step_loss(unsure, x, y).item() == \
+        step_loss(brightness_fit(tmp_path, 0.1, False), x, y).item()
     sure = brightness_fit(tmp_path, 20.0, unlabeled=True)
-    assert sure.warm_up_steps > 0 and sure.unlabeled_views(4) is None
-    assert sure.loss(x, y).item() == brightness_fit(tmp_path, 20.0, False).loss(x, y).item()
+    assert sure.warm_up_steps > 0 and sure.unlabeled_draws([4]) == [None]
+    assert step_loss(sure, x, y).item() == \
+        step_loss(brightness_fit(tmp_path, 20.0, False), x, y).item()
     assert 0.5 < PSEUDO_THRESHOLD < 1
 
 
@@ -115,14 +125,13 @@ def test_a_run_learns_from_the_unlabeled_images_and_predicts_them_without_decodi
         tmp_path, monkeypatch):
     root, db, labeled = make_db(tmp_path, per_class=8, keep=lambda p: int(p[-7:-4]) < 4)
     drawn = []
-    real = fit_module.Fit.unlabeled_views
+    real = fit_module.Fit.loss
 
-    def counted(self, n):
-        views = real(self, n)
-        drawn.append(views is not None)
-        return views
+    def counted(self, x, y, unlabeled=None):
+        drawn.append(unlabeled is not None)
+        return real(self, x, y, unlabeled)
 
-    monkeypatch.setattr(fit_module.Fit, "unlabeled_views", counted)
+    monkeypatch.setattr(fit_module.Fit, "loss", counted)
     code, events = train_in_process(opts_for(root, db))
     assert code == 0, events
     started = next(e for e in events if e["event"] == "started")
@@ -132,7 +141,10 @@ def test_a_run_learns_from_the_unlabeled_images_and_predicts_them_without_decodi
         started["num_train"] * tdata.epoch_repeats(started["num_train"], 8, True), 8)
     assert any(drawn) and not all(drawn)  # after the warm-up only
     store = Store(db)
-    assert len(store.predictions(store.latest_run_id())) == 24
+    run_id = store.latest_run_id()
+    assert len(store.predictions(run_id)) == 24
+    # Stored with the run: a panel opened on it later says it as the live event did.
+    assert RunState.from_store(store, run_id).num_unlabeled == 12
     store.close()
     code, events = train_in_process(opts_for(root, db, unlabeled=0))
     started = next(e for e in events if e["event"] == "started")
@@ -150,3 +162,32 @@ def test_a_run_from_before_unlabeled_images_resumes_on_its_labels_alone(tmp_path
     config["unlabeled"] = None  # a run of today keeps its default
     assert resumed_options(opts, {"id": 3, "config": config}).unlabeled_sample(10) \
         == UNLABELED_SAMPLE
+
+
+def test_a_streamed_set_reads_its_unlabeled_images_ahead_and_trains_as_in_memory(
+        tmp_path, monkeypatch):
+    import threading
+
+    root, db, _ = make_db(tmp_path, per_class=8, keep=lambda p: int(p[-7:-4]) < 4)
+    _, in_memory = train_in_process(opts_for(root, db))
+    threads: list[tuple[str, int]] = []
+    real = tdata.CachedImages.host
+
+    def spy(self, key):
+        threads.append((threading.current_thread().name, len(key)))
+        return real(self, key)
+
+    monkeypatch.setattr(tdata, "IN_MEMORY_BYTES", 0)  # every set streamed from the cache
+    monkeypatch.setattr(tdata.CachedImages, "host", spy)
+    code, streamed = train_in_process(opts_for(root, db))
+    assert code == 0, streamed
+    started = next(e for e in streamed if e["event"] == "started")
+    # The unlabeled reads (UNLABELED_PER_LABELED per labeled image: 16 for a batch of 8)
+    # come from the read-ahead thread, not from the training step.
+    unlabeled = [name for name, n in threads if n == 8 * UNLABELED_PER_LABELED]
+    assert started["num_unlabeled"] == 12 and unlabeled
+    assert all(name.startswith("prefetch") for name in unlabeled)
+    def losses(events):
+        return [e[k] for e in events if e["event"] == "epoch" for k in ("train_loss", "val_loss")]
+
+    assert losses(streamed) == pytest.approx(losses(in_memory), rel=1e-5)

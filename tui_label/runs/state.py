@@ -154,6 +154,7 @@ class RunState:
             config.get("nnodes", 1)
         state.classes = run["class_names"]
         state.num_train, state.num_val = run["num_train"] or 0, run["num_val"] or 0
+        state.num_unlabeled = run.get("num_unlabeled") or 0
         state.epochs = int(run["config"].get("epochs", 0))
         state.threshold = threshold_of(config)
         state.best_checkpoint = run["best_checkpoint"]

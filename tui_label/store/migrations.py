@@ -251,4 +251,11 @@ def m007_multi_label(db: Database) -> None:
     )
 
 
+@migration
+def m008_num_unlabeled(db: Database) -> None:
+    # How many unlabeled images a run learned from as well (``--unlabeled``), beside its
+    # split sizes: a panel opened on a finished run says it too.
+    db.executescript("ALTER TABLE runs ADD COLUMN num_unlabeled INTEGER;")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)

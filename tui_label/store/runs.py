@@ -18,7 +18,7 @@ from tui_label.store.errors import StoreWriteError
 RUN_COLUMNS = (
     "created_at", "finished_at", "status", "reason", "model", "device", "config", "class_names",
     "num_train", "num_val", "best_accuracy", "best_checkpoint", "last_checkpoint", "pid", "host",
-    "progress", "predicted_at", "predicted_through",
+    "progress", "predicted_at", "predicted_through", "num_unlabeled",
 )
 
 

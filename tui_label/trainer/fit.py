@@ -10,7 +10,7 @@ it is at least ``PSEUDO_THRESHOLD`` sure, is the target for a strongly augmented
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 
 import torch
@@ -59,11 +59,11 @@ class Fit:
                  unlabeled: torch.Tensor | tdata.CachedImages | None = None) -> None:
         """``world``: with several ranks, ``model`` is the DDP-wrapped one; each rank takes
         its share of every epoch's order, in batches of ``--batch-size / ranks``.
-        ``unlabeled``: images without labels to learn from as well (single-label only)."""
+        ``unlabeled``: images without labels to learn from as well (single-label runs only:
+        ``TrainOptions.unlabeled_sample`` draws none in multi-label mode)."""
         self.model, self.opts, self.device, self.generator = model, opts, device, generator
         self.world = world
-        self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) \
-            and not opts.multi_label else None
+        self.unlabeled = unlabeled if unlabeled is not None and len(unlabeled) else None
         # A batch larger than the training set is the set (each step drew the whole
         # --batch-size from it: 100,000 images a step from 107).
         n = len(train_y)
@@ -127,16 +127,18 @@ class Fit:
         ``check(epoch)`` runs before each step (it raises to stop), ``on_step(epoch, step,
         loss, images)`` after it.
         """
-        order = self.epoch_order(epoch, train_y)
+        order = tdata.batches(self.epoch_order(epoch, train_y), self.batch_size)
         loss_sum = torch.zeros((), device=self.device)
         # closing: a stop mid-epoch ends the reads ahead before the cache may be closed
-        steps = tdata.prefetched(train_x, tdata.batches(order, self.batch_size))
-        with closing(steps) as stream:
-            for step, (idx, images) in enumerate(stream, start=1):
+        steps = tdata.prefetched(train_x, order)
+        extra = self.unlabeled_reads([len(idx) for idx in order])
+        with closing(steps) as stream, closing(extra) as unlabeled:
+            batches = zip(stream, unlabeled, strict=True)
+            for step, ((idx, images), more) in enumerate(batches, start=1):
                 check(epoch)
                 x = tdata.augment(images, hflip=self.opts.hflip, generator=self.generator)
                 y = train_y[idx].to(self.device, non_blocking=True)
-                loss = self.step(x, y)
+                loss = self.step(x, y, more)
                 loss_sum += loss.detach()
                 if on_step is not None:
                     on_step(epoch, step, loss, len(idx))
@@ -146,24 +148,41 @@ class Fit:
                           f"than {self.opts.learning_rate}")
         return train_loss
 
-    def unlabeled_views(self, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """This step's unlabeled batch (``UNLABELED_PER_LABELED`` for each of the ``n``
-        labeled images), as weak and strong views; None without unlabeled images, and in the
-        warm-up, while the model's predictions are not worth learning from."""
-        if self.unlabeled is None or self.scheduler.last_epoch < self.warm_up_steps:
-            return None
-        drawn = torch.randint(0, len(self.unlabeled), (n * UNLABELED_PER_LABELED,),
+    def unlabeled_draws(self, sizes: Sequence[int]) -> list[torch.Tensor | None]:
+        """For each of an epoch's steps (``sizes``: its labeled batch sizes, from the next
+        step on), the unlabeled images it learns from as well, ``UNLABELED_PER_LABELED`` for
+        each labeled one, drawn at random: positions in ``unlabeled``. None for a step in the
+        warm-up, while the model's predictions are not worth learning from, and for every step
+        without unlabeled images."""
+        if self.unlabeled is None:
+            return [None] * len(sizes)
+        first = self.scheduler.last_epoch
+        return [torch.randint(0, len(self.unlabeled), (n * UNLABELED_PER_LABELED,),
                               generator=self.generator)
-        images = self.unlabeled[drawn.to(self.unlabeled.device)
-                                if isinstance(self.unlabeled, torch.Tensor) else drawn]
-        hflip = self.opts.hflip
-        return (tdata.augment(images, hflip=hflip, generator=self.generator),
-                tdata.strong_augment(images, hflip=hflip, generator=self.generator))
+                if first + i >= self.warm_up_steps else None for i, n in enumerate(sizes)]
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The labeled batch's loss, plus the unlabeled batch's: cross-entropy of the strong
-        views against the weak views' predictions where those are sure enough (FixMatch)."""
-        views = self.unlabeled_views(len(x))
+    def unlabeled_reads(self, sizes: Sequence[int]) -> Iterator[torch.Tensor | None]:
+        """``unlabeled_draws(sizes)``'s images, step by step, read ahead like the labeled
+        batches (``tdata.prefetched``: a streamed set on a thread of its own)."""
+        draws = self.unlabeled_draws(sizes)
+        if self.unlabeled is None:
+            yield from draws
+            return
+        reads = tdata.prefetched(self.unlabeled, [d for d in draws if d is not None])
+        with closing(reads):
+            for drawn in draws:
+                yield None if drawn is None else next(reads)[1]
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor,
+             unlabeled: torch.Tensor | None = None) -> torch.Tensor:
+        """The labeled batch's loss, plus the ``unlabeled`` images' (uint8, not augmented):
+        cross-entropy of their strong views against their weak views' predictions where
+        those are sure enough (FixMatch), in one forward pass with the labeled batch."""
+        views = None
+        if unlabeled is not None:
+            hflip = self.opts.hflip
+            views = (tdata.augment(unlabeled, hflip=hflip, generator=self.generator),
+                     tdata.strong_augment(unlabeled, hflip=hflip, generator=self.generator))
         batch = x if views is None else torch.cat([x, *views])
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -176,11 +195,12 @@ class Fit:
         kept = (sure >= PSEUDO_THRESHOLD).float()
         return loss + (F.cross_entropy(strong, pseudo, reduction="none") * kept).mean()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One optimizer step on the batch ``x`` (augmented) with targets ``y`` (and an
-        unlabeled batch: ``loss``); its loss."""
+    def step(self, x: torch.Tensor, y: torch.Tensor,
+             unlabeled: torch.Tensor | None = None) -> torch.Tensor:
+        """One optimizer step on the batch ``x`` (augmented) with targets ``y`` and the
+        ``unlabeled`` images (``loss``); its loss."""
         with self.autocast:
-            loss = self.loss(x, y)
+            loss = self.loss(x, y, unlabeled)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

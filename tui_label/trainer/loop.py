@@ -170,12 +170,13 @@ def announce_start(ctx: RunContext, fit: Fit, prepared: Prepared) -> None:
     if fit.global_batch < opts.batch_size != option_field("batch_size").default:
         ctx.emitter.emit("warning", message=f"--batch-size {opts.batch_size} is more than the "
                          f"{len(train_y)} training images: batches of {fit.global_batch}")
+    unlabeled = len(fit.unlabeled) if fit.unlabeled is not None else 0
     ctx.writer.must("the run's device and split sizes", ctx.store.update_run, ctx.run_id,
-                    device=str(ctx.device), num_train=len(train_y), num_val=len(val_y))
+                    device=str(ctx.device), num_train=len(train_y), num_val=len(val_y),
+                    num_unlabeled=unlabeled)
     ctx.emitter.emit("started", model=opts.model, device=str(ctx.device),
                      precision=precision_of(fit), classes=ctx.names,
-                     num_train=len(train_y), num_val=len(val_y),
-                     num_unlabeled=len(fit.unlabeled) if fit.unlabeled is not None else 0,
+                     num_train=len(train_y), num_val=len(val_y), num_unlabeled=unlabeled,
                      epochs=opts.epochs,
                      steps=fit.steps, image_size=opts.size, world_size=ctx.world.size,
                      config=opts.to_json(), decoded=prepared.decoded,
