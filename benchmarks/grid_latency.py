@@ -208,24 +208,36 @@ async def burst(pilot, probe: GridProbe, screen, presses: int, size: int,
 
 class LocalKitty:
     """Kitty graphics' other end, headless: what the uploader writes is dropped and every
-    ``CSI c`` answered 1 ms later from another thread (a local terminal), so the uploader
-    pre-sends as it does in a real kitty."""
+    ``CSI c`` answered about 1 ms later on one thread of answers, as a real terminal's come
+    through the driver's one input thread (a local terminal), so the uploader pre-sends as it
+    does in a real kitty. (A timer thread for each answer, as before, made thousands of
+    threads a run contend for the uploader's lock and the GIL.)"""
 
     def __init__(self) -> None:
-        from tui_label.terminal import kitty
-
-        self.uploader = kitty.Uploader(self)
-        self.written = 0
-
-    def __call__(self, data: bytes) -> None:
+        import queue
         import threading
 
         from tui_label.terminal import kitty
 
+        self.uploader = kitty.Uploader(self)
+        self.written = 0
+        self._answers: queue.SimpleQueue[float] = queue.SimpleQueue()
+        threading.Thread(target=self._answer, daemon=True, name="answers").start()
+
+    def __call__(self, data: bytes) -> None:
+        from tui_label.terminal import kitty
+
         self.written += len(data)
         for _ in range(data.count(kitty.DA1)):
-            threading.Timer(0.001, self.uploader.on_reply,
-                            (kitty.Reply(attributes=(62, 22)),)).start()
+            self._answers.put(time.perf_counter() + 0.001)
+
+    def _answer(self) -> None:
+        from tui_label.terminal import kitty
+
+        while True:
+            due = self._answers.get()
+            time.sleep(max(0.0, due - time.perf_counter()))
+            self.uploader.on_reply(kitty.Reply(attributes=(62, 22)))
 
 
 def load(name: str):

@@ -238,6 +238,9 @@ def test_the_terminal_memory_stays_within_the_budget():
             answered = answer_all(up, wire, answered)
         assert wire.term.memory <= up.budget
         assert up.memory() == wire.term.memory
+        # The running total the budget is checked against is what the images held take.
+        assert up._need() == sum(sum(layer.memory for layer in i.layers)
+                                 for i in up._held.values())
     assert wire.term.peak_memory <= up.budget
     assert wire.term.images  # the shown one is kept
     assert batch[-1].low.image_id in wire.term.images or batch[-1].full.image_id in \

@@ -83,8 +83,12 @@ class Uploader:
     _visible: dict[int, KittyImage] = field(default_factory=dict)  # on screen, by slot
     _listeners: list[Callable[[Layer], None]] = field(default_factory=list)
     _ahead: list[KittyImage] = field(default_factory=list)
-    _held: list[KittyImage] = field(default_factory=list)  # uploaded (or begun), by last use
+    # Uploaded (or begun), by last use, by id(); and their layers' memory, summed (a grid
+    # page's 70 shows summed 500 images each).
+    _held: dict[int, KittyImage] = field(default_factory=dict)
+    _held_bytes: int = 0
     _flight: deque = field(default_factory=deque)
+    _flight_bytes: int = 0  # the sizes in _flight, summed
     _last_answer: float = 0.0
     _paused: bool = False
     _hold_until: float = 0.0
@@ -147,8 +151,8 @@ class Uploader:
     def ahead(self, images: list[KittyImage]) -> None:
         """The images that come next, nearest first: uploaded in the background."""
         with self._lock:
-            on_screen = self._on_screen()
-            self._ahead = [i for i in images if all(i is not v for v in on_screen)]
+            on_screen = {id(v) for v in self._on_screen()}
+            self._ahead = [i for i in images if id(i) not in on_screen]
             self._evict()
             self._pump()
 
@@ -159,6 +163,7 @@ class Uploader:
             if reply.attributes is not None:
                 if self._flight:
                     piece = self._flight.popleft()
+                    self._flight_bytes -= piece.size
                     now = self.clock()
                     self.link.update(piece.size, piece.sent, now, self._last_answer)
                     self._last_answer = now
@@ -173,16 +178,17 @@ class Uploader:
             if self._flight and self.clock() - self._flight[0].sent > self.stall_s:
                 self.silent = True
                 self._flight.clear()
+                self._flight_bytes = 0
             self._pump()  # a hold may have ended with nothing in flight to wake it
 
     def in_flight(self) -> int:
         with self._lock:
-            return sum(p.size for p in self._flight)
+            return self._flight_bytes
 
     def memory(self) -> int:
         """Bytes of decoded pixels the terminal holds for us (layers uploaded or begun)."""
         with self._lock:
-            return sum(image.memory for image in self._held)
+            return sum(image.memory for image in self._held.values())
 
     # -- inside, under the lock
 
@@ -210,8 +216,9 @@ class Uploader:
         shown = self._on_screen()
         order = [(i, i.low) for i in shown + self._ahead[:3] if not i.full.complete]
         order += [(i, i.full) for i in shown]
+        lows = {id(i) for i, _ in order}  # (a set: a page of 70 made this quadratic)
         for image in self._ahead:
-            if (image, image.low) not in order and not image.full.complete:
+            if id(image) not in lows and not image.full.complete:
                 order.append((image, image.low))
             order.append((image, image.full))
         return [(i, layer) for i, layer in order if not layer.complete and not self._waiting(i)]
@@ -226,29 +233,29 @@ class Uploader:
             and not (image.low.started or image.full.started))
 
     def _pump(self) -> None:
-        if self._paused or self.silent or self.clock() < self._hold_until:
+        """Send pieces of the most wanted layers while the window has room; a layer whose
+        image does not fit in the budget is passed over (those after it, an image on
+        screen's full layer say, may go). The order is made once a pump (once a piece made
+        it quadratic: a grid page is 140 layers)."""
+        if (self._paused or self.silent or self.clock() < self._hold_until
+                or self._flight_bytes >= self._window()):
             return
-        while self.in_flight() < self._window():
-            if not self._pump_one():
-                return
-
-    def _pump_one(self) -> bool:
-        """Send the most wanted layer that fits in the budget (an image that does not is
-        passed over: those after it, an image on screen's full layer say, may); False when
-        there is none."""
         for image, layer in self._order():
+            if id(image) in self._remaking:
+                continue  # waits for its remake (begun for its other layer)
             if self.planner is not None and self.planner.needs_remake(image):
                 self._remaking.add(id(image))
                 self.planner.remake(image, partial(self._remade, image))
-                return True  # waits for its remake now: the order again
-            if image not in self._held:
-                self._remember(image)
-                self._evict()
-                if image not in self._held:
-                    continue  # no room for it within the budget
-            self._send(layer)
-            return True
-        return False
+                continue
+            while not layer.complete and self._flight_bytes < self._window():
+                if id(image) not in self._held:
+                    self._remember(image)
+                    self._evict()
+                    if id(image) not in self._held:
+                        break  # no room for it within the budget
+                self._send(layer)
+            if self._flight_bytes >= self._window():
+                return
 
     def _send(self, layer: Layer, everything: bool = False) -> None:
         if layer.complete:
@@ -267,6 +274,7 @@ class Uploader:
             self._last_piece = size
         self.write(b"".join(parts) + DA1)
         self._flight.append(_InFlight(size, self.clock()))
+        self._flight_bytes += size
         if first and not self._paused and any(layer is i.full for i in self._on_screen()):
             self.started(layer)
             for callback in list(self._listeners):
@@ -276,36 +284,41 @@ class Uploader:
         with self._lock:
             self._remaking.discard(id(image))
             if not (image.low.started or image.full.started):
+                held = id(image) in self._held
+                self._held_bytes -= _footprint(image) if held else 0
                 image.low, image.full, image.remade = new.low, new.full, new.remade
+                self._held_bytes += _footprint(image) if held else 0
             self._evict()
             self._pump()
 
     def _remember(self, image: KittyImage) -> None:
-        if image in self._held:
-            self._held.remove(image)
-        self._held.append(image)
+        if self._held.pop(id(image), None) is None:
+            self._held_bytes += _footprint(image)
+        self._held[id(image)] = image
 
     def _need(self) -> int:
-        return sum(i.low.memory + i.full.memory for i in self._held)
+        return self._held_bytes
 
     def _evict(self) -> None:
         """Free images while over the budget: those that left the window first (least
         recently used first), then the furthest ahead; never those on screen or the next."""
-        if self._need() <= self.budget:
+        need = self._need()
+        if need <= self.budget:
             return
         keep = {*(id(i) for i in self._on_screen()), *(id(i) for i in self._ahead[:1])}
         ahead = {id(image): n for n, image in enumerate(self._ahead)}
-        held = {id(image): n for n, image in enumerate(self._held)}
+        held = {key: n for n, key in enumerate(self._held)}
 
         def distance(image: KittyImage) -> int:
             if id(image) in ahead:
                 return 1 + ahead[id(image)]
             return 1000 + len(self._held) - held[id(image)]
 
-        for image in sorted(self._held, key=distance, reverse=True):
-            if self._need() <= self.budget:
+        for image in sorted(self._held.values(), key=distance, reverse=True):
+            if need <= self.budget:
                 return
             if id(image) not in keep:
+                need -= _footprint(image)
                 self._free(image)
 
     def _free(self, image: KittyImage) -> None:
@@ -314,11 +327,16 @@ class Uploader:
                 self.bytes_written += len(delete(layer.image_id, free=True))
                 self.write(delete(layer.image_id, free=True))
             layer.sent = 0
-        self._held.remove(image)
+        del self._held[id(image)]
+        self._held_bytes -= _footprint(image)
 
     def _forget(self, image_id: int) -> None:
-        for image in self._held:
+        for image in self._held.values():
             for layer in image.layers:
                 if layer.image_id == image_id:
                     layer.sent = 0
 
+
+def _footprint(image: KittyImage) -> int:
+    """What an image held may take in the terminal: both layers, decoded."""
+    return image.low.memory + image.full.memory

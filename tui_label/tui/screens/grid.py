@@ -231,7 +231,10 @@ class GridScreen(Screen[int]):
             cell = self.grid.page.cells[n]
             widget.set_class(cell.out, "out")
             widget.set_class(n == self.chosen, "chosen")
-            widget.query_one(".caption", Static).update(Text(self._caption_text(cell)))
+            # One line each, whatever the text: no layout (a page's 70 captions reflowed
+            # the screen's 200 widgets).
+            widget.query_one(".caption", Static).update(Text(self._caption_text(cell)),
+                                                        layout=False)
 
     def _caption_text(self, cell: Cell) -> str:
         state = self.grid.store.current(cell.item.id)
@@ -253,7 +256,7 @@ class GridScreen(Screen[int]):
                 else "no class for the page: class keys label the chosen cell")
         self.query_one("#grid-header", Static).update(Text(
             f"{self.title_text} · page {page.number + 1} · {what} · "
-            f"{self.labeled} labeled here"))
+            f"{self.labeled} labeled here"), layout=False)
 
     # -- keys -----------------------------------------------------------------------------
 

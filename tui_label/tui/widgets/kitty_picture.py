@@ -56,6 +56,7 @@ class KittyPicture(Widget):
         self._signature: tuple | None = None  # (region, layers) placed last
         self.uploader: kitty.Uploader | None = None
         self.cells: tuple[int, int] = (0, 0)  # the image's size on screen
+        self._after_refresh = False  # a _place_now is due after the next refresh already
 
     def on_mount(self) -> None:
         self.uploader = uploader_for(self.app, self.planner)
@@ -78,7 +79,7 @@ class KittyPicture(Widget):
         # The area does not change with the image: placed now, ahead of the key's frame
         # (and again after the next refresh, a no-op unless the layout moved it).
         self._place_now()
-        self.call_after_refresh(self._place_now)
+        self._place_after_refresh()
 
     def ahead(self, prepared: list[kitty.KittyImage]) -> None:
         """The next images, nearest first, ready to upload in the background."""
@@ -147,8 +148,19 @@ class KittyPicture(Widget):
         if not active:
             self._unplace()
         elif self._kitty is not None:
-            self.call_after_refresh(self._place_now)
+            self._place_after_refresh()
         return [Strip.blank(crop.width)] * crop.height
+
+    def _place_after_refresh(self) -> None:
+        """``_place_now`` once the coming refresh is out: once, however many times it is asked
+        for before (a show, then a paint or two: a grid page asked 280 times for 70 cells)."""
+        if not self._after_refresh:
+            self._after_refresh = True
+            self.call_after_refresh(self._placed_after_refresh)
+
+    def _placed_after_refresh(self) -> None:
+        self._after_refresh = False
+        self._place_now()
 
     def prefetched(self, futures: list) -> None:
         """The decodes of the next images, nearest first: uploaded as each is ready."""
