@@ -91,3 +91,13 @@ def test_a_cpu_run_says_it_computes_in_fp32(tmp_path: Path):
     assert trainer.train(opts_for(root, db, epochs=1), Emitter("json", out)) == 0
     started = next(e for e in parse_events(out.getvalue()) if e["event"] == "started")
     assert started["precision"] == "fp32"
+
+
+def test_the_split_line_with_unlabeled_images_fits_the_compact_panel():
+    state = RunState()
+    state.apply(parse({"event": "started", "run_id": 4, "model": "small-cnn", "device": "cpu",
+                       "classes": ["a", "b"], "num_train": 80, "num_val": 20,
+                       "num_unlabeled": 400, "epochs": 10, "steps": 30}))
+    line = status_text(state).plain.splitlines()[1]
+    # The panel's 38 columns at 80x24, less its border and padding.
+    assert line == "80 train / 20 val + 400 unlabeled" and len(line) <= 34

@@ -78,9 +78,10 @@ def status_text(s: RunState) -> Text:
     if s.status == "preparing":
         text.append(f"\ndecoding images {s.prepared[0]}/{s.prepared[1]}…")
         return text
-    text.append(f"\n{s.num_train} train / {s.num_val} validation images")
-    if s.num_unlabeled:
-        text.append(f" + {s.num_unlabeled} unlabeled")
+    if s.num_unlabeled:  # short enough for the 34 columns of the panel at 80x24
+        text.append(f"\n{s.num_train} train / {s.num_val} val + {s.num_unlabeled} unlabeled")
+    else:
+        text.append(f"\n{s.num_train} train / {s.num_val} validation images")
     if s.threshold is not None:
         text.append(f" · multi-label, threshold {s.threshold:.2f}")
     if s.status == "running":
