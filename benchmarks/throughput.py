@@ -1,6 +1,6 @@
 """Labels per minute with a simulated annotator: one image per key against the grid review.
 
-    python benchmarks/throughput.py [--seed 0] [--size 80x24] [--first 100]
+    python benchmarks/throughput.py [--seed 0] [--sizes 80x24,160x48] [--first 100]
 
 A scripted annotator labels the 500 bundled digits through the real app, headless (Textual's
 run_test, half blocks), pressing the real keys. Its time is simulated, the app's is measured:
@@ -11,11 +11,12 @@ each figure is (simulated decision time + the app's own wall time) per label.
 * **grid after one run**: ``--first`` images (100) labeled as in single mode, then a run with
   the panel's default settings (the real trainer, CPU: its time is reported, not counted, as
   labeling goes on while it trains), then the grid: for each class, its "predicted as CLASS"
-  pages, most confident first, while the page's suggestions are at least ``--confident``
-  (0.9) sure. Per page: ``--glance`` s per cell (0.25); a cell whose suggestion is wrong is
-  noticed with probability 1 - ``--miss`` (5 % missed) and toggled out with its key
-  (``--decide`` s); enter labels the rest. What the grid leaves is labeled as in single mode.
-  The grid phase is timed on its own as well.
+  pages, most confident first, while a page has a suggestion at least ``--confident`` (0.9)
+  sure. Per page: ``--glance`` s per cell (0.25); a cell that is not the page's class is
+  noticed with probability 1 - ``--miss`` (5 % missed) and corrected: its key chooses it and
+  its class key labels it (``--decide`` s, a slip as in single mode); enter labels the rest
+  as the page's class. What the grid leaves is labeled as in single mode. The grid phase is
+  timed on its own as well. The run is made once and copied for each of ``--sizes``.
 
 Label accuracy is against ground_truth.csv. Target (issue 18): the grid phase after the first
 run at least 3x the single-image labels per minute, at equal or better accuracy.
@@ -50,6 +51,8 @@ class Clock:
         self.simulated = 0.0
         self.app = 0.0
         self.labels = 0
+        self.pages = 0
+        self.corrections = 0
 
     def rate(self) -> float:
         return 60 * self.labels / max(self.simulated + self.app, 1e-9)
@@ -127,18 +130,25 @@ async def grid_pass(pilot, app, clock: Clock, labels: dict[str, str], rng: rando
                 break
             await wait_for(pilot, lambda g=g, n=page.number: g.drawn == n, "the page")
             start = time.perf_counter()
+            corrected = 0
             for cell in page.cells:
                 clock.simulated += args.glance
-                wrong = labels[cell.item.path] != names[class_id]
-                unsure = cell not in sure
-                if (wrong and rng.random() >= args.miss) or unsure:
-                    clock.simulated += args.decide if wrong else 0.0
-                    await pilot.press(cell.key)
+                digit = labels[cell.item.path]
+                if digit != names[class_id] and rng.random() >= args.miss:
+                    # Noticed: the cell's key chooses it, its digit labels it (a slip as
+                    # likely as in single mode).
+                    if rng.random() < args.slip:
+                        digit = rng.choice([d for d in "0123456789" if d != digit])
+                    clock.simulated += args.decide
+                    await pilot.press(cell.key, digit)
+                    corrected += 1
             kept = sum(not c.out for c in page.cells)
             await pilot.press("enter")
             await wait_for(pilot, lambda g=g, n=page.number: g.page.number != n, "the next page")
             clock.app += time.perf_counter() - start
-            clock.labels += kept
+            clock.pages += 1
+            clock.corrections += corrected
+            clock.labels += kept + corrected
         start = time.perf_counter()
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen, "the labeler")
@@ -182,58 +192,78 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=float, default=default)
     parser.add_argument("--first", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--sizes", default="80x24",
+                        help="terminal sizes, comma-separated (one run serves them all)")
     args = parser.parse_args()
-    size = tuple(int(x) for x in args.size.split("x"))
+    sizes = [tuple(int(x) for x in size.split("x")) for size in args.sizes.split(",")]
     labels = truth()
     print(machine_line())
     folder = Path(tempfile.mkdtemp(prefix="throughput-"))
     rows = []
     try:
-        db = new_store(folder / "single")
-        single_clock = Clock()
-
-        async def single_all(pilot, app):
-            await single(pilot, app, single_clock, labels, random.Random(args.seed), args)
-
-        asyncio.run(run_app(db, single_all, size))
-        n, acc = accuracy(db, labels)
-        rows.append(["single", n, f"{single_clock.rate():.0f}", f"{acc:.3f}", "-"])
-
-        db = new_store(folder / "grid")
-        first, grid_clock, rest = Clock(), Clock(), Clock()
-        rng = random.Random(args.seed)
+        trained = folder / "trained"
+        trained.mkdir()
+        db = new_store(trained)
+        first = Clock()
 
         async def first_labels(pilot, app):
-            await single(pilot, app, first, labels, rng, args, limit=args.first)
+            await single(pilot, app, first, labels, random.Random(args.seed), args,
+                         limit=args.first)
 
-        asyncio.run(run_app(db, first_labels, size))
+        asyncio.run(run_app(db, first_labels, sizes[0]))
         seconds = train(db)
-
-        async def grid_then_rest(pilot, app):
-            await wait_for(pilot, lambda: app.label_screen.session.model is not None,
-                           "the model", tries=4000)
-            await grid_pass(pilot, app, grid_clock, labels, rng, args)
-            await single(pilot, app, rest, labels, rng, args)
-
-        asyncio.run(run_app(db, grid_then_rest, size))
-        n, acc = accuracy(db, labels)
-        total = Clock()
-        for c in (first, grid_clock, rest):
-            total.simulated += c.simulated
-            total.app += c.app
-            total.labels += c.labels
-        rows.append(["grid after one run: grid phase", grid_clock.labels,
-                     f"{grid_clock.rate():.0f}", "",
-                     f"{grid_clock.rate() / single_clock.rate():.2f}x"])
-        rows.append(["grid after one run: all 500", n, f"{total.rate():.0f}", f"{acc:.3f}",
-                     f"{total.rate() / single_clock.rate():.2f}x"])
         print(f"first {first.labels} single labels, then a run of {seconds:.0f} s (not "
-              f"counted), the grid labeled {grid_clock.labels}, single mode the last "
-              f"{rest.labels}")
-        print_table(["mode", "labels", "labels/min", "accuracy", "vs single"], rows)
+              "counted)")
+        for size in sizes:
+            rows += measure(folder, trained, first, size, labels, args)
+        print_table(["size", "mode", "labels", "labels/min", "accuracy", "vs single"], rows)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(folder: Path, trained: Path, first: Clock, size: tuple[int, int],
+            labels: dict[str, str], args) -> list[list]:
+    """Single mode on a new store, then the grid and single mode on a copy of the trained one."""
+    name = f"{size[0]}x{size[1]}"
+    db = new_store(folder / f"single-{name}")
+    single_clock = Clock()
+
+    async def single_all(pilot, app):
+        await single(pilot, app, single_clock, labels, random.Random(args.seed), args)
+
+    asyncio.run(run_app(db, single_all, size))
+    n, acc = accuracy(db, labels)
+    rows = [[name, "single", n, f"{single_clock.rate():.0f}", f"{acc:.3f}", "-"]]
+
+    shutil.copytree(trained, folder / f"grid-{name}")
+    db = folder / f"grid-{name}" / "labels.db"
+    grid_clock, rest = Clock(), Clock()
+    rng = random.Random(args.seed + 1)
+
+    async def grid_then_rest(pilot, app):
+        await wait_for(pilot, lambda: app.label_screen.session.model is not None,
+                       "the model", tries=4000)
+        await grid_pass(pilot, app, grid_clock, labels, rng, args)
+        await single(pilot, app, rest, labels, rng, args)
+
+    asyncio.run(run_app(db, grid_then_rest, size))
+    n, acc = accuracy(db, labels)
+    total = Clock()
+    for c in (first, grid_clock, rest):
+        total.simulated += c.simulated
+        total.app += c.app
+        total.labels += c.labels
+    ratio = grid_clock.rate() / single_clock.rate()
+    rows.append([name, "grid after one run: grid phase", grid_clock.labels,
+                 f"{grid_clock.rate():.0f}", "", f"{ratio:.2f}x"])
+    rows.append([name, "grid after one run: all", n, f"{total.rate():.0f}", f"{acc:.3f}",
+                 f"{total.rate() / single_clock.rate():.2f}x"])
+    print(f"{name}: the grid labeled {grid_clock.labels} on {grid_clock.pages} pages "
+          f"({grid_clock.corrections} corrected with a class key; {grid_clock.simulated:.1f} s "
+          f"simulated, {grid_clock.app:.1f} s the app's), single mode the last {rest.labels}; "
+          f"single mode alone: {single_clock.simulated:.1f} s simulated, "
+          f"{single_clock.app:.1f} s the app's")
+    return rows
 
 
 if __name__ == "__main__":

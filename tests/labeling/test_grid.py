@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.queue import queue_of
-from tui_label.labeling.grid import GridSession, grid_shape
+from tui_label.labeling.grid import GridSession, cell_keys, grid_shape
 from tui_label.store import Store, UndoConflict
 
 
@@ -26,6 +26,17 @@ def test_shapes_follow_the_terminal():
     cols, rows = grid_shape(160, 48, pixels=True)
     assert cols * rows > 6 * 4
     assert grid_shape(30, 8) == (2, 1)
+
+
+def test_a_page_never_has_more_cells_than_keys(store: Store):
+    """Kitty in a big window gave 9x7 pages with 23 keys: 40 cells had none."""
+    keys = cell_keys(store.classes())
+    assert "L" not in keys and keys[:3] == ["q", "w", "e"] and "Q" in keys
+    assert len(keys) == len(set(keys)) == 2 * 25 - 2  # both rows (no z: zoom) less u and L
+    cols, rows = grid_shape(170, 50, pixels=True, keys=len(keys))
+    assert cols * rows <= len(keys) and cols * rows >= 30
+    assert grid_shape(170, 50, pixels=True, keys=10) == (10, 1)
+    assert grid_shape(80, 24, keys=len(keys)) == (4, 3)  # room to spare: as before
 
 
 def test_enter_labels_the_cells_still_in_as_one_step_and_undo_takes_it_back(store: Store):
@@ -83,6 +94,12 @@ def test_a_page_without_a_class_refuses_enter_and_a_suggested_one_takes_the_majo
         votes[item.id] = [(dog if n % 4 else cat, 0.9)]
     g = grid(store, suggest=lambda image_id: votes[image_id])
     assert g.page.class_id == dog and g.page.cells[0].suggestion == (cat, 0.9)
+    # A mixed page: enter must not label the cat as a dog, so it starts out.
+    assert [c.out for c in g.page.cells] == [True, False, False, False]
+    g.mark_drawn(0)
+    assert len(g.commit().labeled) == 3
+    assert sum(1 for s in states(store).values() if s == ("label", dog)) == 3
+    assert not any(s == ("label", cat) for s in states(store).values())
 
 
 def test_pages_move_on_and_back_and_end(store: Store):

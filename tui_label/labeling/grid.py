@@ -1,10 +1,11 @@
 """Grid review without a screen (issue 18): a page of images at a time, drawn from any order,
 labeled with one key.
 
-Every cell is "in" until its key toggles it out; ``commit`` labels every cell still in as the
-page's class (one label event per image, source ``grid``, in one transaction) and moves to the
-next page; a class key on a chosen cell labels that cell alone. ``undo`` takes back the last
-step whole (a page's labels together). The rules of the single-image labeler hold:
+Every cell is "in" until its key toggles it out (on a page whose class is its suggestions'
+vote, only the cells suggested as that class start in); ``commit`` labels every cell still in
+as the page's class (one label event per image, source ``grid``, in one transaction) and
+moves to the next page; a class key on a chosen cell labels that cell alone. ``undo`` takes
+back the last step whole (a page's labels together). The rules of the single-image labeler hold:
 
 * nothing is labeled that was not drawn: a page's keys are refused until the screen says it
   drew that page (``drawn``), and a key for an older page is refused too;
@@ -25,22 +26,37 @@ from tui_label.core.types import ClassRow, QueueItem
 from tui_label.store import ClaimRequest, Store, UndoConflict
 
 # Cell keys follow the keyboard's rows, left to right, top to bottom (q is the top left
-# cell); keys the grid itself uses and the class keys are left out.
+# cell), then the same rows with shift; keys the grid itself uses and the class keys are
+# left out.
 KEY_ROWS = "qwertyuiopasdfghjklxcvbnm"
-GRID_KEYS = frozenset("uz")  # undo, zoom
+GRID_KEYS = frozenset("uzL")  # undo, zoom, more like this
 LEASE_SECONDS = 120.0
 
 
-def grid_shape(width: int, height: int, *, pixels: bool = False) -> tuple[int, int]:
+def cell_keys(classes: Sequence[ClassRow]) -> list[str]:
+    """The keys a page's cells get, in order, with these classes' hotkeys left out."""
+    taken = GRID_KEYS | {c.hotkey for c in classes if c.hotkey}
+    return [k for k in KEY_ROWS + KEY_ROWS.upper() if k not in taken]
+
+
+def grid_shape(width: int, height: int, *, pixels: bool = False,
+               keys: int | None = None) -> tuple[int, int]:
     """Columns and rows of thumbnails for a terminal of ``width`` x ``height`` cells: 4x3 at
     80x24, 6x4 at 160x48 with half blocks; more with kitty or sixel (``pixels``), whose small
-    cells still show a recognisable picture."""
+    cells still show a recognisable picture; never more cells than ``keys``, so that every
+    cell has its key (rows go first, then columns)."""
     body = max(1, height - 3)  # the header and the footer lines
     if pixels:
-        return max(2, min(12, width // 16)), max(1, min(8, body // 6))
-    cols = width // 20 if width < 120 else width // 26
-    rows = body // 7 if height < 40 else body // 11
-    return max(2, min(12, cols)), max(1, min(8, rows))
+        cols, rows = max(2, min(12, width // 16)), max(1, min(8, body // 6))
+    else:
+        cols = width // 20 if width < 120 else width // 26
+        rows = body // 7 if height < 40 else body // 11
+        cols, rows = max(2, min(12, cols)), max(1, min(8, rows))
+    if keys is not None:
+        keys = max(2, keys)
+        rows = max(1, min(rows, keys // cols))
+        cols = max(1, min(cols, keys // rows))
+    return cols, rows
 
 
 @dataclass
@@ -107,10 +123,6 @@ class GridSession:
 
     # -- the page -------------------------------------------------------------------------
 
-    def _keys(self) -> list[str]:
-        taken = GRID_KEYS | {c.hotkey for c in self.classes if c.hotkey}
-        return [k for k in KEY_ROWS if k not in taken]
-
     def _make_page(self, number: int) -> Page:
         """The page from queue position ``start``: the next free images, leased."""
         candidates = ((i.id, i.path) for i in self.queue[self.start:])
@@ -119,13 +131,17 @@ class GridSession:
             ttl=LEASE_SECONDS))
         by_id = {i.id: i for i in self.queue[self.start:self.start + result.scanned]}
         self._scanned = result.scanned
-        keys = self._keys()
+        keys = cell_keys(self.classes)
         cells = []
         for n, image_id in enumerate(result.claimed):
             top = self.suggest(image_id)[:1] if self.suggest is not None else []
             cells.append(Cell(by_id[image_id], keys[n] if n < len(keys) else "",
                               top[0] if top else None))
-        return Page(number, cells, self._class_of(cells))
+        class_id = self._class_of(cells)
+        if self.page_class is None:  # a class by vote (a mixed order): only its cells are in
+            for cell in cells:
+                cell.out = cell.suggestion is None or cell.suggestion[0] != class_id
+        return Page(number, cells, class_id)
 
     def _class_of(self, cells: list[Cell]) -> int | None:
         if self.page_class is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tui_label.core.types import QueueItem
 from tui_label.labeling.duplicates import Fingerprints, duplicate_group
-from tui_label.labeling.grid import GridSession, grid_shape
+from tui_label.labeling.grid import GridSession, cell_keys, grid_shape
 from tui_label.store import Store
 from tui_label.tui.screens.clusters import ClustersScreen
 from tui_label.tui.screens.grid import GridScreen
@@ -65,7 +65,8 @@ class GridKeys:
 
 def _shape(screen: LabelScreen) -> tuple[int, int]:
     size = screen.app.size
-    return grid_shape(size.width, size.height, pixels=screen.renderer.name in ("kitty", "sixel"))
+    return grid_shape(size.width, size.height, pixels=screen.renderer.name in ("kitty", "sixel"),
+                      keys=len(cell_keys(screen.session.classes)))
 
 
 def open_grid(screen: LabelScreen) -> None:
