@@ -302,8 +302,7 @@ class Uploader:
     def _evict(self) -> None:
         """Free images while over the budget: those that left the window first (least
         recently used first), then the furthest ahead; never those on screen or the next."""
-        need = self._need()
-        if need <= self.budget:
+        if self._held_bytes <= self.budget:
             return
         keep = {*(id(i) for i in self._on_screen()), *(id(i) for i in self._ahead[:1])}
         ahead = {id(image): n for n, image in enumerate(self._ahead)}
@@ -315,11 +314,10 @@ class Uploader:
             return 1000 + len(self._held) - held[id(image)]
 
         for image in sorted(self._held.values(), key=distance, reverse=True):
-            if need <= self.budget:
+            if self._held_bytes <= self.budget:
                 return
             if id(image) not in keep:
-                need -= _footprint(image)
-                self._free(image)
+                self._free(image)  # takes its footprint off _held_bytes
 
     def _free(self, image: KittyImage) -> None:
         for layer in image.layers:
